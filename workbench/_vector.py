@@ -1,0 +1,139 @@
+"""Vectorised fast paths for common (operator, dtype) pairs.
+
+Each fast path must agree exactly with the per-value semantics in
+:mod:`workbench.assertions`; it handles only the rows where that is certain (non-null
+numbers in a numeric column, non-null strings in a string column) and says which rows it
+handled, so the engine checks the rest value by value.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .assertions import ResolvedOp
+
+__all__ = ["check"]
+
+
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(x, (bool, np.bool_))
+
+
+def _is_pair(x: Any) -> bool:
+    return isinstance(x, (list, tuple)) and len(x) == 2 and all(_is_number(v) for v in x)
+
+
+def _numeric(name: str, v: np.ndarray, e: Any) -> np.ndarray | None:
+    if name in ("greater_than", "greater_than_or_equal", "less_than", "less_than_or_equal", "equals", "not_equal"):
+        if not _is_number(e):
+            return None
+        return {
+            "greater_than": np.greater, "greater_than_or_equal": np.greater_equal,
+            "less_than": np.less, "less_than_or_equal": np.less_equal,
+            "equals": np.equal, "not_equal": np.not_equal,
+        }[name](v, e)
+    if name in ("in_range", "not_in_range") and _is_pair(e):
+        inside = (v >= e[0]) & (v <= e[1])
+        return inside if name == "in_range" else ~inside
+    if name == "approximately_equals" and _is_pair(e):
+        return np.abs(v - e[0]) <= e[1]
+    if name == "is_positive" and e is None:
+        return v > 0
+    if name == "is_negative" and e is None:
+        return v < 0
+    if name == "is_zero" and e is None:
+        return v == 0
+    if name == "is_numeric" and e is None:
+        return np.ones(len(v), dtype=bool)
+    if name in ("is_string", "is_boolean", "is_null", "is_array", "is_object") and e is None:
+        return np.zeros(len(v), dtype=bool)
+    return None
+
+
+_RE2_UNSAFE = re.compile(r"\$|\\[ZAzGbBpP]|\(\?[<=!P]|\\\d")
+
+
+def _string(name: str, s: pd.Series, e: Any, ascii_only: bool) -> np.ndarray | None:
+    if name in ("is_string",) and e is None:
+        return np.ones(len(s), dtype=bool)
+    if name in ("is_numeric", "is_boolean", "is_null", "is_array", "is_object") and e is None:
+        return np.zeros(len(s), dtype=bool)
+    if name == "is_empty" and e is None:
+        return (s == "").to_numpy(dtype=bool)
+    if name == "is_not_empty" and e is None:
+        return (s != "").to_numpy(dtype=bool)
+    if name.startswith("has_length_") and _is_number(e):
+        compare = "equals" if name == "has_length_equal" else name.removeprefix("has_length_")
+        return _numeric(compare, s.str.len().to_numpy(dtype=np.int64), e)
+    if not isinstance(e, str):
+        return None
+    if name in ("equals", "not_equal"):
+        eq = (s == e).to_numpy(dtype=bool)
+        return eq if name == "equals" else ~eq
+    if name in ("contains", "not_contains"):
+        hit = s.str.contains(e, regex=False).to_numpy(dtype=bool)
+        return hit if name == "contains" else ~hit
+    if name == "starts_with":
+        return s.str.startswith(e).to_numpy(dtype=bool)
+    if name == "ends_with":
+        return s.str.endswith(e).to_numpy(dtype=bool)
+    if not ascii_only or not e.isascii():
+        return None
+    # On ASCII text, lower() is casefold() and RE2's classes match Python's.
+    if name in ("matches", "matches_regex") and not _RE2_UNSAFE.search(e):
+        try:
+            return s.str.contains(e, regex=True).to_numpy(dtype=bool)
+        except Exception:  # a pattern RE2 does not support: let Python's re decide
+            return None
+    if name == "contains_word":
+        return s.str.contains(rf"\b{re.escape(e)}\b", regex=True).to_numpy(dtype=bool)
+    low, el = s.str.lower(), e.lower()
+    if name == "equals_ignore_case":
+        return (low == el).to_numpy(dtype=bool)
+    if name == "contains_ignore_case":
+        return low.str.contains(el, regex=False).to_numpy(dtype=bool)
+    if name == "starts_with_ignore_case":
+        return low.str.startswith(el).to_numpy(dtype=bool)
+    if name == "ends_with_ignore_case":
+        return low.str.endswith(el).to_numpy(dtype=bool)
+    return None
+
+
+def check(rop: ResolvedOp, values: pd.Series, expected: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(passed, handled)`` boolean arrays, or None when no fast path applies.
+
+    ``passed`` is meaningful only where ``handled``; the engine checks the other rows one
+    by one (nulls, mixed objects), so they get the exact per-value result or error.
+    """
+    name = rop.op.name
+    dtype = values.dtype
+    passed: np.ndarray | None = None
+    if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
+        handled = values.notna().to_numpy(dtype=bool)
+        v = values.to_numpy(dtype=np.float64, na_value=np.nan) if values.dtype.kind not in "iu" else values.to_numpy()
+        with np.errstate(invalid="ignore"):
+            passed = _numeric(name, v, expected)
+    elif isinstance(dtype, pd.StringDtype) or (
+        dtype == object and len(values) and pd.api.types.infer_dtype(values, skipna=True) == "string"
+    ):
+        s = values if isinstance(dtype, pd.StringDtype) else values.astype(_string_dtype())
+        handled = s.notna().to_numpy(dtype=bool)
+        s = s.fillna("")
+        ascii_only = bool(s.str.isascii().all()) if hasattr(s.str, "isascii") else False
+        passed = _string(name, s, expected, ascii_only)
+    if passed is None:
+        return None
+    passed = np.asarray(passed, dtype=bool)
+    return (~passed if rop.negated else passed), handled
+
+
+def _string_dtype() -> pd.StringDtype:
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        return pd.StringDtype()
+    return pd.StringDtype("pyarrow")

@@ -1,0 +1,210 @@
+"""Operator model: what an operator is, how names resolve, and the array rule.
+
+Pure Python: no pandas. The engine calls :func:`apply` per value where it cannot
+vectorise, so this module defines the semantics every fast path must match.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from ..errors import did_you_mean, shorten
+from ..paths import PathError, Segment, resolve
+
+__all__ = [
+    "ALIASES",
+    "OPERATORS",
+    "OpError",
+    "Operator",
+    "ResolvedOp",
+    "apply",
+    "describe",
+    "json_type",
+    "lookup",
+    "register",
+]
+
+ExpectedKind = Literal[
+    "none", "any", "number", "string", "regex", "list", "pair", "range", "int_range",
+    "schema", "strings", "count",
+]
+"""The shape an operator's ``expected`` must have (checked when a task is created)."""
+
+
+class OpError(Exception):
+    """The value (or expected) has a type the operator cannot handle.
+
+    The message says what was found, e.g. ``"needs a number, got string ('5')"``; the
+    engine prefixes the operator name and the path.
+    """
+
+
+@dataclass(frozen=True, kw_only=True)
+class Operator:
+    """One base operator.
+
+    ``check(actual, prepared)`` returns whether ``actual`` passes, or ``(passed, message)``
+    where ``message`` (true to the check's own outcome, or None) replaces the phrase-based
+    reason; it raises :class:`OpError` for a value of the wrong type. ``prepare(expected)``
+    validates ``expected`` and returns what ``check`` receives (a compiled regex, a
+    validator, ...); it raises :class:`OpError` with a message saying the shape it wanted.
+    """
+
+    name: str
+    check: Callable[[Any, Any], bool | tuple[bool, str | None]]
+    prepare: Callable[[Any], Any]
+    phrase: str
+    """Reason text: ``"{actual} is not <phrase>"`` on failure. ``{expected}`` is filled in."""
+    doc: str
+    """One line with an example."""
+    expected: ExpectedKind = "none"
+    array_native: bool = False
+    """When False, an array value passes only if every item passes."""
+    camel: str = ""
+    """The Scouter CamelCase name, if any."""
+
+
+OPERATORS: dict[str, Operator] = {}
+ALIASES: dict[str, str] = {"eq": "equals", "ne": "not_equal", "gt": "greater_than",
+                           "gte": "greater_than_or_equal", "lt": "less_than",
+                           "lte": "less_than_or_equal"}
+
+
+def register(op: Operator) -> Operator:
+    """Add ``op`` to the registry (its CamelCase name becomes an alias)."""
+    if op.name in OPERATORS:
+        raise ValueError(f"operator {op.name!r} registered twice")
+    OPERATORS[op.name] = op
+    camel = op.camel or "".join(p.capitalize() for p in op.name.split("_"))
+    ALIASES.setdefault(camel, op.name)
+    return op
+
+
+def _snake(name: str) -> str:
+    s = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name.strip())
+    return re.sub(r"[\s\-]+", "_", s).lower()
+
+
+@dataclass(frozen=True)
+class ResolvedOp:
+    """An operator name resolved to its base operator and whether it is negated."""
+
+    op: Operator
+    negated: bool = False
+
+    @property
+    def name(self) -> str:
+        return ("not_" if self.negated else "") + self.op.name
+
+
+def lookup(name: str) -> ResolvedOp:
+    """Resolve an operator name: snake_case, CamelCase, an alias, or any of those after ``not_``.
+
+    Raises:
+        KeyError: unknown name; the message lists the closest names.
+
+    Example:
+        >>> lookup("NotStartsWith").name, lookup("gte").name
+        ('not_starts_with', 'greater_than_or_equal')
+    """
+    if not isinstance(name, str):
+        raise KeyError(f"an operator name must be a string, got {type(name).__name__}")
+    for candidate in (name, ALIASES.get(name), _snake(name), ALIASES.get(_snake(name))):
+        if candidate in OPERATORS:
+            return ResolvedOp(OPERATORS[candidate])
+    snake = _snake(name)
+    if snake.startswith("not_"):
+        inner = lookup(snake[4:])
+        return ResolvedOp(inner.op, not inner.negated)
+    names = sorted(OPERATORS) + sorted(a for a in ALIASES if a.islower())
+    raise KeyError(f"unknown operator {name!r}{did_you_mean(snake, names)}")
+
+
+def json_type(value: Any) -> str:
+    """The JSON type name of a plain value: null, boolean, number, string, array, object."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, (int, float)):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, (list, tuple)):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    return type(value).__name__
+
+
+def describe(value: Any, limit: int = 60) -> str:
+    """A short rendering of a value for reasons: ``'abc'``, ``12``, ``[1,2]``, ``null``."""
+    if isinstance(value, str):
+        return repr(shorten(value, limit))
+    try:
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return shorten(text, limit)
+
+
+def _check(op: Operator, value: Any, prepared: Any) -> tuple[bool, str | None]:
+    result = op.check(value, prepared)
+    if isinstance(result, tuple):
+        return bool(result[0]), result[1]
+    return bool(result), None
+
+
+def apply(
+    rop: ResolvedOp,
+    actual: Any,
+    prepared: Any,
+    expected: Any = None,
+    item_path: tuple[Segment, ...] | None = None,
+) -> tuple[bool, str | None]:
+    """Apply an operator (and its negation) to one plain value.
+
+    Returns ``(passed, reason)``; ``reason`` explains the outcome (``None`` on a plain pass).
+    A non-array-native operator on an array holds only if it holds for every item, and the
+    reason names the first failing item; ``item_path`` first selects a field of each item.
+    ``not_`` negates the whole result: ``not_greater_than`` on ``[5, 2]`` against 3 passes
+    because not every item is greater than 3.
+
+    Raises:
+        OpError: a value of the wrong type (the message names the item's index).
+        PathError: ``item_path`` is missing in an item.
+
+    Example:
+        >>> apply(lookup("gt"), [5, 2, 7], 3)
+        (False, 'item 1: 2 is not greater than 3')
+    """
+    op = rop.op
+    phrase = op.phrase.format(expected=describe(expected if expected is not None else prepared))
+    if item_path and isinstance(actual, list):
+        selected = []
+        for i, item in enumerate(actual):
+            try:
+                selected.append(resolve(item, item_path))
+            except PathError as e:
+                raise PathError(f"item {i}: {e}") from None
+        actual = selected
+    if isinstance(actual, list) and not op.array_native:
+        for i, item in enumerate(actual):
+            try:
+                ok, message = _check(op, item, prepared)
+            except OpError as e:
+                raise OpError(f"item {i}: {e}") from None
+            if not ok:
+                return rop.negated, f"item {i}: {message or f'{describe(item)} is not {phrase}'}"
+        if rop.negated:
+            return False, f"every item is {phrase}"
+        return True, None
+    ok, message = _check(op, actual, prepared)
+    if ok != rop.negated:
+        return True, None
+    verb = "is" if rop.negated else "is not"
+    return False, message or f"{describe(actual)} {verb} {phrase}"

@@ -1,0 +1,480 @@
+"""Runs a suite's task graph over the rows of a DataFrame.
+
+Assertions are applied column-wise: a value column is extracted once per path (JSON
+cells parsed once per column), then checked with a vectorised fast path where the
+operator and dtype allow (see :mod:`workbench._vector`) or value by value where they
+do not. Every cell gets a status; an error or a skip never touches the row's other cells.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from . import _vector
+from .assertions import OpError, ResolvedOp, apply, describe, lookup
+from .errors import EvaluationError, cap_list, did_you_mean, shorten
+from .paths import PathError, Segment, format_path, parse_path, resolve, substitute, template_paths, to_plain
+from .specs import AssertionTask, JudgeTask, Suite
+
+__all__ = ["Block", "Context", "reference_problems", "run_assertions"]
+
+PASSED, FAILED, ERROR, SKIPPED = 0, 1, 2, 3
+
+
+@dataclass(eq=False)
+class Block:
+    """The cells of one (task, criterion) over all evaluated rows, as columns."""
+
+    task: str
+    criterion: str
+    kind: str
+    status: np.ndarray
+    """int8 codes: PASSED, FAILED, ERROR, SKIPPED."""
+    reason: np.ndarray
+    """object array of ``str`` or ``None``."""
+    error: np.ndarray
+    """object array of ``str`` or ``None``."""
+    score: np.ndarray | None = None
+    label: np.ndarray | None = None
+    cached: np.ndarray | None = None
+    tokens: np.ndarray | None = None
+    cost_usd: np.ndarray | None = None
+    latency_s: np.ndarray | None = None
+
+
+@dataclass(eq=False)
+class Output:
+    """What a task exposes to its dependents, addressed as ``<task id>.<field>...``."""
+
+    fields: dict[str, pd.Series]
+    missing: dict[str, np.ndarray] = field(default_factory=dict)
+    """Per field: object array holding, for rows where the field has no value, why."""
+
+
+class Context:
+    """The evaluated rows, with cached column parses and the outputs of finished tasks."""
+
+    def __init__(self, df: pd.DataFrame) -> None:
+        self.df = df
+        self.n = len(df)
+        self.columns: dict[str, Any] = {str(c): c for c in df.columns}
+        self.outputs: dict[str, Output] = {}
+        self._parsed: dict[str, tuple[list[Any], list[str | None] | None]] = {}
+        self._extracted: dict[tuple[Segment, ...], tuple[pd.Series, np.ndarray | None]] = {}
+
+    # --- roots ----------------------------------------------------------------------
+
+    def split_root(self, segments: tuple[Segment, ...]) -> tuple[str, str, int]:
+        """Which column or task a path starts at: ``(kind, name, segments used)``.
+
+        A column whose name contains dots wins over a shorter prefix.
+        """
+        strs = []
+        for s in segments:
+            if not isinstance(s, str):
+                break
+            strs.append(s)
+        for k in range(len(strs), 0, -1):
+            name = ".".join(strs[:k])
+            if name in self.columns:
+                return "column", name, k
+        if strs and strs[0] in self.outputs:
+            return "task", strs[0], 1
+        return "unknown", str(segments[0]), 1
+
+    def _parsed_column(self, name: str) -> tuple[list[Any], list[str | None] | None]:
+        """The column's cells with JSON strings parsed (once per run), and parse errors."""
+        if name not in self._parsed:
+            cells = self.df[self.columns[name]].tolist()
+            errors: list[str | None] | None = None
+            loads = json.loads
+            out: list[Any] = []
+            append = out.append
+            for i, v in enumerate(cells):
+                if type(v) is str:
+                    try:
+                        v = loads(v)
+                    except ValueError as e:
+                        if errors is None:
+                            errors = [None] * len(cells)
+                        errors[i] = (
+                            f"column '{name}' holds a string that is not valid JSON "
+                            f"({e.args[0] if e.args else e}): {shorten(cells[i], 60)!r}"
+                        )
+                        v = None
+                append(v)
+            self._parsed[name] = (out, errors)
+        return self._parsed[name]
+
+    # --- extraction -----------------------------------------------------------------
+
+    def extract(self, path: str | None) -> tuple[pd.Series, np.ndarray | None]:
+        """The value at ``path`` for every row, and per row the reason it is missing.
+
+        A top-level column comes back with its own dtype (so vectorised checks apply);
+        a deeper path comes back as an object Series of plain values.
+        """
+        if path is None:
+            return self._whole_rows(), None
+        segments = parse_path(path)
+        if segments not in self._extracted:
+            self._extracted[segments] = self._extract(segments)
+        return self._extracted[segments]
+
+    def _whole_rows(self) -> pd.Series:
+        records = self.df.rename(columns=str).to_dict(orient="records")
+        return pd.Series([{k: to_plain(v) for k, v in r.items()} for r in records], dtype=object)
+
+    def _extract(self, segments: tuple[Segment, ...]) -> tuple[pd.Series, np.ndarray | None]:
+        kind, name, used = self.split_root(segments)
+        rest = segments[used:]
+        if kind == "column":
+            if not rest:
+                return self.df[self.columns[name]].reset_index(drop=True), None
+            cells, parse_errors = self._parsed_column(name)
+            return _descend(cells, rest, name, parse_errors)
+        if kind == "task":
+            return self._extract_output(name, rest)
+        raise PathError(f"path {format_path(segments)!r} starts with {name!r}, which is neither a column nor a task")
+
+    def _extract_output(self, task_id: str, rest: tuple[Segment, ...]) -> tuple[pd.Series, np.ndarray | None]:
+        out = self.outputs[task_id]
+        strs = [s for s in rest if isinstance(s, str)]
+        for k in range(len(strs), 0, -1):
+            key = ".".join(strs[:k])
+            if key in out.fields:
+                base = out.fields[key]
+                missing = out.missing.get(key)
+                if k == len(rest):
+                    return base.reset_index(drop=True), missing
+                values, errors = _descend(base.tolist(), rest[k:], f"{task_id}.{key}", None)
+                return values, _merge_missing(missing, errors)
+        # the whole output (or a group of fields) as one object per row
+        prefix = ".".join(strs) + "." if strs else ""
+        keys = [k for k in out.fields if k.startswith(prefix)]
+        if not keys or len(strs) != len(rest):
+            raise PathError(
+                f"task {task_id!r} has no output {'.'.join(map(str, rest))!r}; "
+                f"it has {cap_list([f'{task_id}.{k}' for k in out.fields])}"
+            )
+        columns = {k[len(prefix):]: out.fields[k].tolist() for k in keys}
+        rows = [_nest({k: to_plain(v[i]) for k, v in columns.items()}) for i in range(self.n)]
+        missing = None
+        for k in keys:
+            missing = _merge_missing(missing, out.missing.get(k))
+        return pd.Series(rows, dtype=object), missing
+
+
+def _nest(flat: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, v in flat.items():
+        node = out
+        *parents, leaf = key.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = v
+    return out
+
+
+def _merge_missing(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return np.where(pd.isna(a), b, a)
+
+
+class _Slow(Exception):
+    pass
+
+
+def _descend(
+    cells: Sequence[Any], rest: tuple[Segment, ...], root: str, parse_errors: Sequence[str | None] | None
+) -> tuple[pd.Series, np.ndarray | None]:
+    """Follow ``rest`` into every cell: a fast loop for plain dict/list steps, and
+    :func:`resolve` (which parses JSON strings and explains failures) for the rest."""
+    steps = [(str(s), int(s) if isinstance(s, int) or s.lstrip("-").isdigit() else None) for s in rest]
+    out: list[Any] = [None] * len(cells)
+    errors: np.ndarray | None = None
+    for i, v in enumerate(cells):
+        if parse_errors is not None and parse_errors[i] is not None:
+            if errors is None:
+                errors = np.full(len(cells), None, dtype=object)
+            errors[i] = parse_errors[i]
+            continue
+        try:
+            for key, idx in steps:
+                t = type(v)
+                if t is dict:
+                    v = v[key]
+                elif t is list and idx is not None:
+                    v = v[idx]
+                else:
+                    raise _Slow
+            out[i] = v
+        except (_Slow, KeyError, IndexError):
+            try:
+                out[i] = _resolve_from(cells[i], rest, root)
+            except PathError as e:
+                if errors is None:
+                    errors = np.full(len(cells), None, dtype=object)
+                errors[i] = str(e)
+    return pd.Series(out, dtype=object), errors
+
+
+def _resolve_from(value: Any, rest: tuple[Segment, ...], root: str) -> Any:
+    """:func:`resolve` with messages naming the full path from ``root``."""
+    try:
+        return resolve({root: value}, (root, *rest))
+    except PathError as e:
+        raise PathError(str(e).replace("'the row'", f"'{root}'")) from None
+
+
+# --- static checks -----------------------------------------------------------------
+
+
+def reference_problems(suite: Suite, columns: Sequence[Any]) -> list[str]:
+    """Paths and ``${vars}`` whose first segment is neither a column nor an upstream task."""
+    colnames = {str(c) for c in columns}
+    ids = set(suite.task_ids)
+    problems: list[str] = []
+    clash = sorted(colnames & ids)
+    if clash:
+        problems.append(
+            f"task ids {clash} are also column names, so paths starting with them are ambiguous; "
+            "rename the tasks"
+        )
+    for t in suite.tasks:
+        refs: list[tuple[str, str]] = []
+        if isinstance(t, AssertionTask):
+            if t.path is not None:
+                refs.append(("path", t.path))
+            refs += [("template", p) for p in template_paths(t.expected)]
+        else:
+            refs += [("template", p) for p in template_paths(t.prompt)]
+        for where, ref in refs:
+            try:
+                segments = parse_path(ref)
+            except PathError as e:
+                problems.append(f"task {t.id!r}: {where} {ref!r}: {e}")
+                continue
+            head = [s for s in segments if isinstance(s, str)]
+            if any(".".join(head[:k]) in colnames for k in range(len(head), 0, -1)):
+                continue
+            first = str(segments[0])
+            shown = f"${{{ref}}}" if where == "template" else ref
+            if first in ids:
+                if first not in t.depends_on:
+                    problems.append(
+                        f"task {t.id!r}: {where} {shown!r} reads task {first!r}'s output; "
+                        f"add {first!r} to depends_on"
+                    )
+                continue
+            problems.append(
+                f"task {t.id!r}: {where} {shown!r} starts with {first!r}, which is neither a column nor a task"
+                f"{did_you_mean(first, sorted(colnames | ids))}; columns are {cap_list(sorted(colnames))}"
+            )
+    return problems
+
+
+# --- running ---------------------------------------------------------------------------
+
+
+def _skips(task: AssertionTask | JudgeTask, suite: Suite, ctx: Context, n: int) -> np.ndarray:
+    """Per row, why ``task`` is skipped (a failed gate upstream), or None."""
+    skip = np.full(n, None, dtype=object)
+    for dep in task.depends_on:
+        out = ctx.outputs[dep]
+        status = out.fields["status"].to_numpy()
+        upstream = out.missing.get("__skip__")
+        if upstream is not None:
+            skip = np.where(pd.isna(skip), upstream, skip)
+        if suite.task(dep).gate:
+            for code, word in ((FAILED, "failed"), (ERROR, "errored")):
+                hit = (status == code) & pd.isna(skip)
+                if hit.any():
+                    skip[hit] = f"gate {dep!r} {word}"
+    return skip
+
+
+def run_assertions(
+    suite: Suite,
+    ctx: Context,
+    *,
+    strict: bool = False,
+    run_judge: Callable[[JudgeTask, Context, np.ndarray], list[Block]] | None = None,
+) -> list[Block]:
+    """Run every task of ``suite`` over ``ctx`` stage by stage; return one Block per cell column."""
+    blocks: list[Block] = []
+    for stage in suite.stages():
+        for task in stage:
+            skip = _skips(task, suite, ctx, ctx.n)
+            if isinstance(task, AssertionTask):
+                block, value = _run_assertion(task, ctx, skip)
+                produced = [block]
+                fields = {"value": value}
+            else:
+                if run_judge is None:
+                    raise NotImplementedError("judge tasks need a judge runner")
+                produced = run_judge(task, ctx, skip)
+                fields = {}
+            if strict:
+                for b in produced:
+                    bad = np.flatnonzero(b.status == ERROR)
+                    if bad.size:
+                        i = int(bad[0])
+                        raise EvaluationError(
+                            f"task {b.task!r} errored at row {ctx.df.index[i]!r}: {b.error[i]} "
+                            "(strict=True raises on the first error; drop it to get error cells instead)"
+                        )
+            blocks += produced
+            ctx.outputs[task.id] = _output(task, produced, fields, skip)
+    order = {tid: i for i, tid in enumerate(suite.task_ids)}
+    return sorted(blocks, key=lambda b: order[b.task])  # stable: criteria keep their order
+
+
+def _output(task: AssertionTask | JudgeTask, blocks: list[Block], fields: dict[str, pd.Series], skip: np.ndarray) -> Output:
+    first = blocks[0]
+    status = first.status
+    if len(blocks) > 1:  # a task passes only if every criterion passes; worst status wins
+        status = np.max(np.stack([b.status for b in blocks]), axis=0)
+    passed = pd.array(status == PASSED, dtype="boolean")
+    passed[(status == ERROR) | (status == SKIPPED)] = pd.NA
+    out_fields = {"passed": pd.Series(passed), "status": pd.Series(status)}
+    missing: dict[str, np.ndarray] = {}
+    out_fields.update(fields)
+    for name in out_fields:
+        why = np.full(len(status), None, dtype=object)
+        why[status == ERROR] = f"task {task.id!r} has no {name} here because it errored"
+        why[status == SKIPPED] = f"task {task.id!r} was skipped here"
+        missing[name] = why
+    for b in blocks:
+        if b.criterion:
+            for col in ("score", "label", "reason"):
+                arr = getattr(b, col)
+                if arr is not None:
+                    out_fields[f"{b.criterion}.{col}"] = pd.Series(arr)
+            cpassed = pd.array(b.status == PASSED, dtype="boolean")
+            cpassed[(b.status == ERROR) | (b.status == SKIPPED)] = pd.NA
+            out_fields[f"{b.criterion}.passed"] = pd.Series(cpassed)
+    missing["__skip__"] = np.where(pd.isna(skip), None, skip) if (status == SKIPPED).any() else None
+    if missing["__skip__"] is None:
+        del missing["__skip__"]
+    return Output(out_fields, missing)
+
+
+def _run_assertion(task: AssertionTask, ctx: Context, skip: np.ndarray) -> tuple[Block, pd.Series]:
+    n = ctx.n
+    rop = lookup(task.op)
+    status = np.full(n, PASSED, dtype=np.int8)
+    reason = np.full(n, None, dtype=object)
+    error = np.full(n, None, dtype=object)
+    where = f"{rop.name} at path {task.path!r}" if task.path else f"{rop.name} on the whole row"
+
+    try:
+        values, missing = ctx.extract(task.path)
+    except PathError as e:  # a root that is not a column or task: caught by reference_problems
+        values, missing = pd.Series([None] * n, dtype=object), np.full(n, str(e), dtype=object)
+    item_path = parse_path(task.item_path) if task.item_path else None
+
+    if template_paths(task.expected):
+        expected_rows, expected_errors = _expected_per_row(task, ctx)
+        _check_each(rop, values, None, status, reason, error, where, item_path, expected_rows, expected_errors)
+    else:
+        prepared = rop.op.prepare(task.expected)
+        fast = _vector.check(rop, values, task.expected) if item_path is None else None
+        rest = None
+        if fast is not None:
+            passed, handled = fast
+            failed = handled & ~passed
+            status[failed] = FAILED
+            if failed.any():
+                verb = "is" if rop.negated else "is not"
+                phrase = rop.op.phrase.format(expected=describe(task.expected))
+                reason[failed] = [f"{describe(to_plain(v))} {verb} {phrase}" for v in values[failed].tolist()]
+            rest = np.flatnonzero(~handled)
+        _check_each(rop, values, rest, status, reason, error, where, item_path, None, None, prepared, task.expected)
+
+    if missing is not None:
+        gone = ~pd.isna(missing)
+        status[gone] = ERROR
+        reason[gone] = None
+        error[gone] = [f"{where}: {m}" for m in missing[gone]]
+    skipped = ~pd.isna(skip)
+    if skipped.any():
+        status[skipped] = SKIPPED
+        reason[skipped] = [f"skipped: {s}" for s in skip[skipped]]
+        error[skipped] = None
+    return Block(task.id, "", "assertion", status, reason, error), values
+
+
+def _expected_per_row(task: AssertionTask, ctx: Context) -> tuple[list[Any], list[str | None]]:
+    """Substitute ``${path}`` templates in ``expected`` for every row."""
+    paths = template_paths(task.expected)
+    columns = {}
+    for p in paths:
+        try:
+            columns[p] = ctx.extract(p)
+        except PathError as e:
+            columns[p] = (pd.Series([None] * ctx.n, dtype=object), np.full(ctx.n, str(e), dtype=object))
+    lists = {p: (v.tolist(), m) for p, (v, m) in columns.items()}
+    rows: list[Any] = [None] * ctx.n
+    errors: list[str | None] = [None] * ctx.n
+    for i in range(ctx.n):
+        bad = next((f"expected: template '${{{p}}}': {m[i]}" for p, (_, m) in lists.items()
+                    if m is not None and not pd.isna(m[i])), None)
+        if bad:
+            errors[i] = bad
+            continue
+        rows[i] = substitute(task.expected, lambda p: to_plain(lists[p.strip()][0][i]))
+    return rows, errors
+
+
+def _check_each(
+    rop: ResolvedOp,
+    values: pd.Series,
+    rows: np.ndarray | None,
+    status: np.ndarray,
+    reason: np.ndarray,
+    error: np.ndarray,
+    where: str,
+    item_path: tuple[Segment, ...] | None,
+    expected_rows: list[Any] | None,
+    expected_errors: list[str | None] | None,
+    prepared: Any = None,
+    raw_expected: Any = None,
+) -> None:
+    """The per-value path (over ``rows``, or all): exact semantics of
+    :func:`workbench.assertions.apply`."""
+    prepare = rop.op.prepare
+    cells = values.tolist()
+    for i in (range(len(cells)) if rows is None else rows.tolist()):
+        v = cells[i]
+        try:
+            if expected_rows is not None:
+                if expected_errors is not None and expected_errors[i] is not None:
+                    status[i], error[i] = ERROR, f"{where}: {expected_errors[i]}"
+                    continue
+                expected = expected_rows[i]
+                try:
+                    prepared = prepare(expected)
+                except OpError as e:
+                    status[i], error[i] = ERROR, f"{where}: expected {describe(expected)} (from a template): {e}"
+                    continue
+            else:
+                expected = raw_expected
+            ok, why = apply(rop, to_plain(v), prepared, expected, item_path)
+        except (OpError, PathError) as e:
+            status[i], error[i] = ERROR, f"{where}: {e}"
+            continue
+        except Exception as e:  # an operator bug must not cost the rest of the run
+            status[i], error[i] = ERROR, f"{where}: unexpected {type(e).__name__}: {shorten(str(e), 200)}"
+            continue
+        status[i] = PASSED if ok else FAILED
+        reason[i] = why

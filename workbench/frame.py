@@ -1,0 +1,313 @@
+"""The pandas API: ``evaluate(df, suite) -> Run``, and what a Run offers.
+
+Example:
+    >>> import pandas as pd, workbench as wb
+    >>> df = pd.DataFrame({"answer": ['{"text": "Paris"}', "oops"]})
+    >>> suite = wb.Suite(name="demo", tasks=[wb.AssertionTask(id="json", path="answer", op="is_json")])
+    >>> wb.evaluate(df, suite).results["status"].tolist()
+    ['passed', 'failed']
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .engine import PASSED, Block, Context, reference_problems, run_assertions
+from .errors import ColumnsError, WorkbenchError, cap_list
+from .results import RESULT_COLUMNS, STATUSES
+from .specs import JudgeTask, Suite
+
+__all__ = ["Run", "evaluate"]
+
+
+def _string_dtype() -> pd.StringDtype:
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:  # pragma: no cover - pyarrow is a dependency
+        return pd.StringDtype()
+    return pd.StringDtype("pyarrow")
+
+
+@dataclass(eq=False)
+class Run:
+    """The outcome of one :func:`evaluate` call.
+
+    Attributes:
+        suite: the suite that was run.
+        results: the long results frame, one row per (input row, task, criterion), with
+            the columns of :data:`workbench.results.RESULT_COLUMNS`.
+        model: the judge model of the run, if any.
+        started_at: when the run started (UTC).
+        duration_s: wall time of the run.
+
+    Example:
+        >>> import pandas as pd, workbench as wb
+        >>> suite = wb.Suite(name="demo", tasks=[wb.AssertionTask(id="pos", path="x", op="is_positive")])
+        >>> wb.evaluate(pd.DataFrame({"x": [1, -2, 3]}), suite).summary()[["task", "n", "passed"]]
+          task  n  passed
+        0  pos  3       2
+    """
+
+    suite: Suite
+    results: pd.DataFrame
+    model: str | None = None
+    started_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    duration_s: float = 0.0
+
+    def summary(self) -> pd.DataFrame:
+        """Per (task, criterion): counts by status, mean score, and the pass rate with a
+        Wilson 95% interval (over passed + failed; errors and skips are not in the rate)."""
+        return summarize(self.results)
+
+    def wide(self, values: str | Sequence[str] = "passed") -> pd.DataFrame:
+        """One row per input row, one column per (task, criterion) and value.
+
+        With one value name the columns are ``task`` or ``task.criterion``; with several,
+        ``task[.criterion].value``. The index is the input's index, so
+        ``df.join(run.wide())`` lines up.
+        """
+        return widen(self.results, values)
+
+    def __repr__(self) -> str:
+        r = self.results
+        n_rows = r["row"].nunique() if len(r) else 0
+        counts = r["status"].value_counts()
+        parts = ", ".join(f"{int(counts.get(s, 0)):,} {s}" for s in STATUSES if counts.get(s, 0))
+        return (
+            f"Run(suite={self.suite.name!r} {self.suite.version}, {n_rows:,} rows, "
+            f"{len(r):,} cells: {parts or 'none'}, {self.duration_s:.2f}s)"
+        )
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        head = escape(repr(self))
+        return f"<p><code>{head}</code></p>" + self.summary().to_html(index=False, na_rep="", escape=True)
+
+
+def summarize(results: pd.DataFrame) -> pd.DataFrame:
+    """The summary table of a results frame (see :meth:`Run.summary`)."""
+    from scipy.stats import binomtest
+
+    r = results
+    keys = ["task", "criterion"]
+    status = r["status"].astype(object) if len(r) else r["status"]
+    flags = pd.DataFrame({s: (status == s).to_numpy() for s in STATUSES})
+    flags[keys] = r[keys].to_numpy() if len(r) else np.empty((0, 2))
+    flags["kind"] = r["kind"].to_numpy()
+    flags["score"] = r["score"].to_numpy(dtype=np.float64, na_value=np.nan)
+    grouped = flags.groupby(keys, sort=False, dropna=False)
+    out = grouped.agg(
+        kind=("kind", "first"),
+        n=("passed", "size"),
+        passed=("passed", "sum"),
+        failed=("failed", "sum"),
+        errors=("error", "sum"),
+        skipped=("skipped", "sum"),
+        mean=("score", "mean"),
+    ).reset_index()
+    judged = out["passed"] + out["failed"]
+    rate, low, high = [], [], []
+    for k, n in zip(out["passed"].tolist(), judged.tolist()):
+        if n == 0:
+            rate.append(np.nan), low.append(np.nan), high.append(np.nan)
+            continue
+        ci = binomtest(int(k), int(n)).proportion_ci(confidence_level=0.95, method="wilson")
+        rate.append(k / n), low.append(ci.low), high.append(ci.high)
+    out["pass_rate"] = pd.array(rate, dtype="Float64")
+    out["pass_rate_low"] = pd.array(low, dtype="Float64")
+    out["pass_rate_high"] = pd.array(high, dtype="Float64")
+    out["mean"] = pd.array(out["mean"].to_numpy(), dtype="Float64")
+    for c in ("n", "passed", "failed", "errors", "skipped"):
+        out[c] = out[c].astype("int64")
+    cols = ["task", "criterion", "kind", "n", "mean", "pass_rate", "pass_rate_low", "pass_rate_high",
+            "passed", "failed", "errors", "skipped"]
+    return out[cols]
+
+
+def widen(results: pd.DataFrame, values: str | Sequence[str] = "passed") -> pd.DataFrame:
+    """Pivot a results frame to one row per input row (see :meth:`Run.wide`)."""
+    names = [values] if isinstance(values, str) else list(values)
+    unknown = [v for v in names if v not in results.columns or v in ("row", "task", "criterion")]
+    if unknown:
+        raise ColumnsError(
+            f"wide() cannot spread {unknown}: pick values among {cap_list([c for c in results.columns if c not in ('row', 'task', 'criterion')])}"
+        )
+    rows = pd.unique(results["row"].to_numpy())
+    columns: dict[str, pd.Series] = {}
+    criterion = results["criterion"].astype(object)
+    keys = np.where(criterion == "", results["task"].astype(object), results["task"].astype(object) + "." + criterion)
+    for key in pd.unique(keys):
+        part = results[keys == key]
+        for v in names:
+            name = key if len(names) == 1 else f"{key}.{v}"
+            columns[name] = pd.Series(part[v].to_numpy(), index=part["row"].to_numpy()).reindex(rows).astype(part[v].dtype)
+    out = pd.DataFrame(columns, index=pd.Index(rows))
+    return out
+
+
+def _results_frame(blocks: list[Block], index: pd.Index) -> pd.DataFrame:
+    """Stack the blocks into the long results frame with its dtypes."""
+    n, b = len(index), len(blocks)
+    flat = index.to_flat_index() if isinstance(index, pd.MultiIndex) else index
+    row = flat.take(np.tile(np.arange(n), b)) if b else flat[:0]
+    task_names = list(dict.fromkeys(x.task for x in blocks))
+    crit_names = list(dict.fromkeys([""] + [x.criterion for x in blocks]))
+    codes = lambda names, attr: np.repeat(  # noqa: E731
+        np.array([names.index(getattr(x, attr)) for x in blocks], dtype=np.int32), n
+    )
+    status = np.concatenate([x.status for x in blocks]) if b else np.empty(0, np.int8)
+
+    def stack(attr: str, fill: Any, dtype: Any) -> np.ndarray:
+        parts = [getattr(x, attr) if getattr(x, attr) is not None else np.full(n, fill, dtype=dtype) for x in blocks]
+        return np.concatenate(parts).astype(dtype, copy=False) if parts else np.empty(0, dtype=dtype)
+
+    strings = _string_dtype()
+    score = stack("score", np.nan, np.float64)
+    frame = {
+        "row": pd.Series(row.to_numpy() if hasattr(row, "to_numpy") else row, dtype=flat.dtype)
+        if not isinstance(flat.dtype, pd.CategoricalDtype) else pd.Series(np.asarray(row)),
+        "task": pd.Categorical.from_codes(codes(task_names, "task"), categories=task_names),
+        "criterion": pd.Categorical.from_codes(codes(crit_names, "criterion"), categories=crit_names),
+        "kind": pd.Categorical.from_codes(
+            np.repeat(np.array([0 if x.kind == "assertion" else 1 for x in blocks], dtype=np.int8), n),
+            categories=["assertion", "judge"],
+        ),
+        "status": pd.Categorical.from_codes(status, categories=list(STATUSES)),
+        "passed": pd.arrays.BooleanArray(status == PASSED, status >= 2),
+        "score": pd.arrays.FloatingArray(np.nan_to_num(score), np.isnan(score)),
+        "label": pd.array(stack("label", None, object), dtype=strings),
+        "reason": pd.array(stack("reason", None, object), dtype=strings),
+        "error": pd.array(stack("error", None, object), dtype=strings),
+        "cached": stack("cached", False, bool),
+        "tokens": _nullable_int(stack("tokens", np.nan, np.float64)),
+        "cost_usd": _nullable_float(stack("cost_usd", np.nan, np.float64)),
+        "latency_s": _nullable_float(stack("latency_s", np.nan, np.float64)),
+    }
+    out = pd.DataFrame(frame)
+    out.columns = list(RESULT_COLUMNS)
+    return out
+
+
+def _nullable_float(values: np.ndarray) -> pd.arrays.FloatingArray:
+    mask = np.isnan(values)
+    return pd.arrays.FloatingArray(np.where(mask, 0.0, values), mask)
+
+
+def _nullable_int(values: np.ndarray) -> pd.arrays.IntegerArray:
+    mask = np.isnan(values)
+    return pd.arrays.IntegerArray(np.where(mask, 0, values).astype(np.int64), mask)
+
+
+def _select_rows(df: pd.DataFrame, rows: Any) -> pd.DataFrame:
+    if rows is None:
+        return df
+    if isinstance(rows, (pd.Series, np.ndarray, list)) and len(rows) == len(df) and len(rows) and all(
+        isinstance(x, (bool, np.bool_)) for x in (rows.tolist() if hasattr(rows, "tolist") else rows)
+    ):
+        mask = np.asarray(rows, dtype=bool)
+        if isinstance(rows, pd.Series) and not rows.index.equals(df.index):
+            raise ColumnsError("rows= is a boolean Series whose index differs from the DataFrame's; align it first")
+        return df[mask]
+    labels = list(rows) if not np.isscalar(rows) else [rows]
+    missing = [x for x in labels if x not in df.index]
+    if missing:
+        raise ColumnsError(
+            f"rows= names {len(missing)} label(s) not in the DataFrame's index: {cap_list(missing)}; "
+            f"the index runs {cap_list(list(df.index[:5]), 5)} ({len(df):,} rows). "
+            "Pass index labels, or a boolean mask as long as the DataFrame."
+        )
+    return df.loc[labels]
+
+
+def _load_suite(suite: Suite | str | Path) -> Suite:
+    if isinstance(suite, Suite):
+        return suite
+    if isinstance(suite, (str, Path)):
+        text = str(suite)
+        return Suite.from_json(suite) if text.endswith(".json") else Suite.from_yaml(suite)
+    raise TypeError(f"suite must be a wb.Suite or a path to a YAML/JSON file, got {type(suite).__name__}")
+
+
+def evaluate(
+    df: pd.DataFrame,
+    suite: Suite | str | Path,
+    *,
+    rows: Any = None,
+    columns: Mapping[str, str] | None = None,
+    strict: bool = False,
+    model: str | None = None,
+) -> Run:
+    """Run every task of ``suite`` over the rows of ``df``.
+
+    Args:
+        df: one row per example; its columns are the roots of paths. Never modified.
+        suite: a :class:`~workbench.Suite`, or the path of a YAML/JSON file holding one.
+        rows: evaluate only these rows: index labels, or a boolean mask as long as ``df``.
+        columns: map names used in the suite to columns of ``df``, e.g.
+            ``{"response": "answer"}`` when the suite says ``response``.
+        strict: raise :class:`~workbench.EvaluationError` on the first error cell instead
+            of recording it.
+        model: the judge model (a litellm model string) for judge tasks.
+
+    Returns:
+        A :class:`Run`; ``run.results`` has one row per (row, task, criterion).
+
+    Raises:
+        ColumnsError: a path or ``${var}`` names no column or upstream task, the index has
+            duplicate labels, or ``rows`` names labels that do not exist. Raised before any work.
+        EvaluationError: with ``strict=True``, for the first error cell.
+
+    Example:
+        >>> import pandas as pd, workbench as wb
+        >>> df = pd.DataFrame({"n": [3, 12]})
+        >>> suite = wb.Suite(name="demo", tasks=[wb.AssertionTask(id="small", path="n", op="lt", expected=10)])
+        >>> wb.evaluate(df, suite).results[["row", "status", "reason"]]
+           row  status              reason
+        0    0  passed                <NA>
+        1    1  failed  12 is not less than 10
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"evaluate needs a pandas DataFrame, got {type(df).__name__}")
+    suite = _load_suite(suite)
+    if not df.index.is_unique:
+        dupes = df.index[df.index.duplicated()].unique().tolist()
+        raise ColumnsError(
+            f"the DataFrame's index has duplicate labels {cap_list(dupes)}; results are keyed by index "
+            "label, so each row needs its own. Use df.reset_index(drop=True), or set a unique id column "
+            "with df.set_index('id')."
+        )
+    if columns:
+        absent = [c for c in columns.values() if c not in df.columns]
+        if absent:
+            raise ColumnsError(f"columns= maps to {absent}, which are not in the DataFrame; columns are {cap_list(list(df.columns))}")
+        df = df.rename(columns={v: k for k, v in columns.items()})
+    df = _select_rows(df, rows)
+    problems = reference_problems(suite, list(df.columns))
+    if problems:
+        n = len(problems)
+        raise ColumnsError(
+            f"{n} problem{'s' if n != 1 else ''} between suite {suite.name!r} and the DataFrame:\n"
+            + "\n".join(f"  - {p}" for p in problems)
+            + f"\nColumns in the DataFrame: {cap_list([str(c) for c in df.columns], 30)}."
+            + "\nFix the paths, or map names to columns with columns={'name_in_suite': 'column'}."
+        )
+    judges = [t.id for t in suite.tasks if isinstance(t, JudgeTask)]
+    if judges:
+        raise WorkbenchError(
+            f"suite {suite.name!r} has judge tasks {judges}, and this version of workbench cannot run "
+            "judge tasks yet: only assertion tasks run. Remove the judge tasks to evaluate the rest."
+        )
+    started, t0 = datetime.now(timezone.utc), time.perf_counter()
+    ctx = Context(df)
+    blocks = run_assertions(suite, ctx, strict=strict)
+    results = _results_frame(blocks, df.index)
+    return Run(suite=suite, results=results, model=model, started_at=started, duration_s=time.perf_counter() - t0)
