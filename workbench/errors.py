@@ -57,11 +57,16 @@ class MissingDependencyError(WorkbenchError, ImportError):
 
 
 def closest(name: str, options: Iterable[str], n: int = 3) -> list[str]:
-    """Return up to ``n`` of ``options`` that look like ``name`` (best first)."""
+    """Return up to ``n`` of ``options`` that look like ``name``: the best match, and
+    others nearly as good (best first)."""
     options = list(options)
     by_lower = {o.lower(): o for o in options}
     hits = difflib.get_close_matches(name.lower(), list(by_lower), n=n, cutoff=0.6)
-    return [by_lower[h] for h in hits]
+    if not hits:
+        return []
+    ratio = lambda h: difflib.SequenceMatcher(None, name.lower(), h).ratio()  # noqa: E731
+    best = ratio(hits[0])
+    return [by_lower[h] for h in hits if ratio(h) >= best - 0.05]
 
 
 def did_you_mean(name: str, options: Iterable[str]) -> str:

@@ -73,7 +73,8 @@ def _check_threshold(threshold: Any, scale: Any) -> None:
         return
     if isinstance(scale, tuple):
         if isinstance(threshold, str) or not scale[0] <= threshold <= scale[1]:
-            raise ValueError(f"threshold {threshold!r} is outside the scale {scale[0]}..{scale[1]}")
+            shown = int(threshold) if isinstance(threshold, float) and threshold.is_integer() else threshold
+            raise ValueError(f"threshold {shown!r} is outside the scale {scale[0]}..{scale[1]}")
     elif scale == "binary":
         raise ValueError("a binary scale needs no threshold: 'pass' passes; remove 'threshold'")
     elif isinstance(scale, list) and threshold not in scale:
@@ -397,6 +398,9 @@ class Suite(_Spec):
             mark = getattr(e, "problem_mark", None)
             where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
             problem = getattr(e, "problem", None) or str(e)
+            context, cmark = getattr(e, "context", None), getattr(e, "context_mark", None)
+            if context and cmark:
+                problem += f" ({context} started at line {cmark.line + 1})"
             raise SpecError(f"{origin} is not valid YAML{where}: {problem}") from None
         return cls._from_data(data, origin, _task_lines(node))
 

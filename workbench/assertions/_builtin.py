@@ -2,11 +2,11 @@
 
 Each operator is registered with its semantics in ``check``, the shape of ``expected`` in
 ``prepare``, and a one-line doc with an example. Values are plain JSON-like Python
-(``None``, ``bool``, ``int``, ``float``, ``str``, ``list``, ``dict``).
+(``None``, ``bool``, ``int``, ``float``, ``str``, ``list``, ``dict``); ``bool`` is not a number.
 
 ``check`` returns a bool, or ``(ok, message)`` when it can say more than the phrase (a
-length, the missing items, the JSON Schema error); the message describes what was found,
-so it reads right whether the operator or its ``not_`` negation failed.
+length, the missing items, the JSON Schema error). The message states what was found, so
+it reads right whether the operator or its ``not_`` negation failed.
 """
 
 from __future__ import annotations
@@ -26,12 +26,13 @@ from rapidfuzz.distance import Levenshtein
 
 from ._core import ExpectedKind, Operator, OpError, describe, json_type, register
 
-try:  # refuses entity bombs; the standard parser is enough to judge well-formedness
+try:  # refuses entity bombs; otherwise the standard parser judges well-formedness as well
     from defusedxml.ElementTree import fromstring as _parse_xml
 except ImportError:  # pragma: no cover - depends on the environment
     _parse_xml = ET.fromstring
 
 Check = Callable[[Any, Any], "bool | tuple[bool, str | None]"]
+Prepare = Callable[[Any], Any]
 
 
 # --- shared helpers ----------------------------------------------------------------
@@ -61,7 +62,7 @@ def _need_str(v: Any, need: str = "a string") -> str:
 
 
 def _said(ok: bool, subject: str, phrase: str) -> str:
-    """``"<subject> is <phrase>"`` or ``"... is not ..."``: a reason true to the check."""
+    """``"<subject> is <phrase>"`` or ``"<subject> is not <phrase>"``, as the check found."""
     return f"{subject} is {'' if ok else 'not '}{phrase}"
 
 
@@ -70,13 +71,13 @@ _INT_TEXT = re.compile(r"[+-]?[0-9]+")
 
 
 def _number_text_equal(text: str, number: float | int) -> bool:
-    if _INT_TEXT.fullmatch(text):
+    if _INT_TEXT.fullmatch(text):  # exact, so big integers do not round through float
         return int(text) == number
     return _NUMERIC_TEXT.fullmatch(text) is not None and float(text) == number
 
 
 def _json_equal(a: Any, b: Any) -> bool:
-    """Deep JSON equality with Scouter's normalisation: ``8 == 8.0``, ``"300" == 300``, ``true != 1``."""
+    """JSON equality, normalised as Scouter does: ``8 == 8.0``, ``"300" == 300``, ``true != 1``."""
     if isinstance(a, bool) or isinstance(b, bool):
         return isinstance(a, bool) and isinstance(b, bool) and a == b
     if _is_number(a) and _is_number(b):
@@ -90,10 +91,6 @@ def _json_equal(a: Any, b: Any) -> bool:
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(_json_equal(a[k], b[k]) for k in a)
     return type(a) is type(b) and a == b
-
-
-def _canonical(v: Any) -> str:
-    return json.dumps(v, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 def _reject_constant(name: str) -> Any:
@@ -166,26 +163,8 @@ def _word(expected: Any) -> re.Pattern[str]:
     return re.compile(rf"\b{re.escape(_string(expected))}\b")
 
 
-def _bounds(expected: Any, *, whole: bool = False) -> tuple[Any, Any]:
-    """``[min, max]`` with ``min <= max``; whole numbers >= 0 when ``whole``."""
-    need = "[min, max] whole numbers" if whole else "[min, max]"
-    ok_item = _count if whole else _number
-    if not isinstance(expected, list) or len(expected) != 2:
-        raise _bad_expected(need, expected)
-    try:
-        lo, hi = ok_item(expected[0]), ok_item(expected[1])
-    except OpError:
-        raise _bad_expected(need, expected) from None
-    if lo > hi:
-        raise OpError(f"needs min <= max in expected [min, max], got {describe(expected)}")
-    return lo, hi
-
-
-def _int_bounds(expected: Any) -> tuple[int, int]:
-    return _bounds(expected, whole=True)
-
-
-def _pair(need: str, first: Callable[[Any], Any], second: Callable[[Any], Any]) -> Callable[[Any], Any]:
+def _pair(need: str, first: Prepare, second: Prepare) -> Prepare:
+    """A prepare for a two-item list ``[first, second]``; ``need`` names the shape."""
     def prepare(expected: Any) -> tuple[Any, Any]:
         if not isinstance(expected, list) or len(expected) != 2:
             raise _bad_expected(need, expected)
@@ -194,6 +173,15 @@ def _pair(need: str, first: Callable[[Any], Any], second: Callable[[Any], Any]) 
         except OpError:
             raise _bad_expected(need, expected) from None
     return prepare
+
+
+def _ordered(prepare: Callable[[Any], tuple[Any, Any]]) -> Callable[[Any], tuple[Any, Any]]:
+    def checked(expected: Any) -> tuple[Any, Any]:
+        lo, hi = prepare(expected)
+        if lo > hi:
+            raise OpError(f"needs min <= max in expected [min, max], got {describe(expected)}")
+        return lo, hi
+    return checked
 
 
 def _tolerance(v: Any) -> float:
@@ -209,10 +197,10 @@ def _fraction(v: Any) -> float:
 
 
 def _schema(expected: Any) -> Any:
-    """A JSON Schema validator, built once; the schema itself is checked first."""
+    """A JSON Schema validator, built once after the schema itself is checked."""
     if not isinstance(expected, (dict, bool)):
         raise _bad_expected("a JSON Schema object", expected)
-    import jsonschema  # imported on use: it is slow to import and only schema tasks need it
+    import jsonschema  # on use: it is slow to import and only schema tasks need it
 
     cls = jsonschema.validators.validator_for(expected)
     try:
@@ -233,16 +221,14 @@ def _schema_error(validator: Any, instance: Any) -> str | None:
     error = best_match(validator.iter_errors(instance))
     if error is None:
         return None
-    where = f" at {error.json_path}" if error.absolute_path else ""
-    return f"{error.message}{where}"
+    return error.message + (f" at {error.json_path}" if error.absolute_path else "")
 
 
-# --- registration helper -----------------------------------------------------------
-
-_PREPARE: dict[str, Callable[[Any], Any]] = {
+_PREPARE: dict[str, Prepare] = {
     "none": _no_expected, "any": _any, "number": _number, "string": _string, "regex": _regex,
-    "list": _list, "strings": _strings, "count": _count, "range": _bounds,
-    "int_range": _int_bounds, "schema": _schema,
+    "list": _list, "strings": _strings, "count": _count, "schema": _schema,
+    "range": _ordered(_pair("[min, max]", _number, _number)),
+    "int_range": _ordered(_pair("[min, max] whole numbers", _count, _count)),
 }
 
 
@@ -250,35 +236,35 @@ def _op(
     name: str,
     check: Check,
     phrase: str,
-    doc: str,
     *,
+    doc: str,
     expected: ExpectedKind = "none",
-    prepare: Callable[[Any], Any] | None = None,
+    prepare: Prepare | None = None,
     array_native: bool = False,
 ) -> None:
     """Register an operator; ``prepare`` defaults to the standard one for ``expected``."""
-    register(Operator(name=name, check=check, prepare=prepare or _PREPARE[expected], phrase=phrase,
-                      doc=doc, expected=expected, array_native=array_native))
+    register(Operator(
+        name=name, check=check, prepare=prepare or _PREPARE[expected], phrase=phrase, doc=doc,
+        expected=expected, array_native=array_native,
+    ))
 
 
-# --- equality and comparisons ------------------------------------------------------
+# --- equality and numbers (numbers are checked item by item) -----------------------
 
-_op("equals", _json_equal, "equal to {expected}",
-    "Deep JSON equality, numbers normalised: ``expected=300`` passes 300, 300.0 and '300'; fails true vs 1.",
-    expected="any", array_native=True)
+_op("equals", _json_equal, "equal to {expected}", expected="any", array_native=True,
+    doc="Deep JSON equality, numbers normalised: ``expected=300`` passes 300.0 and '300'.")
 _op("not_equal", lambda a, e: not _json_equal(a, e), "different from {expected}",
-    "Negation of equals: ``expected='a'`` passes 'b'; fails 1 against 1.0.",
-    expected="any", array_native=True)
+    expected="any", array_native=True,
+    doc="Negation of equals: ``expected='a'`` passes 'b'; ``expected=1`` fails 1.0.")
 
 for _name, _cmp, _phrase, _example in [
-    ("greater_than", operator.gt, "greater than", "expected=3`` passes 5, fails 3, errors on '5'"),
-    ("greater_than_or_equal", operator.ge, "at least", "expected=3`` passes 3, fails 2"),
-    ("less_than", operator.lt, "less than", "expected=3`` passes 2, fails 3"),
-    ("less_than_or_equal", operator.le, "at most", "expected=3`` passes 3, fails 4"),
+    ("greater_than", operator.gt, "greater than", "passes 5, fails 3, errors on '5'"),
+    ("greater_than_or_equal", operator.ge, "at least", "passes 3, fails 2"),
+    ("less_than", operator.lt, "less than", "passes 2, fails 3"),
+    ("less_than_or_equal", operator.le, "at most", "passes 3, fails 4"),
 ]:
     _op(_name, lambda a, e, _cmp=_cmp: _cmp(_need_number(a), e), f"{_phrase} {{expected}}",
-        f"Numeric comparison, a non-number errors: ``op='{_name}', {_example}.",
-        expected="number")
+        expected="number", doc=f"Compares numbers, a non-number errors: ``expected=3`` {_example}.")
 
 
 def _approx(a: Any, e: tuple[float, float]) -> tuple[bool, str]:
@@ -286,34 +272,33 @@ def _approx(a: Any, e: tuple[float, float]) -> tuple[bool, str]:
     return ok, _said(ok, describe(a), f"within {describe(e[1])} of {describe(e[0])}")
 
 
-_op("approximately_equals", _approx, "approximately equal to {expected} ([value, tolerance])",
-    "abs(actual - value) <= tolerance: ``expected=[10, 0.5]`` passes 10.4, fails 10.6.",
-    expected="pair", prepare=_pair("[value, tolerance >= 0]", _number, _tolerance))
-
-
 def _in_range(a: Any, e: tuple[Any, Any]) -> bool:
     return bool(e[0] <= _need_number(a) <= e[1])
 
 
-_op("in_range", _in_range, "in the range {expected}",
-    "min <= actual <= max, inclusive: ``expected=[1, 5]`` passes 1 and 5, fails 6.", expected="range")
+_op("approximately_equals", _approx, "approximately equal to {expected} ([value, tolerance])",
+    expected="pair", prepare=_pair("[value, tolerance >= 0]", _number, _tolerance),
+    doc="abs(actual - value) <= tolerance: ``expected=[10, 0.5]`` passes 10.4, fails 10.6.")
+_op("in_range", _in_range, "in the range {expected}", expected="range",
+    doc="min <= actual <= max, inclusive: ``expected=[1, 5]`` passes 1 and 5, fails 6.")
 _op("not_in_range", lambda a, e: not _in_range(a, e), "outside the range {expected}",
-    "Negation of in_range: ``expected=[1, 5]`` passes 0 and 6, fails 5.", expected="range")
+    expected="range", doc="Negation of in_range: ``expected=[1, 5]`` passes 0 and 6, fails 5.")
 _op("is_positive", lambda a, e: _need_number(a) > 0, "positive",
-    "A number > 0: passes 0.1, fails 0, errors on '1'.")
+    doc="A number > 0: passes 0.1, fails 0, errors on '1'.")
 _op("is_negative", lambda a, e: _need_number(a) < 0, "negative",
-    "A number < 0: passes -2, fails 0, errors on '-2'.")
+    doc="A number < 0: passes -2, fails 0, errors on '-2'.")
 _op("is_zero", lambda a, e: _need_number(a) == 0, "zero",
-    "A number == 0: passes 0 and 0.0, fails 1, errors on '0'.")
+    doc="A number equal to 0: passes 0 and 0.0, fails 1, errors on '0'.")
 
 
-# --- containment (strings, arrays, object keys) ------------------------------------
+# --- containment: substrings of a string, items of an array, keys of an object -----
 
-def _hits(actual: Any, wanted: list[Any], *, text: bool, keys: bool, fold: bool = False) -> list[bool]:
-    """For each wanted value: a substring of a string, an element of an array, a key of an object."""
+def _hits(actual: Any, wanted: list[Any], *, text: bool, keys: bool, fold: bool = False,
+          ) -> list[bool]:
+    """For each wanted value, whether ``actual`` holds it; ``fold`` compares strings casefolded."""
     if isinstance(actual, str) and text:
-        subs = [_need_str(w, "strings as expected to search a string") for w in wanted]
         hay = actual.casefold() if fold else actual
+        subs = [_need_str(w, "string expected values to search a string") for w in wanted]
         return [(s.casefold() if fold else s) in hay for s in subs]
     if isinstance(actual, list):
         if fold:
@@ -323,23 +308,24 @@ def _hits(actual: Any, wanted: list[Any], *, text: bool, keys: bool, fold: bool 
     if isinstance(actual, dict) and keys:
         names = {k.casefold() for k in actual} if fold else set(actual)
         return [isinstance(w, str) and (w.casefold() if fold else w) in names for w in wanted]
-    kinds = ["a string"] * text + ["an array"] + ["an object"] * keys
-    raise _wrong(" or ".join(kinds), actual)
+    raise _wrong(" or ".join(["a string"] * text + ["an array"] + ["an object"] * keys), actual)
 
 
 def _contains(fold: bool = False, negate: bool = False) -> Check:
+    how = " ignoring case" if fold else ""
+
     def check(a: Any, e: Any) -> tuple[bool, str]:
         ok = _hits(a, [e], text=True, keys=False, fold=fold)[0]
-        how = " ignoring case" if fold else ""
         verb = "contains" if ok else "does not contain"
         return ok != negate, f"{describe(a)} {verb} {describe(e)}{how}"
     return check
 
 
 def _contains_all(text: bool, fold: bool = False) -> Check:
+    how = " ignoring case" if fold else ""
+
     def check(a: Any, e: list[Any]) -> tuple[bool, str]:
         missing = [w for w, hit in zip(e, _hits(a, e, text=text, keys=True, fold=fold)) if not hit]
-        how = " ignoring case" if fold else ""
         if missing:
             return False, f"{describe(a)} lacks {describe(missing)}{how}"
         return True, f"{describe(a)} contains all of {describe(e)}{how}"
@@ -347,9 +333,10 @@ def _contains_all(text: bool, fold: bool = False) -> Check:
 
 
 def _contains_any(fold: bool = False) -> Check:
+    how = " ignoring case" if fold else ""
+
     def check(a: Any, e: list[Any]) -> tuple[bool, str]:
         found = [w for w, hit in zip(e, _hits(a, e, text=True, keys=True, fold=fold)) if hit]
-        how = " ignoring case" if fold else ""
         if found:
             return True, f"{describe(a)} contains {describe(found[0])}{how}"
         return False, f"{describe(a)} contains none of {describe(e)}{how}"
@@ -363,35 +350,6 @@ def _contains_none(a: Any, e: list[Any]) -> tuple[bool, str]:
     return True, f"{describe(a)} contains none of {describe(e)}"
 
 
-_op("contains", _contains(), "containing {expected}",
-    "Substring of a string or element of an array: ``expected='lo'`` passes 'hello', errors on 5.",
-    expected="any", array_native=True)
-_op("not_contains", _contains(negate=True), "free of {expected}",
-    "Negation of contains: ``expected=3`` passes [1, 2], fails [3]; errors on an object.",
-    expected="any", array_native=True)
-_op("contains_all", _contains_all(text=False), "containing all of {expected}",
-    "Every expected item is in the array (or a key of the object): ``expected=[1, 2]`` passes [2, 1, 3].",
-    expected="list", array_native=True)
-_op("contains_any", _contains_any(), "containing any of {expected}",
-    "Some expected item is in the array, or a substring of a string: ``expected=['world', 'zz']`` passes 'hello world'.",
-    expected="list", array_native=True)
-_op("contains_none", _contains_none, "free of all of {expected}",
-    "No expected item is in the array (or a key of the object): ``expected=['x']`` passes ['a'], errors on 'x'.",
-    expected="list", array_native=True)
-_op("contains_ignore_case", _contains(fold=True), "containing {expected} ignoring case",
-    "contains with casefold(): ``expected='WORLD'`` passes 'Hello world' and ['World'].",
-    expected="string", array_native=True)
-_op("contains_all_ignore_case", _contains_all(text=True, fold=True), "containing all of {expected} ignoring case",
-    "Every expected string is a substring (or array element), ignoring case: ``expected=['a', 'B']`` passes 'AB'.",
-    expected="strings", array_native=True)
-_op("contains_any_ignore_case", _contains_any(fold=True), "containing any of {expected} ignoring case",
-    "Some expected string is a substring (or array element), ignoring case: ``expected=['YES', 'ok']`` passes 'Ok.'.",
-    expected="strings", array_native=True)
-_op("one_of", lambda a, e: any(_json_equal(a, x) for x in e), "one of {expected}",
-    "Equals one item of the list (equals' normalisation): ``expected=['yes', 'no']`` passes 'no', fails 'maybe'.",
-    expected="list", array_native=True)
-
-
 def _has_keys(a: Any, e: list[str]) -> tuple[bool, str]:
     if not isinstance(a, dict):
         raise _wrong("an object", a)
@@ -401,20 +359,10 @@ def _has_keys(a: Any, e: list[str]) -> tuple[bool, str]:
     return True, f"{describe(a)} has the keys {describe(e)}"
 
 
-_op("has_keys", _has_keys, "an object with the keys {expected}",
-    "An object with every listed key: ``expected=['id', 'name']`` passes {'id': 1, 'name': 'a'}.",
-    expected="strings", array_native=True)
-
-
 def _sequence_matches(a: Any, e: list[Any]) -> bool:
     if not isinstance(a, list):
         raise _wrong("an array", a)
     return _json_equal(a, e)
-
-
-_op("sequence_matches", _sequence_matches, "the sequence {expected}",
-    "Same items in the same order: ``expected=['a', 'b']`` passes ['a', 'b'], fails ['b', 'a'].",
-    expected="list", array_native=True)
 
 
 def _has_unique_items(a: Any, e: None) -> tuple[bool, str]:
@@ -422,50 +370,52 @@ def _has_unique_items(a: Any, e: None) -> tuple[bool, str]:
         raise _wrong("an array", a)
     seen: set[str] = set()
     for item in a:
-        key = _canonical(item)
+        key = json.dumps(item, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         if key in seen:
             return False, f"{describe(a)} repeats {describe(item)}"
         seen.add(key)
     return True, f"{describe(a)} has unique items"
 
 
-_op("has_unique_items", _has_unique_items, "free of duplicates",
-    "No two array items are the same JSON: passes [1, 2, {'a': 1}], fails [{'a': 1}, {'a': 1}].",
-    array_native=True)
+_op("contains", _contains(), "containing {expected}", expected="any", array_native=True,
+    doc="Substring of a string or item of an array: ``expected='lo'`` passes 'hello', errors on 5.")
+_op("not_contains", _contains(negate=True), "free of {expected}", expected="any", array_native=True,
+    doc="Negation of contains: ``expected=3`` passes [1, 2], fails [3], errors on an object.")
+_op("contains_all", _contains_all(text=False), "containing all of {expected}",
+    expected="list", array_native=True,
+    doc="Every expected item is in the array (or object keys): ``expected=[1, 2]`` passes [2, 1].")
+_op("contains_any", _contains_any(), "containing any of {expected}",
+    expected="list", array_native=True,
+    doc="Some expected item is in the array or text: ``expected=['lo', 'z']`` passes 'hello'.")
+_op("contains_none", _contains_none, "free of all of {expected}",
+    expected="list", array_native=True,
+    doc="No expected item is in the array (or object keys): ``expected=['x']`` passes ['a'].")
+_op("contains_ignore_case", _contains(fold=True), "containing {expected} ignoring case",
+    expected="string", array_native=True,
+    doc="contains with casefold(): ``expected='WORLD'`` passes 'Hello world' and ['World'].")
+_op("contains_all_ignore_case", _contains_all(text=True, fold=True),
+    "containing all of {expected} ignoring case", expected="strings", array_native=True,
+    doc="Every string is a substring (or item), any case: ``expected=['a', 'B']`` passes 'AB'.")
+_op("contains_any_ignore_case", _contains_any(fold=True),
+    "containing any of {expected} ignoring case", expected="strings", array_native=True,
+    doc="Some string is a substring (or item), any case: ``expected=['YES', 'ok']`` passes 'Ok.'.")
+_op("one_of", lambda a, e: any(_json_equal(a, x) for x in e), "one of {expected}",
+    expected="list", array_native=True,
+    doc="Equals (as equals does) one item of the list: ``expected=['yes', 'no']`` passes 'no'.")
+_op("has_keys", _has_keys, "an object with the keys {expected}",
+    expected="strings", array_native=True,
+    doc="An object with every listed key: ``expected=['id', 'name']`` passes {'id': 1, 'name': 2}.")
+_op("sequence_matches", _sequence_matches, "the sequence {expected}",
+    expected="list", array_native=True,
+    doc="Same items in the same order: ``expected=['a', 'b']`` fails ['b', 'a'].")
+_op("has_unique_items", _has_unique_items, "free of duplicates", array_native=True,
+    doc="No two items are the same JSON: passes [1, 2, {'a': 1}], fails [{'a': 1}, {'a': 1}].")
 
 
-# --- strings -----------------------------------------------------------------------
+# --- strings (checked item by item; anything but a string is an error) -------------
 
 def _text(fn: Callable[[str, Any], bool]) -> Check:
-    """A per-string check; anything but a string is an error."""
     return lambda a, e: fn(_need_str(a), e)
-
-
-_op("starts_with", _text(lambda a, e: a.startswith(e)), "a string starting with {expected}",
-    "String prefix: ``expected='Hel'`` passes 'Hello', fails 'hello', errors on 12.", expected="string")
-_op("ends_with", _text(lambda a, e: a.endswith(e)), "a string ending with {expected}",
-    "String suffix: ``expected='.'`` passes 'Done.', fails 'Done', errors on 12.", expected="string")
-_op("starts_with_any", _text(lambda a, e: a.startswith(tuple(e))), "a string starting with one of {expected}",
-    "Prefix among a list: ``expected=['Yes', 'No']`` passes 'No, thanks', fails 'Maybe'.", expected="strings")
-_op("equals_ignore_case", _text(lambda a, e: a.casefold() == e.casefold()), "equal to {expected} ignoring case",
-    "String equality with casefold(): ``expected='Paris'`` passes 'PARIS', fails 'Paris.'.", expected="string")
-_op("starts_with_ignore_case", _text(lambda a, e: a.casefold().startswith(e.casefold())),
-    "a string starting with {expected} ignoring case",
-    "Prefix with casefold(): ``expected='yes'`` passes 'YES, indeed', fails 'No'.", expected="string")
-_op("ends_with_ignore_case", _text(lambda a, e: a.casefold().endswith(e.casefold())),
-    "a string ending with {expected} ignoring case",
-    "Suffix with casefold(): ``expected='.PDF'`` passes 'report.pdf', fails 'report.doc'.", expected="string")
-_op("matches", _text(lambda a, e: e.search(a) is not None), "a string matching {expected}",
-    r"Python regex search, not anchored: ``expected='\\d+'`` passes 'abc123', fails 'abc'.", expected="regex")
-_op("matches_regex", _text(lambda a, e: e.search(a) is not None), "a string matching {expected}",
-    r"Same as matches: ``expected='^[A-Z]'`` passes 'Hello', fails 'hello'.", expected="regex")
-_op("contains_word", _text(lambda a, e: e.search(a) is not None), "a string with the word {expected}",
-    "Whole word, case-sensitive: ``expected='quick'`` passes 'the quick fox', fails 'quickly' and 'Quick'.",
-    expected="string", prepare=_word)
-_op("is_alphabetic", _text(lambda a, e: all(c.isalpha() for c in a)), "alphabetic",
-    "Only letters (any script; '' passes): passes 'abcÄ', fails 'ab c'.")
-_op("is_alphanumeric", _text(lambda a, e: all(c.isalnum() for c in a)), "alphanumeric",
-    "Only letters and digits: passes 'abc123', fails 'abc-123'.")
 
 
 def _case(is_case: Callable[[str], bool]) -> Check:
@@ -477,26 +427,58 @@ def _case(is_case: Callable[[str], bool]) -> Check:
     return check
 
 
+def _search(a: str, pattern: re.Pattern[str]) -> bool:
+    return pattern.search(a) is not None
+
+
+_op("starts_with", _text(str.startswith), "a string starting with {expected}", expected="string",
+    doc="String prefix: ``expected='Hel'`` passes 'Hello', fails 'hello', errors on 12.")
+_op("ends_with", _text(str.endswith), "a string ending with {expected}", expected="string",
+    doc="String suffix: ``expected='.'`` passes 'Done.', fails 'Done', errors on 12.")
+_op("starts_with_any", _text(lambda a, e: a.startswith(tuple(e))),
+    "a string starting with one of {expected}", expected="strings",
+    doc="Prefix from a list: ``expected=['Yes', 'No']`` passes 'No, thanks', fails 'Maybe'.")
+_op("equals_ignore_case", _text(lambda a, e: a.casefold() == e.casefold()),
+    "equal to {expected} ignoring case", expected="string",
+    doc="String equality with casefold(): ``expected='Paris'`` passes 'PARIS', fails 'Paris.'.")
+_op("starts_with_ignore_case", _text(lambda a, e: a.casefold().startswith(e.casefold())),
+    "a string starting with {expected} ignoring case", expected="string",
+    doc="Prefix with casefold(): ``expected='yes'`` passes 'YES, indeed', fails 'No'.")
+_op("ends_with_ignore_case", _text(lambda a, e: a.casefold().endswith(e.casefold())),
+    "a string ending with {expected} ignoring case", expected="string",
+    doc="Suffix with casefold(): ``expected='.PDF'`` passes 'report.pdf', fails 'report.doc'.")
+_op("matches", _text(_search), "a string matching {expected}", expected="regex",
+    doc=r"Python regex search, not anchored: ``expected='\d+'`` passes 'abc123', fails 'abc'.")
+_op("matches_regex", _text(_search), "a string matching {expected}", expected="regex",
+    doc="Same as matches: ``expected='^[A-Z]'`` passes 'Hello', fails 'hello'.")
+_op("contains_word", _text(_search), "a string with the word {expected}",
+    expected="string", prepare=_word,
+    doc="Whole word, case-sensitive: ``expected='quick'`` passes 'a quick fox', fails 'quickly'.")
+_op("is_alphabetic", _text(lambda a, e: all(c.isalpha() for c in a)), "alphabetic",
+    doc="Only letters of any script ('' passes): passes 'abcÄ', fails 'ab c'.")
+_op("is_alphanumeric", _text(lambda a, e: all(c.isalnum() for c in a)), "alphanumeric",
+    doc="Only letters and digits: passes 'abc123', fails 'abc-123'.")
 _op("is_lower_case", _case(str.islower), "lower case",
-    "Every letter is lower case, other characters ignored: passes 'hello 123!', fails 'Hello', errors on '123'.")
+    doc="Every letter lower case, others ignored: passes 'hi 123!', fails 'Hello', errors on '12'.")
 _op("is_upper_case", _case(str.isupper), "upper case",
-    "Every letter is upper case, other characters ignored: passes 'OK 200', fails 'Ok', errors on '!!'.")
+    doc="Every letter upper case, others ignored: passes 'OK 200', fails 'Ok', errors on '!!'.")
 
 _EMAIL = re.compile(r"[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\.[a-zA-Z]{2,}")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-_HOST = re.compile(r"(?!-)[^\W_](?:[^\W_]|-){0,62}(?<!-)(?:\.(?!-)[^\W_](?:[^\W_]|-){0,62}(?<!-))*\.?")
+_LABEL = r"(?!-)[^\W_](?:[^\W_]|-){0,62}(?<!-)"
+_HOST = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\.?")
 _ISO = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})"
-    r"(?:T([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]+))?)?(Z|[+-]([0-9]{2}):([0-9]{2}))?)?"
+    r"(?:T([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.[0-9]+)?)?(?:Z|[+-]([0-9]{2}):([0-9]{2}))?)?"
 )
 
 
 def _is_url(s: str) -> bool:
-    if not s or any(c.isspace() for c in s):
+    if any(c.isspace() for c in s):
         return False
     try:
         parts = urlsplit(s)
-        parts.port  # noqa: B018  (raises ValueError for a bad port)
+        parts.port  # noqa: B018  (raises ValueError for a port that is not 0-65535)
     except ValueError:
         return False
     host = parts.hostname or ""
@@ -515,24 +497,24 @@ def _is_iso8601(s: str) -> bool:
     m = _ISO.fullmatch(s)
     if m is None:
         return False
-    y, mo, d, hh, mm, ss, _frac, _zone, oh, om = m.groups()
-    try:
+    y, mo, d, hh, mm, ss, off_h, off_m = m.groups()
+    try:  # the regex checks the form; the calendar rejects 2024-02-30 and 25:00
         date(int(y), int(mo), int(d))
         if hh is not None:
             datetime(2000, 1, 1, int(hh), int(mm), int(ss or 0))
     except ValueError:
         return False
-    return oh is None or (int(oh) <= 23 and int(om) <= 59)
+    return off_h is None or (int(off_h) <= 23 and int(off_m) <= 59)
 
 
 _op("is_email", _text(lambda a, e: _EMAIL.fullmatch(a) is not None), "an email address",
-    "Scouter's email pattern: passes 'ann@example.com', fails 'ann@localhost', errors on 5.")
+    doc="Scouter's email pattern: passes 'ann@example.com', fails 'ann@localhost', errors on 5.")
 _op("is_url", _text(lambda a, e: _is_url(a)), "an http(s) URL",
-    "http(s) URL with a host, ports and IPv6 allowed: passes 'http://localhost:8080/x', fails 'example.com'.")
+    doc="http(s) URL with a host, port or IPv6: passes 'http://localhost:8080/x', fails 'a.com'.")
 _op("is_uuid", _text(lambda a, e: _UUID.fullmatch(a) is not None), "a UUID",
-    "8-4-4-4-12 hex digits, any version: passes '123e4567-e89b-12d3-a456-426614174000', fails '123'.")
+    doc="8-4-4-4-12 hex digits, any version: passes '123e4567-e89b-12d3-a456-426614174000'.")
 _op("is_iso8601", _text(lambda a, e: _is_iso8601(a)), "an ISO 8601 date or date-time",
-    "Real ISO 8601 date or date-time: passes '2024-01-08T12:00:00.5+02:00', fails '2024-02-30'.")
+    doc="A real ISO 8601 date or date-time: passes '2024-01-08T12:00:00.5Z', fails '2024-02-30'.")
 
 
 def _similarity(a: Any, e: tuple[str, float]) -> tuple[bool, str]:
@@ -551,41 +533,45 @@ def _edit_distance(a: Any, e: tuple[str, int]) -> tuple[bool, str]:
 
 def _word_count(a: Any, e: tuple[int, int]) -> tuple[bool, str]:
     n = len(_need_str(a).split())
-    return (ok := e[0] <= n <= e[1]), f"{describe(a)} has {n} words, {'' if ok else 'not '}between {e[0]} and {e[1]}"
+    ok = e[0] <= n <= e[1]
+    return ok, f"{describe(a)} has {n} words, {'' if ok else 'not '}between {e[0]} and {e[1]}"
 
 
 _op("similarity_gte", _similarity, "similar enough to {expected} ([reference, min])",
-    "Normalised Levenshtein similarity >= min: ``expected=['${reference}', 0.8]`` passes a near copy.",
-    expected="pair", prepare=_pair("[reference text, min similarity in 0..1]", _string, _fraction))
+    expected="pair", prepare=_pair("[reference text, min similarity in 0..1]", _string, _fraction),
+    doc="Levenshtein similarity 0..1 >= min: ``expected=['color', 0.8]`` passes 'colour', fails 'cat'.")
 _op("levenshtein_lte", _edit_distance, "close enough to {expected} ([reference, max edits])",
-    "Edit distance <= max: ``expected=['colour', 1]`` passes 'color', fails 'colr'.",
-    expected="pair", prepare=_pair("[reference text, max distance >= 0]", _string, _count))
+    expected="pair", prepare=_pair("[reference text, max distance >= 0]", _string, _count),
+    doc="Edit distance <= max: ``expected=['colour', 1]`` passes 'color', fails 'colr'.")
 _op("word_count_between", _word_count, "within the word count range {expected}",
-    "Whitespace-separated words, inclusive: ``expected=[1, 50]`` passes 'a short answer', fails ''.",
-    expected="int_range")
+    expected="int_range",
+    doc="Whitespace-separated words, inclusive: ``expected=[1, 50]`` passes 'short one', fails ''.")
 
 
-# --- lengths -----------------------------------------------------------------------
+# --- lengths: characters of a string, items of an array, keys of an object ---------
 
-def _length_op(name: str, cmp: Callable[[int, int], bool], phrase: str, example: str) -> None:
+def _length(cmp: Callable[[int, int], bool], phrase: str) -> Check:
     def check(a: Any, e: int) -> tuple[bool, str]:
         if not isinstance(a, (str, list, dict)):
             raise OpError(f"cannot get length: needs a string, array or object, {_got(a)}")
         ok = cmp(len(a), e)
         return ok, _said(ok, f"{describe(a)} (length {len(a)})", f"{phrase} {e}")
-    _op(name, check, f"{phrase} {{expected}}",
-        f"Characters of a string, items of an array, keys of an object: ``expected={example}``.",
-        expected="count", array_native=True)
+    return check
 
 
-_length_op("has_length_equal", operator.eq, "of length", "5`` passes 'héllo', errors on 12345")
-_length_op("has_length_greater_than", operator.gt, "longer than", "2`` passes [1, 2, 3], fails 'ab'")
-_length_op("has_length_less_than", operator.lt, "shorter than", "3`` passes 'ab', fails {'a':1,'b':2,'c':3}")
-_length_op("has_length_greater_than_or_equal", operator.ge, "of length at least", "2`` passes 'ab', fails 'a'")
-_length_op("has_length_less_than_or_equal", operator.le, "of length at most", "800`` passes a short text")
+for _name, _cmp, _phrase, _example in [
+    ("has_length_equal", operator.eq, "of length", "5`` passes 'héllo', errors on 12345"),
+    ("has_length_greater_than", operator.gt, "longer than", "2`` passes [1, 2, 3], fails 'ab'"),
+    ("has_length_less_than", operator.lt, "shorter than", "3`` passes 'ab', fails [1, 2, 3]"),
+    ("has_length_greater_than_or_equal", operator.ge, "of length at least", "2`` passes 'ab'"),
+    ("has_length_less_than_or_equal", operator.le, "of length at most", "2`` fails 'abc'"),
+]:
+    _op(_name, _length(_cmp, _phrase), f"{_phrase} {{expected}}",
+        expected="count", array_native=True,
+        doc=f"Length of a string (characters), array or object: ``expected={_example}.")
 
 
-# --- types and emptiness (array-native: an array is judged as a whole) ------------
+# --- types and emptiness (an array is judged as a whole) ---------------------------
 
 for _name, _test, _phrase, _example in [
     ("is_numeric", _is_number, "a number", "passes 1.5, fails '1.5', true and [1]"),
@@ -595,10 +581,10 @@ for _name, _test, _phrase, _example in [
     ("is_array", lambda v: isinstance(v, list), "an array", "passes [], fails '[]'"),
     ("is_object", lambda v: isinstance(v, dict), "an object", "passes {}, fails '{}' and []"),
     ("is_integer", lambda v: _is_number(v) and float(v).is_integer(), "an integer",
-     "a number with no fractional part: passes 3 and 3.0, fails 3.5, '3' and true"),
+     "a number with no fraction: passes 3 and 3.0, fails 3.5, '3' and true"),
 ]:
-    _op(_name, lambda a, e, _test=_test: _test(a), _phrase,
-        f"JSON type check, never an error: {_example}.", array_native=True)
+    _op(_name, lambda a, e, _test=_test: _test(a), _phrase, array_native=True,
+        doc=f"JSON type check, never an error: {_example}.")
 
 
 def _is_empty(a: Any, e: None) -> bool:
@@ -607,27 +593,20 @@ def _is_empty(a: Any, e: None) -> bool:
     raise _wrong("a string, array, object or null", a)
 
 
-_op("is_empty", _is_empty, "empty", "'' , null, [] or {}: passes [], fails 'a', errors on 0.", array_native=True)
-_op("is_not_empty", lambda a, e: not _is_empty(a, e), "non-empty",
-    "Negation of is_empty: passes 'a' and [0], fails '' and null, errors on 0.", array_native=True)
+_op("is_empty", _is_empty, "empty", array_native=True,
+    doc="'', null, [] or {}: passes [], fails 'a', errors on 0.")
+_op("is_not_empty", lambda a, e: not _is_empty(a, e), "non-empty", array_native=True,
+    doc="Negation of is_empty: passes 'a' and [0], fails '' and null, errors on 0.")
 
 
-# --- documents: JSON and XML (a string holding the document) -----------------------
-
-def _is_json(a: Any, e: None) -> bool:
-    try:
-        _loads(_need_str(a, "a string holding JSON"))
-    except ValueError:
-        return False
-    return True
-
+# --- documents in strings: JSON and XML (an array is not a document) ---------------
 
 _FENCE = re.compile(r"```[A-Za-z]*[ \t]*\n(.*?)```", re.S)
 _OPENER = re.compile(r"[{\[]")
 
 
 def _embedded_json(text: str) -> Iterator[Any]:
-    """Objects and arrays embedded in text: fenced blocks first, then anywhere a '{' or '[' parses."""
+    """Objects and arrays in text: fenced blocks first, then wherever a '{' or '[' parses."""
     for m in _FENCE.finditer(text):
         try:
             value = _loads(m.group(1))
@@ -638,27 +617,29 @@ def _embedded_json(text: str) -> Iterator[Any]:
     pos = 0
     while (m := _OPENER.search(text, pos)) is not None:
         try:
-            value, end = _DECODER.raw_decode(text, m.start())
+            value, pos = _DECODER.raw_decode(text, m.start())
         except ValueError:
             pos = m.start() + 1
             continue
         yield value
-        pos = end
+
+
+def _is_json(a: Any, e: None) -> bool:
+    try:
+        _loads(_need_str(a, "a string holding JSON"))
+    except ValueError:
+        return False
+    return True
 
 
 def _contains_json(a: Any, validator: Any) -> tuple[bool, str | None]:
-    text = _need_str(a, "a string")
     first_error: str | None = None
-    found = False
-    for value in _embedded_json(text):
-        found = True
-        if validator is None:
-            return True, None
-        error = _schema_error(validator, value)
+    for value in _embedded_json(_need_str(a)):
+        error = None if validator is None else _schema_error(validator, value)
         if error is None:
             return True, None
         first_error = first_error or error
-    if not found:
+    if first_error is None:
         return False, f"{describe(a)} contains no JSON object or array"
     return False, f"the JSON in {describe(a)} does not match the schema: {first_error}"
 
@@ -669,7 +650,7 @@ def _json_schema(a: Any, validator: Any) -> tuple[bool, str | None]:
         try:
             instance = _loads(a)
         except ValueError:
-            pass  # plain text is validated as a string (e.g. against {"type": "string"})
+            pass  # plain text is validated as a string, e.g. against {"type": "string"}
     error = _schema_error(validator, instance)
     return error is None, error and f"{describe(a)} does not match the schema: {error}"
 
@@ -679,21 +660,20 @@ def _is_xml(a: Any, e: None) -> tuple[bool, str | None]:
         _parse_xml(_need_str(a, "a string holding XML"))
     except ET.ParseError as err:
         return False, f"{describe(a)} is not well-formed XML: {err}"
-    except ValueError:  # defusedxml refuses entity declarations and DTDs
+    except ValueError:  # defusedxml refuses entity declarations
         return False, f"{describe(a)} declares XML entities, which are refused"
     return True, None
 
 
-_op("is_json", _is_json, "valid JSON",
-    "A string that parses as JSON: passes '42' and '{\"a\": 1}', fails '{a: 1}', errors on an object.",
-    array_native=True)
+_op("is_json", _is_json, "valid JSON", array_native=True,
+    doc="""A string that parses as JSON: passes '42' and '{"a": 1}', fails '{a: 1}'.""")
 _op("contains_json", _contains_json, "text containing JSON",
-    "A JSON object/array inside text, e.g. a ```json fence; an optional expected JSON Schema "
-    "must match it: passes 'Here: {\"a\": 1}'.",
-    expected="schema", prepare=_optional_schema, array_native=True)
+    expected="schema", prepare=_optional_schema, array_native=True,
+    doc="""A JSON object or array in text or a ```json fence, optionally matching a JSON Schema """
+        """given as expected: passes 'Here: {"a": 1}'.""")
 _op("json_schema", _json_schema, "valid against the JSON Schema",
-    "The value (a string is parsed as JSON first) validates: ``expected={'type': 'object', 'required': ['a']}`` "
-    "passes '{\"a\": 1}'.",
-    expected="schema", array_native=True)
-_op("is_xml", _is_xml, "well-formed XML",
-    "A string that parses as XML: passes '<a><b/></a>', fails '<a>', errors on 5.", array_native=True)
+    expected="schema", array_native=True,
+    doc="""Validates (a string is parsed as JSON first): ``expected={"required": ["a"]}`` """
+        """passes '{"a": 1}'.""")
+_op("is_xml", _is_xml, "well-formed XML", array_native=True,
+    doc="A string that parses as XML: passes '<a><b/></a>', fails '<a>', errors on 5.")

@@ -1,0 +1,26 @@
+import workbench as wb
+
+
+def test_public_surface_is_small_and_complete() -> None:
+    assert sorted(wb.__all__) == sorted([
+        "RESULT_COLUMNS", "AssertionTask", "ColumnsError", "Criterion", "EvaluationError",
+        "JudgeParseError", "JudgeTask", "MissingDependencyError", "Run", "SpecError", "Suite",
+        "WorkbenchError", "__version__", "evaluate",
+    ])
+    for name in wb.__all__:
+        assert hasattr(wb, name), name
+
+
+def test_core_does_not_import_notebook_layers() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, workbench; print(sorted(m for m in ('altair', 'ipywidgets', 'litellm') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_errors_keep_builtin_bases() -> None:
+    assert issubclass(wb.SpecError, ValueError)
+    assert issubclass(wb.ColumnsError, ValueError)
+    assert issubclass(wb.MissingDependencyError, ImportError)
