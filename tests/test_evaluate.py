@@ -165,20 +165,36 @@ def test_bad_input_values_are_cells_not_crashes() -> None:
     assert len(cells(run, "len").loc[4, "reason"]) < 200  # a 1 MB value is shortened in the reason
 
 
-def test_numeric_columns_and_string_columns_agree_with_object_columns() -> None:
-    # the vectorised fast paths must give exactly what the per-value path gives
-    values = [1, 5, 10, None, 7]
-    typed = pd.DataFrame({"v": pd.array(values, dtype="Int64"), "s": pd.array(["a", "bb", None, "ccc", "Bb"], dtype="string")})
-    obj = typed.astype(object)
-    for op, expected, col in [("gt", 4, "v"), ("in_range", [2, 8], "v"), ("is_positive", None, "v"),
-                              ("not_equal", 5, "v"), ("has_length_greater_than", 1, "s"),
-                              ("starts_with", "b", "s"), ("contains_ignore_case", "B", "s"),
-                              ("matches", "^b+$", "s"), ("not_contains", "c", "s")]:
-        suite = suite_of(A(id="t", path=col, op=op, expected=expected))
-        fast, slow = wb.evaluate(typed, suite).results, wb.evaluate(obj, suite).results
-        pd.testing.assert_series_equal(fast["status"], slow["status"], obj=op)
-        pd.testing.assert_series_equal(fast["reason"], slow["reason"], obj=op)
-        pd.testing.assert_series_equal(fast["error"], slow["error"], obj=op)
+FAST_PATH_CASES = [
+    ("gt", 4, "v"), ("in_range", [2, 8], "v"), ("is_positive", None, "v"), ("not_equal", 5, "v"),
+    ("equals", 5, "v"), ("is_numeric", None, "v"), ("approximately_equals", [5, 1], "v"),
+    ("gt", 4, "f"), ("lte", 2.5, "f"), ("is_zero", None, "f"),
+    ("has_length_greater_than", 1, "s"), ("has_length_equal", 3, "s"), ("starts_with", "b", "s"),
+    ("contains_ignore_case", "B", "s"), ("matches", "^b+$", "s"), ("not_contains", "c", "s"),
+    ("equals", "bb", "s"), ("is_empty", None, "s"), ("contains_word", "bb", "s"), ("is_json", None, "j"),
+    ("not_is_json", None, "j"), ("ends_with_ignore_case", "B", "s"), ("is_string", None, "s"),
+]
+
+
+@pytest.mark.parametrize(("op", "expected", "col"), FAST_PATH_CASES, ids=[f"{c}-{o}" for o, _, c in FAST_PATH_CASES])
+def test_vectorised_fast_paths_agree_with_the_per_value_path(
+    op: str, expected: object, col: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workbench import _vector
+
+    typed = pd.DataFrame({
+        "v": pd.array([1, 5, 10, None, 7], dtype="Int64"),
+        "f": [0.0, 2.5, np.nan, -1.0, 3.25],
+        "s": pd.array(["a", "bb", None, "", "Bb bb"], dtype="string"),
+        "j": ['{"a": 1}', "[1, 2", None, "42", "nope"],
+    })
+    suite = suite_of(A(id="t", path=col, op=op, expected=expected))
+    fast = {"typed": wb.evaluate(typed, suite).results, "object": wb.evaluate(typed.astype(object), suite).results}
+    monkeypatch.setattr(_vector, "ENABLED", False)
+    slow = wb.evaluate(typed.astype(object), suite).results
+    for name, r in fast.items():
+        for c in ("status", "reason", "error"):
+            pd.testing.assert_series_equal(r[c], slow[c], obj=f"{name} {op} {c}")
 
 
 def test_rows_selects_a_subset_by_labels_or_mask(support: pd.DataFrame) -> None:

@@ -3,7 +3,7 @@ import workbench as wb
 
 def test_public_surface_is_small_and_complete() -> None:
     assert sorted(wb.__all__) == sorted([
-        "RESULT_COLUMNS", "AssertionTask", "ColumnsError", "Criterion", "EvaluationError",
+        "RESULT_COLUMNS", "AssertionTask", "ColumnsError", "Criterion", "DataError", "EvaluationError",
         "JudgeParseError", "JudgeTask", "MissingDependencyError", "Run", "SpecError", "Suite",
         "WorkbenchError", "__version__", "evaluate",
     ])

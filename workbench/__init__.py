@@ -14,7 +14,7 @@ Example:
 from __future__ import annotations
 
 from . import accessor as _accessor  # noqa: F401  (registers df.wb)
-from .errors import ColumnsError, EvaluationError, JudgeParseError, MissingDependencyError, SpecError, WorkbenchError
+from .errors import ColumnsError, DataError, EvaluationError, JudgeParseError, MissingDependencyError, SpecError, WorkbenchError
 from .frame import Run, evaluate
 from .results import RESULT_COLUMNS
 from .specs import AssertionTask, Criterion, JudgeTask, Suite
@@ -26,6 +26,7 @@ __all__ = [
     "AssertionTask",
     "ColumnsError",
     "Criterion",
+    "DataError",
     "EvaluationError",
     "JudgeParseError",
     "JudgeTask",

@@ -16,7 +16,10 @@ import pandas as pd
 
 from .assertions import ResolvedOp
 
-__all__ = ["check"]
+__all__ = ["ENABLED", "check"]
+
+ENABLED = True
+"""Switch the fast paths off to compare them with the per-value path (tests do)."""
 
 
 def _is_number(x: Any) -> bool:
@@ -109,12 +112,21 @@ def check(rop: ResolvedOp, values: pd.Series, expected: Any) -> tuple[np.ndarray
     ``passed`` is meaningful only where ``handled``; the engine checks the other rows one
     by one (nulls, mixed objects), so they get the exact per-value result or error.
     """
+    if not ENABLED:
+        return None
     name = rop.op.name
+    if values.dtype == object and len(values):
+        inferred = pd.api.types.infer_dtype(values, skipna=True)
+        if inferred in ("floating", "mixed-integer-float") or (inferred == "integer" and _small_ints(values)):
+            values = pd.to_numeric(values, errors="coerce").astype("Float64")
     dtype = values.dtype
     passed: np.ndarray | None = None
     if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
         handled = values.notna().to_numpy(dtype=bool)
-        v = values.to_numpy(dtype=np.float64, na_value=np.nan) if values.dtype.kind not in "iu" else values.to_numpy()
+        if values.dtype.kind in "iu" and handled.all():
+            v = values.to_numpy(dtype=np.int64 if values.dtype.kind == "i" else np.uint64)
+        else:
+            v = values.to_numpy(dtype=np.float64, na_value=np.nan)
         with np.errstate(invalid="ignore"):
             passed = _numeric(name, v, expected)
     elif isinstance(dtype, pd.StringDtype) or (
@@ -129,6 +141,15 @@ def check(rop: ResolvedOp, values: pd.Series, expected: Any) -> tuple[np.ndarray
         return None
     passed = np.asarray(passed, dtype=bool)
     return (~passed if rop.negated else passed), handled
+
+
+def _small_ints(values: pd.Series) -> bool:
+    """Python ints that float64 holds exactly (beyond 2**53 comparisons would drift)."""
+    try:
+        v = values.dropna().to_numpy(dtype=np.int64)
+    except (OverflowError, TypeError, ValueError):
+        return False
+    return bool(len(v) == 0 or np.abs(v).max() < 2**53)
 
 
 def _string_dtype() -> pd.StringDtype:

@@ -8,7 +8,6 @@ do not. Every cell gets a status; an error or a skip never touches the row's oth
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +18,17 @@ import pandas as pd
 from . import _vector
 from .assertions import OpError, ResolvedOp, apply, describe, lookup
 from .errors import EvaluationError, cap_list, did_you_mean, shorten
-from .paths import PathError, Segment, format_path, parse_path, resolve, substitute, template_paths, to_plain
+from .paths import (
+    PathError,
+    Segment,
+    format_path,
+    loads_json,
+    parse_path,
+    resolve,
+    substitute,
+    template_paths,
+    to_plain,
+)
 from .specs import AssertionTask, JudgeTask, Suite
 
 __all__ = ["Block", "Context", "reference_problems", "run_assertions"]
@@ -93,7 +102,7 @@ class Context:
         if name not in self._parsed:
             cells = self.df[self.columns[name]].tolist()
             errors: list[str | None] | None = None
-            loads = json.loads
+            loads = loads_json
             out: list[Any] = []
             append = out.append
             for i, v in enumerate(cells):
@@ -244,12 +253,6 @@ def reference_problems(suite: Suite, columns: Sequence[Any]) -> list[str]:
     colnames = {str(c) for c in columns}
     ids = set(suite.task_ids)
     problems: list[str] = []
-    clash = sorted(colnames & ids)
-    if clash:
-        problems.append(
-            f"task ids {clash} are also column names, so paths starting with them are ambiguous; "
-            "rename the tasks"
-        )
     for t in suite.tasks:
         refs: list[tuple[str, str]] = []
         if isinstance(t, AssertionTask):
@@ -265,10 +268,15 @@ def reference_problems(suite: Suite, columns: Sequence[Any]) -> list[str]:
                 problems.append(f"task {t.id!r}: {where} {ref!r}: {e}")
                 continue
             head = [s for s in segments if isinstance(s, str)]
-            if any(".".join(head[:k]) in colnames for k in range(len(head), 0, -1)):
-                continue
             first = str(segments[0])
             shown = f"${{{ref}}}" if where == "template" else ref
+            if any(".".join(head[:k]) in colnames for k in range(len(head), 0, -1)):
+                if first in ids and first in t.depends_on:
+                    problems.append(
+                        f"task {t.id!r}: {where} {shown!r} is ambiguous: {first!r} is both a column and "
+                        f"a task it depends on; rename task {first!r}"
+                    )
+                continue  # a column wins over a task of the same name
             if first in ids:
                 if first not in t.depends_on:
                     problems.append(
@@ -278,7 +286,7 @@ def reference_problems(suite: Suite, columns: Sequence[Any]) -> list[str]:
                 continue
             problems.append(
                 f"task {t.id!r}: {where} {shown!r} starts with {first!r}, which is neither a column nor a task"
-                f"{did_you_mean(first, sorted(colnames | ids))}; columns are {cap_list(sorted(colnames))}"
+                f"{did_you_mean(first, sorted(colnames | ids))}"
             )
     return problems
 
@@ -331,7 +339,7 @@ def run_assertions(
                         i = int(bad[0])
                         raise EvaluationError(
                             f"task {b.task!r} errored at row {ctx.df.index[i]!r}: {b.error[i]} "
-                            "(strict=True raises on the first error; drop it to get error cells instead)"
+                            "(strict mode stops at the first error; without it, errors are recorded as cells)"
                         )
             blocks += produced
             ctx.outputs[task.id] = _output(task, produced, fields, skip)
@@ -388,16 +396,18 @@ def _run_assertion(task: AssertionTask, ctx: Context, skip: np.ndarray) -> tuple
         _check_each(rop, values, None, status, reason, error, where, item_path, expected_rows, expected_errors)
     else:
         prepared = rop.op.prepare(task.expected)
-        fast = _vector.check(rop, values, task.expected) if item_path is None else None
+        fast = None
+        if item_path is None:
+            fast = _json_fast_path(rop, task, ctx, values) or _vector.check(rop, values, task.expected)
         rest = None
         if fast is not None:
             passed, handled = fast
             failed = handled & ~passed
             status[failed] = FAILED
-            if failed.any():
-                verb = "is" if rop.negated else "is not"
-                phrase = rop.op.phrase.format(expected=describe(task.expected))
-                reason[failed] = [f"{describe(to_plain(v))} {verb} {phrase}" for v in values[failed].tolist()]
+            if failed.any():  # reasons come from the per-value path, so they read the same
+                idx = np.flatnonzero(failed)
+                cells = values.iloc[idx].tolist()
+                reason[idx] = [apply(rop, to_plain(v), prepared, task.expected)[1] for v in cells]
             rest = np.flatnonzero(~handled)
         _check_each(rop, values, rest, status, reason, error, where, item_path, None, None, prepared, task.expected)
 
@@ -412,6 +422,22 @@ def _run_assertion(task: AssertionTask, ctx: Context, skip: np.ndarray) -> tuple
         reason[skipped] = [f"skipped: {s}" for s in skip[skipped]]
         error[skipped] = None
     return Block(task.id, "", "assertion", status, reason, error), values
+
+
+def _json_fast_path(
+    rop: ResolvedOp, task: AssertionTask, ctx: Context, values: pd.Series
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """``is_json`` on a column: reuse the column's JSON parse, which paths into it share."""
+    if rop.op.name != "is_json" or task.path is None or not _vector.ENABLED:
+        return None
+    kind, name, used = ctx.split_root(parse_path(task.path))
+    if kind != "column" or used != len(parse_path(task.path)):
+        return None
+    handled = np.fromiter((type(v) is str for v in values.tolist()), dtype=bool, count=len(values))
+    _, parse_errors = ctx._parsed_column(name)
+    passed = np.ones(len(values), dtype=bool) if parse_errors is None else pd.isna(np.array(parse_errors, dtype=object))
+    passed = np.asarray(passed, dtype=bool)
+    return (~passed if rop.negated else passed), handled
 
 
 def _expected_per_row(task: AssertionTask, ctx: Context) -> tuple[list[Any], list[str | None]]:

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 
 __all__ = [
     "ColumnsError",
+    "DataError",
     "EvaluationError",
     "JudgeParseError",
     "MissingDependencyError",
@@ -42,6 +43,10 @@ class SpecError(WorkbenchError, ValueError):
 
 class ColumnsError(WorkbenchError, ValueError):
     """The DataFrame does not have the columns (or index) a suite needs."""
+
+
+class DataError(WorkbenchError, ValueError):
+    """A dataset file is missing, of an unknown format, or malformed."""
 
 
 class EvaluationError(WorkbenchError):

@@ -28,14 +28,6 @@ from .specs import JudgeTask, Suite
 __all__ = ["Run", "evaluate"]
 
 
-def _string_dtype() -> pd.StringDtype:
-    try:
-        import pyarrow  # noqa: F401
-    except ImportError:  # pragma: no cover - pyarrow is a dependency
-        return pd.StringDtype()
-    return pd.StringDtype("pyarrow")
-
-
 @dataclass(eq=False)
 class Run:
     """The outcome of one :func:`evaluate` call.
@@ -170,11 +162,9 @@ def _results_frame(blocks: list[Block], index: pd.Index) -> pd.DataFrame:
         parts = [getattr(x, attr) if getattr(x, attr) is not None else np.full(n, fill, dtype=dtype) for x in blocks]
         return np.concatenate(parts).astype(dtype, copy=False) if parts else np.empty(0, dtype=dtype)
 
-    strings = _string_dtype()
     score = stack("score", np.nan, np.float64)
     frame = {
-        "row": pd.Series(row.to_numpy() if hasattr(row, "to_numpy") else row, dtype=flat.dtype)
-        if not isinstance(flat.dtype, pd.CategoricalDtype) else pd.Series(np.asarray(row)),
+        "row": pd.Series(row, index=None, copy=False, name="row").reset_index(drop=True),
         "task": pd.Categorical.from_codes(codes(task_names, "task"), categories=task_names),
         "criterion": pd.Categorical.from_codes(codes(crit_names, "criterion"), categories=crit_names),
         "kind": pd.Categorical.from_codes(
@@ -184,9 +174,9 @@ def _results_frame(blocks: list[Block], index: pd.Index) -> pd.DataFrame:
         "status": pd.Categorical.from_codes(status, categories=list(STATUSES)),
         "passed": pd.arrays.BooleanArray(status == PASSED, status >= 2),
         "score": pd.arrays.FloatingArray(np.nan_to_num(score), np.isnan(score)),
-        "label": pd.array(stack("label", None, object), dtype=strings),
-        "reason": pd.array(stack("reason", None, object), dtype=strings),
-        "error": pd.array(stack("error", None, object), dtype=strings),
+        "label": _strings([x.label for x in blocks], n),
+        "reason": _strings([x.reason for x in blocks], n),
+        "error": _strings([x.error for x in blocks], n),
         "cached": stack("cached", False, bool),
         "tokens": _nullable_int(stack("tokens", np.nan, np.float64)),
         "cost_usd": _nullable_float(stack("cost_usd", np.nan, np.float64)),
@@ -195,6 +185,20 @@ def _results_frame(blocks: list[Block], index: pd.Index) -> pd.DataFrame:
     out = pd.DataFrame(frame)
     out.columns = list(RESULT_COLUMNS)
     return out
+
+
+def _strings(parts: list[np.ndarray | None], n: int) -> pd.api.extensions.ExtensionArray:
+    """A string column from per-block object arrays (``None`` = missing), built as Arrow
+    chunks: converting one concatenated object array would cost seconds at 10M cells."""
+    try:
+        import pyarrow as pa
+    except ImportError:  # pragma: no cover - pyarrow is a dependency
+        full = np.concatenate([p if p is not None else np.full(n, None, dtype=object) for p in parts]) if parts else []
+        return pd.array(full, dtype=pd.StringDtype())
+    chunks = [
+        pa.nulls(n, pa.string()) if p is None else pa.array(p, type=pa.string(), from_pandas=True) for p in parts
+    ]
+    return pd.arrays.ArrowStringArray(pa.chunked_array(chunks, type=pa.string()))
 
 
 def _nullable_float(values: np.ndarray) -> pd.arrays.FloatingArray:

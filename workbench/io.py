@@ -1,12 +1,14 @@
 """Load a dataset file into a DataFrame, ready for :func:`workbench.evaluate`.
 
 Example:
-    >>> import tempfile, pathlib
+    >>> import json, tempfile, pathlib
     >>> from workbench.io import load_dataset
     >>> path = pathlib.Path(tempfile.mkdtemp()) / "answers.jsonl"
-    >>> _ = path.write_text('{"id": "a1", "response": "{\\\\"answer\\\\": \\\\"Paris\\\\"}"}\\n')
-    >>> load_dataset(path).loc["a1", "response"]
-    '{"answer": "Paris"}'
+    >>> row = {"id": "a1", "response": '{"answer": "Paris"}', "meta": {"lang": "en"}}
+    >>> _ = path.write_text(json.dumps(row) + "\\n")
+    >>> df = load_dataset(path)
+    >>> df.loc["a1", "response"], df.loc["a1", "meta"]
+    ('{"answer": "Paris"}', {'lang': 'en'})
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import ColumnsError, cap_list, shorten
+from .assertions import json_type
+from .errors import DataError, cap_list, shorten
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -24,7 +27,7 @@ if TYPE_CHECKING:
 __all__ = ["SUPPORTED_EXTENSIONS", "load_dataset"]
 
 
-def _frame(records: list[dict[str, Any]] | dict[str, list[Any]]) -> pd.DataFrame:
+def _frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     import pandas as pd
 
     # from plain Python values, not pd.read_json: strings holding JSON stay strings, nested
@@ -45,14 +48,14 @@ def _load_jsonl(path: Path) -> pd.DataFrame:
                     f"'{path}' line {lineno} is not valid JSON ({e.msg} at column {e.colno}): "
                     f"{shorten(line.strip(), 80)!r}. Each line of a .jsonl file must hold one JSON object."
                 )
-                raise ColumnsError(msg) from None
+                raise DataError(msg) from None
             if not isinstance(value, dict):
                 msg = (
-                    f"'{path}' line {lineno} holds a JSON {type(value).__name__}, not an object: "
+                    f"'{path}' line {lineno} holds a JSON {json_type(value)}, not an object: "
                     f"{shorten(line.strip(), 80)!r}. Each line of a .jsonl file must hold one object "
                     'such as {"id": "r1", "response": "..."}.'
                 )
-                raise ColumnsError(msg)
+                raise DataError(msg)
             records.append(value)
     return _frame(records)
 
@@ -62,19 +65,16 @@ def _load_json(path: Path) -> pd.DataFrame:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
         msg = f"'{path}' is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}"
-        raise ColumnsError(msg) from None
+        raise DataError(msg) from None
     if isinstance(data, list) and all(isinstance(r, dict) for r in data):
         return _frame(data)
-    if isinstance(data, dict) and data and all(isinstance(v, list) for v in data.values()):
-        lengths = {len(v) for v in data.values()}
-        if len(lengths) == 1:
-            return _frame(data)
+    got = "an array holding non-objects" if isinstance(data, list) else f"a JSON {json_type(data)}"
     msg = (
-        f"'{path}' must hold an array of objects (one per row), e.g. [{{\"id\": \"r1\", \"response\": \"...\"}}], "
-        f"or an object of equally long column arrays; it holds a {type(data).__name__}. "
-        "For one object per line, name the file .jsonl."
+        f"'{path}' must hold an array of row objects, e.g. [{{\"id\": \"r1\", \"response\": \"...\"}}]; "
+        f"it holds {got}. Write it with df.to_json(path, orient='records'), or use one object per line "
+        "in a .jsonl file."
     )
-    raise ColumnsError(msg)
+    raise DataError(msg)
 
 
 def _load_csv(path: Path) -> pd.DataFrame:
@@ -85,24 +85,18 @@ def _load_csv(path: Path) -> pd.DataFrame:
 
 
 def _load_parquet(path: Path) -> pd.DataFrame:
+    import pandas as pd
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     table = pq.read_table(path)
     df = table.to_pandas()
     for name, column in zip(table.column_names, table.columns):
-        kind = column.type
-        if pa.types.is_nested(kind):
-            # Arrow hands back numpy arrays for lists and loses nothing else; plain
-            # lists and dicts are what paths and operators expect in a cell
-            df[name] = pd_object(column.to_pylist())
+        if pa.types.is_nested(column.type):
+            # Arrow would hand back numpy arrays for lists; paths and operators expect the
+            # plain lists and dicts a JSON row would give
+            df[name] = pd.Series(column.to_pylist(), index=df.index, dtype=object)
     return df
-
-
-def pd_object(values: list[Any]) -> Any:
-    import pandas as pd
-
-    return pd.Series(values, dtype=object).to_numpy()
 
 
 _LOADERS: dict[str, Callable[[Path], pd.DataFrame]] = {
@@ -123,8 +117,8 @@ def load_dataset(path: str | Path) -> pd.DataFrame:
     stays a string, for paths and ``is_json`` to look into; a nested JSON value (an object
     or array in a ``.jsonl``/``.json`` row, a list or struct column in Parquet) becomes a
     Python ``dict``/``list``. In a ``.csv`` only empty cells are missing, so an answer of
-    ``"NA"`` or ``"None"`` stays text. A ``.json`` file holds an array of row objects or an
-    object of equally long column arrays; blank lines in a ``.jsonl`` are skipped.
+    ``"NA"`` or ``"None"`` stays text. A ``.json`` file holds an array of row objects (what
+    ``df.to_json(path, orient="records")`` writes); blank lines in a ``.jsonl`` are skipped.
 
     If the data has an ``id`` column whose values are unique and present, it becomes the
     index (and is no longer a column), so the ``row`` of each result is that id and
@@ -137,10 +131,11 @@ def load_dataset(path: str | Path) -> pd.DataFrame:
         A new DataFrame, one row per record.
 
     Raises:
-        ColumnsError: the file does not exist (the message gives the current directory),
+        DataError: the file does not exist (the message gives the current directory),
             its ending is not supported (the message lists the supported ones), or its
-            content is not rows: a ``.jsonl`` line that is not a JSON object (with its line
-            number), or a ``.json`` file that is neither records nor columns.
+            content cannot be read as rows: a ``.jsonl`` line that is not a JSON object (with
+            its line number), a ``.json`` file that is not an array of objects, or a file its
+            parser rejects (bad CSV, a corrupt Parquet file, text that is not UTF-8).
 
     Example:
         >>> import tempfile, pathlib
@@ -160,12 +155,18 @@ def load_dataset(path: str | Path) -> pd.DataFrame:
             f"cannot read '{path}': unsupported file type {suffix or '(no extension)'!r}; "
             f"supported are {cap_list(list(SUPPORTED_EXTENSIONS))}. Rename the file or convert it."
         )
-        raise ColumnsError(msg)
+        raise DataError(msg)
     if not path.is_file():
         where = "is a directory, not a file" if path.is_dir() else "does not exist"
         msg = f"dataset '{path}' {where} (current directory: {Path.cwd()})"
-        raise ColumnsError(msg)
-    df = loader(path)
+        raise DataError(msg)
+    try:
+        df = loader(path)
+    except DataError:
+        raise
+    except (ValueError, OSError) as e:  # the parsers' own errors: CSV syntax, Arrow, encoding
+        msg = f"cannot read '{path}' as {suffix[1:]}: {type(e).__name__}: {shorten(str(e), 300)}"
+        raise DataError(msg) from e
     if "id" in df.columns and df["id"].notna().all() and df["id"].is_unique:
         df = df.set_index("id")
     return df

@@ -101,8 +101,11 @@ _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
 
 def _loads(text: str) -> Any:
-    """Strict ``json.loads``: ``NaN`` and ``Infinity`` are not JSON."""
-    return _DECODER.decode(text)
+    """Strict ``json.loads``: ``NaN`` and ``Infinity`` are not JSON, nor is nesting too deep to parse."""
+    try:
+        return _DECODER.decode(text)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
 
 
 # --- expected shapes (prepare) -----------------------------------------------------
@@ -603,6 +606,7 @@ _op("is_not_empty", lambda a, e: not _is_empty(a, e), "non-empty", array_native=
 
 _FENCE = re.compile(r"```[A-Za-z]*[ \t]*\n(.*?)```", re.S)
 _OPENER = re.compile(r"[{\[]")
+_OPENERS_RUN = re.compile(r"[{\[\s]+")
 
 
 def _embedded_json(text: str) -> Iterator[Any]:
@@ -620,6 +624,9 @@ def _embedded_json(text: str) -> Iterator[Any]:
             value, pos = _DECODER.raw_decode(text, m.start())
         except ValueError:
             pos = m.start() + 1
+            continue
+        except RecursionError:  # nested too deep to be JSON: skip the whole run of openers
+            pos = _OPENERS_RUN.match(text, m.start()).end()  # type: ignore[union-attr]
             continue
         yield value
 

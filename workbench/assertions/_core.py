@@ -143,13 +143,34 @@ def json_type(value: Any) -> str:
 
 def describe(value: Any, limit: int = 60) -> str:
     """A short rendering of a value for reasons: ``'abc'``, ``12``, ``[1,2]``, ``null``."""
-    if isinstance(value, str):
-        return repr(shorten(value, limit))
+    t = type(value)
+    if t is str:  # quoted but not escaped: a regex reads as written, not with doubled backslashes
+        text = value if len(value) <= limit else shorten(value, limit)
+        return "'" + text.replace("\n", "\\n") + "'"
+    if t is int or t is float:
+        return repr(value) if value == value and value not in (_INF, -_INF) else json.dumps(value)
+    if value is None:
+        return "null"
     try:
         text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
     except (TypeError, ValueError):
         text = repr(value)
     return shorten(text, limit)
+
+
+_INF = float("inf")
+
+
+class _Phrase:
+    """The operator's phrase, formatted only if a reason is actually written."""
+
+    __slots__ = ("op", "shown")
+
+    def __init__(self, op: Operator, shown: Any) -> None:
+        self.op, self.shown = op, shown
+
+    def __format__(self, spec: str) -> str:
+        return self.op.phrase.format(expected=describe(self.shown))
 
 
 def _check(op: Operator, value: Any, prepared: Any) -> tuple[bool, str | None]:
@@ -183,7 +204,7 @@ def apply(
         (False, 'item 1: 2 is not greater than 3')
     """
     op = rop.op
-    phrase = op.phrase.format(expected=describe(expected if expected is not None else prepared))
+    phrase = _Phrase(op, expected if expected is not None else prepared)
     if item_path and isinstance(actual, list):
         selected = []
         for i, item in enumerate(actual):

@@ -1,0 +1,224 @@
+"""The ``workbench`` command, run in-process through ``main`` and once as a real process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import workbench as wb
+from workbench.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+SUITE = ROOT / "datasets" / "support_suite.yaml"
+DATA = ROOT / "datasets" / "support_answers.jsonl"
+TASK_IDS = wb.Suite.from_yaml(SUITE).task_ids
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# --- the real datasets ---------------------------------------------------------------------
+
+
+def test_run_prints_a_row_per_task(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(capsys, "run", SUITE, DATA)
+    assert code == 0, err
+    table = out.split("\n\n")[1].splitlines()
+    assert table[0].split() == [
+        "task", "n", "pass", "rate", "[95%", "CI]", "passed", "failed", "errors", "skipped"
+    ]
+    assert [line.split()[0] for line in table[2:]] == TASK_IDS
+
+
+def test_run_prints_the_run_line(capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = run_cli(capsys, "run", SUITE, DATA)
+    assert "Run(suite='support-answers' v1, 55 rows, 550 cells:" in out
+
+
+def test_pass_rates_come_with_intervals(capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = run_cli(capsys, "run", SUITE, DATA)
+    is_json = next(line for line in out.splitlines() if line.startswith("is_json "))
+    assert is_json.split() == ["is_json", "55", "85%", "[74%-92%]", "47", "8", "0", "0"]
+
+
+def test_failures_are_capped_at_ten(capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = run_cli(capsys, "run", SUITE, DATA)
+    listing = out.split("Failures and errors")[1].splitlines()
+    shown = [line for line in listing[1:] if line.startswith("  s")]
+    assert len(shown) == 10
+    assert listing[11].strip().startswith("... 24 more")
+
+
+def test_failures_show_errors_and_every_failing_task_first(capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = run_cli(capsys, "run", SUITE, DATA)
+    listing = out.split("Failures and errors")[1].splitlines()[1:11]
+    assert [line.split()[1] for line in listing] == TASK_IDS
+    confidence = listing[TASK_IDS.index("confidence_range")]
+    assert confidence.split()[:3] == ["s053", "confidence_range", "error"]
+    assert "has no key 'confidence'" in confidence
+
+
+def test_rows_takes_the_first_n(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "run", SUITE, DATA, "--rows", "5")
+    assert code == 0
+    assert "(5 rows)" in out and ", 5 rows, 50 cells" in out
+
+
+def test_rows_takes_ids(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    out_file = tmp_path / "r.csv"
+    code, _, _ = run_cli(capsys, "run", SUITE, DATA, "--rows", "s007,s031", "--output", out_file)
+    assert code == 0
+    assert sorted(set(pd.read_csv(out_file)["row"])) == ["s007", "s031"]
+
+
+def test_rows_with_an_unknown_id(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(capsys, "run", SUITE, DATA, "--rows", "s001,s999")
+    assert code == 2 and out == ""
+    assert "--rows names 1 id(s) not in the dataset: ['s999']" in err
+
+
+@pytest.mark.parametrize("ext", [".csv", ".parquet", ".jsonl"])
+def test_output_writes_the_results(capsys: pytest.CaptureFixture[str], tmp_path: Path, ext: str) -> None:
+    path = tmp_path / f"results{ext}"
+    code, out, _ = run_cli(capsys, "run", SUITE, DATA, "-o", path)
+    assert code == 0 and f"Wrote 550 result rows to {path}" in out
+    back = {".csv": pd.read_csv, ".parquet": pd.read_parquet,
+            ".jsonl": lambda p: pd.read_json(p, lines=True)}[ext](path)
+    assert list(back.columns) == list(wb.RESULT_COLUMNS)
+    assert len(back) == 550
+
+
+def test_output_with_an_unknown_extension_fails_before_running(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, err = run_cli(capsys, "run", SUITE, DATA, "-o", tmp_path / "r.xlsx")
+    assert code == 2 and out == ""
+    assert "expected a .csv, .parquet, .jsonl file, got '.xlsx'" in err
+
+
+def test_output_into_a_missing_folder(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = run_cli(capsys, "run", SUITE, DATA, "-o", tmp_path / "no" / "r.csv")
+    assert code == 2 and "does not exist" in err
+
+
+def test_strict_stops_at_the_first_error_cell(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(capsys, "run", SUITE, DATA, "--strict")
+    assert code == 1 and out == ""
+    assert "task 'confidence_range' errored at row 's053'" in err
+    assert "Traceback" not in err
+
+
+def test_a_json_suite(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    suite = write(tmp_path / "s.json", wb.Suite.from_yaml(SUITE).to_json())
+    code, out, _ = run_cli(capsys, "run", suite, DATA)
+    assert code == 0 and "close_to_reference" in out
+
+
+def test_as_a_process() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "workbench.cli", "run",
+         "datasets/support_suite.yaml", "datasets/support_answers.jsonl"],
+        cwd=ROOT, capture_output=True, text=True, encoding="utf-8", timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert all(f"\n{tid} " in proc.stdout for tid in TASK_IDS)
+    assert proc.stderr == ""
+
+
+# --- bad input: exit code 2, a message, no traceback -------------------------------------------
+
+
+def test_broken_yaml(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    suite = write(tmp_path / "s.yaml", "name: x\ntasks:\n  - id: a\n    path: response\n   op: is_json\n")
+    code, out, err = run_cli(capsys, "run", suite, DATA)
+    assert code == 2 and out == ""
+    assert err.startswith(f"workbench: error: file '{suite}' is not valid YAML at line 5")
+    assert "Traceback" not in err
+
+
+def test_invalid_suite_lists_its_problems(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    suite = write(tmp_path / "s.yaml", "name: x\ntasks:\n  - id: a\n    path: response\n    op: is_jsn\n")
+    code, _, err = run_cli(capsys, "run", suite, DATA)
+    assert code == 2
+    assert "unknown operator 'is_jsn'; did you mean 'is_json'?" in err
+
+
+def test_missing_suite_file(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run_cli(capsys, "run", "nope.yaml", DATA)
+    assert code == 2
+    assert err == f"workbench: error: suite 'nope.yaml' does not exist (current directory: {tmp_path})\n"
+
+
+def test_missing_data_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, _, err = run_cli(capsys, "run", SUITE, tmp_path / "nope.jsonl")
+    assert code == 2 and "does not exist (current directory:" in err
+
+
+def test_suite_with_an_unknown_extension(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    suite = write(tmp_path / "s.txt", "name: x\n")
+    code, _, err = run_cli(capsys, "run", suite, DATA)
+    assert code == 2 and "expected a .yaml, .yml, .json file, got '.txt'" in err
+
+
+def test_suite_naming_a_missing_column(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    suite = write(tmp_path / "s.yaml", "name: x\ntasks:\n  - id: a\n    path: answer_text\n    op: is_json\n")
+    code, out, err = run_cli(capsys, "run", suite, DATA)
+    assert code == 2 and out == ""
+    assert "path 'answer_text' starts with 'answer_text', which is neither a column nor a task" in err
+    assert "Traceback" not in err
+
+
+def test_malformed_data_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    data = write(tmp_path / "d.jsonl", '{"id": "a", "response": "{}"}\n{"id": "b", "response": \n')
+    code, _, err = run_cli(capsys, "run", SUITE, data)
+    assert code == 2 and "line 2 is not valid JSON" in err
+
+
+def test_judge_tasks_are_refused_as_bad_input(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    suite = wb.Suite(name="j", tasks=[wb.JudgeTask(
+        id="q", prompt="${question}", criteria=[wb.Criterion(name="ok", description="Is it ok?")])])
+    code, _, err = run_cli(capsys, "run", write(tmp_path / "s.yaml", suite.to_yaml()), DATA)
+    assert code == 2 and "cannot run judge tasks yet" in err
+
+
+# --- the command line itself -------------------------------------------------------------------
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "--version")
+    assert code == 0 and out == f"workbench {wb.__version__}\n"
+
+
+def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(capsys)
+    assert code == 2 and "usage: workbench" in err
+
+
+def test_help_lists_only_run(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "--help")
+    assert code == 0
+    assert "run" in out and not any(c in out for c in ("compare", "report", "lab"))
+
+
+def test_unicode_answers_print(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    row = json.dumps({"id": "ja", "response": "富士山 🗻"}, ensure_ascii=False)
+    data = write(tmp_path / "d.jsonl", row + "\n")
+    suite = write(tmp_path / "s.yaml", "name: x\ntasks:\n  - id: j\n    path: response\n    op: is_json\n")
+    code, out, _ = run_cli(capsys, "run", suite, data)
+    assert code == 0 and "'富士山 🗻' is not valid JSON" in out
