@@ -22,7 +22,9 @@ def frame(value: Any, *, as_object: bool = False) -> pd.DataFrame:
     return pd.DataFrame({"x": [value]})
 
 
-def outcome(value: Any, op: str, expected: Any = None, *, as_object: bool = False, **kw: Any) -> tuple[str, str]:
+def outcome(
+    value: Any, op: str, expected: Any = None, *, as_object: bool = False, **kw: Any
+) -> tuple[str, str]:
     """``(status, text)`` of one cell: the reason, or the error when it errored."""
     task = wb.AssertionTask(id="t", path="x", op=op, expected=expected, **kw)
     run = wb.evaluate(frame(value, as_object=as_object), wb.Suite(name="t", version="1", tasks=[task]))
@@ -100,6 +102,7 @@ CASES = [
     case("contains", [1, 2], 3, F),
     case("contains", {"a": 1}, "a", E, "object", id="contains-object-errors"),
     case("contains", 5, 5, E, "number", id="contains-number-errors"),
+    case("contains", "abc", 3, E, "number", id="contains-string-needs-string-expected"),
     case("not_contains", "hello", "xyz", P),
     case("not_contains", [1, 2], 2, F),
     case("not_contains", {"a": 1}, "a", E, "object"),
@@ -125,7 +128,7 @@ CASES = [
     case("sequence_matches", ["b", "a"], ["a", "b"], F, id="sequence_matches-order"),
     case("sequence_matches", "ab", ["a", "b"], E, "string"),
     case("has_unique_items", [1, 2, {"a": 1}], None, P),
-    case("has_unique_items", [{"a": 1}, {"a": 1}], None, F, '{"a":1}', id="has_unique_items-duplicate-objects"),
+    case("has_unique_items", [{"a": 1}, {"a": 1}], None, F, '{"a":1}', id="has_unique_items-dup-objects"),
     case("has_unique_items", "aa", None, E, "string"),
     # --- strings --------------------------------------------------------------------
     case("starts_with", "Hello", "Hel", P),
@@ -380,8 +383,9 @@ def test_camel_case_name_resolves(name: str) -> None:
 
 @pytest.mark.parametrize(
     ("camel", "value", "expected", "status"),
-    [("GreaterThan", 5, 3, P), ("HasLengthGreaterThanOrEqual", "abc", 3, P), ("IsUrl", "https://a.io", None, P),
-     ("IsUuid", "nope", None, F), ("IsJson", "{}", None, P), ("IsIso8601", "2024-02-30", None, F),
+    [("GreaterThan", 5, 3, P), ("HasLengthGreaterThanOrEqual", "abc", 3, P),
+     ("IsUrl", "https://a.io", None, P), ("IsUuid", "nope", None, F), ("IsJson", "{}", None, P),
+     ("IsIso8601", "2024-02-30", None, F),
      ("NotStartsWith", "abc", "a", F), ("NotContains", "abc", "z", P), ("ContainsAll", [1, 2], [1], P)],
 )
 def test_camel_case_names_evaluate(camel: str, value: Any, expected: Any, status: str) -> None:
@@ -441,7 +445,9 @@ def test_item_path_missing_in_an_item_errors() -> None:
     [("has_length_equal", [1, 2], 2, P), ("contains", [1, 2], 2, P), ("is_array", [1], None, P),
      ("is_numeric", [1], None, F), ("equals", [1, 2], [1, 2], P), ("is_empty", [], None, P)],
 )
-def test_array_native_operators_see_the_whole_array(op: str, value: Any, expected: Any, status: str) -> None:
+def test_array_native_operators_see_the_whole_array(
+    op: str, value: Any, expected: Any, status: str
+) -> None:
     assert outcome(value, op, expected)[0] == status
 
 
@@ -449,7 +455,10 @@ def test_array_native_operators_see_the_whole_array(op: str, value: Any, expecte
 
 
 def test_similarity_to_a_reference_column() -> None:
-    df = pd.DataFrame({"answer": ["The capital is Paris.", "No idea"], "ref": ["The capital is Paris", "Paris"]})
+    df = pd.DataFrame({
+        "answer": ["The capital is Paris.", "No idea"],
+        "ref": ["The capital is Paris", "Paris"],
+    })
     task = wb.AssertionTask(id="sim", path="answer", op="similarity_gte", expected=["${ref}", 0.8])
     run = wb.evaluate(df, wb.Suite(name="t", version="1", tasks=[task]))
     assert run.results["status"].tolist() == [P, F]
@@ -513,3 +522,17 @@ def test_apply_item_reason_uses_the_check_message() -> None:
     rop = lookup("levenshtein_lte")
     ok, reason = apply(rop, ["color", "colr"], rop.op.prepare(["colour", 1]))
     assert not ok and reason == "item 1: 'colr' is 2 edits from 'colour', more than 1"
+
+
+@pytest.mark.parametrize(
+    ("op", "expected", "status"),
+    [("has_length_equal", 1_000_000, P), ("contains", "needle", F), ("matches", r"\d", F),
+     ("is_json", None, F), ("contains_json", None, F), ("word_count_between", [0, 10], P),
+     ("is_lower_case", None, E)],
+)
+@pytest.mark.parametrize(
+    "text", ["[" * 1_000_000, "{" * 1_000_000, '["' * 500_000], ids=["brackets", "braces", "quotes"]
+)
+def test_a_megabyte_of_brackets(text: str, op: str, expected: Any, status: str) -> None:
+    """Pathological text stays fast (no quadratic search for embedded JSON) and correct."""
+    assert outcome(text, op, expected)[0] == status

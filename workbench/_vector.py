@@ -57,7 +57,9 @@ def _numeric(name: str, v: np.ndarray, e: Any) -> np.ndarray | None:
     return None
 
 
-_RE2_UNSAFE = re.compile(r"\$|\\[ZAzGbBpP]|\(\?[<=!P]|\\\d")
+# Constructs where RE2 (Arrow) and Python's re disagree or RE2 refuses: '$' before a final
+# newline, \Z \A \b-style escapes, lookarounds, named groups, backreferences, POSIX classes.
+_RE2_UNSAFE = re.compile(r"\$|\\[ZAzGbBpP]|\(\?[<=!P]|\\\d|\[:")
 
 
 def _string(name: str, s: pd.Series, e: Any, ascii_only: bool) -> np.ndarray | None:

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 from rapidfuzz.distance import Levenshtein
 
+from ..paths import _reject_constant, loads_json
 from ._core import ExpectedKind, Operator, OpError, describe, json_type, register
 
 try:  # refuses entity bombs; otherwise the standard parser judges well-formedness as well
@@ -93,19 +94,13 @@ def _json_equal(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+"""Strict decoder for scanning text (``raw_decode``); whole documents use :func:`loads_json`."""
 
 
 def _loads(text: str) -> Any:
-    """Strict ``json.loads``: ``NaN`` and ``Infinity`` are not JSON, nor is nesting too deep to parse."""
-    try:
-        return _DECODER.decode(text)
-    except RecursionError:
-        raise ValueError("nested too deeply") from None
+    """Strict JSON, the same parser paths use: ``NaN`` and ``Infinity`` are not JSON."""
+    return loads_json(text)
 
 
 # --- expected shapes (prepare) -----------------------------------------------------
@@ -598,19 +593,40 @@ def _is_empty(a: Any, e: None) -> bool:
 
 _op("is_empty", _is_empty, "empty", array_native=True,
     doc="'', null, [] or {}: passes [], fails 'a', errors on 0.")
-_op("is_not_empty", lambda a, e: not _is_empty(a, e), "non-empty", array_native=True,
+def _is_not_empty(a: Any, e: Any) -> bool | tuple[bool, str]:
+    return True if not _is_empty(a, e) else (False, f"{describe(a)} is empty")
+
+
+_op("is_not_empty", _is_not_empty, "non-empty", array_native=True,
     doc="Negation of is_empty: passes 'a' and [0], fails '' and null, errors on 0.")
 
 
 # --- documents in strings: JSON and XML (an array is not a document) ---------------
 
 _FENCE = re.compile(r"```[A-Za-z]*[ \t]*\n(.*?)```", re.S)
-_OPENER = re.compile(r"[{\[]")
-_OPENERS_RUN = re.compile(r"[{\[\s]+")
+_START = re.compile(r'\{\s*["}]|\[\s*[-0-9"\[{tfn\]]')
+"""Where an object or array can start: a '{' before a key or '}', a '[' before a value or ']'."""
+_WINDOW = 1 << 16
+_MAX_STARTS = 2_000
+
+
+def _decode_at(text: str, start: int) -> tuple[Any, int]:
+    """``raw_decode`` at ``start``, on a window first: decoding errors on the whole of a long
+    text cost time proportional to its length, so trying every start would be quadratic."""
+    window = text[start:start + _WINDOW]
+    try:
+        value, end = _DECODER.raw_decode(window)
+    except json.JSONDecodeError as e:
+        cut = start + len(window) < len(text)
+        if not (cut and (e.pos >= len(window) - 1 or e.msg.startswith("Unterminated string"))):
+            raise
+        value, end = _DECODER.raw_decode(text[start:])
+    return value, start + end
 
 
 def _embedded_json(text: str) -> Iterator[Any]:
-    """Objects and arrays in text: fenced blocks first, then wherever a '{' or '[' parses."""
+    """Objects and arrays in text: fenced blocks first, then wherever one parses (the first
+    2,000 places that could start one are tried)."""
     for m in _FENCE.finditer(text):
         try:
             value = _loads(m.group(1))
@@ -619,14 +635,14 @@ def _embedded_json(text: str) -> Iterator[Any]:
         if isinstance(value, (dict, list)):
             yield value
     pos = 0
-    while (m := _OPENER.search(text, pos)) is not None:
+    for _ in range(_MAX_STARTS):
+        m = _START.search(text, pos)
+        if m is None:
+            return
         try:
-            value, pos = _DECODER.raw_decode(text, m.start())
-        except ValueError:
+            value, pos = _decode_at(text, m.start())
+        except (ValueError, RecursionError):  # not JSON, or nested too deep to be
             pos = m.start() + 1
-            continue
-        except RecursionError:  # nested too deep to be JSON: skip the whole run of openers
-            pos = _OPENERS_RUN.match(text, m.start()).end()  # type: ignore[union-attr]
             continue
         yield value
 
