@@ -311,6 +311,7 @@ def only_main(args: argparse.Namespace) -> None:
         run_pandas(df.head(1000))
         fn = lambda: run_pandas(df)  # noqa: E731
     gc.collect()
+    gen_peak = _status_kb("VmHWM")  # high-water mark of data generation, before the reset
     rss_before = _status_kb("VmRSS")
     reset = _reset_peak()
     t, out = timed(fn)
@@ -330,7 +331,10 @@ def only_main(args: argparse.Namespace) -> None:
         "peak_added_mb": (hwm - rss_before) / 1024 if (reset and hwm and rss_before) else None,
         "retained_mb": (rss_after - rss_before) / 1024 if (rss_after and rss_before) else None,
         "output_mb": result_mb,
-        "abs_peak_mb": _maxrss_mb(),
+        # absolute peak RSS while evaluating (data included); ru_maxrss would not do here:
+        # a child forked from a big parent inherits the parent's high-water mark
+        "abs_peak_mb": hwm / 1024 if (reset and hwm) else _maxrss_mb(),
+        "gen_peak_mb": gen_peak / 1024 if gen_peak else None,
     }))
 
 
@@ -389,7 +393,7 @@ def scouter_main(args: argparse.Namespace) -> None:
         "passed": passed,
         "errored_records": errored_records,
         "peak_added_mb": (hwm - rss_before) / 1024 if (reset and hwm and rss_before) else None,
-        "abs_peak_mb": _maxrss_mb(),
+        "abs_peak_mb": hwm / 1024 if (reset and hwm) else _maxrss_mb(),
     }))
 
 
@@ -526,6 +530,7 @@ def main() -> None:
     wb_times, pd_times = [], []
     wb_run = pd_frame = None
     for rep in range(args.reps):
+        wb_run = pd_frame = None  # each rep starts from the same heap
         gc.collect()
         t, pd_frame = timed(run_pandas, df)
         pd_times.append(t)

@@ -190,11 +190,29 @@ def test_malformed_data_line(capsys: pytest.CaptureFixture[str], tmp_path: Path)
     assert code == 2 and "line 2 is not valid JSON" in err
 
 
-def test_judge_tasks_are_refused_as_bad_input(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_judge_tasks_without_a_model_are_bad_input(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     suite = wb.Suite(name="j", tasks=[wb.JudgeTask(
         id="q", prompt="${question}", criteria=[wb.Criterion(name="ok", description="Is it ok?")])])
     code, _, err = run_cli(capsys, "run", write(tmp_path / "s.yaml", suite.to_yaml()), DATA)
-    assert code == 2 and "cannot run judge tasks yet" in err
+    assert code == 2 and "need a model" in err and "Nothing was run" in err
+
+
+def test_judge_tasks_run_with_a_model(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workbench.testing import JudgeServer
+
+    suite = wb.Suite(name="j", tasks=[wb.JudgeTask(
+        id="q", prompt="${question}", threshold=3, criteria=[wb.Criterion(name="ok", description="Is it ok?")])])
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
+    with JudgeServer() as server:
+        monkeypatch.setenv("OPENAI_API_BASE", server.url)
+        monkeypatch.setenv("OPENAI_API_KEY", server.litellm_kwargs["api_key"])
+        code, out, err = run_cli(capsys, "run", write(tmp_path / "s.yaml", suite.to_yaml()), DATA,
+                                 "--model", server.model, "--rows", "5")
+        assert code == 0, err
+        assert server.count == 5
+        assert "q.ok" in out or "q" in out
 
 
 # --- the command line itself -------------------------------------------------------------------

@@ -284,7 +284,7 @@ def test_empty_dataframe_gives_empty_results() -> None:
     assert run.summary().empty or run.summary()["n"].sum() == 0
 
 
-def test_judge_tasks_are_refused_clearly_until_the_judge_engine_lands() -> None:
+def test_judge_tasks_without_a_model_are_refused_before_any_work() -> None:
     suite = suite_of(wb.JudgeTask(id="q", prompt="${x}", criteria=[wb.Criterion(name="c", description="d")]))
-    with pytest.raises(wb.WorkbenchError, match="cannot run judge tasks yet"):
+    with pytest.raises(wb.WorkbenchError, match=r"judge tasks \['q'\] need a model: pass model="):
         wb.evaluate(pd.DataFrame({"x": [1]}), suite)

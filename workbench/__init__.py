@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from . import accessor as _accessor  # noqa: F401  (registers df.wb)
 from .errors import ColumnsError, DataError, EvaluationError, JudgeParseError, MissingDependencyError, SpecError, WorkbenchError
-from .frame import Run, evaluate
+from .frame import Run, evaluate, evaluate_async
 from .io import load_dataset
 from .results import RESULT_COLUMNS
 from .specs import AssertionTask, Criterion, JudgeTask, Suite
@@ -38,5 +38,6 @@ __all__ = [
     "WorkbenchError",
     "__version__",
     "evaluate",
+    "evaluate_async",
     "load_dataset",
 ]

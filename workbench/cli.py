@@ -70,6 +70,14 @@ def _parser() -> argparse.ArgumentParser:
         help="also write the long results table to a .csv, .parquet or .jsonl file",
     )
     run.add_argument("--strict", action="store_true", help="stop at the first error cell (exit code 1)")
+    run.add_argument(
+        "--model",
+        metavar="M",
+        help="the judge model for judge tasks, a litellm model string such as openai/gpt-4o-mini "
+        "(credentials and base URL from litellm's environment variables, e.g. OPENAI_API_KEY, OPENAI_API_BASE)",
+    )
+    run.add_argument("--concurrency", type=int, default=16, metavar="C", help="judge calls in flight at once (16)")
+    run.add_argument("--no-cache", action="store_true", help="neither read nor write the judge call cache")
     return parser
 
 
@@ -138,7 +146,8 @@ def _run(args: argparse.Namespace) -> int:
     suite = _load_suite(Path(args.suite))
     df = load_dataset(args.data)
     rows = _parse_rows(args.rows, df) if args.rows is not None else None
-    run = evaluate(df, suite, rows=rows, strict=args.strict)
+    run = evaluate(df, suite, rows=rows, strict=args.strict, model=args.model, concurrency=args.concurrency,
+                   use_cache=not args.no_cache, progress=sys.stderr.isatty())
     n_rows = len(df) if rows is None else len(rows)
     print(f"Suite {suite.name!r} {suite.version} ({len(suite.tasks)} tasks) on {args.data} ({n_rows:,} rows)")
     print()

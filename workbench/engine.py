@@ -8,7 +8,8 @@ do not. Every cell gets a status; an error or a skip never touches the row's oth
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,9 +32,11 @@ from .paths import (
 )
 from .specs import AssertionTask, JudgeTask, Suite
 
-__all__ = ["Block", "Context", "reference_problems", "run_assertions"]
+__all__ = ["Block", "Context", "reference_problems", "run_assertions", "run_suite"]
 
-PASSED, FAILED, ERROR, SKIPPED = 0, 1, 2, 3
+PASSED, FAILED, ERROR, SKIPPED, SCORED = 0, 1, 2, 3, 4
+"""Status codes, in the order of :data:`workbench.results.STATUSES`. SCORED: a judge gave a
+valid score but no threshold makes it pass or fail."""
 
 
 @dataclass(eq=False)
@@ -44,7 +47,7 @@ class Block:
     criterion: str
     kind: str
     status: np.ndarray
-    """int8 codes: PASSED, FAILED, ERROR, SKIPPED."""
+    """int8 codes: PASSED, FAILED, ERROR, SKIPPED, SCORED."""
     reason: np.ndarray
     """object array of ``str`` or ``None``."""
     error: np.ndarray
@@ -311,50 +314,67 @@ def _skips(task: AssertionTask | JudgeTask, suite: Suite, ctx: Context, n: int) 
     return skip
 
 
-def run_assertions(
+async def run_suite(
     suite: Suite,
     ctx: Context,
     *,
     strict: bool = False,
-    run_judge: Callable[[JudgeTask, Context, np.ndarray], list[Block]] | None = None,
+    judges: Any = None,
 ) -> list[Block]:
-    """Run every task of ``suite`` over ``ctx`` stage by stage; return one Block per cell column."""
+    """Run every task of ``suite`` over ``ctx`` stage by stage; one Block per cell column.
+
+    Assertions run column-wise in the calling thread; the judge tasks of a stage run
+    concurrently through ``judges`` (a :class:`workbench.runner.JudgeRunner`).
+    """
     blocks: list[Block] = []
     for stage in suite.stages():
+        produced_by: dict[str, list[Block]] = {}
+        fields_by: dict[str, dict[str, pd.Series]] = {}
+        skips = {task.id: _skips(task, suite, ctx, ctx.n) for task in stage}
         for task in stage:
-            skip = _skips(task, suite, ctx, ctx.n)
             if isinstance(task, AssertionTask):
-                block, value = _run_assertion(task, ctx, skip)
-                produced = [block]
-                fields = {"value": value}
-            else:
-                if run_judge is None:
-                    raise NotImplementedError("judge tasks need a judge runner")
-                produced = run_judge(task, ctx, skip)
-                fields = {}
+                block, value = _run_assertion(task, ctx, skips[task.id])
+                produced_by[task.id], fields_by[task.id] = [block], {"value": value}
+        judge_tasks = [t for t in stage if isinstance(t, JudgeTask)]
+        if judge_tasks:
+            if judges is None:
+                raise NotImplementedError("judge tasks need a judge runner")
+            results = await asyncio.gather(*(judges.run(t, ctx, skips[t.id]) for t in judge_tasks))
+            for t, produced in zip(judge_tasks, results):
+                produced_by[t.id], fields_by[t.id] = produced, {}
+        for task in stage:
+            produced = produced_by[task.id]
             if strict:
-                for b in produced:
-                    bad = np.flatnonzero(b.status == ERROR)
-                    if bad.size:
-                        i = int(bad[0])
-                        raise EvaluationError(
-                            f"task {b.task!r} errored at row {ctx.df.index[i]!r}: {b.error[i]} "
-                            "(strict mode stops at the first error; without it, errors are recorded as cells)"
-                        )
+                _raise_first_error(produced, ctx)
             blocks += produced
-            ctx.outputs[task.id] = _output(task, produced, fields, skip)
+            ctx.outputs[task.id] = _output(task, produced, fields_by[task.id], skips[task.id])
     order = {tid: i for i, tid in enumerate(suite.task_ids)}
     return sorted(blocks, key=lambda b: order[b.task])  # stable: criteria keep their order
 
 
+def run_assertions(suite: Suite, ctx: Context, *, strict: bool = False) -> list[Block]:
+    """:func:`run_suite` for suites without judge tasks, from synchronous code."""
+    return asyncio.run(run_suite(suite, ctx, strict=strict))
+
+
+def _raise_first_error(blocks: list[Block], ctx: Context) -> None:
+    for b in blocks:
+        bad = np.flatnonzero(b.status == ERROR)
+        if bad.size:
+            i = int(bad[0])
+            label = f"{b.task}.{b.criterion}" if b.criterion else b.task
+            raise EvaluationError(
+                f"task {label!r} errored at row {ctx.df.index[i]!r}: {b.error[i]} "
+                "(strict mode stops at the first error; without it, errors are recorded as cells)"
+            )
+
+
 def _output(task: AssertionTask | JudgeTask, blocks: list[Block], fields: dict[str, pd.Series], skip: np.ndarray) -> Output:
-    first = blocks[0]
-    status = first.status
-    if len(blocks) > 1:  # a task passes only if every criterion passes; worst status wins
-        status = np.max(np.stack([b.status for b in blocks]), axis=0)
-    passed = pd.array(status == PASSED, dtype="boolean")
-    passed[(status == ERROR) | (status == SKIPPED)] = pd.NA
-    out_fields = {"passed": pd.Series(passed), "status": pd.Series(status)}
+    # a task passes only if every criterion passes (a threshold-less score counts as a
+    # pass for gating); the worst status wins
+    ranked = [np.where(b.status == SCORED, PASSED, b.status) for b in blocks]
+    status = ranked[0] if len(ranked) == 1 else np.max(np.stack(ranked), axis=0)
+    out_fields = {"passed": pd.Series(_passed_array(status)), "status": pd.Series(status)}
     missing: dict[str, np.ndarray] = {}
     out_fields.update(fields)
     for name in out_fields:
@@ -364,17 +384,30 @@ def _output(task: AssertionTask | JudgeTask, blocks: list[Block], fields: dict[s
         missing[name] = why
     for b in blocks:
         if b.criterion:
-            for col in ("score", "label", "reason"):
-                arr = getattr(b, col)
-                if arr is not None:
-                    out_fields[f"{b.criterion}.{col}"] = pd.Series(arr)
-            cpassed = pd.array(b.status == PASSED, dtype="boolean")
-            cpassed[(b.status == ERROR) | (b.status == SKIPPED)] = pd.NA
-            out_fields[f"{b.criterion}.passed"] = pd.Series(cpassed)
+            criterion_fields = {
+                "score": pd.Series(pd.array(b.score, dtype="Float64")) if b.score is not None else None,
+                "label": pd.Series(b.label, dtype=object) if b.label is not None else None,
+                "reason": pd.Series(b.reason, dtype=object),
+                "passed": pd.Series(_passed_array(b.status)),
+            }
+            for col, series in criterion_fields.items():
+                if series is not None:
+                    out_fields[f"{b.criterion}.{col}"] = series
+                    why = np.full(len(status), None, dtype=object)
+                    why[b.status == ERROR] = f"task {task.id!r} has no {b.criterion}.{col} here because it errored"
+                    why[b.status == SKIPPED] = f"task {task.id!r} was skipped here"
+                    missing[f"{b.criterion}.{col}"] = why
+            if b.criterion == "overall":
+                out_fields["overall"], missing["overall"] = out_fields["overall.score"], missing["overall.score"]
     missing["__skip__"] = np.where(pd.isna(skip), None, skip) if (status == SKIPPED).any() else None
     if missing["__skip__"] is None:
         del missing["__skip__"]
     return Output(out_fields, missing)
+
+
+def _passed_array(status: np.ndarray) -> pd.arrays.BooleanArray:
+    """``passed`` for status codes: NA where there is no pass/fail (error, skipped, scored)."""
+    return pd.arrays.BooleanArray(status == PASSED, (status == ERROR) | (status == SKIPPED) | (status == SCORED))
 
 
 def _run_assertion(task: AssertionTask, ctx: Context, skip: np.ndarray) -> tuple[Block, pd.Series]:

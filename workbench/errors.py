@@ -54,7 +54,20 @@ class EvaluationError(WorkbenchError):
 
 
 class JudgeParseError(WorkbenchError, ValueError):
-    """A judge's reply could not be parsed into a valid verdict."""
+    """A judge's reply could not be parsed into a valid verdict.
+
+    The message says what was wrong (criterion, value, what is allowed); ``raw`` keeps the
+    reply exactly as the model sent it, for the error cell and the repair call.
+
+    Example:
+        >>> e = JudgeParseError("criterion 'tone' is missing", raw='{"accuracy": 4}')
+        >>> str(e), e.raw
+        ("criterion 'tone' is missing", '{"accuracy": 4}')
+    """
+
+    def __init__(self, message: str, raw: str = "") -> None:
+        super().__init__(message)
+        self.raw: str = raw
 
 
 class MissingDependencyError(WorkbenchError, ImportError):

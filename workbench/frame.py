@@ -10,6 +10,8 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,12 +22,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .engine import PASSED, Block, Context, reference_problems, run_assertions
+from .engine import ERROR, PASSED, SCORED, SKIPPED, Block, Context, reference_problems, run_suite
 from .errors import ColumnsError, WorkbenchError, cap_list
 from .results import RESULT_COLUMNS, STATUSES
 from .specs import JudgeTask, Suite
 
-__all__ = ["Run", "evaluate"]
+__all__ = ["Run", "evaluate", "evaluate_async"]
 
 
 @dataclass(eq=False)
@@ -56,7 +58,8 @@ class Run:
 
     def summary(self) -> pd.DataFrame:
         """Per (task, criterion): counts by status, mean score, and the pass rate with a
-        Wilson 95% interval (over passed + failed; errors and skips are not in the rate)."""
+        Wilson 95% interval (over passed + failed; errors, skips and threshold-less scores
+        are not in the rate, and errors never count as a score)."""
         return summarize(self.results)
 
     def wide(self, values: str | Sequence[str] = "passed") -> pd.DataFrame:
@@ -104,6 +107,7 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
         failed=("failed", "sum"),
         errors=("error", "sum"),
         skipped=("skipped", "sum"),
+        scored=("scored", "sum"),
         mean=("score", "mean"),
     ).reset_index()
     judged = out["passed"] + out["failed"]
@@ -118,10 +122,10 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
     out["pass_rate_low"] = pd.array(low, dtype="Float64")
     out["pass_rate_high"] = pd.array(high, dtype="Float64")
     out["mean"] = pd.array(out["mean"].to_numpy(), dtype="Float64")
-    for c in ("n", "passed", "failed", "errors", "skipped"):
+    for c in ("n", "passed", "failed", "errors", "skipped", "scored"):
         out[c] = out[c].astype("int64")
     cols = ["task", "criterion", "kind", "n", "mean", "pass_rate", "pass_rate_low", "pass_rate_high",
-            "passed", "failed", "errors", "skipped"]
+            "passed", "failed", "errors", "skipped", "scored"]
     return out[cols]
 
 
@@ -172,7 +176,7 @@ def _results_frame(blocks: list[Block], index: pd.Index) -> pd.DataFrame:
             categories=["assertion", "judge"],
         ),
         "status": pd.Categorical.from_codes(status, categories=list(STATUSES)),
-        "passed": pd.arrays.BooleanArray(status == PASSED, status >= 2),
+        "passed": pd.arrays.BooleanArray(status == PASSED, (status == ERROR) | (status == SKIPPED) | (status == SCORED)),
         "score": pd.arrays.FloatingArray(np.nan_to_num(score), np.isnan(score)),
         "label": _strings([x.label for x in blocks], n),
         "reason": _strings([x.reason for x in blocks], n),
@@ -249,8 +253,14 @@ def evaluate(
     columns: Mapping[str, str] | None = None,
     strict: bool = False,
     model: str | None = None,
+    concurrency: int = 16,
+    progress: bool = True,
+    **options: Any,
 ) -> Run:
     """Run every task of ``suite`` over the rows of ``df``.
+
+    Works in scripts and inside Jupyter's running event loop (the run then happens in a
+    worker thread); async code can await :func:`evaluate_async` instead.
 
     Args:
         df: one row per example; its columns are the roots of paths. Never modified.
@@ -260,7 +270,15 @@ def evaluate(
             ``{"response": "answer"}`` when the suite says ``response``.
         strict: raise :class:`~workbench.EvaluationError` on the first error cell instead
             of recording it.
-        model: the judge model (a litellm model string) for judge tasks.
+        model: the judge model for judge tasks, a litellm model string
+            (``"openai/gpt-4o-mini"``); credentials and base URLs follow litellm's
+            environment variables, or pass ``api_base=``/``api_key=``.
+        concurrency: most judge calls in flight at once.
+        progress: show a progress bar (done, cached, errors, dollars) while judges run.
+        **options: judge call options: ``timeout`` (s per attempt), ``max_retries``,
+            ``use_cache`` (False: neither read nor write the cache), ``refresh`` (True: call
+            again and overwrite), ``cache_dir``, ``params`` (sampling parameters such as
+            ``{"temperature": 0}``), ``max_field_chars``; anything else goes to litellm.
 
     Returns:
         A :class:`Run`; ``run.results`` has one row per (row, task, criterion).
@@ -269,6 +287,7 @@ def evaluate(
         ColumnsError: a path or ``${var}`` names no column or upstream task, the index has
             duplicate labels, or ``rows`` names labels that do not exist. Raised before any work.
         EvaluationError: with ``strict=True``, for the first error cell.
+        WorkbenchError: the suite has judge tasks and no model was given.
 
     Example:
         >>> import pandas as pd, workbench as wb
@@ -279,6 +298,97 @@ def evaluate(
         0    0  passed                <NA>
         1    1  failed  12 is not less than 10
     """
+    call = lambda: evaluate_async(  # noqa: E731
+        df, suite, rows=rows, columns=columns, strict=strict, model=model, concurrency=concurrency,
+        progress=progress, **options,
+    )
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(call())
+    # Inside a running loop (Jupyter): run_until_complete would raise "This event loop is
+    # already running", so the run gets its own loop in a worker thread.
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="workbench") as pool:
+        return pool.submit(asyncio.run, call()).result()
+
+
+async def evaluate_async(
+    df: pd.DataFrame,
+    suite: Suite | str | Path,
+    *,
+    rows: Any = None,
+    columns: Mapping[str, str] | None = None,
+    strict: bool = False,
+    model: str | None = None,
+    concurrency: int = 16,
+    progress: bool = True,
+    **options: Any,
+) -> Run:
+    """:func:`evaluate` for async code: same arguments, same result.
+
+    Example:
+        >>> import asyncio, pandas as pd, workbench as wb
+        >>> suite = wb.Suite(name="demo", tasks=[wb.AssertionTask(id="t", path="x", op="is_positive")])
+        >>> asyncio.run(wb.evaluate_async(pd.DataFrame({"x": [1]}), suite)).results["status"].tolist()
+        ['passed']
+    """
+    df, suite = _prepare(df, suite, rows, columns)
+    judges = None
+    unmodelled = [t.id for t in suite.tasks if isinstance(t, JudgeTask) and not (t.model or model)]
+    if unmodelled:
+        raise WorkbenchError(
+            f"judge tasks {unmodelled} need a model: pass model='openai/gpt-4o-mini' (any litellm "
+            "model string) to evaluate, or set 'model' on the task. Nothing was run."
+        )
+    if any(isinstance(t, JudgeTask) for t in suite.tasks):
+        from .runner import JudgeOptions, JudgeRunner, Progress
+
+        known = {f for f in JudgeOptions.__dataclass_fields__ if f not in ("model", "concurrency", "litellm_kwargs")}
+        judge_options = JudgeOptions(
+            model=model, concurrency=concurrency, **{k: v for k, v in options.items() if k in known},
+            litellm_kwargs={k: v for k, v in options.items() if k not in known},
+        )
+        bar = _progress_bar() if progress else None
+        judges = JudgeRunner(judge_options, Progress(bar.update if bar else None))
+    started, t0 = datetime.now(timezone.utc), time.perf_counter()
+    try:
+        blocks = await run_suite(suite, Context(df), strict=strict, judges=judges)
+    finally:
+        if judges is not None:
+            judges.close()
+            if progress and bar is not None:
+                bar.close()
+    results = _results_frame(blocks, df.index)
+    return Run(suite=suite, results=results, model=model, started_at=started, duration_s=time.perf_counter() - t0)
+
+
+class _Bar:
+    """A tqdm.auto bar showing done / total calls, cached, errors and dollars."""
+
+    def __init__(self) -> None:
+        from tqdm.auto import tqdm
+
+        self._bar = tqdm(total=0, unit="call", desc="judging", leave=True)
+
+    def update(self, p: Any) -> None:
+        self._bar.total = p.total
+        self._bar.n = p.done
+        self._bar.set_postfix(cached=p.cached, errors=p.errors, cost=f"${p.cost_usd:.4f}", refresh=False)
+        self._bar.refresh()
+
+    def close(self) -> None:
+        self._bar.close()
+
+
+def _progress_bar() -> _Bar | None:
+    try:
+        return _Bar()
+    except ImportError:  # tqdm comes with litellm; without it, no bar
+        return None
+
+
+def _prepare(df: pd.DataFrame, suite: Suite | str | Path, rows: Any, columns: Mapping[str, str] | None) -> tuple[pd.DataFrame, Suite]:
+    """Validate the inputs and select the rows; every problem is raised before any work."""
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"evaluate needs a pandas DataFrame, got {type(df).__name__}")
     suite = _load_suite(suite)
@@ -304,14 +414,4 @@ def evaluate(
             + f"\nColumns in the DataFrame: {cap_list([str(c) for c in df.columns], 30)}."
             + "\nFix the paths, or map names to columns with columns={'name_in_suite': 'column'}."
         )
-    judges = [t.id for t in suite.tasks if isinstance(t, JudgeTask)]
-    if judges:
-        raise WorkbenchError(
-            f"suite {suite.name!r} has judge tasks {judges}, and this version of workbench cannot run "
-            "judge tasks yet: only assertion tasks run. Remove the judge tasks to evaluate the rest."
-        )
-    started, t0 = datetime.now(timezone.utc), time.perf_counter()
-    ctx = Context(df)
-    blocks = run_assertions(suite, ctx, strict=strict)
-    results = _results_frame(blocks, df.index)
-    return Run(suite=suite, results=results, model=model, started_at=started, duration_s=time.perf_counter() - t0)
+    return df, suite

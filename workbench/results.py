@@ -12,10 +12,11 @@ from typing import Literal
 
 __all__ = ["KINDS", "RESULT_COLUMNS", "RESULT_DTYPES", "STATUSES", "Status"]
 
-Status = Literal["passed", "failed", "error", "skipped"]
-"""What happened to one cell: the check passed, failed, could not be computed, or was skipped."""
+Status = Literal["passed", "failed", "error", "skipped", "scored"]
+"""What happened to one cell: the check passed, failed, could not be computed, was skipped,
+or (for a judge criterion with no threshold) was scored without a pass/fail."""
 
-STATUSES: tuple[Status, ...] = ("passed", "failed", "error", "skipped")
+STATUSES: tuple[Status, ...] = ("passed", "failed", "error", "skipped", "scored")
 KINDS: tuple[str, ...] = ("assertion", "judge")
 
 RESULT_COLUMNS: tuple[str, ...] = (

@@ -1,0 +1,272 @@
+"""Runs judge tasks over rows: renders messages, calls the judge concurrently (cache first),
+parses and validates verdicts, and returns result blocks. Errors are cells, never scores.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import judge
+from .engine import ERROR, FAILED, PASSED, SCORED, SKIPPED, Block, Context
+from .errors import JudgeParseError, WorkbenchError, shorten
+from .llm import LLM, Completion
+from .paths import PathError, to_plain
+from .specs import Criterion, JudgeTask
+
+__all__ = ["JudgeOptions", "JudgeRunner", "Progress"]
+
+_RAW_KEPT = 2000
+"""How much of an unusable reply an error cell keeps."""
+
+
+@dataclass(kw_only=True)
+class JudgeOptions:
+    """How judge calls are made during one run."""
+
+    model: str | None = None
+    concurrency: int = 16
+    timeout: float = 60.0
+    max_retries: int = 4
+    cache_dir: str | Path | bool | None = None
+    use_cache: bool = True
+    refresh: bool = False
+    params: Mapping[str, Any] | None = None
+    max_field_chars: int | None = 8000
+    litellm_kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+class Progress:
+    """Counts calls as they finish; ``on_update`` (e.g. a progress bar) sees every change."""
+
+    def __init__(self, on_update: Callable[[Progress], None] | None = None) -> None:
+        self.total = self.done = self.cached = self.errors = 0
+        self.cost_usd = 0.0
+        self.saved_usd = 0.0
+        self.on_update = on_update
+
+    def planned(self, n: int) -> None:
+        self.total += n
+        if self.on_update:
+            self.on_update(self)
+
+    def finished(self, c: Completion) -> None:
+        self.done += 1
+        self.cached += c.cached
+        self.errors += c.error is not None
+        self.cost_usd += c.cost_usd or 0.0
+        self.saved_usd += c.saved_usd or 0.0
+        if self.on_update:
+            self.on_update(self)
+
+
+@dataclass
+class _Cell:
+    """The outcome of one (row, group of criteria) judge call, repair included."""
+
+    verdicts: dict[str, judge.Verdict] | None = None
+    error: str | None = None
+    tokens: int | None = None
+    cost_usd: float | None = None
+    latency_s: float | None = None
+    cached: bool = False
+
+
+class JudgeRunner:
+    """Runs :class:`JudgeTask` s; holds one :class:`LLM` per model for the whole run."""
+
+    def __init__(self, options: JudgeOptions, progress: Progress | None = None) -> None:
+        self.options = options
+        self.progress = progress or Progress()
+        self._llms: dict[str, LLM] = {}
+
+    def llm(self, task: JudgeTask) -> LLM:
+        model = task.model or self.options.model
+        if not model:
+            raise WorkbenchError(
+                f"judge task {task.id!r} needs a model: pass model='openai/gpt-4o-mini' (any litellm "
+                "model string) to evaluate, or set 'model' on the task"
+            )
+        if model not in self._llms:
+            o = self.options
+            self._llms[model] = LLM(
+                model, concurrency=o.concurrency, timeout=o.timeout, max_retries=o.max_retries,
+                cache_dir=o.cache_dir, use_cache=o.use_cache, refresh=o.refresh, params=o.params,
+                **o.litellm_kwargs,
+            )
+        return self._llms[model]
+
+    def close(self) -> None:
+        for llm in self._llms.values():
+            llm.close()
+
+    def groups(self, task: JudgeTask) -> list[list[Criterion]]:
+        """The criteria judged together in one call."""
+        return [list(task.criteria)] if task.mode == "joint" else [[c] for c in task.criteria]
+
+    def plan(self, task: JudgeTask, ctx: Context, skip: np.ndarray) -> list[tuple[int, int, Any, Any]]:
+        """``(row, group, messages or error text, response_format)`` for every call to make."""
+        lookups = _template_columns(task, ctx)
+        jobs = []
+        formats = [judge.response_format(task, g) for g in self.groups(task)]
+        for i in range(ctx.n):
+            if skip[i] is not None:
+                continue
+            problem = next((f"prompt template '${{{p}}}': {m[i]}" for p, (_, m) in lookups.items()
+                            if m is not None and m[i] is not None), None)
+            for g, group in enumerate(self.groups(task)):
+                if problem:
+                    jobs.append((i, g, problem, None))
+                    continue
+                try:
+                    messages = judge.build_messages(
+                        task, group, lambda p, i=i: to_plain(lookups[p.strip()][0][i]),
+                        max_field_chars=self.options.max_field_chars,
+                    )
+                except PathError as e:
+                    jobs.append((i, g, f"prompt: {e}", None))
+                    continue
+                jobs.append((i, g, messages, formats[g]))
+        return jobs
+
+    async def run(self, task: JudgeTask, ctx: Context, skip: np.ndarray) -> list[Block]:
+        """Judge every non-skipped row; one Block per criterion (plus ``overall`` if asked)."""
+        llm = self.llm(task)
+        jobs = self.plan(task, ctx, skip)
+        self.progress.planned(sum(1 for j in jobs if isinstance(j[2], list)))
+        groups = self.groups(task)
+        outcomes: dict[tuple[int, int], _Cell] = {}
+
+        async def one(i: int, g: int, messages: list[dict[str, str]], rf: dict[str, Any]) -> None:
+            outcomes[(i, g)] = await self._call(llm, task, groups[g], messages, rf)
+
+        pending = []
+        for i, g, messages, rf in jobs:
+            if isinstance(messages, str):
+                outcomes[(i, g)] = _Cell(error=messages)
+            else:
+                pending.append(one(i, g, messages, rf))
+        await asyncio.gather(*pending)
+        return _blocks(task, groups, outcomes, ctx.n, skip)
+
+    async def _call(
+        self, llm: LLM, task: JudgeTask, criteria: list[Criterion], messages: list[dict[str, str]], rf: dict[str, Any]
+    ) -> _Cell:
+        first = await llm.complete(messages, rf)
+        self.progress.finished(first)
+        cell = _Cell(tokens=first.tokens, cost_usd=first.cost_usd, latency_s=first.latency_s, cached=first.cached)
+        if first.error is not None:
+            cell.error = f"judge call failed after {first.attempts} attempt(s): {first.error}"
+            return cell
+        try:
+            cell.verdicts = judge.parse_verdict(first.text or "", task, criteria)
+            return cell
+        except JudgeParseError as e:
+            problem = e
+        repair = await llm.complete(judge.repair_messages(messages, first.text or "", problem), rf)
+        self.progress.finished(repair)
+        cell.tokens = _add(cell.tokens, repair.tokens)
+        cell.cost_usd = _add(cell.cost_usd, repair.cost_usd) if first.cost_usd is not None else None
+        cell.latency_s = (cell.latency_s or 0.0) + repair.latency_s
+        cell.cached = cell.cached and repair.cached
+        if repair.error is not None:
+            cell.error = (f"judge reply could not be used ({problem}) and the repair call failed: "
+                          f"{repair.error}; raw reply: {shorten(first.text or '', _RAW_KEPT)!r}")
+            return cell
+        try:
+            cell.verdicts = judge.parse_verdict(repair.text or "", task, criteria)
+        except JudgeParseError as e:
+            cell.error = (f"judge reply could not be used, even after one repair call: {e}; "
+                          f"raw reply: {shorten(first.text or '', _RAW_KEPT)!r}; "
+                          f"repair reply: {shorten(repair.text or '', _RAW_KEPT)!r}")
+        return cell
+
+
+def _add(a: int | float | None, b: int | float | None) -> Any:
+    return None if a is None and b is None else (a or 0) + (b or 0)
+
+
+def _template_columns(task: JudgeTask, ctx: Context) -> dict[str, tuple[list[Any], list[str | None] | None]]:
+    """Per template path of the prompt: its value per row, and why it is missing per row."""
+    from .paths import template_paths
+
+    out: dict[str, tuple[list[Any], list[str | None] | None]] = {}
+    for p in dict.fromkeys(template_paths(task.prompt)):
+        try:
+            values, missing = ctx.extract(p)
+        except PathError as e:
+            out[p] = ([None] * ctx.n, [str(e)] * ctx.n)
+            continue
+        out[p] = (values.tolist(), None if missing is None else [None if m is None else str(m) for m in missing])
+    return out
+
+
+def _blocks(
+    task: JudgeTask, groups: list[list[Criterion]], outcomes: Mapping[tuple[int, int], _Cell], n: int,
+    skip: np.ndarray,
+) -> list[Block]:
+    blocks = []
+    verdicts_by_row: list[dict[str, judge.Verdict]] = [{} for _ in range(n)]
+    for g, group in enumerate(groups):
+        share = len(group)
+        for k, criterion in enumerate(group):
+            b = _empty_block(task.id, criterion.name, n)
+            for i in range(n):
+                if skip[i] is not None:
+                    b.status[i], b.reason[i] = SKIPPED, f"skipped: {skip[i]}"
+                    continue
+                cell = outcomes[(i, g)]
+                b.cached[i] = cell.cached
+                if cell.latency_s is not None:
+                    b.latency_s[i] = cell.latency_s
+                # a joint call's tokens and cost are split across its criteria, so sums stay right
+                if cell.tokens is not None:
+                    b.tokens[i] = cell.tokens // share + (cell.tokens % share if k == 0 else 0)
+                if cell.cost_usd is not None:
+                    b.cost_usd[i] = cell.cost_usd / share
+                if cell.error is not None or cell.verdicts is None:
+                    b.status[i], b.error[i] = ERROR, cell.error or "no verdict"
+                    continue
+                v = cell.verdicts[criterion.name]
+                verdicts_by_row[i][criterion.name] = v
+                b.score[i] = np.nan if v.score is None else v.score
+                b.label[i] = v.label
+                b.reason[i] = v.reason
+                b.status[i] = SCORED if v.passed is None else (PASSED if v.passed else FAILED)
+            blocks.append(b)
+    if task.overall:
+        blocks.append(_overall_block(task, verdicts_by_row, blocks, n))
+    return blocks
+
+
+def _empty_block(task_id: str, criterion: str, n: int) -> Block:
+    return Block(
+        task_id, criterion, "judge",
+        status=np.full(n, ERROR, dtype=np.int8), reason=np.full(n, None, dtype=object),
+        error=np.full(n, None, dtype=object), score=np.full(n, np.nan), label=np.full(n, None, dtype=object),
+        cached=np.zeros(n, dtype=bool), tokens=np.full(n, np.nan), cost_usd=np.full(n, np.nan),
+        latency_s=np.full(n, np.nan),
+    )
+
+
+def _overall_block(task: JudgeTask, verdicts: Sequence[dict[str, judge.Verdict]], blocks: list[Block], n: int) -> Block:
+    b = _empty_block(task.id, "overall", n)
+    threshold = task.threshold if isinstance(task.threshold, (int, float)) else None
+    for i in range(n):
+        statuses = [x.status[i] for x in blocks]
+        if any(s == SKIPPED for s in statuses):
+            b.status[i], b.reason[i] = SKIPPED, blocks[0].reason[i]
+            continue
+        score = judge.overall(task, verdicts[i])
+        if score is None:
+            b.status[i], b.error[i] = ERROR, "overall needs a score for every criterion; some errored or have none"
+            continue
+        b.score[i] = score
+        b.reason[i] = "weighted mean of " + ", ".join(f"{c.name}×{c.weight:g}" for c in task.criteria)
+        b.status[i] = SCORED if threshold is None else (PASSED if score >= threshold else FAILED)
+    return b
