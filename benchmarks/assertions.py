@@ -174,9 +174,12 @@ def make_suite(ids: list[str] | None = None) -> Any:
     return wb.Suite(name="bench", version="1", tasks=tasks)
 
 
+_LOADS = json.loads  # --orjson-baseline swaps in orjson.loads
+
+
 def _loads_or_none(text: Any) -> Any:
     try:
-        return json.loads(text)
+        return _LOADS(text)
     except (TypeError, ValueError):
         return None
 
@@ -280,6 +283,19 @@ def _maxrss_mb() -> float:
     return kb / 1024
 
 
+def _git_state() -> str:
+    """The commit of the checkout this file sits in, with '+dirty' if workbench/ has edits."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
+                              text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "workbench"], cwd=root,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return (head or "unknown") + ("+dirty" if dirty else "")
+
+
 def _num(x: Any) -> str:
     return "-" if x is None else f"{x:.0f}"
 
@@ -293,7 +309,7 @@ def timed(fn: Any, *args: Any) -> tuple[float, Any]:
 def child_memory(side: str, args: argparse.Namespace) -> dict[str, Any]:
     """Run ``--only side`` in a fresh process; return what it printed as JSON."""
     cmd = [sys.executable, os.path.abspath(__file__), "--only", side, "--rows", str(args.rows),
-           "--non-ascii", str(args.non_ascii)]
+           "--non-ascii", str(args.non_ascii)] + (["--orjson-baseline"] if args.orjson_baseline else [])
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         return {"error": proc.stderr.strip()[-3000:]}
@@ -499,12 +515,19 @@ def main() -> None:
                    help="rows given to scouter (default 50,000: it needs ~0.7 ms and ~40 KiB per record)")
     p.add_argument("--non-ascii", type=float, default=0.02,
                    help="share of responses holding a non-ASCII character such as an em dash (default 0.02)")
+    p.add_argument("--orjson-baseline", action="store_true",
+                   help="the pandas baseline parses JSON with orjson.loads instead of json.loads")
     p.add_argument("--breakdown", action="store_true", help="time each check alone as well")
     p.add_argument("--profile", action="store_true", help="print a cProfile of one workbench run")
     p.add_argument("--no-memory", action="store_true", help="skip the child processes measuring memory")
     p.add_argument("--json", help="write the numbers to this path")
     args = p.parse_args()
 
+    if args.orjson_baseline and args.only != "scouter":
+        import orjson
+
+        global _LOADS
+        _LOADS = orjson.loads
     if args.only == "scouter":
         return scouter_main(args)
     if args.only:
@@ -516,7 +539,9 @@ def main() -> None:
 
     report: dict[str, Any] = {"rows": args.rows, "reps": args.reps, "non_ascii": args.non_ascii,
                               "python": sys.version.split()[0], "pandas": pd.__version__,
-                              "workbench": getattr(wb, "__version__", "?")}
+                              "workbench": getattr(wb, "__version__", "?"), "commit": _git_state(),
+                              "json_baseline": "orjson" if args.orjson_baseline else "json",
+                              "loadavg_start": os.getloadavg()}
     t_gen, df = timed(generate, args.rows, SEED, args.non_ascii)
     print(f"generated {args.rows:,} rows in {t_gen:.1f}s "
           f"({df.memory_usage(deep=True).sum() / 2**20:.0f} MiB; dtypes: "
@@ -577,8 +602,11 @@ def main() -> None:
         report["scouter"] = scouter
 
     # --- the table ---
-    print(f"\n{args.rows:,} rows x {len(CHECKS)} assertions, {args.reps} reps "
-          f"(python {report['python']}, pandas {report['pandas']}, {os.cpu_count()} cpus)")
+    report["loadavg_end"] = os.getloadavg()
+    print(f"\n{args.rows:,} rows x {len(CHECKS)} assertions, {args.reps} reps; workbench {report['commit']}; "
+          f"python {report['python']}, pandas {report['pandas']}, {os.cpu_count()} cpus, load average "
+          f"{report['loadavg_start'][0]:.1f} -> {report['loadavg_end'][0]:.1f}; baseline JSON parser: "
+          f"{report['json_baseline']}")
     print(f"{'side':<12}{'best s':>9}{'median s':>10}{'rows/s':>13}{'peak +MiB':>11}{'abs peak MiB':>14}{'output MiB':>12}")
     for side in ("pandas", "workbench"):
         s = summary[side]

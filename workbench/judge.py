@@ -147,7 +147,8 @@ class ResolvedCriterion:
         """What passes, for the judge; ``None`` without a threshold (and for binary: "pass" does).
 
         Example:
-            >>> ResolvedCriterion(name="a", description="", kind="range", low=1, high=5, threshold=4).pass_rule()
+            >>> rc = ResolvedCriterion(name="a", description="", kind="range", low=1, high=5, threshold=4)
+            >>> rc.pass_rule()
             'a score of 4 or more'
         """
         t = self.threshold
@@ -348,7 +349,10 @@ def response_format(task: JudgeTask, criteria: Sequence[Criterion]) -> dict[str,
         ['fail', 'pass']
     """
     schema = _schema_for(tuple(_shape(rc) for rc in _resolve(task, criteria)))
-    return {"type": "json_schema", "json_schema": {"name": "verdict", "schema": loads_json(schema), "strict": True}}
+    return {
+        "type": "json_schema",
+        "json_schema": {"name": "verdict", "schema": loads_json(schema), "strict": True},
+    }
 
 
 # --- messages -----------------------------------------------------------------------------------
@@ -466,7 +470,9 @@ def fence_token(template: str, values: Sequence[str]) -> str:
     return h.hexdigest()[:16]
 
 
-def render_prompt(task: JudgeTask, lookup: Callable[[str], Any], *, max_field_chars: int | None = 8000) -> str:
+def render_prompt(
+    task: JudgeTask, lookup: Callable[[str], Any], *, max_field_chars: int | None = 8000
+) -> str:
     """The user message: the task's prompt with every ``${path}`` value fenced as data.
 
     Each value (non-strings as compact JSON, cut to ``max_field_chars`` with a marker) is put
@@ -530,7 +536,9 @@ def build_messages(
     ]
 
 
-def repair_messages(messages: Sequence[Mapping[str, Any]], raw: str, error: str | Exception) -> list[dict[str, Any]]:
+def repair_messages(
+    messages: Sequence[Mapping[str, Any]], raw: str, error: str | Exception
+) -> list[dict[str, Any]]:
     """The messages of the one repair call: the original ones, the model's reply, and a user
     message showing what was wrong and asking for the corrected JSON object only.
 
@@ -540,8 +548,10 @@ def repair_messages(messages: Sequence[Mapping[str, Any]], raw: str, error: str 
     Example:
         >>> msgs = repair_messages([{"role": "user", "content": "Judge."}], '{"x": 9}',
         ...                        "criterion 'x': score 9 is outside the scale 1..5")
-        >>> [m["role"] for m in msgs], msgs[-1]["content"].splitlines()[0]
-        (['user', 'assistant', 'user'], "Your reply could not be used: criterion 'x': score 9 is outside the scale 1..5.")
+        >>> [m["role"] for m in msgs]
+        ['user', 'assistant', 'user']
+        >>> msgs[-1]["content"].splitlines()[0]
+        "Your reply could not be used: criterion 'x': score 9 is outside the scale 1..5."
     """
     shown = cut_middle(raw, 8000) if raw.strip() else "(empty reply)"
     problem = str(error).rstrip(".")
@@ -676,7 +686,8 @@ def _check_one(rc: ResolvedCriterion, entry: Any) -> Verdict | str:
         raw_score = entry["score"]
         score = _integer(raw_score)
         if score is None:
-            return f"{where}: score {_show(raw_score)} is not an integer (the scale is the integers {rc.low}..{rc.high})"
+            return (f"{where}: score {_show(raw_score)} is not an integer "
+                    f"(the scale is the integers {rc.low}..{rc.high})")
         if not rc.low <= score <= rc.high:  # type: ignore[operator]
             return f"{where}: score {_show(raw_score)} is outside the scale {rc.low}..{rc.high}"
         value = float(score)
@@ -720,7 +731,8 @@ def parse_verdict(text: str, task: JudgeTask, criteria: Sequence[Criterion]) -> 
     Example:
         >>> task = JudgeTask(id="q", prompt="${a}", scale=["poor", "fair", "good"], threshold="fair",
         ...                  criteria=[Criterion(name="tone", description="Polite.")])
-        >>> parse_verdict('Sure! ```json\\n{"tone": {"reason": "Kind.", "label": "Good"}}\\n```', task, task.criteria)
+        >>> reply = 'Sure! ```json\\n{"tone": {"reason": "Kind.", "label": "Good"}}\\n```'
+        >>> parse_verdict(reply, task, task.criteria)
         {'tone': Verdict(score=None, label='good', passed=True, reason='Kind.')}
     """
     rcs = _resolve(task, criteria)

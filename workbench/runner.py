@@ -38,6 +38,7 @@ class JudgeOptions:
     refresh: bool = False
     params: Mapping[str, Any] | None = None
     max_field_chars: int | None = 8000
+    backoff_s: float = 0.5
     litellm_kwargs: dict[str, Any] = field(default_factory=dict)
 
 
@@ -97,7 +98,7 @@ class JudgeRunner:
             self._llms[model] = LLM(
                 model, concurrency=o.concurrency, timeout=o.timeout, max_retries=o.max_retries,
                 cache_dir=o.cache_dir, use_cache=o.use_cache, refresh=o.refresh, params=o.params,
-                **o.litellm_kwargs,
+                backoff_s=o.backoff_s, **o.litellm_kwargs,
             )
         return self._llms[model]
 
@@ -112,26 +113,27 @@ class JudgeRunner:
     def plan(self, task: JudgeTask, ctx: Context, skip: np.ndarray) -> list[tuple[int, int, Any, Any]]:
         """``(row, group, messages or error text, response_format)`` for every call to make."""
         lookups = _template_columns(task, ctx)
-        jobs = []
-        formats = [judge.response_format(task, g) for g in self.groups(task)]
+        jobs: list[tuple[int, int, Any, Any]] = []
+        groups = self.groups(task)
+        formats = [judge.response_format(task, g) for g in groups]
+        # the same bytes as judge.build_messages, with the system prompt built once per group
+        systems = [{"role": "system", "content": judge.system_prompt(task, g)} for g in groups]
         for i in range(ctx.n):
             if skip[i] is not None:
                 continue
             problem = next((f"prompt template '${{{p}}}': {m[i]}" for p, (_, m) in lookups.items()
                             if m is not None and m[i] is not None), None)
-            for g, group in enumerate(self.groups(task)):
+            if problem is None:
+                try:
+                    user = judge.render_prompt(task, lambda p, i=i: to_plain(lookups[p.strip()][0][i]),
+                                               max_field_chars=self.options.max_field_chars)
+                except PathError as e:
+                    problem = f"prompt: {e}"
+            for g in range(len(groups)):
                 if problem:
                     jobs.append((i, g, problem, None))
-                    continue
-                try:
-                    messages = judge.build_messages(
-                        task, group, lambda p, i=i: to_plain(lookups[p.strip()][0][i]),
-                        max_field_chars=self.options.max_field_chars,
-                    )
-                except PathError as e:
-                    jobs.append((i, g, f"prompt: {e}", None))
-                    continue
-                jobs.append((i, g, messages, formats[g]))
+                else:
+                    jobs.append((i, g, [systems[g], {"role": "user", "content": user}], formats[g]))
         return jobs
 
     async def run(self, task: JudgeTask, ctx: Context, skip: np.ndarray) -> list[Block]:

@@ -257,6 +257,12 @@ class JudgeTask(_Spec):
             _check_threshold(self.threshold, self.scale)
         except ValueError as e:
             problems.append(str(e))
+        for c in self.criteria:
+            if c.scale is None and c.threshold is not None:  # judged on the task's scale
+                try:
+                    _check_threshold(c.threshold, self.scale)
+                except ValueError as e:
+                    problems.append(f"criterion {c.name!r}: {e}")
         if problems:
             raise ValueError("\n".join(problems))
         return self
