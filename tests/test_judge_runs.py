@@ -253,3 +253,66 @@ def test_a_killed_run_resumes_with_only_the_missing_calls(judge_server_factory: 
     # only the missing calls, plus at most the ones that were in flight when it died
     assert 1000 - answered_before <= server.count <= 1000 - answered_before + 8
     assert run.results["cached"].sum() >= answered_before - 8
+
+
+INTERRUPT_SCRIPT = textwrap.dedent("""
+    import asyncio, sys, pandas as pd, workbench as wb
+    url, model, cache = sys.argv[1:4]
+    df = pd.DataFrame({"answer": [f"answer {i}" for i in range(2000)]})
+    suite = wb.Suite(name="s", tasks=[wb.JudgeTask(id="q", prompt="${answer}",
+                     criteria=[wb.Criterion(name="c", description="d")])])
+
+    async def cell():  # a notebook cell: a running loop, and the sync API
+        wb.evaluate(df, suite, model=model, cache_dir=cache, progress=False, concurrency=4,
+                    api_base=url, api_key="sk-workbench-test")
+
+    loop = asyncio.new_event_loop()  # like ipykernel: a running loop, SIGINT -> KeyboardInterrupt
+    try:
+        loop.run_until_complete(cell())
+    except KeyboardInterrupt as e:
+        print("INTERRUPTED:", e, flush=True)
+        sys.exit(3)
+""")
+
+
+def test_ctrl_c_in_a_notebook_stops_the_calls(judge_server_factory: Any, cache: Path, tmp_path: Path) -> None:
+    server = judge_server_factory(latency_ms=30)
+    script = tmp_path / "cell.py"
+    script.write_text(INTERRUPT_SCRIPT)
+    proc = subprocess.Popen([sys.executable, str(script), server.url, server.model, str(cache)],
+                            stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    deadline = time.monotonic() + 120
+    while server.count < 40 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 3 and "finished verdicts are cached" in out
+    seen = server.count
+    time.sleep(0.5)
+    assert server.count == seen < 2000  # nothing keeps calling after the interrupt
+
+
+def test_estimate_before_spending_then_cost_after(judge_server: JudgeServer, cache: Path) -> None:
+    suite = wb.Suite(name="s", tasks=[
+        wb.AssertionTask(id="has", path="answer", op="is_not_empty", gate=True),
+        wb.JudgeTask(id="q", prompt="${answer}", depends_on=["has"], mode="per_criterion",
+                     criteria=[C(name="a", description="A."), C(name="b", description="B.")]),
+    ])
+    df = pd.DataFrame({"answer": ["x", "", "y", "z"]})
+    opts = {"cache_dir": cache, **judge_server.litellm_kwargs}
+    est = wb.estimate(df, suite, model=judge_server.model, **opts).set_index("task")
+    assert (est.loc["q", "calls"], est.loc["q", "cached"], est.loc["q", "new"]) == (6, 0, 6)  # the gate skips ''
+    assert pd.isna(est.loc["q", "cost_usd_est"])  # the local judge has no price: missing, not 0
+    assert judge_server.count == 0  # estimating spends nothing
+    run = wb.evaluate(df.iloc[:2], suite, model=judge_server.model, progress=False, **opts)
+    assert judge_server.count == 2
+    est = wb.estimate(df, suite, model=judge_server.model, **opts).set_index("task")
+    assert (est.loc["q", "cached"], est.loc["q", "new"]) == (2, 4)
+    cost = run.cost().set_index("task")
+    assert cost.loc["q", "cells"] == 4 and cost.loc["q", "cached"] == 0
+    assert cost.loc["q", "tokens"] == run.results["tokens"].sum() > 0
+    assert pd.isna(cost.loc["total", "cost_usd"])
+    assert run.calls["calls"] == 2 and run.calls["cache_hits"] == 0
+    est_gpt = wb.estimate(df, suite, model="openai/gpt-4o-mini", cache_dir=cache)
+    assert est_gpt["cost_usd_est"].iloc[-1] > 0  # a priced model gets a dollar estimate

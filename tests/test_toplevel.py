@@ -5,7 +5,7 @@ def test_public_surface_is_small_and_complete() -> None:
     assert sorted(wb.__all__) == sorted([
         "RESULT_COLUMNS", "AssertionTask", "ColumnsError", "Criterion", "DataError", "EvaluationError",
         "JudgeParseError", "JudgeTask", "MissingDependencyError", "Run", "SpecError", "Suite",
-        "WorkbenchError", "__version__", "evaluate", "evaluate_async", "load_dataset",
+        "WorkbenchError", "__version__", "estimate", "evaluate", "evaluate_async", "load_dataset",
     ])
     for name in wb.__all__:
         assert hasattr(wb, name), name

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from . import accessor as _accessor  # noqa: F401  (registers df.wb)
 from .errors import ColumnsError, DataError, EvaluationError, JudgeParseError, MissingDependencyError, SpecError, WorkbenchError
-from .frame import Run, evaluate, evaluate_async
+from .frame import Run, estimate, evaluate, evaluate_async
 from .io import load_dataset
 from .results import RESULT_COLUMNS
 from .specs import AssertionTask, Criterion, JudgeTask, Suite
@@ -37,6 +37,7 @@ __all__ = [
     "Suite",
     "WorkbenchError",
     "__version__",
+    "estimate",
     "evaluate",
     "evaluate_async",
     "load_dataset",

@@ -297,7 +297,7 @@ def reference_problems(suite: Suite, columns: Sequence[Any]) -> list[str]:
 # --- running ---------------------------------------------------------------------------
 
 
-def _skips(task: AssertionTask | JudgeTask, suite: Suite, ctx: Context, n: int) -> np.ndarray:
+def skips(task: AssertionTask | JudgeTask, suite: Suite, ctx: Context, n: int) -> np.ndarray:
     """Per row, why ``task`` is skipped (a failed gate upstream), or None."""
     skip = np.full(n, None, dtype=object)
     for dep in task.depends_on:
@@ -330,16 +330,16 @@ async def run_suite(
     for stage in suite.stages():
         produced_by: dict[str, list[Block]] = {}
         fields_by: dict[str, dict[str, pd.Series]] = {}
-        skips = {task.id: _skips(task, suite, ctx, ctx.n) for task in stage}
+        skip_by = {task.id: skips(task, suite, ctx, ctx.n) for task in stage}
         for task in stage:
             if isinstance(task, AssertionTask):
-                block, value = _run_assertion(task, ctx, skips[task.id])
+                block, value = _run_assertion(task, ctx, skip_by[task.id])
                 produced_by[task.id], fields_by[task.id] = [block], {"value": value}
         judge_tasks = [t for t in stage if isinstance(t, JudgeTask)]
         if judge_tasks:
             if judges is None:
                 raise NotImplementedError("judge tasks need a judge runner")
-            results = await asyncio.gather(*(judges.run(t, ctx, skips[t.id]) for t in judge_tasks))
+            results = await asyncio.gather(*(judges.run(t, ctx, skip_by[t.id]) for t in judge_tasks))
             for t, produced in zip(judge_tasks, results):
                 produced_by[t.id], fields_by[t.id] = produced, {}
         for task in stage:
@@ -347,14 +347,23 @@ async def run_suite(
             if strict:
                 _raise_first_error(produced, ctx)
             blocks += produced
-            ctx.outputs[task.id] = _output(task, produced, fields_by[task.id], skips[task.id])
+            ctx.outputs[task.id] = _output(task, produced, fields_by[task.id], skip_by[task.id])
     order = {tid: i for i, tid in enumerate(suite.task_ids)}
     return sorted(blocks, key=lambda b: order[b.task])  # stable: criteria keep their order
 
 
 def run_assertions(suite: Suite, ctx: Context, *, strict: bool = False) -> list[Block]:
-    """:func:`run_suite` for suites without judge tasks, from synchronous code."""
-    return asyncio.run(run_suite(suite, ctx, strict=strict))
+    """:func:`run_suite` for suites without judge tasks, from synchronous code (also inside
+    a running event loop: without judges the coroutine never suspends)."""
+    if any(isinstance(t, JudgeTask) for t in suite.tasks):
+        raise ValueError("run_assertions runs suites without judge tasks; use run_suite")
+    coro = run_suite(suite, ctx, strict=strict)
+    try:
+        coro.send(None)
+    except StopIteration as done:
+        return done.value
+    coro.close()  # pragma: no cover - only judge tasks suspend
+    raise RuntimeError("an assertion-only run suspended")  # pragma: no cover
 
 
 def _raise_first_error(blocks: list[Block], ctx: Context) -> None:

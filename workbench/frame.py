@@ -22,12 +22,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .engine import ERROR, PASSED, SCORED, SKIPPED, Block, Context, reference_problems, run_suite
+from .engine import ERROR, PASSED, SCORED, SKIPPED, Block, Context, reference_problems, run_assertions, run_suite, skips
 from .errors import ColumnsError, WorkbenchError, cap_list
 from .results import RESULT_COLUMNS, STATUSES
 from .specs import JudgeTask, Suite
 
-__all__ = ["Run", "evaluate", "evaluate_async"]
+__all__ = ["Run", "estimate", "evaluate", "evaluate_async"]
 
 
 @dataclass(eq=False)
@@ -55,6 +55,35 @@ class Run:
     model: str | None = None
     started_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
     duration_s: float = 0.0
+    calls: dict[str, Any] = field(default_factory=dict)
+    """Judge call totals: ``calls``, ``cache_hits``, ``errors``, ``cost_usd`` (spent),
+    ``saved_usd`` (what the cache hits cost when they were first made)."""
+
+    def cost(self) -> pd.DataFrame:
+        """Per judge task: cells, cache hits, tokens, dollars spent and mean call latency,
+        with a ``total`` row; the total also says what the cache saved. Dollars are missing
+        (not 0) where the model's price is unknown."""
+        r = self.results[self.results["kind"] == "judge"]
+        per_task = r.groupby("task", observed=True, sort=False).agg(
+            cells=("status", "size"),
+            cached=("cached", "sum"),
+            tokens=("tokens", lambda x: x.sum(min_count=1)),
+            cost_usd=("cost_usd", lambda x: x.sum(min_count=1) if x[~r.loc[x.index, "cached"]].notna().all() else pd.NA),
+            latency_s=("latency_s", "mean"),
+        ).reset_index()
+        per_task["task"] = per_task["task"].astype(str)
+        total = {
+            "task": "total", "cells": int(per_task["cells"].sum()), "cached": int(per_task["cached"].sum()),
+            "tokens": per_task["tokens"].sum(min_count=1),
+            "cost_usd": self.calls.get("cost_usd", np.nan) if per_task["cost_usd"].notna().all() else np.nan,
+            "latency_s": r["latency_s"].mean(),
+        }
+        out = pd.concat([per_task, pd.DataFrame([total])], ignore_index=True)
+        out["saved_usd"] = pd.array([pd.NA] * len(per_task) + [self.calls.get("saved_usd", pd.NA)], dtype="Float64")
+        for c in ("cost_usd", "latency_s"):
+            out[c] = pd.array(pd.to_numeric(out[c], errors="coerce").to_numpy(dtype=float), dtype="Float64")
+        out["tokens"] = pd.array(pd.to_numeric(out["tokens"], errors="coerce"), dtype="Int64")
+        return out
 
     def summary(self) -> pd.DataFrame:
         """Per (task, criterion): counts by status, mean score, and the pass rate with a
@@ -305,11 +334,40 @@ def evaluate(
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(call())
-    # Inside a running loop (Jupyter): run_until_complete would raise "This event loop is
-    # already running", so the run gets its own loop in a worker thread.
+        return asyncio.run(call())  # Ctrl-C cancels the calls in flight; finished verdicts stay cached
+    return _run_in_thread(call)
+
+
+def _run_in_thread(call: Any) -> Run:
+    """Run ``call()`` on a new loop in a worker thread, as Jupyter's loop is already running
+    (``run_until_complete`` would raise). A KeyboardInterrupt in the notebook cancels the
+    calls in flight and waits for them to stop, so no call keeps spending after the cell ends;
+    verdicts that finished are in the cache and a rerun resumes from there."""
+    loop = asyncio.new_event_loop()
+    task_box: list[asyncio.Task[Run]] = []
+
+    def target() -> Run:
+        asyncio.set_event_loop(loop)
+        try:
+            task = loop.create_task(call())
+            task_box.append(task)
+            return loop.run_until_complete(task)
+        finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="workbench") as pool:
-        return pool.submit(asyncio.run, call()).result()
+        future = pool.submit(target)
+        try:
+            return future.result()
+        except KeyboardInterrupt:
+            if task_box:
+                loop.call_soon_threadsafe(task_box[0].cancel)
+            concurrent.futures.wait([future])
+            raise KeyboardInterrupt(
+                "evaluation interrupted: calls in flight were cancelled; finished verdicts are cached, "
+                "so running the cell again resumes where it stopped"
+            ) from None
 
 
 async def evaluate_async(
@@ -334,32 +392,110 @@ async def evaluate_async(
     """
     df, suite = _prepare(df, suite, rows, columns)
     judges = None
-    unmodelled = [t.id for t in suite.tasks if isinstance(t, JudgeTask) and not (t.model or model)]
-    if unmodelled:
-        raise WorkbenchError(
-            f"judge tasks {unmodelled} need a model: pass model='openai/gpt-4o-mini' (any litellm "
-            "model string) to evaluate, or set 'model' on the task. Nothing was run."
-        )
+    _require_models(suite, model)
+    bar = None
     if any(isinstance(t, JudgeTask) for t in suite.tasks):
-        from .runner import JudgeOptions, JudgeRunner, Progress
+        from .runner import JudgeRunner, Progress
 
-        known = {f for f in JudgeOptions.__dataclass_fields__ if f not in ("model", "concurrency", "litellm_kwargs")}
-        judge_options = JudgeOptions(
-            model=model, concurrency=concurrency, **{k: v for k, v in options.items() if k in known},
-            litellm_kwargs={k: v for k, v in options.items() if k not in known},
-        )
         bar = _progress_bar() if progress else None
-        judges = JudgeRunner(judge_options, Progress(bar.update if bar else None))
+        judges = JudgeRunner(_judge_options(model, concurrency, options), Progress(bar.update if bar else None))
     started, t0 = datetime.now(timezone.utc), time.perf_counter()
     try:
         blocks = await run_suite(suite, Context(df), strict=strict, judges=judges)
     finally:
         if judges is not None:
             judges.close()
-            if progress and bar is not None:
-                bar.close()
+        if bar is not None:
+            bar.close()
     results = _results_frame(blocks, df.index)
-    return Run(suite=suite, results=results, model=model, started_at=started, duration_s=time.perf_counter() - t0)
+    calls = {}
+    if judges is not None:
+        p = judges.progress
+        calls = {"calls": p.done, "cache_hits": p.cached, "errors": p.errors, "cost_usd": p.cost_usd,
+                 "saved_usd": p.saved_usd}
+    return Run(suite=suite, results=results, model=model, started_at=started,
+               duration_s=time.perf_counter() - t0, calls=calls)
+
+
+def estimate(
+    df: pd.DataFrame,
+    suite: Suite | str | Path,
+    *,
+    rows: Any = None,
+    columns: Mapping[str, str] | None = None,
+    model: str | None = None,
+    **options: Any,
+) -> pd.DataFrame:
+    """Before spending anything: per judge task, how many calls a run would make, how many
+    the cache already holds, and the estimated tokens and cost of the rest.
+
+    Assertions run (they are free), so their gates skip rows as they would in the run; rows
+    behind a judge gate are all counted, so ``new`` is an upper bound. Token counts are
+    estimated from characters (~4 per token) and ~60 completion tokens per criterion; the
+    cost comes from litellm's price table and is missing (not 0) for an unknown price.
+    Takes the same arguments as :func:`evaluate`.
+
+    Example:
+        >>> import pandas as pd, workbench as wb
+        >>> suite = wb.Suite(name="demo", tasks=[wb.JudgeTask(id="q", prompt="${a}",
+        ...     criteria=[wb.Criterion(name="ok", description="Correct.")])])
+        >>> est = wb.estimate(pd.DataFrame({"a": ["x", "y"]}), suite, model="openai/gpt-4o-mini", use_cache=False)
+        >>> est[["task", "calls", "cached", "new"]].to_dict("records")
+        [{'task': 'q', 'calls': 2, 'cached': 0, 'new': 2}, {'task': 'total', 'calls': 2, 'cached': 0, 'new': 2}]
+    """
+    from .runner import JudgeRunner
+
+    df, suite = _prepare(df, suite, rows, columns)
+    _require_models(suite, model)
+    judges = [t for t in suite.tasks if isinstance(t, JudgeTask)]
+    blocked = {t.id for t in judges}
+    grew = True
+    while grew:  # tasks downstream of a judge cannot run before it
+        before = len(blocked)
+        blocked |= {t.id for t in suite.tasks if set(t.depends_on) & blocked}
+        grew = len(blocked) > before
+    free = [t for t in suite.tasks if t.id not in blocked]
+    ctx = Context(df)
+    if free:
+        run_assertions(Suite(name=suite.name, version=suite.version, tasks=free), ctx)
+    runner = JudgeRunner(_judge_options(model, 16, options))
+    try:
+        records = []
+        for t in judges:
+            knowable = all(d in ctx.outputs for d in t.depends_on)
+            skip = skips(t, suite, ctx, ctx.n) if knowable else np.full(ctx.n, None, dtype=object)
+            records.append(runner.estimate(t, ctx, skip))
+    finally:
+        runner.close()
+    out = pd.DataFrame.from_records(records, columns=[
+        "task", "model", "mode", "calls", "cached", "new", "unrenderable", "prompt_tokens_est",
+        "completion_tokens_est", "cost_usd_est"])
+    costs = out["cost_usd_est"]
+    total = {"task": "total", "model": "", "mode": "", **{c: int(out[c].sum()) for c in (
+        "calls", "cached", "new", "unrenderable", "prompt_tokens_est", "completion_tokens_est")},
+        "cost_usd_est": float(costs.sum()) if costs.notna().all() else np.nan}
+    out = pd.concat([out, pd.DataFrame([total])], ignore_index=True)
+    out["cost_usd_est"] = pd.array(out["cost_usd_est"].to_numpy(dtype=float), dtype="Float64")
+    return out
+
+
+def _require_models(suite: Suite, model: str | None) -> None:
+    unmodelled = [t.id for t in suite.tasks if isinstance(t, JudgeTask) and not (t.model or model)]
+    if unmodelled:
+        raise WorkbenchError(
+            f"judge tasks {unmodelled} need a model: pass model='openai/gpt-4o-mini' (any litellm "
+            "model string), or set 'model' on the task. Nothing was run."
+        )
+
+
+def _judge_options(model: str | None, concurrency: int, options: Mapping[str, Any]) -> Any:
+    from .runner import JudgeOptions
+
+    known = {f for f in JudgeOptions.__dataclass_fields__ if f not in ("model", "concurrency", "litellm_kwargs")}
+    return JudgeOptions(
+        model=model, concurrency=concurrency, **{k: v for k, v in options.items() if k in known},
+        litellm_kwargs={k: v for k, v in options.items() if k not in known},
+    )
 
 
 class _Bar:

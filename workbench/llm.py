@@ -259,6 +259,16 @@ class LLM:
                 "cost_usd": c.cost_usd, "model": self.model, "created": time.time(),
             })
 
+    def price(self, prompt_tokens: int, completion_tokens: int) -> float | None:
+        """The cost in USD of that many tokens on this model, from litellm's price table;
+        None when the price is unknown (never a made-up 0)."""
+        try:
+            p, c = _litellm().cost_per_token(model=self.model, prompt_tokens=prompt_tokens,
+                                            completion_tokens=completion_tokens)
+        except Exception:  # noqa: BLE001 - unknown model or provider
+            return None
+        return float(p + c)
+
     def close(self) -> None:
         """Close the cache's files."""
         if self._cache is not None:

@@ -136,6 +136,29 @@ class JudgeRunner:
                     jobs.append((i, g, [systems[g], {"role": "user", "content": user}], formats[g]))
         return jobs
 
+    def estimate(self, task: JudgeTask, ctx: Context, skip: np.ndarray) -> dict[str, Any]:
+        """Calls this task would make, how many the cache already holds, and the estimated
+        tokens and cost of the rest (prompt tokens ~ characters / 4; ~60 completion tokens
+        per criterion)."""
+        llm = self.llm(task)
+        calls = cached = unrenderable = prompt_chars = completion = 0
+        for _, g, messages, rf in self.plan(task, ctx, skip):
+            calls += 1
+            if isinstance(messages, str):
+                unrenderable += 1
+                continue
+            if llm.cached(llm.key(messages, rf)) is not None:
+                cached += 1
+                continue
+            prompt_chars += sum(len(m["content"]) for m in messages) + len(str(rf))
+            completion += 60 * len(self.groups(task)[g])
+        prompt = prompt_chars // 4
+        new = calls - cached
+        cost = llm.price(prompt, completion) if new else 0.0
+        return {"task": task.id, "model": llm.model, "mode": task.mode, "calls": calls, "cached": cached,
+                "new": new, "unrenderable": unrenderable, "prompt_tokens_est": prompt,
+                "completion_tokens_est": completion, "cost_usd_est": cost}
+
     async def run(self, task: JudgeTask, ctx: Context, skip: np.ndarray) -> list[Block]:
         """Judge every non-skipped row; one Block per criterion (plus ``overall`` if asked)."""
         llm = self.llm(task)
