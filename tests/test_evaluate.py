@@ -173,6 +173,9 @@ FAST_PATH_CASES = [
     ("contains_ignore_case", "B", "s"), ("matches", "^b+$", "s"), ("not_contains", "c", "s"),
     ("equals", "bb", "s"), ("is_empty", None, "s"), ("contains_word", "bb", "s"), ("is_json", None, "j"),
     ("not_is_json", None, "j"), ("ends_with_ignore_case", "B", "s"), ("is_string", None, "s"),
+    ("one_of", ["a", "bb"], "s"), ("one_of", [1, 7.0], "v"), ("matches", r"\d", "s"),
+    ("matches", r"[A-Z]{2}", "s"), ("equals_ignore_case", "ÄBB ǅ BB STRASSE ٣", "s"),
+    ("contains_word", "bb", "s"), ("not_matches", "b+", "s"),
 ]
 
 
@@ -183,10 +186,10 @@ def test_vectorised_fast_paths_agree_with_the_per_value_path(
     from workbench import _vector
 
     typed = pd.DataFrame({
-        "v": pd.array([1, 5, 10, None, 7], dtype="Int64"),
-        "f": [0.0, 2.5, np.nan, -1.0, 3.25],
-        "s": pd.array(["a", "bb", None, "", "Bb bb"], dtype="string"),
-        "j": ['{"a": 1}', "[1, 2", None, "42", "nope"],
+        "v": pd.array([1, 5, 10, None, 7, 2], dtype="Int64"),
+        "f": [0.0, 2.5, np.nan, -1.0, 3.25, 7.0],
+        "s": pd.array(["a", "bb", None, "", "Bb bb", "ÄBB ǅ bb straße ٣"], dtype="string"),
+        "j": ['{"a": 1}', "[1, 2", None, "42", "nope", "NaN"],
     })
     suite = suite_of(A(id="t", path=col, op=op, expected=expected))
     fast = {"typed": wb.evaluate(typed, suite).results, "object": wb.evaluate(typed.astype(object), suite).results}

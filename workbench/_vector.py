@@ -50,6 +50,8 @@ def _numeric(name: str, v: np.ndarray, e: Any) -> np.ndarray | None:
         return v < 0
     if name == "is_zero" and e is None:
         return v == 0
+    if name == "one_of" and isinstance(e, (list, tuple)) and e and all(_is_number(x) for x in e):
+        return np.isin(v, np.asarray(e, dtype=np.float64))
     if name == "is_numeric" and e is None:
         return np.ones(len(v), dtype=bool)
     if name in ("is_string", "is_boolean", "is_null", "is_array", "is_object") and e is None:
@@ -62,50 +64,51 @@ def _numeric(name: str, v: np.ndarray, e: Any) -> np.ndarray | None:
 _RE2_UNSAFE = re.compile(r"\$|\\[ZAzGbBpP]|\(\?[<=!P]|\\\d|\[:")
 
 
-def _string(name: str, s: pd.Series, e: Any, ascii_only: bool) -> np.ndarray | None:
+def _string(name: str, s: pd.Series, e: Any) -> tuple[np.ndarray | None, bool]:
+    """``(passed, ascii_rows_only)``: some fast paths agree with Python only on ASCII text
+    (RE2's classes and lower() vs casefold() differ beyond it), so the engine checks the
+    other rows one by one."""
     if name in ("is_string",) and e is None:
-        return np.ones(len(s), dtype=bool)
+        return np.ones(len(s), dtype=bool), False
     if name in ("is_numeric", "is_boolean", "is_null", "is_array", "is_object") and e is None:
-        return np.zeros(len(s), dtype=bool)
+        return np.zeros(len(s), dtype=bool), False
     if name == "is_empty" and e is None:
-        return (s == "").to_numpy(dtype=bool)
+        return (s == "").to_numpy(dtype=bool), False
     if name == "is_not_empty" and e is None:
-        return (s != "").to_numpy(dtype=bool)
+        return (s != "").to_numpy(dtype=bool), False
     if name.startswith("has_length_") and _is_number(e):
         compare = "equals" if name == "has_length_equal" else name.removeprefix("has_length_")
-        return _numeric(compare, s.str.len().to_numpy(dtype=np.int64), e)
+        return _numeric(compare, s.str.len().to_numpy(dtype=np.int64), e), False
+    if name == "one_of" and isinstance(e, (list, tuple)) and e and all(isinstance(x, str) for x in e):
+        return s.isin(list(e)).to_numpy(dtype=bool), False
     if not isinstance(e, str):
-        return None
+        return None, False
     if name in ("equals", "not_equal"):
         eq = (s == e).to_numpy(dtype=bool)
-        return eq if name == "equals" else ~eq
+        return (eq if name == "equals" else ~eq), False
     if name in ("contains", "not_contains"):
         hit = s.str.contains(e, regex=False).to_numpy(dtype=bool)
-        return hit if name == "contains" else ~hit
+        return (hit if name == "contains" else ~hit), False
     if name == "starts_with":
-        return s.str.startswith(e).to_numpy(dtype=bool)
+        return s.str.startswith(e).to_numpy(dtype=bool), False
     if name == "ends_with":
-        return s.str.endswith(e).to_numpy(dtype=bool)
-    if not ascii_only or not e.isascii():
-        return None
-    # On ASCII text, lower() is casefold() and RE2's classes match Python's.
+        return s.str.endswith(e).to_numpy(dtype=bool), False
+    if not e.isascii():
+        return None, False
     if name in ("matches", "matches_regex") and not _RE2_UNSAFE.search(e):
         try:
-            return s.str.contains(e, regex=True).to_numpy(dtype=bool)
+            return s.str.contains(e, regex=True).to_numpy(dtype=bool), True
         except Exception:  # a pattern RE2 does not support: let Python's re decide
-            return None
+            return None, False
     if name == "contains_word":
-        return s.str.contains(rf"\b{re.escape(e)}\b", regex=True).to_numpy(dtype=bool)
-    low, el = s.str.lower(), e.lower()
-    if name == "equals_ignore_case":
-        return (low == el).to_numpy(dtype=bool)
-    if name == "contains_ignore_case":
-        return low.str.contains(el, regex=False).to_numpy(dtype=bool)
-    if name == "starts_with_ignore_case":
-        return low.str.startswith(el).to_numpy(dtype=bool)
-    if name == "ends_with_ignore_case":
-        return low.str.endswith(el).to_numpy(dtype=bool)
-    return None
+        return s.str.contains(rf"\b{re.escape(e)}\b", regex=True).to_numpy(dtype=bool), True
+    fold = {"equals_ignore_case": lambda low, x: low == x,
+            "contains_ignore_case": lambda low, x: low.str.contains(x, regex=False),
+            "starts_with_ignore_case": lambda low, x: low.str.startswith(x),
+            "ends_with_ignore_case": lambda low, x: low.str.endswith(x)}.get(name)
+    if fold is None:
+        return None, False
+    return fold(s.str.lower(), e.lower()).to_numpy(dtype=bool), True
 
 
 def check(rop: ResolvedOp, values: pd.Series, expected: Any) -> tuple[np.ndarray, np.ndarray] | None:
@@ -137,8 +140,9 @@ def check(rop: ResolvedOp, values: pd.Series, expected: Any) -> tuple[np.ndarray
         s = values if isinstance(dtype, pd.StringDtype) else values.astype(_string_dtype())
         handled = s.notna().to_numpy(dtype=bool)
         s = s.fillna("")
-        ascii_only = bool(s.str.isascii().all()) if hasattr(s.str, "isascii") else False
-        passed = _string(name, s, expected, ascii_only)
+        passed, ascii_rows_only = _string(name, s, expected)
+        if ascii_rows_only:
+            handled = handled & s.str.isascii().to_numpy(dtype=bool)
     if passed is None:
         return None
     passed = np.asarray(passed, dtype=bool)

@@ -446,10 +446,9 @@ def _run_assertion(task: AssertionTask, ctx: Context, skip: np.ndarray) -> tuple
             passed, handled = fast
             failed = handled & ~passed
             status[failed] = FAILED
-            if failed.any():  # reasons come from the per-value path, so they read the same
+            if failed.any():
                 idx = np.flatnonzero(failed)
-                cells = values.iloc[idx].tolist()
-                reason[idx] = [apply(rop, to_plain(v), prepared, task.expected)[1] for v in cells]
+                reason[idx] = _fast_reasons(rop, values.iloc[idx].tolist(), prepared, task.expected)
             rest = np.flatnonzero(~handled)
         _check_each(rop, values, rest, status, reason, error, where, item_path, None, None, prepared, task.expected)
 
@@ -464,6 +463,23 @@ def _run_assertion(task: AssertionTask, ctx: Context, skip: np.ndarray) -> tuple
         reason[skipped] = [f"skipped: {s}" for s in skip[skipped]]
         error[skipped] = None
     return Block(task.id, "", "assertion", status, reason, error), values
+
+
+def _fast_reasons(rop: ResolvedOp, cells: list[Any], prepared: Any, expected: Any) -> list[str | None]:
+    """Reasons for the rows a fast path failed, identical to the per-value path's.
+
+    The per-value path writes the first one; when it has the standard form
+    ``"<value> is not <phrase>"`` (the operator added no message of its own for this kind of
+    value, and a fast path only sees one kind per column), the rest are formatted the same
+    way without calling the operator again.
+    """
+    first = apply(rop, to_plain(cells[0]), prepared, expected)[1]
+    verb = "is" if rop.negated else "is not"
+    phrase = rop.op.phrase.format(expected=describe(expected if expected is not None else prepared))
+    if first != f"{describe(to_plain(cells[0]))} {verb} {phrase}":
+        return [first] + [apply(rop, to_plain(v), prepared, expected)[1] for v in cells[1:]]
+    tail = f" {verb} {phrase}"
+    return [describe(to_plain(v)) + tail for v in cells]
 
 
 def _json_fast_path(

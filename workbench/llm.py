@@ -352,10 +352,15 @@ class LLM:
         usage = getattr(response, "usage", None)
         prompt = getattr(usage, "prompt_tokens", None)
         completion = getattr(usage, "completion_tokens", None)
-        try:
-            cost: float | None = float(litellm.completion_cost(completion_response=response, model=self.model))
-        except Exception:  # noqa: BLE001 - an unknown price is a missing cost, not 0
-            cost = None
+        hidden = getattr(response, "_hidden_params", None) or {}
+        if "response_cost" in hidden:  # litellm prices every response already: reuse it
+            raw_cost = hidden["response_cost"]
+            cost: float | None = float(raw_cost) if raw_cost is not None else None
+        else:
+            try:
+                cost = float(litellm.completion_cost(completion_response=response, model=self.model))
+            except Exception:  # noqa: BLE001 - an unknown price is a missing cost, not 0
+                cost = None
         if text is None:
             return Completion(text=None, prompt_tokens=prompt, completion_tokens=completion, cost_usd=cost,
                               latency_s=latency, attempts=attempts, error="the model returned no message content")
