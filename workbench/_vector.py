@@ -64,6 +64,19 @@ def _numeric(name: str, v: np.ndarray, e: Any) -> np.ndarray | None:
 _RE2_UNSAFE = re.compile(r"\$|\\[ZAzGbBpP]|\(\?[<=!P]|\\\d|\[:")
 
 
+def _re2_search(s: pd.Series, pattern: str) -> np.ndarray | None:
+    """Unanchored regex search with Arrow's RE2 (pandas' own ``str.contains`` may loop in
+    Python); None when RE2 refuses the pattern, so Python's re decides."""
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        hits = pc.match_substring_regex(pa.array(s.array), pattern)
+    except Exception:  # no pyarrow, or a pattern RE2 does not support
+        return None
+    return np.asarray(hits.to_numpy(zero_copy_only=False), dtype=bool)
+
+
 def _string(name: str, s: pd.Series, e: Any) -> tuple[np.ndarray | None, bool]:
     """``(passed, ascii_rows_only)``: some fast paths agree with Python only on ASCII text
     (RE2's classes and lower() vs casefold() differ beyond it), so the engine checks the
@@ -96,12 +109,11 @@ def _string(name: str, s: pd.Series, e: Any) -> tuple[np.ndarray | None, bool]:
     if not e.isascii():
         return None, False
     if name in ("matches", "matches_regex") and not _RE2_UNSAFE.search(e):
-        try:
-            return s.str.contains(e, regex=True).to_numpy(dtype=bool), True
-        except Exception:  # a pattern RE2 does not support: let Python's re decide
-            return None, False
+        return _re2_search(s, e), True
     if name == "contains_word":
-        return s.str.contains(rf"\b{re.escape(e)}\b", regex=True).to_numpy(dtype=bool), True
+        return _re2_search(s, rf"\b{re.escape(e)}\b"), True
+    if name in ("matches", "matches_regex", "contains_word"):
+        return None, False
     fold = {"equals_ignore_case": lambda low, x: low == x,
             "contains_ignore_case": lambda low, x: low.str.contains(x, regex=False),
             "starts_with_ignore_case": lambda low, x: low.str.startswith(x),

@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -231,11 +232,7 @@ def resolve(value: Any, segments: tuple[Segment, ...], *, start: int = 0) -> Any
         if isinstance(value, dict):
             key = str(seg)
             if key not in value:
-                keys = list(value)
-                raise PathError(
-                    f"'{where}' has no key {key!r}{did_you_mean(key, keys)}; "
-                    f"its keys are {cap_list(keys)}"
-                )
+                raise PathError(_missing_key(where, key, tuple(value)))
             value = value[key]
         elif isinstance(value, list):
             if isinstance(seg, str) and not re.fullmatch(r"-?\d+", seg):
@@ -255,6 +252,12 @@ def resolve(value: Any, segments: tuple[Segment, ...], *, start: int = 0) -> Any
                 f"so it has no {seg!r}"
             )
     return value
+
+
+@functools.lru_cache(maxsize=4096)
+def _missing_key(where: str, key: str, keys: tuple[str, ...]) -> str:
+    # cached: a key missing at one row is usually missing the same way at thousands
+    return f"'{where}' has no key {key!r}{did_you_mean(key, keys)}; its keys are {cap_list(list(keys))}"
 
 
 def compact_json(value: Any) -> str:
