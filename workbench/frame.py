@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .engine import ERROR, PASSED, SCORED, SKIPPED, Block, Context, reference_problems, run_assertions, run_suite, skips
+from .context import Context
+from .engine import ERROR, PASSED, SCORED, SKIPPED, Block, reference_problems, run_assertions, run_suite, skips
 from .errors import ColumnsError, WorkbenchError, cap_list
 from .results import RESULT_COLUMNS, STATUSES
 from .specs import JudgeTask, Suite

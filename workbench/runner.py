@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 
 from . import judge
-from .engine import ERROR, FAILED, PASSED, SCORED, SKIPPED, Block, Context
+from .context import Context
+from .engine import ERROR, FAILED, PASSED, SCORED, SKIPPED, Block
 from .errors import JudgeParseError, WorkbenchError, shorten
 from .llm import LLM, Completion
 from .paths import PathError, to_plain

@@ -1,0 +1,230 @@
+"""The evaluated rows as columns: values extracted along paths (JSON cells parsed once
+per run), and the outputs of finished tasks, addressed as ``<task id>.<field>``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import cap_list, shorten
+from .paths import _fast_loads  # the same parser loads_json tries first
+from .paths import PathError, Segment, format_path, loads_json, parse_path, resolve, to_plain
+
+__all__ = ["Context", "Output", "gc_paused"]
+
+
+@dataclass(eq=False)
+class Output:
+    """What a task exposes to its dependents, addressed as ``<task id>.<field>...``."""
+
+    fields: dict[str, pd.Series]
+    missing: dict[str, np.ndarray] = field(default_factory=dict)
+    """Per field: object array holding, for rows where the field has no value, why."""
+
+
+class Context:
+    """The evaluated rows, with cached column parses and the outputs of finished tasks."""
+
+    def __init__(self, df: pd.DataFrame) -> None:
+        self.df = df
+        self.n = len(df)
+        self.columns: dict[str, Any] = {str(c): c for c in df.columns}
+        self.outputs: dict[str, Output] = {}
+        self._parsed: dict[str, tuple[list[Any], list[str | None] | None]] = {}
+        self._extracted: dict[tuple[Segment, ...], tuple[pd.Series, np.ndarray | None]] = {}
+
+    # --- roots ----------------------------------------------------------------------
+
+    def split_root(self, segments: tuple[Segment, ...]) -> tuple[str, str, int]:
+        """Which column or task a path starts at: ``(kind, name, segments used)``.
+
+        A column whose name contains dots wins over a shorter prefix.
+        """
+        strs = []
+        for s in segments:
+            if not isinstance(s, str):
+                break
+            strs.append(s)
+        for k in range(len(strs), 0, -1):
+            name = ".".join(strs[:k])
+            if name in self.columns:
+                return "column", name, k
+        if strs and strs[0] in self.outputs:
+            return "task", strs[0], 1
+        return "unknown", str(segments[0]), 1
+
+    def _parsed_column(self, name: str) -> tuple[list[Any], list[str | None] | None]:
+        """The column's cells with JSON strings parsed (once per run), and parse errors."""
+        if name not in self._parsed:
+            with gc_paused():  # also for judge prompts, which parse outside _run_assertion
+                self._parsed[name] = _parse_json_cells(name, self.df[self.columns[name]].tolist())
+        return self._parsed[name]
+
+    # --- extraction -----------------------------------------------------------------
+
+    def extract(self, path: str | None) -> tuple[pd.Series, np.ndarray | None]:
+        """The value at ``path`` for every row, and per row the reason it is missing.
+
+        A top-level column comes back with its own dtype (so vectorised checks apply);
+        a deeper path comes back as an object Series of plain values.
+        """
+        if path is None:
+            return self._whole_rows(), None
+        segments = parse_path(path)
+        if segments not in self._extracted:
+            self._extracted[segments] = self._extract(segments)
+        return self._extracted[segments]
+
+    def _whole_rows(self) -> pd.Series:
+        records = self.df.rename(columns=str).to_dict(orient="records")
+        return pd.Series([{k: to_plain(v) for k, v in r.items()} for r in records], dtype=object)
+
+    def _extract(self, segments: tuple[Segment, ...]) -> tuple[pd.Series, np.ndarray | None]:
+        kind, name, used = self.split_root(segments)
+        rest = segments[used:]
+        if kind == "column":
+            if not rest:
+                return self.df[self.columns[name]].reset_index(drop=True), None
+            cells, parse_errors = self._parsed_column(name)
+            return _descend(cells, rest, name, parse_errors)
+        if kind == "task":
+            return self._extract_output(name, rest)
+        raise PathError(f"path {format_path(segments)!r} starts with {name!r}, which is neither a column nor a task")
+
+    def _extract_output(self, task_id: str, rest: tuple[Segment, ...]) -> tuple[pd.Series, np.ndarray | None]:
+        out = self.outputs[task_id]
+        strs = [s for s in rest if isinstance(s, str)]
+        for k in range(len(strs), 0, -1):
+            key = ".".join(strs[:k])
+            if key in out.fields:
+                base = out.fields[key]
+                missing = out.missing.get(key)
+                if k == len(rest):
+                    return base.reset_index(drop=True), missing
+                values, errors = _descend(base.tolist(), rest[k:], f"{task_id}.{key}", None)
+                return values, _merge_missing(missing, errors)
+        # the whole output (or a group of fields) as one object per row
+        prefix = ".".join(strs) + "." if strs else ""
+        keys = [k for k in out.fields if k.startswith(prefix)]
+        if not keys or len(strs) != len(rest):
+            raise PathError(
+                f"task {task_id!r} has no output {'.'.join(map(str, rest))!r}; "
+                f"it has {cap_list([f'{task_id}.{k}' for k in out.fields])}"
+            )
+        columns = {k[len(prefix):]: out.fields[k].tolist() for k in keys}
+        rows = [_nest({k: to_plain(v[i]) for k, v in columns.items()}) for i in range(self.n)]
+        missing = None
+        for k in keys:
+            missing = _merge_missing(missing, out.missing.get(k))
+        return pd.Series(rows, dtype=object), missing
+
+
+def _nest(flat: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, v in flat.items():
+        node = out
+        *parents, leaf = key.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[leaf] = v
+    return out
+
+
+def _merge_missing(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return np.where(pd.isna(a), b, a)
+
+
+def _parse_json_cells(name: str, cells: list[Any]) -> tuple[list[Any], list[str | None] | None]:
+    """Parse every string cell as JSON; other cells stay as they are."""
+    errors: list[str | None] | None = None
+    out: list[Any] = []
+    append, loads, fast = out.append, loads_json, _fast_loads or loads_json
+    for i, v in enumerate(cells):
+        if type(v) is str:
+            try:
+                try:
+                    v = fast(v)
+                except ValueError:  # the strict parser decides what the fast one refused
+                    v = loads(v)
+            except ValueError as e:
+                if errors is None:
+                    errors = [None] * len(cells)
+                errors[i] = (
+                    f"column '{name}' holds a string that is not valid JSON "
+                    f"({e.args[0] if e.args else e}): {shorten(cells[i], 60)!r}"
+                )
+                v = None
+        append(v)
+    return out, errors
+
+
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic GC while building many containers: parsing a million JSON cells
+    otherwise triggers collection after collection over the growing heap (3x slower)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+class _Slow(Exception):
+    pass
+
+
+def _descend(
+    cells: Sequence[Any], rest: tuple[Segment, ...], root: str, parse_errors: Sequence[str | None] | None
+) -> tuple[pd.Series, np.ndarray | None]:
+    """Follow ``rest`` into every cell: a fast loop for plain dict/list steps, and
+    :func:`resolve` (which parses JSON strings and explains failures) for the rest."""
+    steps = [(str(s), int(s) if isinstance(s, int) or s.lstrip("-").isdigit() else None) for s in rest]
+    out: list[Any] = [None] * len(cells)
+    errors: np.ndarray | None = None
+    for i, v in enumerate(cells):
+        if parse_errors is not None and parse_errors[i] is not None:
+            if errors is None:
+                errors = np.full(len(cells), None, dtype=object)
+            errors[i] = parse_errors[i]
+            continue
+        try:
+            for key, idx in steps:
+                t = type(v)
+                if t is dict:
+                    v = v[key]
+                elif t is list and idx is not None:
+                    v = v[idx]
+                else:
+                    raise _Slow
+            out[i] = v
+        except (_Slow, KeyError, IndexError):
+            try:
+                out[i] = _resolve_from(cells[i], rest, root)
+            except PathError as e:
+                if errors is None:
+                    errors = np.full(len(cells), None, dtype=object)
+                errors[i] = str(e)
+    return pd.Series(out, dtype=object), errors
+
+
+def _resolve_from(value: Any, rest: tuple[Segment, ...], root: str) -> Any:
+    """:func:`resolve` with messages naming the full path from ``root``."""
+    try:
+        return resolve({root: value}, (root, *rest))
+    except PathError as e:
+        raise PathError(str(e).replace("'the row'", f"'{root}'")) from None
+
+
