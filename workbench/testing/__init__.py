@@ -1,0 +1,78 @@
+"""A local OpenAI-compatible judge server for tests and offline suites.
+
+:class:`JudgeServer` listens on 127.0.0.1 only and answers ``POST /v1/chat/completions``
+the way a provider does, so code under test calls it through litellm unchanged
+(``model=server.model, **server.litellm_kwargs``). It runs an aiohttp server on its own
+event loop in a daemon thread: it works from sync tests, from async code and in Jupyter.
+
+What it answers:
+
+* **schema-following** (default): with ``response_format={"type": "json_schema", ...}``
+  the content is JSON valid against that schema, generated deterministically from
+  sha256(messages, schema, seed). Supported: ``$ref``/``$defs``, ``allOf``, ``anyOf``/
+  ``oneOf``, ``const``, ``enum``, ``type`` lists, numeric bounds (``minimum``,
+  ``exclusiveMinimum``, ``multipleOf``...), string lengths and common ``format`` values,
+  ``minItems``/``maxItems``/``uniqueItems``, ``prefixItems``. ``pattern`` is not honoured.
+  Optional properties are filled too, except past nesting depth 4 (where
+  nullable values become ``null`` so that recursive models stay small).
+* without a schema (``json_object`` or no ``response_format``): a JSON object
+  ``{"score": 1..5, "label": "pass"|"fail", "reason": "simulated reason ..."}``.
+* **scripted**: ``script=fn`` (``fn(request) -> str | dict | Reply | None``; ``None``
+  falls back to the generated answer) or a list of replies consumed in order. An exhausted
+  list answers 500 and records the problem in :attr:`JudgeServer.errors`; wrap the list in
+  ``itertools.cycle(...)`` to repeat it.
+* **faults**, drawn per request from a ``random.Random(seed)`` stream in arrival order
+  (reproducible for a given seed and request order, independent of the content):
+  429 with ``Retry-After``, 500, a timeout (sleeps ``timeout_s``, then 504) and a
+  malformed 200 body. Faulted requests never call the script nor consume a scripted reply.
+
+``python -m workbench.testing --port 8765 --latency-ms 50`` runs the server in its own
+process, which keeps its CPU (~0.2 ms a request, mostly aiohttp's) off the client's GIL in
+throughput benchmarks; ``GET /stats`` and ``POST /reset`` expose its counters over HTTP.
+
+Example:
+    >>> import json, urllib.request
+    >>> from workbench.testing import JudgeServer
+    >>> with JudgeServer(script=["PASS", {"score": 4}]) as server:
+    ...     def ask():
+    ...         req = urllib.request.Request(server.url + "/chat/completions", method="POST",
+    ...             data=json.dumps({"model": "m", "messages": []}).encode(),
+    ...             headers={"Content-Type": "application/json"})
+    ...         return json.load(urllib.request.urlopen(req))["choices"][0]["message"]["content"]
+    ...     print(ask(), ask(), server.count)
+    PASS {"score":4} 2
+"""
+
+from __future__ import annotations
+
+from ._cli import main
+from ._options import API_KEY, HOST, MAX_SLEEP_S, MODEL_NAME, Reply, Script, ScriptItem, ServerOptions  # noqa: F401
+from ._schema import Gen  # noqa: F401
+from ._server import JudgeServer
+
+# internals, importable from here as they were before the split into a package
+from ._options import _OPTION_NAMES, _make_options, _pick_fault  # noqa: F401
+from ._schema import (  # noqa: F401
+    _ANNOTATIONS,
+    _FORMATS,
+    _HARD_DEPTH,
+    _M64,
+    _SOFT_DEPTH,
+    _SORT,
+    _Compiler,
+    _default_verdict,
+    _generator,
+    _generators,
+    _is_null,
+    _merge,
+    _number,
+    _reason,
+    _Rng,
+    _SchemaError,
+    _short,
+    _span,
+    _string,
+)
+from ._server import _as_bytes, _completion, _error_body, _health, _models, _resolve  # noqa: F401
+
+__all__ = ["JudgeServer", "Reply", "ServerOptions", "main"]

@@ -1,0 +1,123 @@
+"""The options of a :class:`~workbench.testing.JudgeServer`: :class:`ServerOptions`, scripted
+:class:`Reply` objects, and the fault draw."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+from ..errors import did_you_mean
+
+HOST = "127.0.0.1"
+MODEL_NAME = "workbench-judge"
+API_KEY = "sk-workbench-test"
+MAX_SLEEP_S = 600.0
+"""No handler ever sleeps longer than this, whatever the options say."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reply:
+    """One scripted reply with full control over the HTTP response.
+
+    Example:
+        >>> Reply(status=429, headers={"Retry-After": "1"}).status
+        429
+    """
+
+    status: int = 200
+    """HTTP status. Not 200 and no ``body``: an OpenAI-style error whose message is ``content``."""
+    content: str | dict[str, Any] | None = None
+    """Message content (a dict is JSON-dumped). ``None`` with status 200: the generated answer."""
+    body: str | bytes | dict[str, Any] | None = None
+    """Raw response body sent verbatim (a dict is JSON-dumped); replaces the whole completion."""
+    headers: dict[str, str] | None = None
+    """Extra response headers, e.g. ``{"Retry-After": "2"}``."""
+    delay_ms: float | None = None
+    """Delay before answering; ``None`` uses the server's latency and jitter."""
+    finish_reason: str = "stop"
+    """``finish_reason`` of the choice, e.g. ``"length"`` for a truncated answer."""
+
+    def __post_init__(self) -> None:
+        if self.body is not None and self.content is not None:
+            msg = "Reply takes content or body, not both: body replaces the whole completion."
+            raise ValueError(msg)
+
+
+ScriptItem: TypeAlias = "str | dict[str, Any] | Reply"
+"""What a script gives for one request: content text, a dict sent as JSON content, or a Reply."""
+Script: TypeAlias = "Callable[[dict[str, Any]], ScriptItem | None] | Iterable[ScriptItem]"
+"""A function of the request body, or replies consumed in order."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerOptions:
+    """The options of a :class:`JudgeServer`; pass them as keywords to it or to ``set()``.
+
+    Example:
+        >>> ServerOptions(rate_429=0.2).retry_after_s
+        0.0
+    """
+
+    latency_ms: float = 0.0
+    """Delay of every reply (faults included, timeouts excepted)."""
+    jitter_ms: float = 0.0
+    """Uniform +/- jitter added to ``latency_ms`` (the delay never goes below 0)."""
+    seed: int = 0
+    """Seeds both the generated content and the fault sequence."""
+    script: Script | None = None
+    """Scripted replies; ``None`` answers with generated content."""
+    rate_429: float = 0.0
+    """Share of requests answered 429 with a ``Retry-After`` header."""
+    rate_500: float = 0.0
+    """Share of requests answered 500 with an OpenAI-style error body."""
+    rate_timeout: float = 0.0
+    """Share of requests held for ``timeout_s`` (then answered 504)."""
+    rate_malformed: float = 0.0
+    """Share of requests answered 200 with a body that is not valid JSON."""
+    retry_after_s: float = 0.0
+    """Value of the ``Retry-After`` header of injected 429s."""
+    timeout_s: float = 30.0
+    """How long a timeout fault holds the request (at most 600 s)."""
+    request_log_size: int = 10_000
+    """How many of the latest request bodies :attr:`JudgeServer.requests` keeps (0: none)."""
+
+    def __post_init__(self) -> None:
+        problems = []
+        rates = {n: getattr(self, n) for n in ("rate_429", "rate_500", "rate_timeout", "rate_malformed")}
+        problems += [f"{n}={r!r} is not in [0, 1]" for n, r in rates.items() if not 0 <= r <= 1]
+        if sum(rates.values()) > 1 + 1e-9:
+            problems.append(f"the fault rates sum to {sum(rates.values()):g}, more than 1")
+        for name in ("latency_ms", "jitter_ms", "retry_after_s", "request_log_size"):
+            if getattr(self, name) < 0:
+                problems.append(f"{name}={getattr(self, name)!r} is negative")
+        if not 0 < self.timeout_s <= MAX_SLEEP_S:
+            problems.append(f"timeout_s={self.timeout_s!r} is not in (0, {MAX_SLEEP_S:g}]")
+        if isinstance(self.script, (str, bytes, dict, Reply)):
+            problems.append("script is a single reply; pass a list of replies or a function")
+        elif self.script is not None and not callable(self.script) and not isinstance(self.script, Iterable):
+            problems.append(f"script must be a function or a list of replies, not {type(self.script).__name__}")
+        if problems:
+            raise ValueError("Invalid JudgeServer options: " + "; ".join(problems) + ".")
+
+
+_OPTION_NAMES = tuple(f.name for f in dataclasses.fields(ServerOptions))
+
+
+def _make_options(base: ServerOptions, options: dict[str, Any]) -> ServerOptions:
+    unknown = [k for k in options if k not in _OPTION_NAMES]
+    if unknown:
+        hint = did_you_mean(unknown[0], _OPTION_NAMES)
+        msg = f"Unknown JudgeServer option {unknown[0]!r}{hint} Options: {', '.join(_OPTION_NAMES)}."
+        raise ValueError(msg)
+    return dataclasses.replace(base, **options)
+
+
+def _pick_fault(u: float, opts: ServerOptions) -> str | None:
+    for kind, rate in (("429", opts.rate_429), ("500", opts.rate_500),
+                       ("timeout", opts.rate_timeout), ("malformed", opts.rate_malformed)):
+        if u < rate:
+            return kind
+        u -= rate
+    return None
