@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from . import accessor as _accessor  # noqa: F401  (registers df.wb)
 from .errors import ColumnsError, DataError, EvaluationError, JudgeParseError, MissingDependencyError, SpecError, WorkbenchError
-from .frame import Run, estimate, evaluate, evaluate_async
+from .frame import estimate, evaluate, evaluate_async
 from .io import load_dataset
 from .results import RESULT_COLUMNS
+from .run import Run
 from .specs import AssertionTask, Criterion, JudgeTask, Suite
 
 __version__ = "0.1.0"

@@ -15,6 +15,7 @@ from typing import Any
 import pandas as pd
 
 from . import frame
+from .run import Run
 from .specs import Suite
 
 
@@ -25,6 +26,6 @@ class WorkbenchAccessor:
     def __init__(self, df: pd.DataFrame) -> None:
         self._obj = df
 
-    def evaluate(self, suite: Suite | str | Path, **kwargs: Any) -> frame.Run:
+    def evaluate(self, suite: Suite | str | Path, **kwargs: Any) -> Run:
         """Same as :func:`workbench.evaluate` with this DataFrame first."""
         return frame.evaluate(self._obj, suite, **kwargs)

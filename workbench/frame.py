@@ -1,4 +1,4 @@
-"""The pandas API: ``evaluate(df, suite) -> Run``, and what a Run offers.
+"""The pandas API: ``evaluate(df, suite) -> Run`` (sync and async) and ``estimate``.
 
 Example:
     >>> import pandas as pd, workbench as wb
@@ -13,8 +13,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -23,226 +22,12 @@ import numpy as np
 import pandas as pd
 
 from .context import Context
-from .engine import ERROR, PASSED, SCORED, SKIPPED, Block, reference_problems, run_assertions, run_suite, skips
+from .engine import reference_problems, run_assertions, run_suite, skips
 from .errors import ColumnsError, WorkbenchError, cap_list
-from .results import RESULT_COLUMNS, STATUSES
+from .run import Run, results_frame
 from .specs import JudgeTask, Suite
 
-__all__ = ["Run", "estimate", "evaluate", "evaluate_async"]
-
-
-@dataclass(eq=False)
-class Run:
-    """The outcome of one :func:`evaluate` call.
-
-    Attributes:
-        suite: the suite that was run.
-        results: the long results frame, one row per (input row, task, criterion), with
-            the columns of :data:`workbench.results.RESULT_COLUMNS`.
-        model: the judge model of the run, if any.
-        started_at: when the run started (UTC).
-        duration_s: wall time of the run.
-
-    Example:
-        >>> import pandas as pd, workbench as wb
-        >>> suite = wb.Suite(name="demo", tasks=[wb.AssertionTask(id="pos", path="x", op="is_positive")])
-        >>> wb.evaluate(pd.DataFrame({"x": [1, -2, 3]}), suite).summary()[["task", "n", "passed"]]
-          task  n  passed
-        0  pos  3       2
-    """
-
-    suite: Suite
-    results: pd.DataFrame
-    model: str | None = None
-    started_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
-    duration_s: float = 0.0
-    calls: dict[str, Any] = field(default_factory=dict)
-    """Judge call totals: ``calls``, ``cache_hits``, ``errors``, ``cost_usd`` (spent),
-    ``saved_usd`` (what the cache hits cost when they were first made)."""
-
-    def cost(self) -> pd.DataFrame:
-        """Per judge task: cells, cache hits, tokens, dollars spent and mean call latency,
-        with a ``total`` row; the total also says what the cache saved. Dollars are missing
-        (not 0) where the model's price is unknown."""
-        r = self.results[self.results["kind"] == "judge"]
-        per_task = r.groupby("task", observed=True, sort=False).agg(
-            cells=("status", "size"),
-            cached=("cached", "sum"),
-            tokens=("tokens", lambda x: x.sum(min_count=1)),
-            cost_usd=("cost_usd", lambda x: x.sum(min_count=1) if x[~r.loc[x.index, "cached"]].notna().all() else pd.NA),
-            latency_s=("latency_s", "mean"),
-        ).reset_index()
-        per_task["task"] = per_task["task"].astype(str)
-        total = {
-            "task": "total", "cells": int(per_task["cells"].sum()), "cached": int(per_task["cached"].sum()),
-            "tokens": per_task["tokens"].sum(min_count=1),
-            "cost_usd": self.calls.get("cost_usd", np.nan) if per_task["cost_usd"].notna().all() else np.nan,
-            "latency_s": r["latency_s"].mean(),
-        }
-        out = pd.concat([per_task, pd.DataFrame([total])], ignore_index=True)
-        out["saved_usd"] = pd.array([pd.NA] * len(per_task) + [self.calls.get("saved_usd", pd.NA)], dtype="Float64")
-        for c in ("cost_usd", "latency_s"):
-            out[c] = pd.array(pd.to_numeric(out[c], errors="coerce").to_numpy(dtype=float), dtype="Float64")
-        out["tokens"] = pd.array(pd.to_numeric(out["tokens"], errors="coerce"), dtype="Int64")
-        return out
-
-    def summary(self) -> pd.DataFrame:
-        """Per (task, criterion): counts by status, mean score, and the pass rate with a
-        Wilson 95% interval (over passed + failed; errors, skips and threshold-less scores
-        are not in the rate, and errors never count as a score)."""
-        return summarize(self.results)
-
-    def wide(self, values: str | Sequence[str] = "passed") -> pd.DataFrame:
-        """One row per input row, one column per (task, criterion) and value.
-
-        With one value name the columns are ``task`` or ``task.criterion``; with several,
-        ``task[.criterion].value``. The index is the input's index, so
-        ``df.join(run.wide())`` lines up.
-        """
-        return widen(self.results, values)
-
-    def __repr__(self) -> str:
-        r = self.results
-        n_rows = r["row"].nunique() if len(r) else 0
-        counts = r["status"].value_counts()
-        parts = ", ".join(f"{int(counts.get(s, 0)):,} {s}" for s in STATUSES if counts.get(s, 0))
-        return (
-            f"Run(suite={self.suite.name!r} {self.suite.version}, {n_rows:,} rows, "
-            f"{len(r):,} cells: {parts or 'none'}, {self.duration_s:.2f}s)"
-        )
-
-    def _repr_html_(self) -> str:
-        from html import escape
-
-        head = escape(repr(self))
-        return f"<p><code>{head}</code></p>" + self.summary().to_html(index=False, na_rep="", escape=True)
-
-
-def summarize(results: pd.DataFrame) -> pd.DataFrame:
-    """The summary table of a results frame (see :meth:`Run.summary`)."""
-    from scipy.stats import binomtest
-
-    r = results
-    keys = ["task", "criterion"]
-    status = r["status"].astype(object) if len(r) else r["status"]
-    flags = pd.DataFrame({s: (status == s).to_numpy() for s in STATUSES})
-    flags[keys] = r[keys].to_numpy() if len(r) else np.empty((0, 2))
-    flags["kind"] = r["kind"].to_numpy()
-    flags["score"] = r["score"].to_numpy(dtype=np.float64, na_value=np.nan)
-    grouped = flags.groupby(keys, sort=False, dropna=False)
-    out = grouped.agg(
-        kind=("kind", "first"),
-        n=("passed", "size"),
-        passed=("passed", "sum"),
-        failed=("failed", "sum"),
-        errors=("error", "sum"),
-        skipped=("skipped", "sum"),
-        scored=("scored", "sum"),
-        mean=("score", "mean"),
-    ).reset_index()
-    judged = out["passed"] + out["failed"]
-    rate, low, high = [], [], []
-    for k, n in zip(out["passed"].tolist(), judged.tolist()):
-        if n == 0:
-            rate.append(np.nan), low.append(np.nan), high.append(np.nan)
-            continue
-        ci = binomtest(int(k), int(n)).proportion_ci(confidence_level=0.95, method="wilson")
-        rate.append(k / n), low.append(ci.low), high.append(ci.high)
-    out["pass_rate"] = pd.array(rate, dtype="Float64")
-    out["pass_rate_low"] = pd.array(low, dtype="Float64")
-    out["pass_rate_high"] = pd.array(high, dtype="Float64")
-    out["mean"] = pd.array(out["mean"].to_numpy(), dtype="Float64")
-    for c in ("n", "passed", "failed", "errors", "skipped", "scored"):
-        out[c] = out[c].astype("int64")
-    cols = ["task", "criterion", "kind", "n", "mean", "pass_rate", "pass_rate_low", "pass_rate_high",
-            "passed", "failed", "errors", "skipped", "scored"]
-    return out[cols]
-
-
-def widen(results: pd.DataFrame, values: str | Sequence[str] = "passed") -> pd.DataFrame:
-    """Pivot a results frame to one row per input row (see :meth:`Run.wide`)."""
-    names = [values] if isinstance(values, str) else list(values)
-    unknown = [v for v in names if v not in results.columns or v in ("row", "task", "criterion")]
-    if unknown:
-        raise ColumnsError(
-            f"wide() cannot spread {unknown}: pick values among {cap_list([c for c in results.columns if c not in ('row', 'task', 'criterion')])}"
-        )
-    rows = pd.unique(results["row"].to_numpy())
-    columns: dict[str, pd.Series] = {}
-    criterion = results["criterion"].astype(object)
-    keys = np.where(criterion == "", results["task"].astype(object), results["task"].astype(object) + "." + criterion)
-    for key in pd.unique(keys):
-        part = results[keys == key]
-        for v in names:
-            name = key if len(names) == 1 else f"{key}.{v}"
-            columns[name] = pd.Series(part[v].to_numpy(), index=part["row"].to_numpy()).reindex(rows).astype(part[v].dtype)
-    out = pd.DataFrame(columns, index=pd.Index(rows))
-    return out
-
-
-def _results_frame(blocks: list[Block], index: pd.Index) -> pd.DataFrame:
-    """Stack the blocks into the long results frame with its dtypes."""
-    n, b = len(index), len(blocks)
-    flat = index.to_flat_index() if isinstance(index, pd.MultiIndex) else index
-    row = flat.take(np.tile(np.arange(n), b)) if b else flat[:0]
-    task_names = list(dict.fromkeys(x.task for x in blocks))
-    crit_names = list(dict.fromkeys([""] + [x.criterion for x in blocks]))
-    codes = lambda names, attr: np.repeat(  # noqa: E731
-        np.array([names.index(getattr(x, attr)) for x in blocks], dtype=np.int32), n
-    )
-    status = np.concatenate([x.status for x in blocks]) if b else np.empty(0, np.int8)
-
-    def stack(attr: str, fill: Any, dtype: Any) -> np.ndarray:
-        parts = [getattr(x, attr) if getattr(x, attr) is not None else np.full(n, fill, dtype=dtype) for x in blocks]
-        return np.concatenate(parts).astype(dtype, copy=False) if parts else np.empty(0, dtype=dtype)
-
-    score = stack("score", np.nan, np.float64)
-    frame = {
-        "row": pd.Series(row, index=None, copy=False, name="row").reset_index(drop=True),
-        "task": pd.Categorical.from_codes(codes(task_names, "task"), categories=task_names),
-        "criterion": pd.Categorical.from_codes(codes(crit_names, "criterion"), categories=crit_names),
-        "kind": pd.Categorical.from_codes(
-            np.repeat(np.array([0 if x.kind == "assertion" else 1 for x in blocks], dtype=np.int8), n),
-            categories=["assertion", "judge"],
-        ),
-        "status": pd.Categorical.from_codes(status, categories=list(STATUSES)),
-        "passed": pd.arrays.BooleanArray(status == PASSED, (status == ERROR) | (status == SKIPPED) | (status == SCORED)),
-        "score": pd.arrays.FloatingArray(np.nan_to_num(score), np.isnan(score)),
-        "label": _strings([x.label for x in blocks], n),
-        "reason": _strings([x.reason for x in blocks], n),
-        "error": _strings([x.error for x in blocks], n),
-        "cached": stack("cached", False, bool),
-        "tokens": _nullable_int(stack("tokens", np.nan, np.float64)),
-        "cost_usd": _nullable_float(stack("cost_usd", np.nan, np.float64)),
-        "latency_s": _nullable_float(stack("latency_s", np.nan, np.float64)),
-    }
-    out = pd.DataFrame(frame)
-    out.columns = list(RESULT_COLUMNS)
-    return out
-
-
-def _strings(parts: list[np.ndarray | None], n: int) -> pd.api.extensions.ExtensionArray:
-    """A string column from per-block object arrays (``None`` = missing), built as Arrow
-    chunks: converting one concatenated object array would cost seconds at 10M cells."""
-    try:
-        import pyarrow as pa
-    except ImportError:  # pragma: no cover - pyarrow is a dependency
-        full = np.concatenate([p if p is not None else np.full(n, None, dtype=object) for p in parts]) if parts else []
-        return pd.array(full, dtype=pd.StringDtype())
-    chunks = [
-        pa.nulls(n, pa.string()) if p is None else pa.array(p, type=pa.string(), from_pandas=True) for p in parts
-    ]
-    return pd.arrays.ArrowStringArray(pa.chunked_array(chunks, type=pa.string()))
-
-
-def _nullable_float(values: np.ndarray) -> pd.arrays.FloatingArray:
-    mask = np.isnan(values)
-    return pd.arrays.FloatingArray(np.where(mask, 0.0, values), mask)
-
-
-def _nullable_int(values: np.ndarray) -> pd.arrays.IntegerArray:
-    mask = np.isnan(values)
-    return pd.arrays.IntegerArray(np.where(mask, 0, values).astype(np.int64), mask)
+__all__ = ["estimate", "evaluate", "evaluate_async"]
 
 
 def _select_rows(df: pd.DataFrame, rows: Any) -> pd.DataFrame:
@@ -408,7 +193,7 @@ async def evaluate_async(
             judges.close()
         if bar is not None:
             bar.close()
-    results = _results_frame(blocks, df.index)
+    results = results_frame(blocks, df.index)
     calls = {}
     if judges is not None:
         p = judges.progress
