@@ -23,6 +23,27 @@ def test_readme_example_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     assert run.summary()["failed"].sum() > 0  # the bundled data has flaws to find
 
 
+def test_readme_judge_examples_run_against_the_local_judge(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from workbench.testing import JudgeServer
+
+    blocks = re.findall(r"```python\n(.*?)```", README, re.S)
+    assert len(blocks) >= 3
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
+    with JudgeServer() as server:
+        namespace: dict = {"server": server}
+        exec(compile(blocks[0], "README.md", "exec"), namespace)  # noqa: S102
+        # the judge example, pointed at the local judge instead of a paid model
+        judge_block = blocks[1].replace('model="openai/gpt-4o-mini"', "model=server.model, **server.litellm_kwargs")
+        exec(compile(judge_block, "README.md", "exec"), namespace)  # noqa: S102
+        run = namespace["run"]
+        assert {"quality"} <= set(run.results["task"].astype(str))
+        assert run.results.loc[run.results["task"] == "quality", "status"].isin(["passed", "failed", "skipped"]).all()
+        assert "total" in run.cost()["task"].tolist()
+        exec(compile(blocks[2], "README.md", "exec"), namespace)  # noqa: S102
+    assert server.count > 0
+
+
 def test_readme_lists_every_operator() -> None:
     from workbench.assertions import OPERATORS
 
