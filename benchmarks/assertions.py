@@ -460,11 +460,17 @@ def breakdown(df: Any, reps: int) -> list[dict[str, Any]]:
             best["total"] = min(best["total"], t)
             del _run
             if Context is not None:
-                t0 = time.perf_counter()
-                blocks = run_assertions(suite, Context(df))
-                t1 = time.perf_counter()
-                _results_frame(blocks, df.index)
-                t2 = time.perf_counter()
+                try:
+                    t0 = time.perf_counter()
+                    blocks = run_assertions(suite, Context(df))
+                    t1 = time.perf_counter()
+                    _results_frame(blocks, df.index)
+                    t2 = time.perf_counter()
+                except Exception as e:  # internals changed shape: report the public numbers only
+                    print(f"(engine/frame split unavailable: {type(e).__name__}: {e})")
+                    Context = None  # type: ignore[assignment]
+                    all_blocks = []
+                    continue
                 best["engine"] = min(best["engine"], t1 - t0)
                 best["frame"] = min(best["frame"], t2 - t1)
         if Context is not None:
