@@ -154,6 +154,10 @@ def _run(args: argparse.Namespace) -> int:
     print(_summary_table(run))
     print()
     print(repr(run))
+    if run.calls:
+        c = run.calls
+        spent = "unknown (no price for this model)" if run.cost()["cost_usd"].isna().iloc[-1] else f"${c['cost_usd']:.4f}"
+        print(f"Judge calls: {c['calls']:,} ({c['cache_hits']:,} from the cache, {c['errors']:,} failed); spent {spent}")
     failures = _failures(run.results)
     if failures:
         print()
@@ -229,7 +233,10 @@ def _summary_table(run: Run) -> str:
     import pandas as pd
 
     summary = run.summary()
+    judged = bool((summary["kind"].astype(str) == "judge").any())
     header = ["task", "n", "pass rate [95% CI]", "passed", "failed", "errors", "skipped"]
+    if judged:
+        header += ["mean score"]
     lines = []
     for rec in summary.to_dict(orient="records"):
         name = str(rec["task"]) + (f".{rec['criterion']}" if rec["criterion"] else "")
@@ -237,8 +244,11 @@ def _summary_table(run: Run) -> str:
         shown = "-" if pd.isna(rate) else (
             f"{_percent(rate)} [{_percent(rec['pass_rate_low'])}-{_percent(rec['pass_rate_high'])}]"
         )
-        lines.append([name, rec["n"], shown, rec["passed"], rec["failed"], rec["errors"], rec["skipped"]])
-    return _table(header, lines, right=[False, True, True, True, True, True, True])
+        line = [name, rec["n"], shown, rec["passed"], rec["failed"], rec["errors"], rec["skipped"]]
+        if judged:
+            line.append("-" if pd.isna(rec["mean"]) else f"{float(rec['mean']):.2f}")
+        lines.append(line)
+    return _table(header, lines, right=[False] + [True] * (len(header) - 1))
 
 
 def _table(header: list[str], rows: list[list[Any]], right: list[bool]) -> str:
