@@ -316,3 +316,43 @@ def test_estimate_before_spending_then_cost_after(judge_server: JudgeServer, cac
     assert run.calls["calls"] == 2 and run.calls["cache_hits"] == 0
     est_gpt = wb.estimate(df, suite, model="openai/gpt-4o-mini", cache_dir=cache)
     assert est_gpt["cost_usd_est"].iloc[-1] > 0  # a priced model gets a dollar estimate
+
+
+def test_priced_models_record_cost_and_the_cache_records_what_it_saved(judge_server: JudgeServer, cache: Path) -> None:
+    suite = wb.Suite(name="s", tasks=[quality()])
+    priced = "openai/gpt-4o-mini"  # litellm's price table knows it; the local server answers for it
+    run = go(rows(6), suite, judge_server, cache, model=priced)
+    spent = run.cost().set_index("task")
+    assert spent.loc["quality", "cost_usd"] > 0 and spent.loc["total", "cost_usd"] == pytest.approx(run.calls["cost_usd"])
+    assert run.results["cost_usd"].sum() == pytest.approx(run.calls["cost_usd"])  # split per criterion, sums right
+    again = go(rows(6), suite, judge_server, cache, model=priced)
+    cost = again.cost().set_index("task")
+    assert cost.loc["total", "cost_usd"] == 0 and cost.loc["total", "saved_usd"] == pytest.approx(run.calls["cost_usd"])
+    assert again.results["cached"].all() and (again.results["cost_usd"] == 0).all()
+
+
+def test_overall_and_label_scales(cache: Path) -> None:
+    def script(body: dict[str, Any]) -> str:
+        return json.dumps({"accuracy": {"reason": "r", "score": 5}, "clarity": {"reason": "r", "score": 2},
+                           "tone": {"reason": "r", "label": "warm"}})
+
+    task = wb.JudgeTask(id="q", prompt="${answer}", overall=True, threshold=3, criteria=[
+        C(name="accuracy", description="A.", weight=3), C(name="clarity", description="C."),
+    ])
+    tone_task = wb.JudgeTask(id="t", prompt="${answer}", criteria=[
+        C(name="tone", description="T.", scale={"cold": 0, "neutral": 0.5, "warm": 1}, threshold="neutral")])
+    with JudgeServer(script=script) as server:
+        run = go(rows(2), wb.Suite(name="s", tasks=[task, tone_task]), server, cache)
+    r = run.results.set_index(["row", "task", "criterion"])
+    assert r.loc[(0, "q", "overall"), "score"] == pytest.approx((3 * 5 + 2) / 4)
+    assert r.loc[(0, "q", "overall"), "status"] == "passed"
+    assert r.loc[(0, "q", "clarity"), "status"] == "failed"
+    assert (r.loc[(0, "t", "tone"), "label"], r.loc[(0, "t", "tone"), "score"]) == ("warm", 1.0)
+    assert r.loc[(0, "t", "tone"), "status"] == "passed"
+
+
+def test_progress_bar_reports_calls(judge_server: JudgeServer, cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    wb.evaluate(rows(5), wb.Suite(name="s", tasks=[quality()]), model=judge_server.model, cache_dir=cache,
+                progress=True, **judge_server.litellm_kwargs)
+    err = capsys.readouterr().err
+    assert "judging" in err and "5/5" in err and "cached=0" in err and "errors=0" in err
