@@ -21,7 +21,13 @@ __all__ = [
 
 
 class WorkbenchError(Exception):
-    """Base class of every error workbench raises on purpose."""
+    """Base class of every error workbench raises on purpose.
+
+    Example:
+        >>> import workbench as wb
+        >>> issubclass(wb.SpecError, wb.WorkbenchError) and issubclass(wb.ColumnsError, wb.WorkbenchError)
+        True
+    """
 
 
 class SpecError(WorkbenchError, ValueError):
@@ -42,15 +48,44 @@ class SpecError(WorkbenchError, ValueError):
 
 
 class ColumnsError(WorkbenchError, ValueError):
-    """The DataFrame does not have the columns (or index) a suite needs."""
+    """The DataFrame does not have the columns (or index) a suite needs.
+
+    Example:
+        >>> import pandas as pd, workbench as wb
+        >>> suite = wb.Suite(name="s", tasks=[wb.AssertionTask(id="t", path="answr", op="is_string")])
+        >>> try:
+        ...     wb.evaluate(pd.DataFrame({"answer": ["hi"]}), suite)
+        ... except wb.ColumnsError as e:
+        ...     print(str(e).splitlines()[1])
+          - task 't': path 'answr' starts with 'answr', which is neither a column nor a task; did you mean 'answer'?
+    """
 
 
 class DataError(WorkbenchError, ValueError):
-    """A dataset file is missing, of an unknown format, or malformed."""
+    """A dataset file is missing, of an unknown format, or malformed.
+
+    Example:
+        >>> import workbench as wb
+        >>> try:
+        ...     wb.load_dataset("answers.xlsx")
+        ... except wb.DataError as e:
+        ...     print("unsupported" in str(e) or "does not exist" in str(e))
+        True
+    """
 
 
 class EvaluationError(WorkbenchError):
-    """Raised by ``evaluate(..., strict=True)`` for the first cell that errored."""
+    """Raised by ``evaluate(..., strict=True)`` for the first cell that errored.
+
+    Example:
+        >>> import pandas as pd, workbench as wb
+        >>> suite = wb.Suite(name="s", tasks=[wb.AssertionTask(id="t", path="x", op="gt", expected=1)])
+        >>> try:
+        ...     wb.evaluate(pd.DataFrame({"x": ["five"]}), suite, strict=True)
+        ... except wb.EvaluationError as e:
+        ...     print(str(e)[:39])
+        task 't' errored at row 0: greater_than
+    """
 
 
 class JudgeParseError(WorkbenchError, ValueError):
@@ -71,7 +106,14 @@ class JudgeParseError(WorkbenchError, ValueError):
 
 
 class MissingDependencyError(WorkbenchError, ImportError):
-    """An optional package a feature needs is not installed."""
+    """An optional package a feature needs is not installed; the message names the
+    ``pip install`` that fixes it.
+
+    Example:
+        >>> import workbench as wb
+        >>> str(wb.MissingDependencyError("charts need altair: pip install altair"))
+        'charts need altair: pip install altair'
+    """
 
 
 def closest(name: str, options: Iterable[str], n: int = 3) -> list[str]:
