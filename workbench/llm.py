@@ -44,7 +44,24 @@ _TRANSPORT = frozenset({
 """Parameters that choose where and how a request travels, not what the model computes:
 never part of the cache key, never stored."""
 
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2
+
+_CANON: dict[int, tuple[Any, str]] = {}
+"""Canonical JSON of objects reused across calls (the system message and response schema
+of a judge are the same objects for every row), keyed by identity; the object is held so
+its id cannot be reused while the entry lives."""
+
+
+def _canonical(obj: Any) -> str:
+    hit = _CANON.get(id(obj))
+    if hit is not None and hit[0] is obj:
+        return hit[1]
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    if isinstance(obj, (dict, list)):
+        if len(_CANON) > 4096:
+            _CANON.clear()
+        _CANON[id(obj)] = (obj, text)
+    return text
 
 
 def cache_key(
@@ -59,11 +76,19 @@ def cache_key(
     ...) are left out, so they can never reach the cache and never split it.
     """
     sampling = {k: v for k, v in (params or {}).items() if k not in _TRANSPORT}
-    payload = json.dumps(
-        [_CACHE_VERSION, model, list(messages), sampling, response_format],
-        sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str,
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()
+    h = hashlib.sha256()
+    for part in (str(_CACHE_VERSION), model, _canonical(sampling), _canonical(response_format),
+                 *(_canonical(m) for m in messages)):
+        data = part.encode()
+        h.update(len(data).to_bytes(8, "little"))  # length-prefixed: no two requests share a key
+        h.update(data)
+    return h.hexdigest()
+
+
+_HOT: dict[tuple[str, str], dict[str, Any]] = {}
+"""Entries read or written in this process, by (cache directory, key): rerunning an
+unchanged notebook cell then costs a dict lookup per call, not a disk read."""
+_HOT_LIMIT = 500_000
 
 
 def default_cache_dir() -> Path:
@@ -244,20 +269,60 @@ class LLM:
         """The cached completion for ``key``, if caching is on and it exists."""
         if self._cache is None or self.refresh:
             return None
-        hit = self._cache.get(key)
+        hit = _HOT.get((self._cache.directory, key))
         if hit is None:
-            return None
+            hit = self._cache.get(key)
+            if hit is None:
+                return None
+            self._remember(key, hit)
         return Completion(
             text=hit["text"], prompt_tokens=hit.get("prompt_tokens"), completion_tokens=hit.get("completion_tokens"),
             cost_usd=0.0, saved_usd=hit.get("cost_usd"), cached=True,
         )
 
+    def prefetch(self, keys: Sequence[str]) -> None:
+        """Read many keys from disk in a few queries (a warm rerun of 10,000 rows would
+        otherwise make 10,000 separate reads); later :meth:`cached` calls find them in memory.
+
+        Uses diskcache's storage layout for the bulk read, the same query its ``get`` runs;
+        if that layout ever changes, lookups fall back to one ``get`` per key.
+        """
+        if self._cache is None or self.refresh:
+            return
+        directory = self._cache.directory
+        missing = [k for k in keys if (directory, k) not in _HOT]
+        try:
+            sql, disk = self._cache._sql, self._cache._disk
+            for start in range(0, len(missing), 500):
+                chunk = missing[start:start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = sql(
+                    f"SELECT key, mode, filename, value FROM Cache WHERE raw = 1 AND key IN ({marks})"
+                    " AND (expire_time IS NULL OR expire_time > ?)", (*chunk, time.time()),
+                ).fetchall()
+                for key, mode, filename, value in rows:
+                    try:
+                        entry = disk.fetch(mode, filename, value, False)
+                    except OSError:  # evicted meanwhile: cached() will look again
+                        continue
+                    if isinstance(entry, dict) and "text" in entry:
+                        self._remember(key, entry)
+        except (AttributeError, TypeError, ValueError):  # pragma: no cover - another diskcache layout
+            return
+
     def _store(self, key: str, c: Completion) -> None:
         if self._cache is not None:
-            self._cache.set(key, {
+            entry = {
                 "text": c.text, "prompt_tokens": c.prompt_tokens, "completion_tokens": c.completion_tokens,
                 "cost_usd": c.cost_usd, "model": self.model, "created": time.time(),
-            })
+            }
+            self._cache.set(key, entry)  # on disk before anyone sees it: a killed kernel keeps it
+            self._remember(key, entry)
+
+    def _remember(self, key: str, entry: dict[str, Any]) -> None:
+        if len(_HOT) >= _HOT_LIMIT:
+            _HOT.clear()
+        _HOT[(self._cache.directory, key)] = entry
 
     def price(self, prompt_tokens: int, completion_tokens: int) -> float | None:
         """The cost in USD of that many tokens on this model, from litellm's price table;
@@ -277,15 +342,21 @@ class LLM:
     # --- calls ------------------------------------------------------------------------
 
     async def complete(
-        self, messages: Sequence[Mapping[str, Any]], response_format: Mapping[str, Any] | None = None
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        response_format: Mapping[str, Any] | None = None,
+        *,
+        key: str | None = None,
+        check_cache: bool = True,
     ) -> Completion:
         """One chat completion: from the cache, or called (and cached as soon as it arrives).
 
         Never raises for a provider failure: after the last retry the completion carries
-        ``error`` with the provider's message.
+        ``error`` with the provider's message. ``key`` and ``check_cache=False`` let a caller
+        that already looked the request up skip doing it twice.
         """
-        key = self.key(messages, response_format)
-        hit = self.cached(key)
+        key = key or self.key(messages, response_format)
+        hit = self.cached(key) if check_cache else None
         if hit is not None:
             return hit
         litellm = _litellm()

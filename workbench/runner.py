@@ -168,24 +168,41 @@ class JudgeRunner:
         groups = self.groups(task)
         outcomes: dict[tuple[int, int], _Cell] = {}
 
-        async def one(i: int, g: int, messages: list[dict[str, str]], rf: dict[str, Any]) -> None:
-            outcomes[(i, g)] = await self._call(llm, task, groups[g], messages, rf)
+        async def one(i: int, g: int, messages: list[dict[str, str]], rf: dict[str, Any], key: str,
+                      hit: Completion | None) -> None:
+            outcomes[(i, g)] = await self._call(llm, task, groups[g], messages, rf, key, hit)
 
+        keys = {(i, g): llm.key(messages, rf) for i, g, messages, rf in jobs if not isinstance(messages, str)}
+        llm.prefetch(list(keys.values()))
         pending = []
         for i, g, messages, rf in jobs:
             if isinstance(messages, str):
                 outcomes[(i, g)] = _Cell(error=messages)
-            else:
-                pending.append(one(i, g, messages, rf))
+                continue
+            key = keys[(i, g)]
+            hit = llm.cached(key)
+            if hit is not None:  # a cache hit is settled here, without a task per call
+                self.progress.finished(hit)
+                cell = _cell_from(hit)
+                try:
+                    cell.verdicts = judge.parse_verdict(hit.text or "", task, groups[g])
+                except JudgeParseError:
+                    pending.append(one(i, g, messages, rf, key, hit))  # needs its repair call
+                    continue
+                outcomes[(i, g)] = cell
+                continue
+            pending.append(one(i, g, messages, rf, key, None))
         await asyncio.gather(*pending)
         return _blocks(task, groups, outcomes, ctx.n, skip)
 
     async def _call(
-        self, llm: LLM, task: JudgeTask, criteria: list[Criterion], messages: list[dict[str, str]], rf: dict[str, Any]
+        self, llm: LLM, task: JudgeTask, criteria: list[Criterion], messages: list[dict[str, str]],
+        rf: dict[str, Any], key: str, first: Completion | None = None,
     ) -> _Cell:
-        first = await llm.complete(messages, rf)
-        self.progress.finished(first)
-        cell = _Cell(tokens=first.tokens, cost_usd=first.cost_usd, latency_s=first.latency_s, cached=first.cached)
+        if first is None:
+            first = await llm.complete(messages, rf, key=key, check_cache=False)
+            self.progress.finished(first)
+        cell = _cell_from(first)
         if first.error is not None:
             cell.error = f"judge call failed after {first.attempts} attempt(s): {first.error}"
             return cell
@@ -211,6 +228,10 @@ class JudgeRunner:
                           f"raw reply: {shorten(first.text or '', _RAW_KEPT)!r}; "
                           f"repair reply: {shorten(repair.text or '', _RAW_KEPT)!r}")
         return cell
+
+
+def _cell_from(c: Completion) -> _Cell:
+    return _Cell(tokens=c.tokens, cost_usd=c.cost_usd, latency_s=c.latency_s, cached=c.cached)
 
 
 def _add(a: int | float | None, b: int | float | None) -> Any:

@@ -1,0 +1,40 @@
+"""The call layer's cache: keys, storage, bulk reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from workbench import llm as L
+
+
+def test_cache_key_ignores_transport_and_credentials_but_not_content() -> None:
+    msgs = [{"role": "system", "content": "judge"}, {"role": "user", "content": "answer"}]
+    base = L.cache_key("openai/m", msgs, {"temperature": 0})
+    assert base == L.cache_key("openai/m", msgs, {"temperature": 0, "api_key": "sk-x", "api_base": "http://h",
+                                                  "headers": {"a": "b"}, "timeout": 3})
+    assert base != L.cache_key("openai/m", msgs, {"temperature": 0.5})
+    assert base != L.cache_key("openai/other", msgs, {"temperature": 0})
+    assert base != L.cache_key("openai/m", msgs, {"temperature": 0}, {"type": "json_object"})
+    assert base != L.cache_key("openai/m", [msgs[0], {"role": "user", "content": "answer!"}], {"temperature": 0})
+    # the same content in new objects gives the same key (identity memo is only a shortcut)
+    assert base == L.cache_key("openai/m", [dict(m) for m in msgs], {"temperature": 0})
+
+
+def test_bulk_prefetch_reads_what_single_gets_read(tmp_path: Path) -> None:
+    writer = L.LLM("openai/m", cache_dir=tmp_path)
+    keys = [f"k{i}" for i in range(1200)]
+    for i, k in enumerate(keys):
+        writer._store(k, L.Completion(text=f"verdict {i}", prompt_tokens=i, completion_tokens=1, cost_usd=None))
+    writer.close()
+    L._HOT.clear()  # as in a fresh process
+    reader = L.LLM("openai/m", cache_dir=tmp_path)
+    reader.prefetch(keys + ["absent"])
+    assert all((str(tmp_path), k) in L._HOT for k in keys)
+    assert (str(tmp_path), "absent") not in L._HOT
+    for i in (0, 599, 1199):
+        hit = reader.cached(keys[i])
+        assert hit is not None and hit.cached and hit.text == f"verdict {i}" and hit.prompt_tokens == i
+        assert reader._cache.get(keys[i])["text"] == hit.text
+    assert reader.cached("absent") is None
+    refreshing = L.LLM("openai/m", cache_dir=tmp_path, refresh=True)
+    assert refreshing.cached(keys[0]) is None
