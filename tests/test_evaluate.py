@@ -291,3 +291,11 @@ def test_judge_tasks_without_a_model_are_refused_before_any_work() -> None:
     suite = suite_of(wb.JudgeTask(id="q", prompt="${x}", criteria=[wb.Criterion(name="c", description="d")]))
     with pytest.raises(wb.WorkbenchError, match=r"judge tasks \['q'\] need a model: pass model="):
         wb.evaluate(pd.DataFrame({"x": [1]}), suite)
+
+
+def test_dependents_read_an_upstream_status_as_text(support: pd.DataFrame) -> None:
+    run = wb.evaluate(support, suite_of(
+        A(id="conf", path="response.confidence", op="lte", expected=1),
+        A(id="st", path="conf.status", op="one_of", expected=["failed", "error"], depends_on=["conf"]),
+    ))
+    assert cells(run, "st")["status"].tolist() == ["failed", "passed", "failed", "passed"]

@@ -21,6 +21,7 @@ from .assertions import OpError, ResolvedOp, apply, describe, lookup
 from .context import Context, Output, gc_paused
 from .errors import EvaluationError, did_you_mean, shorten
 from .paths import PathError, Segment, parse_path, substitute, template_paths, to_plain
+from .results import STATUSES
 from .specs import AssertionTask, JudgeTask, Suite
 
 __all__ = ["Block", "reference_problems", "run_assertions", "run_suite", "skips"]
@@ -110,7 +111,7 @@ def skips(task: AssertionTask | JudgeTask, suite: Suite, ctx: Context, n: int) -
         if upstream is not None:
             skip = np.where(pd.isna(skip), upstream, skip)
         if suite.task(dep).gate:
-            for code, word in ((FAILED, "failed"), (ERROR, "errored")):
+            for code, word in (("failed", "failed"), ("error", "errored")):
                 hit = (status == code) & pd.isna(skip)
                 if hit.any():
                     skip[hit] = f"gate {dep!r} {word}"
@@ -187,10 +188,13 @@ def _output(task: AssertionTask | JudgeTask, blocks: list[Block], fields: dict[s
     # pass for gating); the worst status wins
     ranked = [np.where(b.status == SCORED, PASSED, b.status) for b in blocks]
     status = ranked[0] if len(ranked) == 1 else np.max(np.stack(ranked), axis=0)
-    out_fields = {"passed": pd.Series(_passed_array(status)), "status": pd.Series(status)}
+    out_fields = {"passed": pd.Series(_passed_array(status)),
+                  "status": pd.Series(np.asarray(STATUSES, dtype=object)[status])}
     missing: dict[str, np.ndarray] = {}
     out_fields.update(fields)
     for name in out_fields:
+        if name == "status":  # every row has a status, errored and skipped ones too
+            continue
         why = np.full(len(status), None, dtype=object)
         why[status == ERROR] = f"task {task.id!r} has no {name} here because it errored"
         why[status == SKIPPED] = f"task {task.id!r} was skipped here"
