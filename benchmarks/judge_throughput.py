@@ -672,10 +672,81 @@ def part_litellm_cache(a: argparse.Namespace, report: dict[str, Any]) -> str:
             f"cells ok {r['cells_ok']}/{r['cells']}")
 
 
+PRICED = "openai/gpt-4o-mini"
+SETTINGS: list[tuple[str, str, str | None, str]] = [
+    # (label, side, model (None: --model), tweaks)
+    ("workbench, unpriced model (baseline of the throughput table)", "workbench", None, ""),
+    ("workbench, priced model", "workbench", PRICED, ""),
+    ("workbench, priced, litellm.turn_off_message_logging=True", "workbench", PRICED, "no_message_logging"),
+    ("workbench, priced, litellm.disable_aiohttp_transport=True (httpx transport)", "workbench", PRICED, "httpx"),
+    ("workbench, priced, success-logging task skipped (private is_internal_call ContextVar)", "workbench", PRICED,
+     "skip_success_logging"),
+    ("workbench, priced, cost calculation stubbed out (not a setting: its share)", "workbench", PRICED, "no_cost"),
+    ("workbench, priced, both of the above", "workbench", PRICED, "skip_success_logging,no_cost"),
+    ("workbench, model aiohttp_openai/gpt-4o-mini (litellm's aiohttp provider, no OpenAI SDK)", "workbench",
+     "aiohttp_openai/gpt-4o-mini", ""),
+    ("workbench, model hosted_vllm/gpt-4o-mini (litellm's httpx handler, no OpenAI SDK)", "workbench",
+     "hosted_vllm/gpt-4o-mini", ""),
+    ("raw litellm, priced model", "litellm", PRICED, ""),
+    ("raw litellm, priced, no response_format (what the shared harness's litellm peer sends)", "litellm", PRICED,
+     "no_response_format"),
+    ("OpenAI SDK alone (AsyncOpenAI, same body)", "openai_sdk", PRICED, ""),
+    ("aiohttp alone (one POST per call, same body): floor", "aiohttp", PRICED, ""),
+]
+
+
+def part_settings(a: argparse.Namespace, report: dict[str, Any]) -> str:
+    """litellm settings and request paths that may remove per-call CPU, interleaved over --reps rounds."""
+    n, c = (int(x) for x in a.settings_config.lower().split("x"))
+    ideal = n * a.latency_ms / 1000 / c
+    server = Server(a.latency_ms)
+    results: list[dict[str, Any]] = []
+    try:
+        for rep in range(a.reps):
+            order = SETTINGS if rep % 2 == 0 else SETTINGS[::-1]
+            for label, side, model, tweaks in order:
+                extra = ["--tweaks", tweaks] if tweaks else []
+                r = run_child_cpu(server, side, n=n, c=c, criteria=3, model=model or a.model, extra=extra)
+                r.update(label=label, rep=rep)
+                results.append(r)
+                print(f"settings rep={rep} {label[:70]:70s} {r.get('status')} wall={r.get('wall_s', 0):.2f}s "
+                      f"cpu={r.get('cpu_s', 0):.2f}s inflight={r['max_in_flight']} ok={r.get('cells_ok')} "
+                      f"{r.get('error', '')[:200]}", file=sys.stderr, flush=True)
+    finally:
+        server.stop()
+    report["settings"] = results
+    base = None
+    lines = [f"### litellm settings and request paths (N={n}, C={c}, latency {a.latency_ms:g} ms, joint judge with 3 "
+             f"criteria, caching off; median of {a.reps} interleaved rounds)", "",
+             "| variant | CPU ms/call | vs priced workbench | wall s | ratio to ideal | cost reported | cells ok |",
+             "|---|---|---|---|---|---|---|"]
+    rows = []
+    for label, side, model, tweaks in SETTINGS:
+        rs = [r for r in results if r["label"] == label and r.get("status") == "ok"]
+        if not rs:
+            err = next((r.get("error") or r.get("stderr", "")[-200:] for r in results if r["label"] == label), "")
+            lines.append(f"| {label} | failed: {str(err)[:150]} | | | | | |")
+            continue
+        cpu = 1000 * _med(rs, "cpu_s") / n
+        if label == "workbench, priced model":
+            base = cpu
+        cost = rs[0].get("calls", {}).get("cost_usd") if isinstance(rs[0].get("calls"), dict) else None
+        rows.append({"label": label, "cpu_ms_per_call": cpu, "wall_s": _med(rs, "wall_s"), "cost_usd": cost,
+                     "cells_ok": _med(rs, "cells_ok"), "cells": rs[0]["cells"]})
+    for row in rows:
+        delta = "" if base is None else f"{row['cpu_ms_per_call'] - base:+.2f} ({row['cpu_ms_per_call'] / base - 1:+.0%})"
+        cost = "-" if row["cost_usd"] is None else f"{row['cost_usd']:.4f}"
+        lines.append(f"| {row['label']} | {row['cpu_ms_per_call']:.2f} | {delta} | {row['wall_s']:.2f} "
+                     f"| {row['wall_s'] / ideal:.2f} | {cost} | {row['cells_ok']:g}/{row['cells']} |")
+    report["settings_summary"] = rows
+    return "\n".join(lines)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--parts", default="throughput,warm,litellm_cache")
     p.add_argument("--configs", default="400x16,2000x64", help="NxC pairs for the throughput part")
+    p.add_argument("--settings-config", default="2000x64", help="NxC of the settings part")
     p.add_argument("--sides", default="workbench,litellm",
                    help="throughput part: which sides to run (also: openai_sdk, aiohttp = reference floors)")
     p.add_argument("--latency-ms", type=float, default=50.0)
@@ -729,7 +800,8 @@ def main() -> None:
     parts = [x.strip() for x in a.parts.split(",") if x.strip()]
     tables = []
     for part in parts:
-        fn = {"throughput": part_throughput, "warm": part_warm, "litellm_cache": part_litellm_cache}[part]
+        fn = {"throughput": part_throughput, "warm": part_warm, "litellm_cache": part_litellm_cache,
+              "settings": part_settings}[part]
         tables.append(fn(a, report))
     report["tables"] = tables
     report["loadavg_end"] = os.getloadavg()

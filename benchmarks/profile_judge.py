@@ -60,7 +60,11 @@ RULES: list[Rule] = [
      lambda s, t: t != "MainThread" and "litellm" in s),
     ("litellm: other (wrapper_async, dispatch, get_llm_provider, optional params)", lambda s, t: _LITELLM(s, t)),
     ("executor threads: thread handoff (run_in_executor, futures, wakeups)", lambda s, t: t != "MainThread"),
-    ("workbench: llm.py (cache key, limiter, Completion)", _has("(workbench/llm.py")),
+    ("workbench: cache key (canonical JSON + sha256)", _has("cache_key (workbench/llm.py", "LLM.key (workbench")),
+    ("workbench: disk cache reads (prefetch: SQLite + unpickle, diskcache get)",
+     _has("LLM.prefetch", "(diskcache/")),
+    ("workbench: cache hit to Completion", _has("LLM.cached (workbench")),
+    ("workbench: llm.py other (limiter, Completion, store)", _has("(workbench/llm.py")),
     ("workbench: judge verdict parse", _has("(workbench/judge/_verdict.py")),
     ("workbench: plan, render prompts", _has("(workbench/judge/_prompt.py", "JudgeRunner.plan", "_template_columns")),
     ("workbench: result blocks and results frame", _has("_blocks (workbench", "_results_frame", "_empty_block",
@@ -142,8 +146,8 @@ def report(paths: list[str], calls: int, rate: float, top: int) -> tuple[str, di
             lf[stack.rsplit(";", 1)[-1]] += n
         leaves[name] = lf
     names = list(per)
-    lines = [f"py-spy --gil samples at {rate:g} Hz over {calls} calls; ms/call = samples / rate / calls",
-             "", "| bucket | " + " | ".join(f"{n} ms/call | {n} share" for n in names) + " |",
+    lines = [f"py-spy --gil samples at {rate:g} Hz over {calls} calls; µs/call = 1e6 * samples / rate / calls",
+             "", "| bucket | " + " | ".join(f"{n} µs/call | {n} share" for n in names) + " |",
              "|---|" + "---|---|" * len(names)]
     for bucket, _ in RULES:
         if not any(per[n][bucket] for n in names):
@@ -151,10 +155,10 @@ def report(paths: list[str], calls: int, rate: float, top: int) -> tuple[str, di
         cells = []
         for n in names:
             v = per[n][bucket]
-            cells += [f"{1000 * v / rate / calls:.2f}", f"{v / totals[n]:.1%}"]
+            cells += [f"{1e6 * v / rate / calls:.0f}", f"{v / totals[n]:.1%}"]
         lines.append(f"| {bucket} | " + " | ".join(cells) + " |")
     lines.append("| **total (GIL-holding samples)** | " + " | ".join(
-        f"**{1000 * totals[n] / rate / calls:.2f}** | 100%" for n in names) + " |")
+        f"**{1e6 * totals[n] / rate / calls:.0f}** | 100%" for n in names) + " |")
     for n in names:
         data[n] = {"samples": totals[n], "ms_per_call": 1000 * totals[n] / rate / calls,
                    "buckets": {b: {"samples": v, "share": v / totals[n], "ms_per_call": 1000 * v / rate / calls}
