@@ -312,7 +312,7 @@ def test_estimate_before_spending_then_cost_after(judge_server: JudgeServer, cac
     cost = run.cost().set_index("task")
     assert cost.loc["q", "cells"] == 4 and cost.loc["q", "cached"] == 0
     assert cost.loc["q", "tokens"] == run.results["tokens"].sum() > 0
-    assert pd.isna(cost.loc["total", "cost_usd"])
+    assert pd.isna(cost.loc["total", "cost_usd"]) and run.calls["cost_usd"] is None
     assert run.calls["calls"] == 2 and run.calls["cache_hits"] == 0
     est_gpt = wb.estimate(df, suite, model="openai/gpt-4o-mini", cache_dir=cache)
     assert est_gpt["cost_usd_est"].iloc[-1] > 0  # a priced model gets a dollar estimate

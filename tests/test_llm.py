@@ -38,3 +38,14 @@ def test_bulk_prefetch_reads_what_single_gets_read(tmp_path: Path) -> None:
     assert reader.cached("absent") is None
     refreshing = L.LLM("openai/m", cache_dir=tmp_path, refresh=True)
     assert refreshing.cached(keys[0]) is None
+
+
+def test_a_message_changed_in_place_gets_a_new_key() -> None:
+    system = {"role": "system", "content": "judge accuracy"}
+    schema = {"type": "json_schema", "json_schema": {"name": "v", "schema": {"type": "object"}}}
+    before = L.cache_key("openai/m", [system], {}, schema)
+    system["content"] = "judge tone"
+    after_msg = L.cache_key("openai/m", [system], {}, schema)
+    schema["json_schema"]["name"] = "w"
+    after_schema = L.cache_key("openai/m", [system], {}, schema)
+    assert len({before, after_msg, after_schema}) == 3

@@ -197,7 +197,8 @@ async def evaluate_async(
     calls = {}
     if judges is not None:
         p = judges.progress
-        calls = {"calls": p.done, "cache_hits": p.cached, "errors": p.errors, "cost_usd": p.cost_usd,
+        calls = {"calls": p.done, "cache_hits": p.cached, "errors": p.errors,
+                 "cost_usd": None if p.unpriced else p.cost_usd,  # an unknown price is missing, not 0
                  "saved_usd": p.saved_usd}
     return Run(suite=suite, results=results, model=model, started_at=started,
                duration_s=time.perf_counter() - t0, calls=calls)

@@ -29,6 +29,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+try:
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - orjson is a dependency
+    _orjson = None
+
 __all__ = ["LLM", "Completion", "cache_key", "default_cache_dir"]
 
 # Read litellm's bundled price table instead of fetching one at import: notebooks and CI
@@ -44,24 +49,18 @@ _TRANSPORT = frozenset({
 """Parameters that choose where and how a request travels, not what the model computes:
 never part of the cache key, never stored."""
 
-_CACHE_VERSION = 2
-
-_CANON: dict[int, tuple[Any, str]] = {}
-"""Canonical JSON of objects reused across calls (the system message and response schema
-of a judge are the same objects for every row), keyed by identity; the object is held so
-its id cannot be reused while the entry lives."""
+_CACHE_VERSION = 3
 
 
 def _canonical(obj: Any) -> str:
-    hit = _CANON.get(id(obj))
-    if hit is not None and hit[0] is obj:
-        return hit[1]
-    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    if isinstance(obj, (dict, list)):
-        if len(_CANON) > 4096:
-            _CANON.clear()
-        _CANON[id(obj)] = (obj, text)
-    return text
+    """Canonical JSON (sorted keys), computed afresh on every call: a dict changed in place
+    must never keep an old key."""
+    if _orjson is not None:
+        try:
+            return _orjson.dumps(obj, option=_orjson.OPT_SORT_KEYS | _orjson.OPT_NON_STR_KEYS, default=str).decode()
+        except TypeError:
+            pass
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 def cache_key(

@@ -50,6 +50,8 @@ class Progress:
         self.total = self.done = self.cached = self.errors = 0
         self.cost_usd = 0.0
         self.saved_usd = 0.0
+        self.unpriced = 0
+        """Calls made (not cached) whose price litellm did not know."""
         self.on_update = on_update
 
     def planned(self, n: int) -> None:
@@ -62,6 +64,7 @@ class Progress:
         self.cached += c.cached
         self.errors += c.error is not None
         self.cost_usd += c.cost_usd or 0.0
+        self.unpriced += (not c.cached) and c.error is None and c.cost_usd is None
         self.saved_usd += c.saved_usd or 0.0
         if self.on_update:
             self.on_update(self)
