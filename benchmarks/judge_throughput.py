@@ -29,6 +29,12 @@ Parts (``--parts``, comma-separated):
   1.106.2 imports fastapi on a cache hit, so this child runs with
   ``--litellm-cache-python`` (a venv that has fastapi; skipped when none is found).
 
+* ``settings`` (not in the default ``--parts``): at ``--settings-config`` (2000x64), every
+  variant of ``SETTINGS`` interleaved over ``--reps`` rounds: litellm flags, a priced vs an
+  unpriced model, litellm's other OpenAI-compatible routes, the OpenAI SDK alone and a bare
+  aiohttp POST (the floor); CPU ms per call and the change against workbench on a priced model.
+  ``--sides`` picks the throughput part's sides (also ``openai_sdk``, ``aiohttp``).
+
 Extra knobs for profiling: ``--profile DIR`` writes a cProfile of every timed section
 (``<side>.n<N>_c<C>.rep<R>.prof``); ``--tweaks a,b`` applies named litellm settings in
 the children (see ``TWEAKS``) to measure what they save.

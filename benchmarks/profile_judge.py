@@ -136,8 +136,10 @@ def report(paths: list[str], calls: int, rate: float, top: int) -> tuple[str, di
     per: dict[str, collections.Counter[str]] = {}
     totals = {}
     leaves = {}
-    for p in paths:
-        name = Path(p).name.split(".")[0]
+    short = [Path(p).name.split(".")[0] for p in paths]
+    for p, name in zip(paths, short):
+        if short.count(name) > 1:  # the same side from several runs: tell them apart by folder
+            name = f"{Path(p).parent.name}/{name}"
         s = load(p)
         per[name] = buckets(s)
         totals[name] = sum(s.values())
