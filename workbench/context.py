@@ -212,19 +212,9 @@ def _descend(
             out[i] = v
         except (_Slow, KeyError, IndexError):
             try:
-                out[i] = _resolve_from(cells[i], rest, root)
+                out[i] = resolve(cells[i], (root, *rest), start=1)  # messages name the path from root
             except PathError as e:
                 if errors is None:
                     errors = np.full(len(cells), None, dtype=object)
                 errors[i] = str(e)
     return pd.Series(out, dtype=object), errors
-
-
-def _resolve_from(value: Any, rest: tuple[Segment, ...], root: str) -> Any:
-    """:func:`resolve` with messages naming the full path from ``root``."""
-    try:
-        return resolve({root: value}, (root, *rest))
-    except PathError as e:
-        raise PathError(str(e).replace("'the row'", f"'{root}'")) from None
-
-

@@ -18,6 +18,7 @@ import pandas as pd
 
 from . import _vector
 from .assertions import OpError, ResolvedOp, apply, describe, lookup
+from .assertions._core import _Phrase  # the phrase apply() writes, so fast reasons read the same
 from .context import Context, Output, gc_paused
 from .errors import EvaluationError, did_you_mean, shorten
 from .paths import PathError, Segment, parse_path, substitute, template_paths, to_plain
@@ -283,7 +284,7 @@ def _fast_reasons(rop: ResolvedOp, cells: list[Any], prepared: Any, expected: An
     """
     first = apply(rop, to_plain(cells[0]), prepared, expected)[1]
     verb = "is" if rop.negated else "is not"
-    phrase = rop.op.phrase.format(expected=describe(expected if expected is not None else prepared))
+    phrase = format(_Phrase(rop.op, expected if expected is not None else prepared))
     if first != f"{describe(to_plain(cells[0]))} {verb} {phrase}":
         return [first] + [apply(rop, to_plain(v), prepared, expected)[1] for v in cells[1:]]
     tail = f" {verb} {phrase}"
