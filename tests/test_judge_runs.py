@@ -309,6 +309,12 @@ def test_estimate_before_spending_then_cost_after(judge_server: JudgeServer, cac
     assert judge_server.count == 2
     est = wb.estimate(df, suite, model=judge_server.model, **opts).set_index("task")
     assert (est.loc["q", "cached"], est.loc["q", "new"]) == (2, 4)
+    per_row = wb.estimate(df.set_axis(list("abcd")), suite, model=judge_server.model, by_row=True, **opts)
+    assert per_row["q"].to_dict() == {"a": 0, "b": 0, "c": 2, "d": 2}  # row 'b' is gated off, 'a' cached
+    edited = wb.Suite(name="s", tasks=[suite.tasks[0], suite.tasks[1].model_copy(update={"criteria": [
+        C(name="a", description="A."), C(name="b", description="B, edited.")]})])
+    per_row = wb.estimate(df, edited, model=judge_server.model, by_row=True, **opts)
+    assert per_row["q"].tolist() == [1, 0, 2, 2]  # only the edited criterion at the cached row
     cost = run.cost().set_index("task")
     assert cost.loc["q", "cells"] == 4 and cost.loc["q", "cached"] == 0
     assert cost.loc["q", "tokens"] == run.results["tokens"].sum() > 0

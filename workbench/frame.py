@@ -211,10 +211,15 @@ def estimate(
     rows: Any = None,
     columns: Mapping[str, str] | None = None,
     model: str | None = None,
+    by_row: bool = False,
     **options: Any,
 ) -> pd.DataFrame:
     """Before spending anything: per judge task, how many calls a run would make, how many
     the cache already holds, and the estimated tokens and cost of the rest.
+
+    With ``by_row=True`` the answer is per input row instead: one column per judge task
+    holding the number of calls that row still needs (0: all cached), indexed by row label,
+    so ``est.index[est.sum(axis=1) > 0]`` are the rows an edit changes.
 
     Assertions run (they are free), so their gates skip rows as they would in the run; rows
     behind a judge gate are all counted, so ``new`` is an upper bound. Token counts are
@@ -229,6 +234,9 @@ def estimate(
         >>> est = wb.estimate(pd.DataFrame({"a": ["x", "y"]}), suite, model="openai/gpt-4o-mini", use_cache=False)
         >>> est[["task", "calls", "cached", "new"]].to_dict("records")
         [{'task': 'q', 'calls': 2, 'cached': 0, 'new': 2}, {'task': 'total', 'calls': 2, 'cached': 0, 'new': 2}]
+        >>> wb.estimate(pd.DataFrame({"a": ["x", "y"]}), suite, model="openai/gpt-4o-mini", use_cache=False,
+        ...             by_row=True)["q"].tolist()
+        [1, 1]
     """
     from .runner import JudgeRunner
 
@@ -254,6 +262,8 @@ def estimate(
             records.append(runner.estimate(t, ctx, skip))
     finally:
         runner.close()
+    if by_row:
+        return pd.DataFrame({r["task"]: r["new_at"] for r in records}, index=df.index, dtype="int64")
     out = pd.DataFrame.from_records(records, columns=[
         "task", "model", "mode", "calls", "cached", "new", "unrenderable", "prompt_tokens_est",
         "completion_tokens_est", "cost_usd_est"])

@@ -146,7 +146,10 @@ class JudgeRunner:
         per criterion)."""
         llm = self.llm(task)
         calls = cached = unrenderable = prompt_chars = completion = 0
-        for _, g, messages, rf in self.plan(task, ctx, skip):
+        new_at = np.zeros(ctx.n, dtype=np.int64)
+        jobs = self.plan(task, ctx, skip)
+        llm.prefetch([llm.key(m, rf) for _, _, m, rf in jobs if not isinstance(m, str)])
+        for i, g, messages, rf in jobs:
             calls += 1
             if isinstance(messages, str):
                 unrenderable += 1
@@ -154,6 +157,7 @@ class JudgeRunner:
             if llm.cached(llm.key(messages, rf)) is not None:
                 cached += 1
                 continue
+            new_at[i] += 1
             prompt_chars += sum(len(m["content"]) for m in messages) + len(str(rf))
             completion += 60 * len(self.groups(task)[g])
         prompt = prompt_chars // 4
@@ -161,7 +165,7 @@ class JudgeRunner:
         cost = llm.price(prompt, completion) if new else 0.0
         return {"task": task.id, "model": llm.model, "mode": task.mode, "calls": calls, "cached": cached,
                 "new": new, "unrenderable": unrenderable, "prompt_tokens_est": prompt,
-                "completion_tokens_est": completion, "cost_usd_est": cost}
+                "completion_tokens_est": completion, "cost_usd_est": cost, "new_at": new_at}
 
     async def run(self, task: JudgeTask, ctx: Context, skip: np.ndarray) -> list[Block]:
         """Judge every non-skipped row; one Block per criterion (plus ``overall`` if asked)."""
