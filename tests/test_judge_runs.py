@@ -362,3 +362,13 @@ def test_progress_bar_reports_calls(judge_server: JudgeServer, cache: Path, caps
                 progress=True, **judge_server.litellm_kwargs)
     err = capsys.readouterr().err
     assert "judging" in err and "5/5" in err and "cached=0" in err and "errors=0" in err
+
+
+def test_progress_callable_sees_every_call(judge_server: JudgeServer, cache: Path) -> None:
+    seen: list[tuple[int, int, int]] = []
+    suite = wb.Suite(name="s", tasks=[quality()])
+    go(rows(4), suite, judge_server, cache, progress=lambda p: seen.append((p.total, p.done, p.cached)))
+    assert seen[-1] == (4, 4, 0) and [d for _, d, _ in seen] == sorted(d for _, d, _ in seen)
+    seen.clear()
+    go(rows(4), suite, judge_server, cache, progress=lambda p: seen.append((p.total, p.done, p.cached)))
+    assert seen[-1] == (4, 4, 4)  # a warm rerun reports its cache hits too

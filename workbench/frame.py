@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -69,7 +69,7 @@ def evaluate(
     strict: bool = False,
     model: str | None = None,
     concurrency: int = 16,
-    progress: bool = True,
+    progress: bool | Callable[[Any], Any] = True,
     **options: Any,
 ) -> Run:
     """Run every task of ``suite`` over the rows of ``df``.
@@ -89,7 +89,10 @@ def evaluate(
             (``"openai/gpt-4o-mini"``); credentials and base URLs follow litellm's
             environment variables, or pass ``api_base=``/``api_key=``.
         concurrency: most judge calls in flight at once.
-        progress: show a progress bar (done, cached, errors, dollars) while judges run.
+        progress: show a progress bar (done, cached, errors, dollars) while judges run; or a
+            callable, called with the run's :class:`~workbench.runner.Progress` (``total``,
+            ``done``, ``cached``, ``errors``, ``cost_usd``) at every change, e.g. to drive a
+            widget. It runs on the evaluation's event loop: keep it quick.
         **options: judge call options: ``timeout`` (s per attempt), ``max_retries``,
             ``use_cache`` (False: neither read nor write the cache), ``refresh`` (True: call
             again and overwrite), ``cache_dir``, ``params`` (sampling parameters such as
@@ -165,7 +168,7 @@ async def evaluate_async(
     strict: bool = False,
     model: str | None = None,
     concurrency: int = 16,
-    progress: bool = True,
+    progress: bool | Callable[[Any], Any] = True,
     **options: Any,
 ) -> Run:
     """:func:`evaluate` for async code: same arguments, same result.
@@ -183,8 +186,9 @@ async def evaluate_async(
     if any(isinstance(t, JudgeTask) for t in suite.tasks):
         from .runner import JudgeRunner, Progress
 
-        bar = _progress_bar() if progress else None
-        judges = JudgeRunner(_judge_options(model, concurrency, options), Progress(bar.update if bar else None))
+        bar = _progress_bar() if progress is True else None
+        hook = bar.update if bar else (progress if callable(progress) else None)
+        judges = JudgeRunner(_judge_options(model, concurrency, options), Progress(hook))
     started, t0 = datetime.now(timezone.utc), time.perf_counter()
     try:
         blocks = await run_suite(suite, Context(df), strict=strict, judges=judges)
