@@ -6,9 +6,10 @@ Example:
     workbench ...
     0
 
-Exit codes: 0 when the run completed (whatever the pass rates), 2 for bad input (a
-missing or invalid suite or dataset, a suite naming columns the data lacks), 1 for
-anything else, including an error cell under ``--strict``.
+Exit codes: 0 when the run completed and met every target the suite sets
+(``min_pass_rate``), 1 when a target was missed or, under ``--strict``, a cell errored,
+2 for bad input (a missing or invalid suite or dataset, a suite naming columns the data
+lacks), 3 for an unexpected error (a bug: please report it).
 """
 
 from __future__ import annotations
@@ -51,8 +52,9 @@ def _parser() -> argparse.ArgumentParser:
         help="run a suite over a dataset and print a summary",
         description=(
             "Run every task of SUITE over the rows of DATA, print the pass rate of each task with "
-            "its 95%% interval, and the first failures. Exit code 0 when the run completed, "
-            "2 for bad input, 1 for other errors."
+            "its 95%% interval, and the first failures. Exit code 0 when the run completed and met "
+            "every min_pass_rate target in the suite, 1 when a target was missed (or a cell errored "
+            "under --strict), 2 for bad input, 3 for an unexpected error."
         ),
     )
     run.add_argument("suite", metavar="SUITE", help="the suite: a .yaml, .yml or .json file")
@@ -88,8 +90,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: the arguments after the program name; ``None`` reads ``sys.argv``.
 
     Returns:
-        0 when the command completed, 2 for bad input (the message is printed to stderr,
-        without a traceback), 1 for an unexpected error or an error cell under ``--strict``.
+        0 when the command completed (and a run met its targets), 1 when a run missed a
+        target or hit an error cell under ``--strict``, 2 for bad input (the message is
+        printed to stderr, without a traceback), 3 for an unexpected error.
 
     Example:
         >>> main(["run", "no-such-suite.yaml", "data.jsonl"])  # the message goes to stderr
@@ -116,7 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as e:
         traceback.print_exc(file=sys.stderr)
         _fail(f"unexpected {type(e).__name__}: {e} (a bug in workbench; please report it with the traceback)")
-        return 1
+        return 3
 
 
 def _fail(message: str) -> None:
@@ -166,6 +169,31 @@ def _run(args: argparse.Namespace) -> int:
         _write(run.results, output)
         print()
         print(f"Wrote {len(run.results):,} result rows to {output}")
+    return _report_targets(run.results, suite)
+
+
+def _report_targets(results: pd.DataFrame, suite: Suite) -> int:
+    """Print the suite's pass-rate targets; 1 when one is missed, else 0."""
+    import pandas as pd
+
+    from .targets import check_targets
+
+    targets = check_targets(results, suite)
+    if targets.empty:
+        return 0
+    rows = []
+    for rec in targets.to_dict(orient="records"):
+        name = rec["task"] + (f".{rec['criterion']}" if rec["criterion"] else "")
+        rate = "-" if pd.isna(rec["pass_rate"]) else _percent(rec["pass_rate"])
+        rows.append([name, f">= {_percent(rec['min_pass_rate'])}", rate, f"{rec['passed']}/{rec['checked']}",
+                     "met" if rec["met"] else "MISSED"])
+    print()
+    print("Targets (errors count as not passing):")
+    print(_table(["task", "target", "pass rate", "passed", ""], rows, right=[False, True, True, True, False]))
+    missed = int((~targets["met"]).sum())
+    if missed:
+        print(f"\n{_count(missed, 'target')} missed: exit code 1")
+        return 1
     return 0
 
 

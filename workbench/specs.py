@@ -121,6 +121,8 @@ class Criterion(_Spec):
     """Optional worked examples shown to the judge."""
     weight: float = Field(default=1.0, ge=0)
     """Weight of this criterion in the task's ``overall`` score."""
+    min_pass_rate: float | None = Field(default=None, ge=0, le=1)
+    """Overrides the task's ``min_pass_rate`` for this criterion."""
 
     _name = field_validator("name")(lambda v: _check_id(v, "criterion name"))
 
@@ -162,6 +164,9 @@ class AssertionTask(_Spec):
     """Ids of tasks that must run first; their outputs are in this task's context."""
     gate: bool = False
     """When True, rows where this task does not pass skip every dependent, transitively."""
+    min_pass_rate: float | None = Field(default=None, ge=0, le=1)
+    """The run's target: the share of rows that must pass (errors count as not passing,
+    skipped rows are left out). ``workbench run`` exits 1 when a target is missed."""
 
     _id = field_validator("id")(lambda v: _check_id(v, "task id"))
 
@@ -229,6 +234,9 @@ class JudgeTask(_Spec):
     """Ids of tasks that must run first; their outputs are in this task's context."""
     gate: bool = False
     """When True, rows where this task does not pass skip every dependent, transitively."""
+    min_pass_rate: float | None = Field(default=None, ge=0, le=1)
+    """The run's target for every criterion (a criterion may set its own): the share of
+    rows that must pass; needs a threshold. ``workbench run`` exits 1 when one is missed."""
 
     _id = field_validator("id")(lambda v: _check_id(v, "task id"))
 
@@ -258,6 +266,13 @@ class JudgeTask(_Spec):
         except ValueError as e:
             problems.append(str(e))
         for c in self.criteria:
+            if (c.min_pass_rate if c.min_pass_rate is not None else self.min_pass_rate) is not None and (
+                c.threshold if c.threshold is not None else self.threshold
+            ) is None:
+                problems.append(
+                    f"criterion {c.name!r} has a min_pass_rate but no threshold, so nothing can pass; "
+                    "set threshold= on the task or the criterion"
+                )
             if c.scale is None and c.threshold is not None:  # judged on the task's scale
                 try:
                     _check_threshold(c.threshold, self.scale)
