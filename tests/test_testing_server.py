@@ -21,6 +21,7 @@ import httpx
 import jsonschema
 import litellm
 import pytest
+from pathlib import Path
 from pydantic import BaseModel, Field, conint
 
 from workbench import _pytest_plugin
@@ -529,3 +530,28 @@ def test_server_started_inside_a_running_loop_serves_sync_calls() -> None:
             return await asyncio.to_thread(lambda: post(server).status_code)
 
     assert asyncio.run(main()) == 200
+
+
+def test_notebook_judge_falls_back_to_the_local_server_and_says_so(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import pandas as pd
+
+    import workbench as wb
+    from workbench.testing import notebook_judge
+
+    monkeypatch.delenv("WORKBENCH_MODEL", raising=False)
+    judge = notebook_judge()
+    assert judge.simulated and "SIMULATED" in repr(judge) and "not a model's judgment" in judge.notice
+    assert notebook_judge().server is judge.server  # one server per process
+    suite = wb.Suite(name="s", tasks=[wb.JudgeTask(id="q", prompt="${a}", criteria=[
+        wb.Criterion(name="c", description="C.")])])
+    before = judge.server.count
+    run = wb.evaluate(pd.DataFrame({"a": ["x"]}), suite, **judge, cache_dir=tmp_path, progress=False)
+    assert run.results["score"].notna().all() and judge.server.count == before + 1
+
+    monkeypatch.setenv("WORKBENCH_MODEL", "anthropic/claude-x")
+    real = notebook_judge()
+    assert not real.simulated and dict(real) == {"model": "anthropic/claude-x"}
+    assert "anthropic/claude-x" in real._repr_html_() and "SIMULATED" not in real.notice
+    assert notebook_judge("openai/<b>m</b>")._repr_html_().count("&lt;b&gt;") == 1

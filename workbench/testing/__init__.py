@@ -48,6 +48,7 @@ from __future__ import annotations
 from ._cli import main
 from ._options import API_KEY, HOST, MAX_SLEEP_S, MODEL_NAME, Reply, Script, ScriptItem, ServerOptions  # noqa: F401
 from ._schema import Gen  # noqa: F401
+from ._notebook import NotebookJudge, notebook_judge
 from ._server import JudgeServer
 
 # internals, importable from here as they were before the split into a package
@@ -75,4 +76,4 @@ from ._schema import (  # noqa: F401
 )
 from ._server import _as_bytes, _completion, _error_body, _health, _models, _resolve  # noqa: F401
 
-__all__ = ["JudgeServer", "Reply", "ServerOptions", "main"]
+__all__ = ["JudgeServer", "NotebookJudge", "Reply", "ServerOptions", "main", "notebook_judge"]
