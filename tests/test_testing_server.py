@@ -12,6 +12,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # before litellm is imported: no fetch
@@ -21,7 +22,6 @@ import httpx
 import jsonschema
 import litellm
 import pytest
-from pathlib import Path
 from pydantic import BaseModel, Field, conint
 
 from workbench import _pytest_plugin
