@@ -49,3 +49,26 @@ def test_a_message_changed_in_place_gets_a_new_key() -> None:
     schema["json_schema"]["name"] = "w"
     after_schema = L.cache_key("openai/m", [system], {}, schema)
     assert len({before, after_msg, after_schema}) == 3
+
+
+def test_batch_keys_equal_single_keys_and_share_nothing_across_calls() -> None:
+    system = {"role": "system", "content": "judge accuracy"}
+    other_system = {"role": "system", "content": "judge tone"}
+    schema = {"type": "json_schema", "json_schema": {"name": "v", "schema": {"type": "object"}}}
+    requests = [
+        ([system, {"role": "user", "content": f"answer {i}"}], schema) for i in range(3)
+    ] + [
+        ([other_system, {"role": "user", "content": "answer 0"}], schema),
+        ([{"role": "user", "content": "no system message"}], None),
+        ([{"role": "system", "content": "judge accuracy", "name": "x"}, {"role": "user", "content": "a"}], schema),
+        ([], schema),
+    ]
+    params = {"temperature": 0, "api_key": "sk-never"}
+    expected = [L.cache_key("openai/m", m, params, rf) for m, rf in requests]
+    assert L.cache_keys("openai/m", requests, params) == expected
+    assert len(set(expected)) == len(expected)
+    system["content"] = "judge accuracy, edited"  # changed in place between two batches
+    schema["json_schema"]["name"] = "w"
+    again = L.cache_keys("openai/m", requests, params)
+    assert again == [L.cache_key("openai/m", m, params, rf) for m, rf in requests]
+    assert again[0] != expected[0] and again[3] != expected[3]

@@ -34,7 +34,7 @@ try:
 except ImportError:  # pragma: no cover - orjson is a dependency
     _orjson = None
 
-__all__ = ["LLM", "Completion", "cache_key", "default_cache_dir"]
+__all__ = ["LLM", "Completion", "cache_key", "cache_keys", "default_cache_dir"]
 
 # Read litellm's bundled price table instead of fetching one at import: notebooks and CI
 # run offline, and a fetch at import would leak that a run happened.
@@ -74,14 +74,71 @@ def cache_key(
     Transport and credential parameters (``api_key``, ``api_base``, ``headers``, ``timeout``,
     ...) are left out, so they can never reach the cache and never split it.
     """
+    h = _prefix(model, params, response_format)
+    for m in messages:
+        _feed(h, _canonical(m))
+    return h.hexdigest()
+
+
+def cache_keys(
+    model: str,
+    requests: Sequence[tuple[Sequence[Mapping[str, Any]], Mapping[str, Any] | None]],
+    params: Mapping[str, Any] | None = None,
+) -> list[str]:
+    """``[cache_key(model, messages, params, rf) for messages, rf in requests]``, faster:
+    within this one call, requests sharing a response schema and a first (system) message
+    hash that prefix once. The sharing is decided by object identity, and only inside the
+    call (the objects are held until it returns), so a dict changed in place between two
+    calls still gets a fresh key.
+
+    Example:
+        >>> msgs = [{"role": "system", "content": "Judge."}, {"role": "user", "content": "x"}]
+        >>> cache_keys("m", [(msgs, {"type": "json_object"})]) == [cache_key("m", msgs, None, {"type": "json_object"})]
+        True
+    """
+    base = _prefix(model, params, None, schema=False)
+    schemas: dict[int, tuple[Any, Any]] = {}
+    heads: dict[tuple[int, int], tuple[Any, Any, Any]] = {}
+    out = []
+    for messages, rf in requests:
+        hit = schemas.get(id(rf))
+        if hit is None:
+            h = base.copy()
+            _feed(h, _canonical(rf))
+            schemas[id(rf)] = hit = (rf, h)
+        first = messages[0] if messages else None
+        if first is not None and len(first) == 2 and first.get("role") == "system" and isinstance(first.get("content"), str):
+            pair = (id(rf), id(first["content"]))
+            head = heads.get(pair)
+            if head is None:
+                h = hit[1].copy()
+                _feed(h, _canonical(first))
+                heads[pair] = head = (first["content"], rf, h)
+            h = head[2].copy()
+            rest = messages[1:]
+        else:
+            h = hit[1].copy()
+            rest = messages
+        for m in rest:
+            _feed(h, _canonical(m))
+        out.append(h.hexdigest())
+    return out
+
+
+def _prefix(model: str, params: Mapping[str, Any] | None, response_format: Any, *, schema: bool = True) -> Any:
     sampling = {k: v for k, v in (params or {}).items() if k not in _TRANSPORT}
     h = hashlib.sha256()
-    for part in (str(_CACHE_VERSION), model, _canonical(sampling), _canonical(response_format),
-                 *(_canonical(m) for m in messages)):
-        data = part.encode()
-        h.update(len(data).to_bytes(8, "little"))  # length-prefixed: no two requests share a key
-        h.update(data)
-    return h.hexdigest()
+    for part in (str(_CACHE_VERSION), model, _canonical(sampling)):
+        _feed(h, part)
+    if schema:
+        _feed(h, _canonical(response_format))
+    return h
+
+
+def _feed(h: Any, part: str) -> None:
+    data = part.encode()
+    h.update(len(data).to_bytes(8, "little"))  # length-prefixed: no two requests share a key
+    h.update(data)
 
 
 _HOT: dict[tuple[str, str], dict[str, Any]] = {}
@@ -263,6 +320,10 @@ class LLM:
     def key(self, messages: Sequence[Mapping[str, Any]], response_format: Mapping[str, Any] | None) -> str:
         """The cache key this LLM uses for a request."""
         return cache_key(self.model, messages, self.params, response_format)
+
+    def keys(self, requests: Sequence[tuple[Sequence[Mapping[str, Any]], Mapping[str, Any] | None]]) -> list[str]:
+        """The cache keys of many ``(messages, response_format)`` requests (see :func:`cache_keys`)."""
+        return cache_keys(self.model, requests, self.params)
 
     def cached(self, key: str) -> Completion | None:
         """The cached completion for ``key``, if caching is on and it exists."""

@@ -148,13 +148,15 @@ class JudgeRunner:
         calls = cached = unrenderable = prompt_chars = completion = 0
         new_at = np.zeros(ctx.n, dtype=np.int64)
         jobs = self.plan(task, ctx, skip)
-        llm.prefetch([llm.key(m, rf) for _, _, m, rf in jobs if not isinstance(m, str)])
+        ok = [(i, g, m, rf) for i, g, m, rf in jobs if not isinstance(m, str)]
+        keys = dict(zip(((i, g) for i, g, _, _ in ok), llm.keys([(m, rf) for _, _, m, rf in ok])))
+        llm.prefetch(list(keys.values()))
         for i, g, messages, rf in jobs:
             calls += 1
             if isinstance(messages, str):
                 unrenderable += 1
                 continue
-            if llm.cached(llm.key(messages, rf)) is not None:
+            if llm.cached(keys[(i, g)]) is not None:
                 cached += 1
                 continue
             new_at[i] += 1
@@ -179,7 +181,8 @@ class JudgeRunner:
                       hit: Completion | None) -> None:
             outcomes[(i, g)] = await self._call(llm, task, groups[g], messages, rf, key, hit)
 
-        keys = {(i, g): llm.key(messages, rf) for i, g, messages, rf in jobs if not isinstance(messages, str)}
+        ok = [(i, g, m, rf) for i, g, m, rf in jobs if not isinstance(m, str)]
+        keys = dict(zip(((i, g) for i, g, _, _ in ok), llm.keys([(m, rf) for _, _, m, rf in ok])))
         llm.prefetch(list(keys.values()))
         pending = []
         for i, g, messages, rf in jobs:

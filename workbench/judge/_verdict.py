@@ -9,6 +9,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+try:
+    import orjson as _orjson
+except ImportError:  # pragma: no cover - orjson is a dependency
+    _orjson = None  # type: ignore[assignment]
+
 from ..errors import JudgeParseError, shorten
 from ..paths import compact_json
 from ..specs import Criterion, JudgeTask
@@ -47,6 +52,11 @@ _OBJECT_START = re.compile(r"\{\s*(?:\"|\})")
 
 
 def _loads(text: str) -> Any:
+    if _orjson is not None:  # strict JSON like _DECODER, several times faster; it decides only successes
+        try:
+            return _orjson.loads(text)
+        except _orjson.JSONDecodeError:
+            pass
     obj, end = _DECODER.raw_decode(text)
     if text[end:].strip():
         raise ValueError("extra text after the JSON value")
@@ -123,11 +133,11 @@ def _integer(value: Any) -> int | None:
 
 def _check_one(rc: ResolvedCriterion, entry: Any) -> Verdict | str:
     """A verdict, or what is wrong with ``entry``."""
-    where = f"criterion {rc.name!r}"
     if not isinstance(entry, dict):  # a bare score or label, without a reason
         entry = {rc.field: entry}
     reason = entry.get("reason")
     reason = "" if reason is None else reason if isinstance(reason, str) else compact_json(reason)
+    where = f"criterion {rc.name!r}"
     if rc.kind == "range":
         if "score" not in entry:
             return f"{where} has no \"score\" (an integer from {rc.low} to {rc.high})"
