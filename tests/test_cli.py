@@ -229,10 +229,22 @@ def test_no_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None
     assert code == 2 and "usage: workbench" in err
 
 
-def test_help_lists_only_run(capsys: pytest.CaptureFixture[str]) -> None:
+def test_help_lists_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_cli(capsys, "--help")
     assert code == 0
-    assert "run" in out and not any(c in out for c in ("compare", "report", "lab"))
+    assert all(c in out for c in ("run", "runs", "compare", "report", "lab"))
+
+
+def test_lab_runs_jupyterlab_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from workbench.cli._lab import lab_args
+
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "01_quickstart.ipynb").write_text("{}", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    cmd = lab_args(None, ["--", "--no-browser"])
+    assert cmd[1:3] == ["-m", "jupyterlab"] and cmd[-2:] == [str(Path("notebooks/01_quickstart.ipynb")), "--no-browser"]
+    assert "--ServerApp.ip=127.0.0.1" in cmd and "--LabApp.news_url=None" in cmd
+    assert main(["lab", "missing.ipynb"]) == 2
 
 
 def test_unicode_answers_print(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

@@ -14,12 +14,14 @@ Example:
 from __future__ import annotations
 
 from . import accessor as _accessor  # noqa: F401  (registers df.wb)
+from .compare import CompareError, Comparison, compare
 from .errors import ColumnsError, DataError, EvaluationError, JudgeParseError, MissingDependencyError, SpecError, WorkbenchError
 from .frame import estimate, evaluate, evaluate_async
 from .io import load_dataset
 from .results import RESULT_COLUMNS
 from .run import Run
 from .specs import AssertionTask, Criterion, JudgeTask, Suite
+from .store import Store, delete_run, load_run, runs
 
 __version__ = "0.1.0"
 
@@ -27,6 +29,8 @@ __all__ = [
     "RESULT_COLUMNS",
     "AssertionTask",
     "ColumnsError",
+    "CompareError",
+    "Comparison",
     "Criterion",
     "DataError",
     "EvaluationError",
@@ -35,11 +39,30 @@ __all__ = [
     "MissingDependencyError",
     "Run",
     "SpecError",
+    "Store",
     "Suite",
+    "Workbench",
     "WorkbenchError",
     "__version__",
+    "compare",
+    "delete_run",
     "estimate",
     "evaluate",
     "evaluate_async",
     "load_dataset",
+    "load_run",
+    "runs",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # Workbench is loaded on first use: `import workbench` must not import ipywidgets
+    if name == "Workbench":
+        from .widgets import Workbench
+
+        return Workbench
+    if name == "charts":  # altair too, on first use
+        import importlib
+
+        return importlib.import_module(".charts", __name__)
+    raise AttributeError(f"module 'workbench' has no attribute {name!r}")

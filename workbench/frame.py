@@ -70,6 +70,9 @@ def evaluate(
     model: str | None = None,
     concurrency: int = 16,
     progress: bool | Callable[[Any], Any] = True,
+    save: bool = True,
+    label: str | None = None,
+    store: Any = None,
     **options: Any,
 ) -> Run:
     """Run every task of ``suite`` over the rows of ``df``.
@@ -93,6 +96,12 @@ def evaluate(
             callable, called with the run's :class:`~workbench.runner.Progress` (``total``,
             ``done``, ``cached``, ``errors``, ``cost_usd``) at every change, e.g. to drive a
             widget. It runs on the evaluation's event loop: keep it quick.
+        save: save the run in the run store when it ends (the default); ``run.id`` is then
+            set. ``False`` does not touch disk (``run.save()`` can save it later). A failure
+            to save warns (:class:`~workbench.store.StoreWarning`) and returns the run unsaved.
+        label: a name for the run in the store (``wb.load_run(label)`` loads the newest).
+        store: where to save: a directory, a ``.sqlite`` file or a :class:`~workbench.Store`
+            (default: ``$WORKBENCH_HOME``, else ``.workbench/`` in the working directory).
         **options: judge call options: ``timeout`` (s per attempt), ``max_retries``,
             ``use_cache`` (False: neither read nor write the cache), ``refresh`` (True: call
             again and overwrite), ``cache_dir``, ``params`` (sampling parameters such as
@@ -118,7 +127,7 @@ def evaluate(
     """
     call = lambda: evaluate_async(  # noqa: E731
         df, suite, rows=rows, columns=columns, strict=strict, model=model, concurrency=concurrency,
-        progress=progress, **options,
+        progress=progress, save=save, label=label, store=store, **options,
     )
     try:
         asyncio.get_running_loop()
@@ -169,6 +178,9 @@ async def evaluate_async(
     model: str | None = None,
     concurrency: int = 16,
     progress: bool | Callable[[Any], Any] = True,
+    save: bool = True,
+    label: str | None = None,
+    store: Any = None,
     **options: Any,
 ) -> Run:
     """:func:`evaluate` for async code: same arguments, same result.
@@ -204,8 +216,21 @@ async def evaluate_async(
         calls = {"calls": p.done, "cache_hits": p.cached, "errors": p.errors,
                  "cost_usd": None if p.unpriced else p.cost_usd,  # an unknown price is missing, not 0
                  "saved_usd": p.saved_usd}
-    return Run(suite=suite, results=results, model=model, started_at=started,
-               duration_s=time.perf_counter() - t0, calls=calls)
+    run = Run(suite=suite, results=results, model=model, started_at=started,
+              duration_s=time.perf_counter() - t0, calls=calls, label=label)
+    _record(run, df, save, store, {"concurrency": concurrency, "strict": strict, "columns": columns, **options})
+    return run
+
+
+def _record(run: Run, df: pd.DataFrame, save: bool, store: Any, params: dict[str, Any]) -> None:
+    """Fingerprint the evaluated rows, keep the parameters (credentials removed), and save
+    the run unless ``save=False`` (a failed save warns; the run is returned either way)."""
+    from .store import data_fingerprint, safe_params, save_or_warn
+
+    run.data_fingerprint = data_fingerprint(df)
+    run.params = safe_params({k: v for k, v in params.items() if v is not None})
+    if save:
+        save_or_warn(run, store, run.label)
 
 
 def estimate(

@@ -1,0 +1,317 @@
+"""The Workbench panel, driven as a user would (set values, click), against the local judge
+server through litellm over real HTTP. No browser: the widgets' state is asserted."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+import workbench as wb
+from workbench.prompts import render_messages
+from workbench.testing import JudgeServer
+
+C = wb.Criterion
+SECRET = "sk-do-not-show-7f3a9c"
+
+
+def verdicts(body: dict[str, Any]) -> dict[str, Any]:
+    """Every criterion asked about: score 1 when the answer says 'wrong', else 5."""
+    names = body["response_format"]["json_schema"]["schema"]["properties"]
+    score = 1 if "wrong" in body["messages"][-1]["content"] else 5
+    return {n: {"reason": f"{n}: <img src=x onerror=alert(1)> judged {score}", "score": score} for n in names}
+
+
+def data(n: int = 6) -> pd.DataFrame:
+    answers = [f"It is {2 * i}." if i % 3 else f"It is wrong, {i}." for i in range(n)]
+    return pd.DataFrame({"question": [f"What is {i} + {i}?" for i in range(n)], "answer": answers},
+                        index=[f"r{i}" for i in range(n)])
+
+
+def tone_suite(mode: str = "per_criterion") -> wb.Suite:
+    return wb.Suite(name="qa", version="v1", tasks=[
+        wb.AssertionTask(id="has_answer", path="answer", op="is_not_empty"),
+        wb.JudgeTask(id="tone", prompt="Question: ${question}\nAnswer: ${answer}", mode=mode, threshold=3,
+                     depends_on=["has_answer"], criteria=[
+                         C(name="accurate", description="The answer is correct."),
+                         C(name="polite", description="The answer is polite."),
+                     ]),
+    ])
+
+
+def make_panel(server: JudgeServer, tmp_path: Path, df: pd.DataFrame | None = None,
+               suite: wb.Suite | None = None, **kw: Any) -> Any:
+    options: dict[str, Any] = {"cache_dir": tmp_path / "cache", "store": tmp_path / "store", "api_base": server.url,
+                               "api_key": SECRET, "backoff_s": 0.0, **kw}
+    return wb.Workbench(data() if df is None else df, suite or tone_suite(), model=server.model, **options)
+
+
+def text(widget: Any) -> str:
+    """What an HTML widget shows, as text."""
+    return html.unescape(widget.value)
+
+
+def statuses(panel: Any) -> pd.DataFrame:
+    return panel.explorer.cells()
+
+
+def test_editing_one_criterion_then_running_the_changed_rows_calls_once_per_row(
+    judge_server_factory: Any, tmp_path: Path
+) -> None:
+    server = judge_server_factory(script=verdicts)
+    panel = make_panel(server, tmp_path)
+    assert "12 new" in panel.runner.summary.value  # 6 rows x 2 criteria, nothing cached yet
+    panel.runner.run_button.click()
+    assert server.count == 12 and "done 12" in panel.runner.status.value
+    v1 = panel.current
+    assert v1.results is not None and len(v1.results) == 6 * 3
+
+    server.reset()
+    panel.editor.description["accurate"].value = "The answer is arithmetically correct."
+    panel.editor.apply_button.click()
+    assert [v.label for v in panel.versions] == ["v1", "v2"] and panel.current.parent == "v1"
+    assert panel.current.fingerprint != v1.fingerprint
+    assert panel.current.fingerprint in panel.editor.fingerprint.value
+    assert "v2" in panel.editor.versions_table.value and v1.fingerprint in panel.editor.versions_table.value
+    assert set(statuses(panel)["status"]) == {"not run"}  # nothing ran under v2 yet
+    panel.runner.subset.value = "changed"
+    assert panel.runner.selected_rows() == list(panel.df.index)
+    assert "6 cached, 6 new" in panel.runner.summary.value
+    panel.runner.run_button.click()
+    assert server.count == 6  # exactly the edited criterion, once per row
+    assert all("arithmetically correct" in r["messages"][0]["content"] for r in server.requests)
+    assert "not run" not in set(statuses(panel)["status"])
+    assert v1.suite.task("tone").criteria[0].description == "The answer is correct."  # the old version is kept
+
+
+def test_failing_subset_reruns_only_the_failing_rows_cells(judge_server_factory: Any, tmp_path: Path) -> None:
+    server = judge_server_factory(script=verdicts)
+    panel = make_panel(server, tmp_path)
+    panel.runner.run_button.click()
+    failing = ["r0", "r3"]  # the 'wrong' answers score 1 < threshold 3
+    panel.runner.subset.value = "failing"
+    assert panel.runner.selected_rows() == failing
+
+    server.reset()
+    panel.editor.description["polite"].value = "The answer is polite and friendly."
+    panel.editor.apply_button.click()
+    panel.runner.subset.value = "failing"  # still read from v1's results: v2 has none yet
+    assert panel.runner.selected_rows() == failing
+    panel.runner.run_button.click()
+    assert server.count == len(failing)  # one call per failing row: the edited criterion only
+    assert {r["messages"][-1]["content"].count("wrong") > 0 for r in server.requests} == {True}
+    cells = statuses(panel)
+    tone = cells[cells["task"] == "tone"]
+    assert set(tone.loc[~tone["row"].isin(failing), "status"]) == {"not run"}  # not v1's verdicts
+    assert set(tone.loc[tone["row"].isin(failing), "status"]) == {"failed"}
+
+    panel.explorer.status.value = "failed"
+    shown = panel.explorer.filtered()
+    assert set(shown["row"]) == set(failing) and set(shown["status"]) == {"failed"}
+    panel.explorer.criterion.value = "polite"
+    assert set(panel.explorer.filtered()["criterion"]) == {"polite"}
+    panel.explorer.status.value = "not run"
+    panel.explorer.criterion.value = "(all)"
+    assert len(panel.explorer.filtered()) == 4 * 3  # 4 rows x (has_answer, accurate, polite)
+
+
+@pytest.mark.parametrize(("field", "key", "value", "message"), [
+    ("criterion_threshold", "accurate", "9", "threshold 9 is outside the scale 1..5"),
+    ("name", "polite", "", "criterion name '' must start with a letter"),
+    ("name", "polite", "accurate", "criterion names must be unique; repeated: ['accurate']"),
+], ids=["threshold-outside-scale", "empty-name", "duplicate-name"])
+def test_a_bad_edit_shows_the_error_and_keeps_the_old_version(
+    judge_server: JudgeServer, tmp_path: Path, field: str, key: str, value: str, message: str
+) -> None:
+    panel = make_panel(judge_server, tmp_path)
+    before = panel.current
+    panel.editor.guidelines.value = "Be strict."
+    getattr(panel.editor, field)[key].value = value
+    panel.editor.apply_button.click()
+    assert message in text(panel.editor.error) and "Traceback" not in text(panel.editor.error)
+    assert panel.versions == [before] and panel.current is before
+    assert getattr(panel.editor, field)[key].value == value and panel.editor.guidelines.value == "Be strict."
+    assert "wb-error" in panel.editor.preview.value  # the preview renders the draft: same problem
+    getattr(panel.editor, field)[key].value = {"name": key, "criterion_threshold": "4"}[field]
+    panel.editor.apply_button.click()
+    assert [v.label for v in panel.versions] == ["v1", "v2"] and panel.editor.error.value == ""
+    assert panel.current.suite.task("tone").guidelines == "Be strict."
+
+
+def test_added_and_removed_criteria_make_a_version(judge_server: JudgeServer, tmp_path: Path) -> None:
+    panel = make_panel(judge_server, tmp_path)
+    key = panel.editor.add_criterion()
+    panel.editor.name[key].value = "concise"
+    panel.editor.description[key].value = "Short."
+    panel.editor.criterion_scale[key].value = "binary"
+    panel.editor.remove["polite"].click()
+    panel.editor.mode.value = "joint"
+    panel.editor.apply_button.click()
+    task = panel.current.suite.task("tone")
+    assert [c.name for c in task.criteria] == ["accurate", "concise"] and task.mode == "joint"
+    assert task.criteria[1].scale == "binary"
+    assert list(panel.editor.name) == ["accurate", "concise"]  # reloaded from the new version
+    panel.editor.version.value = "v1"  # old versions stay selectable
+    assert panel.current.label == "v1" and list(panel.editor.name) == ["accurate", "polite"]
+
+
+def test_rendered_prompt_is_what_the_server_received(judge_server: JudgeServer, tmp_path: Path) -> None:
+    df = data()
+    df.loc["r2", "answer"] = 'He said "<b>4</b>" & left.'
+    panel = make_panel(judge_server, tmp_path, df=df)
+    panel.runner.subset.value = "picked"
+    panel.runner.picked.value = ("r2",)
+    panel.runner.run_button.click()
+    sent = {r["messages"][0]["content"].split("## ")[1].split("\n")[0]: r["messages"] for r in judge_server.requests}
+    assert set(sent) == {"accurate", "polite"}
+    for name, messages in sent.items():
+        assert render_messages(df, panel.current.suite, "tone", "r2", name) == messages
+    panel.editor.preview_row.value = "r2"
+    panel.editor.preview_criterion.value = "polite"
+    shown = text(panel.editor.preview)
+    assert sent["polite"][0]["content"] in shown and sent["polite"][1]["content"] in shown
+    assert "&lt;b&gt;4&lt;/b&gt;" in panel.editor.preview.value and "<b>4</b>" not in panel.editor.preview.value
+    panel.explorer.row.value = "r2"
+    assert panel.explorer.detail.value.count("prompt sent: tone") == 2
+    cells = statuses(panel)
+    assert set(cells.loc[cells["row"] != "r2", "status"]) == {"not run"}
+
+    panel.runner.subset.value = "all"  # the other rows join r2's cells, in a run's order and dtypes
+    panel.runner.run_button.click()
+    whole = wb.evaluate(df, panel.current.suite, model=judge_server.model, cache_dir=tmp_path / "cache",
+                        progress=False, save=False, **judge_server.litellm_kwargs).results
+    same = ["row", "task", "criterion", "kind", "status", "passed", "score", "label", "reason", "error"]
+    pd.testing.assert_frame_equal(panel.current.results[same], whole[same])
+
+
+def test_explorer_escapes_data_and_model_output(judge_server_factory: Any, tmp_path: Path) -> None:
+    server = judge_server_factory(script=verdicts)
+    df = data(3)
+    df.loc["r1", "answer"] = "<script>window.pwned = 1</script>"
+    panel = make_panel(server, tmp_path, df=df)
+    panel.runner.run_button.click()
+    panel.explorer.row.value = "r1"
+    panel.editor.preview_row.value = "r1"
+    detail, table = panel.explorer.detail.value, panel.explorer.table.value
+    for shown in (detail, table, panel.editor.preview.value):
+        assert "<script>" not in shown and "<img src=x" not in shown
+    assert "&lt;script&gt;window.pwned = 1&lt;/script&gt;" in detail
+    assert "&lt;img src=x onerror=alert(1)&gt;" in detail and "&lt;img src=x" in table
+
+
+# litellm creates a coroutine per call before awaiting it; one cancelled in between warns
+@pytest.mark.filterwarnings("ignore:coroutine '.*acompletion' was never awaited:RuntimeWarning")
+def test_cancel_stops_a_slow_run_and_leaves_the_panel_usable(judge_server_factory: Any, tmp_path: Path) -> None:
+    server = judge_server_factory(latency_ms=400)
+    panel = make_panel(server, tmp_path, df=data(12), concurrency=2)
+
+    async def scenario() -> None:
+        panel.runner.run_button.click()
+        task = panel.runner.last_task
+        assert task is not None and not task.done()  # the click returned: the kernel is not blocked
+        assert panel.runner.run_button.disabled and not panel.runner.cancel_button.disabled
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            if panel.runner.progress.value >= 2:
+                break
+        panel.runner.cancel_button.click()
+        assert await panel.wait() is None
+        assert "Cancelled after" in panel.runner.status.value
+        assert not panel.runner.run_button.disabled and panel.runner.cancel_button.disabled
+        assert panel.current.results is None  # a cancelled run records nothing
+        await asyncio.sleep(0.2)
+        asked = server.count
+        assert 2 <= asked < 24
+
+        server.set(latency_ms=0)
+        panel.runner.run_button.click()
+        run = await panel.wait()
+        assert run is not None and len(run.results) == 12 * 3
+        assert panel.current.results is not None and "finished v1" in panel.runner.status.value
+        # the verdicts that finished before the cancel came from the cache, the rest were asked
+        assert run.calls["cache_hits"] >= 2
+        assert server.count - asked == run.calls["calls"] - run.calls["cache_hits"]
+
+    asyncio.run(scenario())
+
+
+def test_subsets_sample_query_and_errors(judge_server: JudgeServer, tmp_path: Path) -> None:
+    panel = make_panel(judge_server, tmp_path, df=data(20))
+    r = panel.runner
+    r.subset.value = "sample"
+    r.sample_n.value, r.seed.value = 5, 7
+    first = r.selected_rows()
+    assert len(first) == 5 and r.selected_rows() == first
+    r.seed.value = 8
+    assert r.selected_rows() != first
+    r.subset.value = "query"
+    r.query.value = "answer.str.contains('wrong')"
+    assert r.selected_rows() == ["r0", "r3", "r6", "r9", "r12", "r15", "r18"]
+    assert "7 rows" in r.summary.value
+    r.query.value = "answr == 1"
+    assert "query 'answr == 1' failed" in text(r.summary) and "'answer'" in text(r.summary)
+    r.run_button.click()
+    assert judge_server.count == 0 and "failed" in r.status.value
+    r.subset.value = "failing"
+    assert "no results yet" in r.summary.value
+
+
+def test_charts_and_credentials(judge_server_factory: Any, tmp_path: Path) -> None:
+    import ipywidgets.embed
+
+    server = judge_server_factory(script=verdicts)
+    panel = make_panel(server, tmp_path)
+    panel.runner.run_button.click()
+    spec = panel.charts.distribution_chart.to_dict()
+    assert "vegaEmbed" in panel.charts.distributions_out.outputs[0]["data"]["text/html"]
+    assert spec["facet"]["field"] == "check"
+    panel.explorer.score.value = (4.0, 5.0)  # the explorer's score filter keeps the good answers
+    kept = panel.explorer.filtered()
+    assert len(kept) == 8 and set(kept["score"]) == {5.0} and not {"r0", "r3"} & set(kept["row"])
+    panel.editor.description["accurate"].value = "Correct to the digit."
+    panel.editor.apply_button.click()
+    panel.runner.run_button.click()
+    spec = panel.charts.distribution_chart.to_dict()
+    assert {d["run"] for d in spec["datasets"][next(iter(spec["datasets"]))]} == {"v1", "v2"}
+    panel.charts.reload_runs()  # each run was saved, labelled with the suite and its version
+    assert [text.split(" · ")[0] for text, _ in panel.charts.saved.options] == ["qa v2", "qa v1"]
+    assert list(wb.runs(store=tmp_path / "store")["label"]) == ["qa v2", "qa v1"]
+    panel.charts.saved.value = panel.charts.saved.options[-1][1]
+    panel.charts.compare_button.click()
+    assert panel.charts.comparison_chart is not None, panel.charts.compare_message.value
+    assert "vegaEmbed" in panel.charts.comparison_out.outputs[0]["data"]["text/html"]
+    table = panel.charts.comparison.table.set_index("criterion")
+    assert table.loc["accurate", "n"] == 6 and table.loc["accurate", "delta"] == 0  # same verdicts
+    state = json.dumps(ipywidgets.embed.embed_data(views=[panel])["manager_state"], default=str)
+    assert SECRET not in state and "accurate" in state
+    written = b"".join(f.read_bytes() for f in tmp_path.rglob("*") if f.is_file())
+    assert b"qa v1" in written and SECRET.encode() not in written  # neither in the store nor the cache
+
+
+def test_render_messages_matches_a_joint_run_and_explains_bad_input(judge_server: JudgeServer, tmp_path: Path) -> None:
+    df = data(3)
+    df.loc["r1", "answer"] = ""
+    suite = wb.Suite(name="qa", tasks=[
+        wb.AssertionTask(id="has_answer", path="answer", op="is_not_empty", gate=True),
+        *tone_suite(mode="joint").tasks[1:],
+    ])
+    wb.evaluate(df, suite, model=judge_server.model, cache_dir=tmp_path / "cache", progress=False,
+                save=False, **judge_server.litellm_kwargs)
+    assert judge_server.count == 2  # r1 is gated out
+    sent = {r["messages"][1]["content"]: r["messages"] for r in judge_server.requests}
+    for row in ("r0", "r2"):
+        messages = render_messages(df, suite, "tone", row)
+        assert sent[messages[1]["content"]] == messages
+    with pytest.raises(wb.WorkbenchError, match=r"row 'r1' is skipped by judge task 'tone' \(gate 'has_answer' failed\)"):
+        render_messages(df, suite, "tone", "r1")
+    with pytest.raises(wb.WorkbenchError, match=r"'has_answer' is an assertion, not a judge task.*\['tone'\]"):
+        render_messages(df, suite, "has_answer", "r0")
+    with pytest.raises(wb.WorkbenchError, match=r"no criterion 'acurate'; did you mean 'accurate'\?"):
+        render_messages(df, suite, "tone", "r0", criterion="acurate")
+    with pytest.raises(wb.ColumnsError, match=r"rows= names 1 label\(s\) not in the DataFrame's index: \['r9'\]"):
+        render_messages(df, suite, "tone", "r9")

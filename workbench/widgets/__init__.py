@@ -1,0 +1,48 @@
+"""ipywidgets panels for tuning judges in a notebook: :class:`Workbench`.
+
+``wb.Workbench(df, suite, model=...)`` shows four tabs: the criteria editor, the subset
+runner, the results explorer and the charts. Each child widget is an attribute with a stable
+name, so tests drive it without a browser (set ``.value``, call ``.click()``, read state):
+``panel.editor.description["accuracy"]``, ``panel.runner.subset``, ``panel.runner.run_button``.
+
+CSS classes, for browser tests (``.wb-...``):
+
+* panel: ``wb-workbench``, ``wb-header``, ``wb-current-version``, ``wb-tabs``
+* editor (``wb-editor``): ``wb-version``, ``wb-fingerprint``, ``wb-versions``, ``wb-task``,
+  ``wb-prompt``, ``wb-guidelines``, ``wb-task-scale``, ``wb-task-threshold``, ``wb-mode``,
+  ``wb-criteria``, ``wb-criterion`` (one row), ``wb-criterion-name``,
+  ``wb-criterion-description``, ``wb-criterion-scale``, ``wb-criterion-threshold``,
+  ``wb-remove-criterion``, ``wb-add-criterion``, ``wb-apply``, ``wb-discard``,
+  ``wb-editor-error``, ``wb-preview-row``, ``wb-preview-criterion``, ``wb-preview-button``,
+  ``wb-preview`` (holding ``wb-chat-message`` blocks)
+* runner (``wb-runner``): ``wb-subset``, ``wb-sample-n``, ``wb-seed``, ``wb-query``,
+  ``wb-picked``, ``wb-estimate-button``, ``wb-estimate`` (text in ``wb-estimate-text``),
+  ``wb-run``, ``wb-cancel``, ``wb-progress``, ``wb-run-status`` (text in ``wb-progress-text``)
+* explorer (``wb-explorer``): ``wb-filter-task``, ``wb-filter-criterion``,
+  ``wb-filter-status``, ``wb-filter-score``, ``wb-count``, ``wb-table``, ``wb-row``,
+  ``wb-detail`` (with ``wb-sent-prompt`` sections)
+* charts (``wb-charts``): ``wb-charts-message``, ``wb-distributions``, ``wb-saved-runs``,
+  ``wb-reload-runs``, ``wb-compare``, ``wb-compare-message``, ``wb-comparison``,
+  ``wb-comparison-table``; inline messages are ``wb-message`` with ``wb-error``, ``wb-info``
+  or ``wb-ok``
+
+Example:
+    >>> import pandas as pd, workbench as wb
+    >>> suite = wb.Suite(name="demo", tasks=[wb.AssertionTask(id="short", path="a", op="has_length_less_than",
+    ...                                                       expected=5)])
+    >>> panel = wb.Workbench(pd.DataFrame({"a": ["ok", "far too long"]}), suite, save=False)
+    >>> panel.runner.run_button.click()
+    >>> panel.runner.subset.value = "failing"
+    >>> panel.runner.selected_rows()
+    [1]
+"""
+
+from __future__ import annotations
+
+from ._charts import ChartsPanel
+from ._editor import CriteriaEditor
+from ._explorer import ResultsExplorer
+from ._panel import Workbench
+from ._runner import SUBSETS, SubsetRunner
+
+__all__ = ["SUBSETS", "ChartsPanel", "CriteriaEditor", "ResultsExplorer", "SubsetRunner", "Workbench"]

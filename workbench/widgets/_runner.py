@@ -1,0 +1,280 @@
+"""The subset runner: pick rows, see what a run would cost, run it without blocking the kernel."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from typing import TYPE_CHECKING, Any
+
+import ipywidgets as w
+import pandas as pd
+
+from ..errors import WorkbenchError, cap_list, shorten
+from ..frame import estimate, evaluate, evaluate_async
+from ..run import Run
+from ._common import Version, message_html
+
+if TYPE_CHECKING:
+    from ._panel import Workbench
+
+SUBSETS: list[tuple[str, str]] = [
+    ("all rows", "all"),
+    ("failing rows", "failing"),
+    ("rows with errors", "errored"),
+    ("rows the edit changes", "changed"),
+    ("random sample of N", "sample"),
+    ("pandas query", "query"),
+    ("picked rows", "picked"),
+]
+"""The subsets the runner offers, as (label, value) of its ``subset`` dropdown."""
+
+_REDRAW_S = 0.1
+"""Least time between two progress redraws (each one is a message to the browser)."""
+
+
+class SubsetRunner(w.VBox):
+    """Runs the panel's current version on a subset of rows (see :class:`~workbench.Workbench`).
+
+    In a notebook the run is a task on the kernel's event loop, so the cell returns at once,
+    the progress bar redraws and ``cancel_button`` works; ``last_task`` is that task and
+    ``await runner.wait()`` waits for it. Without a running loop (a script, a plain test) a
+    click runs synchronously.
+    """
+
+    def __init__(self, panel: Workbench) -> None:
+        self._panel = panel
+        self.last_task: asyncio.Task[None] | None = None
+        self.last_run: Run | None = None
+        self.running = False
+        self._drawn = 0.0
+        df = panel.df
+        self.subset = w.Dropdown(description="rows", options=SUBSETS, value="all")
+        self.subset.add_class("wb-subset")
+        self.sample_n = w.BoundedIntText(description="N", value=min(20, max(len(df), 1)), min=1,
+                                         max=max(len(df), 1), layout=w.Layout(width="12em"))
+        self.sample_n.add_class("wb-sample-n")
+        self.seed = w.IntText(description="seed", value=0, layout=w.Layout(width="12em"))
+        self.seed.add_class("wb-seed")
+        self.query = w.Text(description="query", placeholder="e.g. lang == 'en' and len(answer) > 200",
+                            continuous_update=False, layout=w.Layout(width="40em"))
+        self.query.add_class("wb-query")
+        self.picked = w.SelectMultiple(description="rows", options=[(str(r), r) for r in df.index[:5000]],
+                                       rows=8)
+        self.picked.add_class("wb-picked")
+        self.estimate_button = w.Button(description="Estimate", icon="calculator")
+        self.estimate_button.add_class("wb-estimate-button")
+        self.summary = w.HTML()
+        self.summary.add_class("wb-estimate")
+        self.run_button = w.Button(description="Run", button_style="success", icon="play")
+        self.run_button.add_class("wb-run")
+        self.cancel_button = w.Button(description="Cancel", button_style="danger", icon="stop", disabled=True)
+        self.cancel_button.add_class("wb-cancel")
+        self.progress = w.IntProgress(value=0, min=0, max=1, description="calls")
+        self.progress.add_class("wb-progress")
+        self.status = w.HTML()
+        self.status.add_class("wb-run-status")
+
+        for widget in (self.subset, self.sample_n, self.seed, self.query, self.picked):
+            widget.observe(lambda _: self._subset_changed(), names="value")
+        self.estimate_button.on_click(lambda _: self.refresh())
+        self.run_button.on_click(lambda _: self.run())
+        self.cancel_button.on_click(lambda _: self.cancel())
+        super().__init__([
+            w.HBox([self.subset, self.sample_n, self.seed]), self.query, self.picked,
+            w.HBox([self.estimate_button, self.summary]),
+            w.HBox([self.run_button, self.cancel_button, self.progress]), self.status,
+        ])
+        self.add_class("wb-runner")
+        self._show_inputs()
+
+    # --- choosing rows -----------------------------------------------------------------------
+
+    def _show_inputs(self) -> None:
+        kind = self.subset.value
+        for widget, shown in ((self.sample_n, kind == "sample"), (self.seed, kind == "sample"),
+                              (self.query, kind == "query"), (self.picked, kind == "picked")):
+            widget.layout.display = "" if shown else "none"
+
+    def _subset_changed(self) -> None:
+        self._show_inputs()
+        self.refresh()
+
+    def selected_rows(self) -> list[Any]:
+        """Index labels of the rows the chosen subset holds, in the DataFrame's order.
+
+        ``failing`` and ``errored`` read the current version's results, and for rows not run
+        under it yet, those of the version it was edited from.
+
+        Raises:
+            WorkbenchError: the subset cannot be computed (no results yet, a bad query...).
+        """
+        panel, kind = self._panel, self.subset.value
+        df = panel.df
+        if kind == "all":
+            return list(df.index)
+        if kind in ("failing", "errored"):
+            known = panel.known_results()
+            if known is None:
+                raise WorkbenchError(f"no results yet to find {kind} rows in: run all rows (or a sample) first")
+            status = "failed" if kind == "failing" else "error"
+            hit = set(known.loc[known["status"] == status, "row"].tolist())
+            return [r for r in df.index if r in hit]
+        if kind == "changed":
+            by_row = estimate(df, panel.current.suite, by_row=True, **panel.estimate_kwargs())
+            return list(by_row.index[by_row.sum(axis=1) > 0]) if by_row.shape[1] else []
+        if kind == "sample":
+            n = min(int(self.sample_n.value), len(df))
+            picked = set(df.sample(n=n, random_state=int(self.seed.value)).index)
+            return [r for r in df.index if r in picked]
+        if kind == "query":
+            return list(_query(df, self.query.value).index)
+        chosen = set(self.picked.value)
+        return [r for r in df.index if r in chosen]
+
+    def refresh(self) -> None:
+        """Recompute the subset and what running it would cost: calls cached and new, dollars."""
+        try:
+            rows = self.selected_rows()
+            if not rows:
+                self.summary.value = message_html("No rows in this subset.", "info")
+                return
+            est = estimate(self._panel.df, self._panel.current.suite, rows=rows, **self._panel.estimate_kwargs())
+        except Exception as e:  # noqa: BLE001  (shown inline; the panel stays usable)
+            self.summary.value = message_html(self._panel.redact(_describe(e)))
+            return
+        total = est.iloc[-1]
+        cost = total["cost_usd_est"]
+        money = "cost unknown" if pd.isna(cost) else f"estimated ${float(cost):.4f}"
+        self.summary.value = (
+            f'<span class="wb-estimate-text">{len(rows):,} rows · {int(total["calls"]):,} judge calls: '
+            f'{int(total["cached"]):,} cached, {int(total["new"]):,} new · {money}</span>')
+
+    # --- running -----------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Run the current version on the chosen subset (the Run button)."""
+        if self.running:
+            return
+        panel = self._panel
+        try:
+            rows = self.selected_rows()
+        except Exception as e:  # noqa: BLE001
+            self.status.value = message_html(panel.redact(_describe(e)))
+            return
+        if not rows:
+            self.status.value = message_html("No rows in this subset: nothing to run.", "info")
+            return
+        version = panel.current
+        kwargs = panel.run_kwargs(version)
+        self._started(len(rows))
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is None:  # no kernel loop (a script or a plain test): run here and now
+            try:
+                run = evaluate(panel.df, version.suite, rows=rows, progress=self._on_progress, **kwargs)
+            except Exception as e:  # noqa: BLE001
+                self._stopped(message_html(panel.redact(_describe(e))))
+                return
+            self._finished(version, run, rows)
+            return
+        self.last_task = loop.create_task(self._run_async(version, rows, kwargs))
+
+    async def _run_async(self, version: Version, rows: list[Any], kwargs: dict[str, Any]) -> None:
+        try:
+            run = await evaluate_async(self._panel.df, version.suite, rows=rows, progress=self._on_progress, **kwargs)
+        except asyncio.CancelledError:
+            self._stopped(message_html(
+                f"Cancelled after {self.progress.value:,} of {self.progress.max:,} calls; the verdicts that "
+                "finished are cached, so running again resumes from there.", "info"))
+            return
+        except Exception as e:  # noqa: BLE001
+            self._stopped(message_html(self._panel.redact(_describe(e))))
+            return
+        self._finished(version, run, rows)
+
+    def cancel(self) -> None:
+        """Stop the run in flight (the Cancel button); calls in flight are cancelled."""
+        if self.last_task is not None and not self.last_task.done():
+            self.last_task.cancel()
+
+    async def wait(self) -> Run | None:
+        """Wait for the run in flight, if any; the last finished run (``None`` if cancelled)."""
+        if self.last_task is not None:
+            await asyncio.wait([self.last_task])
+        return self.last_run
+
+    def _started(self, n: int) -> None:
+        self.running = True
+        self.last_run = None
+        self.run_button.disabled = True
+        self.cancel_button.disabled = False
+        self.progress.value, self.progress.max = 0, 1
+        self.progress.bar_style = ""
+        self.status.value = message_html(f"Running {n:,} rows...", "info")
+
+    def _on_progress(self, p: Any) -> None:
+        now = time.monotonic()
+        if now - self._drawn < _REDRAW_S and p.done < p.total:
+            return
+        self._drawn = now
+        self.progress.max = max(p.total, 1)
+        self.progress.value = min(p.done, self.progress.max)
+        self.status.value = (
+            f'<span class="wb-progress-text">done {p.done:,}/{p.total:,} · cached {p.cached:,} · '
+            f'errors {p.errors:,} · ${p.cost_usd:.4f}'
+            + (f" (+{p.unpriced:,} calls of unknown price)" if getattr(p, "unpriced", 0) else "") + "</span>")
+
+    def _stopped(self, message: str) -> None:
+        self.running = False
+        self.run_button.disabled = False
+        self.cancel_button.disabled = True
+        self.progress.bar_style = "warning"
+        self.status.value = message
+
+    def _finished(self, version: Version, run: Run, rows: list[Any]) -> None:
+        self.last_run = run
+        shown = ""
+        try:  # results, explorer and charts first: "finished" means everything is drawn
+            self._panel.record(version, run)
+        except Exception as e:  # noqa: BLE001  (the run is kept in last_run; the panel stays usable)
+            shown = message_html(self._panel.redact(f"the run finished but could not be shown: {_describe(e)}"))
+        self.running = False
+        self.run_button.disabled = False
+        self.cancel_button.disabled = True
+        c = run.calls
+        self.progress.max = max(int(c.get("calls", 0)), 1)
+        self.progress.value = int(c.get("calls", 0))
+        self.progress.bar_style = "success"
+        cost = c.get("cost_usd")
+        money = "cost unknown" if cost is None or (isinstance(cost, float) and math.isnan(cost)) else f"${cost:.4f}"
+        self.status.value = (
+            f'<span class="wb-progress-text">finished {version.label}: {len(rows):,} rows · '
+            f'done {int(c.get("calls", 0)):,} calls · cached {int(c.get("cache_hits", 0)):,} · '
+            f'errors {int(c.get("errors", 0)):,} · {money}</span>') + shown
+
+
+def _query(df: pd.DataFrame, text: str) -> pd.DataFrame:
+    """``df.query(text)``, with a message that says what went wrong and what exists."""
+    if not text.strip():
+        raise WorkbenchError("write a pandas query first, e.g. `lang == 'en' and score < 3`")
+    try:
+        out = df.query(text)
+    except Exception as e:  # noqa: BLE001  (pandas raises many kinds: SyntaxError, KeyError, TypeError...)
+        raise WorkbenchError(
+            f"query {shorten(text, 200)!r} failed: {_describe(e)}. Columns: {cap_list([str(c) for c in df.columns], 20)}. "
+            "Write a pandas DataFrame.query expression, e.g. `lang == 'en' and score < 3`; quote names "
+            "with spaces in backticks."
+        ) from None
+    if not isinstance(out, pd.DataFrame):
+        raise WorkbenchError(f"query {shorten(text, 200)!r} must select rows, e.g. `score < 3`")
+    return out
+
+
+def _describe(e: BaseException) -> str:
+    if isinstance(e, WorkbenchError):
+        return str(e)
+    text = str(e).strip() or "no message"
+    return f"{type(e).__name__}: {shorten(text, 600)}"
