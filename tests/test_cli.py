@@ -253,3 +253,26 @@ def test_unicode_answers_print(capsys: pytest.CaptureFixture[str], tmp_path: Pat
     suite = write(tmp_path / "s.yaml", "name: x\ntasks:\n  - id: j\n    path: response\n    op: is_json\n")
     code, out, _ = run_cli(capsys, "run", suite, data)
     assert code == 0 and "'富士山 🗻' is not valid JSON" in out
+
+
+def test_runs_and_compare_read_the_store(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    code, out, _ = run_cli(capsys, "runs", "--store", store)
+    assert code == 0 and "No runs saved" in out
+    assert run_cli(capsys, "run", SUITE, DATA, "--label", "all rows", "--store", store)[0] == 0
+    data = tmp_path / "changed.jsonl"
+    rows = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines()]
+    for r in rows:
+        r["latency_ms"] = 5000  # every row now fails `fast`
+    data.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    code, out, _ = run_cli(capsys, "run", SUITE, data, "--label", "slow", "--store", store)
+    assert code == 0 and "Saved as run" in out
+    code, out, _ = run_cli(capsys, "runs", "--store", store)
+    lines = out.splitlines()
+    assert code == 0 and "slow" in lines[2] and "all rows" in lines[3] and "2 runs in" in out
+    code, out, _ = run_cli(capsys, "compare", "all rows", "slow", "--store", store)
+    assert code == 0 and "fast (pass_rate)" in out and "pass to fail" in out
+    code, out, _ = run_cli(capsys, "compare", "all rows", "slow", "--store", store, "--fail-on-regression")
+    assert code == 1 and "significant regression" in out and "fast" in out.splitlines()[-1]
+    code, _, err = run_cli(capsys, "compare", "all rows", "nope", "--store", store)
+    assert code == 2 and "nope" in err

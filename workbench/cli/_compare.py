@@ -29,7 +29,8 @@ def runs_command(args: argparse.Namespace) -> int:
         rows.append([
             rec["id"], rec.get("label") or "", f"{rec['suite']} {rec['version']}", rec.get("model") or "",
             pd.Timestamp(rec["started_at"]).strftime("%Y-%m-%d %H:%M"), f"{rec['rows']:,}",
-            f"{rec['passed']:,}/{rec['failed']:,}", "-" if pd.isna(cost) else f"${float(cost):.4f}",
+            f"{rec['passed']:,}/{rec['failed']:,}",
+            "-" if not rec["calls"] else "unknown" if pd.isna(cost) else f"${float(cost):.4f}",
         ])
     print(_table(["id", "label", "suite", "model", "started (UTC)", "rows", "passed/failed", "cost"], rows,
                  right=[False] * 5 + [True] * 3))
