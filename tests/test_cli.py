@@ -276,3 +276,8 @@ def test_runs_and_compare_read_the_store(capsys: pytest.CaptureFixture[str], tmp
     assert code == 1 and "significant regression" in out and "fast" in out.splitlines()[-1]
     code, _, err = run_cli(capsys, "compare", "all rows", "nope", "--store", store)
     assert code == 2 and "nope" in err
+
+
+def test_report_help_comes_from_its_own_parser(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "report", "--help")
+    assert code == 0 and "usage: workbench report" in out and "--timeout" in out

@@ -56,3 +56,27 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert "pip install --quiet -e '.[dev]'" in ci and "pytest" in ci
     assert "pip install -e '.[dev]' && .venv/bin/pytest" in README
     assert os.access(ROOT / ".ci" / "run", os.X_OK)
+
+
+def test_readme_runs_compare_and_panel_examples(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from workbench.testing import JudgeServer
+
+    blocks = re.findall(r"```python\n(.*?)```", README, re.S)
+    compare_block = next(b for b in blocks if "wb.compare(v1, v2)" in b)
+    panel_block = next(b for b in blocks if "wb.Workbench(" in b)
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
+    namespace: dict = {}
+    exec(compile(blocks[0], "README.md", "exec"), namespace)  # noqa: S102
+    exec(compile(compare_block, "README.md", "exec"), namespace)  # noqa: S102
+    result = namespace["result"]
+    table = result.table.set_index("task")
+    assert table.loc["close", "mean_b"] < table.loc["close", "mean_a"] and bool(table.loc["close", "significant"])
+    assert not table.drop(index="close")["significant"].any()  # the unchanged checks are not flagged
+    assert set(result.flips["direction"]) == {"pass_to_fail"} and set(result.flips["task"]) == {"close"}
+    assert {"baseline", "stricter"} <= set(namespace["wb"].runs()["label"].dropna())
+    with JudgeServer() as server:
+        namespace["server"] = server
+        block = panel_block.replace('model="openai/gpt-4o-mini"', "model=server.model, **server.litellm_kwargs")
+        exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102
+        assert namespace["panel"].current.label == "v1"

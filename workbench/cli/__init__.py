@@ -134,6 +134,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         2
     """
     _tolerate_unencodable(sys.stdout)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["report"]:  # its own parser, --help included
+        from ..report import main as report_main
+
+        return report_main(argv[1:], prog="workbench report")
     try:
         args = _parser().parse_args(argv)
     except SystemExit as e:  # --help, --version and usage errors; return rather than exit
@@ -153,10 +158,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             from ._compare import compare_command
 
             return compare_command(args)
-        if args.command == "report":
-            from ..report import main as report_main
-
-            return report_main(args.args, prog="workbench report")
         from ._lab import lab_command
 
         return lab_command(args)

@@ -1,0 +1,322 @@
+"""Run a notebook top to bottom with nbclient, bounded in time and unable to hang.
+
+Two fixes over a plain ``NotebookClient(nb).execute()``:
+
+* **no lost wake-ups** (browser-testing recipe, pitfall 9): nbclient's Output-widget
+  emulation sends comm messages on the shell socket while it awaits the execute reply on that
+  same socket; with a large output inside an ``ipywidgets.Output`` (an inlined chart) zmq's
+  edge-triggered descriptor loses the wake-up and ``get_msg(timeout=None)`` never returns
+  (nbclient issue #312). A poll that times out re-checks the socket, so the shell channel is
+  polled in 1 s slices.
+* **one overall deadline**: every cell gets what is left of ``timeout`` seconds, so a
+  notebook cannot run longer than that in total, whatever its number of cells.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import tempfile
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from queue import Empty
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ..errors import WorkbenchError, cap_list, shorten
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
+
+__all__ = ["NotebookError", "ReportError", "execute_notebook", "read_notebook"]
+
+T = TypeVar("T")
+
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+_SLICE_S = 1.0
+_TRACEBACK_LINES = 12
+
+
+class ReportError(WorkbenchError, ValueError):
+    """Bad input to a report: a notebook that is missing or not a notebook, an output path
+    that cannot be written, a kernel that is not installed, a timeout that is not positive.
+
+    Example:
+        >>> from workbench.report import ReportError, report
+        >>> try:
+        ...     report("no_such_notebook.ipynb")
+        ... except ReportError as e:
+        ...     print(str(e).split(" (")[0])
+        notebook 'no_such_notebook.ipynb' does not exist
+    """
+
+
+class NotebookError(WorkbenchError, RuntimeError):
+    """A cell of the notebook raised, timed out, or killed its kernel.
+
+    Attributes:
+        notebook: the notebook's path (or ``"<notebook>"`` when it was given in memory).
+        cell: the failing cell's 1-based position among all cells of the notebook.
+        execution_count: the ``[n]`` the cell got, if it got one.
+        source: the failing cell's source.
+        ename: the exception's class name (``"CellTimeoutError"`` for a timeout,
+            ``"DeadKernelError"`` when the kernel died).
+        evalue: the exception's message.
+        traceback: the traceback as plain text (no colour codes).
+        timed_out: whether the overall timeout ran out in this cell.
+        timeout: the overall timeout in seconds.
+        partial: the partial report (outputs up to the failing cell), when one was written.
+        executed: the notebook as far as it ran, with the failing cell's outputs.
+
+    Example:
+        >>> e = NotebookError(notebook="nb.ipynb", cell=3, execution_count=2, source="1 / 0",
+        ...                   ename="ZeroDivisionError", evalue="division by zero")
+        >>> print(str(e).splitlines()[0])
+        notebook 'nb.ipynb' failed in cell 3 (code cell [2]): ZeroDivisionError: division by zero
+    """
+
+    def __init__(
+        self,
+        *,
+        notebook: str,
+        cell: int,
+        execution_count: int | None,
+        source: str,
+        ename: str,
+        evalue: str,
+        traceback: str = "",
+        timed_out: bool = False,
+        timeout: float | None = None,
+        executed: NotebookNode | None = None,
+    ) -> None:
+        super().__init__(notebook, cell, ename, evalue)
+        self.notebook = notebook
+        self.cell = cell
+        self.execution_count = execution_count
+        self.source = source
+        self.ename = ename
+        self.evalue = evalue
+        self.traceback = traceback
+        self.timed_out = timed_out
+        self.timeout = timeout
+        self.executed = executed
+        self.partial: Path | None = None
+
+    def __str__(self) -> str:
+        where = f"cell {self.cell}" + (f" (code cell [{self.execution_count}])" if self.execution_count else "")
+        first = next((line for line in self.source.splitlines() if line.strip()), "")
+        if self.timed_out:
+            head = f"notebook {self.notebook!r} timed out: {where} was still running when the overall timeout"
+            lines = [f"{head} of {self.timeout:g} s ran out", f"  > {shorten(first, 100)}"]
+        else:
+            lines = [f"notebook {self.notebook!r} failed in {where}: {self.ename}: {shorten(self.evalue, 300)}",
+                     f"  > {shorten(first, 100)}"]
+            tb = [line for line in self.traceback.splitlines() if line.strip()]
+            if len(tb) > 1:
+                shown = tb[-_TRACEBACK_LINES:]
+                lines.append("Traceback" + (f" (last {len(shown)} lines)" if len(tb) > len(shown) else "") + ":")
+                lines += ["    " + line for line in shown]
+        if self.partial is not None:
+            lines.append(f"Partial report, with the outputs up to this cell: {self.partial}")
+        if self.timed_out:
+            lines.append("Give it more time with timeout=... (CLI: --timeout SECONDS), or make the cell faster.")
+        else:
+            lines.append("Fix the cell and run the report again; the notebook itself was not changed.")
+        return "\n".join(lines)
+
+
+def read_notebook(path: str | os.PathLike[str]) -> NotebookNode:
+    """Read a ``.ipynb`` file, raising :class:`ReportError` with what to do when it cannot be read.
+
+    Example:
+        >>> from workbench.report import ReportError, read_notebook
+        >>> try:
+        ...     read_notebook("README.md")
+        ... except ReportError as e:
+        ...     print(str(e).split(";")[0])
+        'README.md' is not a notebook
+    """
+    p = Path(path)
+    if p.suffix.lower() != ".ipynb":
+        raise ReportError(f"{str(p)!r} is not a notebook; expected a .ipynb file, got {p.suffix or 'no extension'!r}")
+    if not p.is_file():
+        here = sorted(q.name for q in p.parent.glob("*.ipynb")) if p.parent.is_dir() else []
+        hint = f"notebooks in '{p.parent}': {cap_list(here)}" if here else f"current directory: {Path.cwd()}"
+        raise ReportError(f"notebook {str(p)!r} does not exist ({hint})")
+    import nbformat  # imported late: it costs seconds (jsonschema's format checkers)
+
+    try:
+        nb = nbformat.read(p, as_version=4)
+    except Exception as e:  # nbformat raises JSON, validation and unicode errors alike
+        raise ReportError(f"cannot read notebook {str(p)!r}: {type(e).__name__}: {shorten(str(e), 200)}; "
+                          "is it a valid .ipynb (JSON, nbformat 4)?") from e
+    return nb
+
+
+def execute_notebook(
+    notebook: str | os.PathLike[str] | NotebookNode,
+    *,
+    timeout: float = 600,
+    cwd: str | os.PathLike[str] | None = None,
+    kernel_name: str | None = None,
+) -> NotebookNode:
+    """Execute every cell of a notebook in a fresh kernel and return the executed notebook.
+
+    The widget state is recorded in the notebook's metadata (so an HTML export shows the
+    widgets). A notebook given as a node is executed in place.
+
+    Args:
+        notebook: a ``.ipynb`` path, or a notebook node (``nbformat.read(...)``).
+        timeout: seconds for the whole notebook, kernel start included.
+        cwd: the kernel's working directory; default the notebook's folder (for a node,
+            the current directory).
+        kernel_name: the kernelspec to use; default the one the notebook names, else ``python3``.
+
+    Raises:
+        ReportError: the notebook cannot be read, the kernel is not installed, the timeout
+            is not positive.
+        NotebookError: a cell raised, the kernel died, or the timeout ran out; it names the
+            cell and carries the partly executed notebook in ``executed``.
+
+    Example:
+        >>> import nbformat
+        >>> from workbench.report import execute_notebook
+        >>> nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("6 * 7")])
+        >>> execute_notebook(nb, timeout=60).cells[0].outputs[0]["data"]["text/plain"]
+        '42'
+    """
+    if not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or not timeout > 0:
+        raise ReportError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    if isinstance(notebook, (str, os.PathLike)):
+        path = Path(notebook)
+        nb = read_notebook(path)
+        name = str(path)
+        default_cwd = path.parent
+    else:
+        nb, name, default_cwd = notebook, "<notebook>", Path.cwd()
+    workdir = Path(cwd) if cwd is not None else default_cwd
+    if not workdir.is_dir():
+        raise ReportError(f"cwd {str(workdir)!r} is not a folder (current directory: {Path.cwd()})")
+    with tempfile.TemporaryDirectory(prefix="wb-kernel-") as sockets:
+        client = _client(nb, timeout=float(timeout), cwd=workdir, kernel_name=kernel_name, sockets=Path(sockets))
+        try:
+            _run_sync(client.async_execute)
+        except BaseException as e:
+            ours = _explain(e, client, nb, name, float(timeout))
+            if ours is e:
+                raise
+            raise ours from e
+    return nb
+
+
+def _client(nb: NotebookNode, *, timeout: float, cwd: Path, kernel_name: str | None, sockets: Path) -> Any:
+    from nbclient import NotebookClient
+    from traitlets.config import Config
+
+    deadline = time.monotonic() + timeout
+
+    class Client(NotebookClient):  # type: ignore[misc]
+        current: int = -1
+
+        async def async_start_new_kernel_client(self) -> Any:
+            kc = await super().async_start_new_kernel_client()
+            _poll_in_slices(kc.shell_channel)
+            return kc
+
+        async def async_execute_cell(self, cell: Any, cell_index: int, *args: Any, **kwargs: Any) -> Any:
+            self.current = cell_index
+            return await super().async_execute_cell(cell, cell_index, *args, **kwargs)
+
+    options: dict[str, Any] = {
+        # what is left of the overall budget; never 0, which nbclient reads as "no timeout"
+        "timeout_func": lambda cell: max(deadline - time.monotonic(), 0.01),
+        "startup_timeout": max(1, int(min(120.0, timeout))),
+        "resources": {"metadata": {"path": str(cwd)}},
+        "record_timing": False,
+    }
+    if os.name == "posix":
+        # Unix sockets in a private folder instead of TCP ports on 127.0.0.1: no port other
+        # local users could reach, and no "running over TCP without encryption" warning
+        options["config"] = Config({"KernelManager": {"transport": "ipc", "ip": str(sockets / "kernel")}})
+    if kernel_name:
+        options["kernel_name"] = kernel_name
+    return Client(nb, **options)
+
+
+def _poll_in_slices(channel: Any) -> None:
+    """Make ``channel.get_msg`` wait in short slices (pitfall 9), keeping its timeout semantics."""
+    original = channel.get_msg
+
+    async def get_msg(timeout: float | None = None) -> Any:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = _SLICE_S if deadline is None else max(0.0, deadline - time.monotonic())
+            try:
+                return await original(timeout=min(_SLICE_S, left))
+            except Empty:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
+
+    channel.get_msg = get_msg
+
+
+def _run_sync(fn: Callable[[], Awaitable[T]]) -> T:
+    """Run a coroutine function to completion, also when called from a running event loop
+    (a notebook): then in a worker thread with its own loop."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(fn())  # type: ignore[arg-type]
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = asyncio.run(fn())  # type: ignore[arg-type]
+        except BaseException as e:  # noqa: BLE001  (re-raised in the caller's thread)
+            box["error"] = e
+
+    worker = threading.Thread(target=target, name="workbench-report", daemon=True)
+    worker.start()
+    worker.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]  # type: ignore[no-any-return]
+
+
+def _explain(e: BaseException, client: Any, nb: NotebookNode, name: str, timeout: float) -> BaseException:
+    """Turn nbclient's and jupyter_client's exceptions into ours; others pass through."""
+    from jupyter_client.kernelspec import NoSuchKernel
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+    if isinstance(e, NoSuchKernel):
+        from jupyter_client.kernelspec import KernelSpecManager
+
+        known = sorted(KernelSpecManager().find_kernel_specs())
+        return ReportError(f"notebook {name!r} asks for kernel {e.name!r}, which is not installed; installed kernels: "
+                           f"{cap_list(known)}; pass kernel_name=... or change the notebook's kernel")
+    if not isinstance(e, (CellExecutionError, CellTimeoutError, DeadKernelError)):
+        if isinstance(e, RuntimeError) and "didn't respond" in str(e):  # kernel start timed out
+            return ReportError(f"the kernel for {name!r} did not start: {e}; is ipykernel installed in this environment?")
+        return e
+    try:
+        client.set_widgets_metadata()  # so a partial report still shows the widgets made so far
+    except Exception:  # noqa: BLE001, S110  # pragma: no cover - best effort, never hide the cell's error
+        pass
+    index = max(client.current, 0)
+    cell: Any = nb.cells[index] if nb.cells else {"source": "", "execution_count": None}
+    timed_out = isinstance(e, CellTimeoutError)
+    if isinstance(e, CellTimeoutError):
+        ename, evalue, tb = "CellTimeoutError", f"the overall timeout of {timeout:g} s ran out", ""
+    elif isinstance(e, DeadKernelError):
+        ename, evalue, tb = "DeadKernelError", f"the kernel died while running the cell ({e})", ""
+    else:
+        assert isinstance(e, CellExecutionError)
+        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        lines = errors[-1].get("traceback", []) if errors else [e.traceback]
+        ename, evalue, tb = e.ename, e.evalue, _ANSI.sub("", "\n".join(lines))
+    return NotebookError(
+        notebook=name, cell=index + 1, execution_count=cell.get("execution_count"), source=cell.get("source", ""),
+        ename=ename, evalue=evalue, traceback=tb, timed_out=timed_out, timeout=timeout, executed=nb,
+    )
