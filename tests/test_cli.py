@@ -245,6 +245,13 @@ def test_lab_runs_jupyterlab_offline(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert cmd[1:3] == ["-m", "jupyterlab"] and cmd[-2:] == [str(Path("notebooks/01_quickstart.ipynb")), "--no-browser"]
     assert "--ServerApp.ip=127.0.0.1" in cmd and "--LabApp.news_url=None" in cmd
     assert main(["lab", "missing.ipynb"]) == 2
+    from workbench.cli import _parser
+
+    for argv in (["lab", "--", "--no-browser", "--port", "8899"], ["lab", "notebooks", "--", "--no-browser"]):
+        args = _parser().parse_args(argv)
+        cmd = lab_args(args.notebook, args.extra)
+        assert "--no-browser" in cmd and "--" not in cmd and cmd.index("--no-browser") > cmd.index("--LabApp.news_url=None")
+        assert str(Path("notebooks") / "01_quickstart.ipynb") in cmd or "notebooks" in cmd
 
 
 def test_unicode_answers_print(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
