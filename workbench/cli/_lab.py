@@ -7,10 +7,13 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import quote
 
 from ._run import BadInput
 
 QUICKSTART = Path("notebooks") / "01_quickstart.ipynb"
+SETTINGS = Path(__file__).with_name("lab_settings")
+"""Default settings (overrides.json): no news prompt, no update check."""
 
 OFFLINE_FLAGS = [
     "--ServerApp.ip=127.0.0.1",
@@ -21,7 +24,9 @@ OFFLINE_FLAGS = [
 
 
 def lab_args(notebook: str | None, extra: list[str]) -> list[str]:
-    """The JupyterLab command line ``workbench lab`` runs.
+    """The JupyterLab command line ``workbench lab`` runs: the working directory is the
+    root (so ``datasets/`` is beside ``notebooks/``) and the address it prints and opens
+    shows the notebook.
 
     Example:
         >>> lab_args(None, ["--no-browser"])[1:3]
@@ -33,11 +38,17 @@ def lab_args(notebook: str | None, extra: list[str]) -> list[str]:
     if target is not None and not target.exists():
         raise BadInput(f"'{target}' does not exist (current directory: {Path.cwd()}); "
                        "name a notebook or folder, or run from the repository root")
-    cmd = [sys.executable, "-m", "jupyterlab", *OFFLINE_FLAGS]
+    cmd = [sys.executable, "-m", "jupyterlab", *OFFLINE_FLAGS, f"--LabApp.app_settings_dir={SETTINGS}"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")  # JupyterLab refuses to start as root without it
     if target is not None:
-        cmd.append(str(target))
+        resolved = target.resolve()
+        root = Path.cwd().resolve()
+        if root not in resolved.parents and resolved != root:
+            root = resolved if resolved.is_dir() else resolved.parent
+        cmd.append(f"--ServerApp.root_dir={root}")
+        if resolved.is_file():
+            cmd.append(f"--LabApp.default_url=/lab/tree/{quote(resolved.relative_to(root).as_posix())}")
     return cmd + [a for a in extra if a != "--"]
 
 
