@@ -56,6 +56,9 @@ def lab_command(args: argparse.Namespace) -> int:
     """Start JupyterLab and wait for it; its exit code."""
     cmd = lab_args(args.notebook, list(args.extra or []))
     print("Starting JupyterLab on 127.0.0.1 (Ctrl-C to stop): " + " ".join(cmd[1:]), file=sys.stderr)
+    sys.stderr.flush()
+    if os.name == "posix":  # become JupyterLab, so a signal to this process reaches the server itself
+        os.execv(cmd[0], cmd)
     try:
         return subprocess.call(cmd)
     except KeyboardInterrupt:
