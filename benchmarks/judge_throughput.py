@@ -69,6 +69,9 @@ REPO = HERE.parent
 MODEL = "openai/workbench-judge"
 API_KEY = "sk-workbench-test"
 
+_STORE_HOME = tempfile.mkdtemp(prefix="wb-bench-home-")
+"""The children's run store: evaluate saves every run by default, as a user's would."""
+
 CHILD_ENV = {
     "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # no cost-map fetch at import
     "LITELLM_TELEMETRY": "False",
@@ -509,6 +512,7 @@ def run_child(server: Server, child: str, *, n: int, c: int, criteria: int, mode
     cmd = [python, str(Path(__file__).resolve()), "--child", child, "--port", str(server.port), "--n", str(n),
            "--c", str(c), "--criteria", str(criteria), "--mode", mode, "--model", model, *(extra or [])]
     env = {**os.environ, **CHILD_ENV}
+    env.setdefault("WORKBENCH_HOME", _STORE_HOME)  # runs are saved (the default), never into the checkout
     _http(server.port, "/reset", "POST")
     cpu0 = server.cpu()
     t0 = time.perf_counter()
