@@ -299,3 +299,18 @@ def test_dependents_read_an_upstream_status_as_text(support: pd.DataFrame) -> No
         A(id="st", path="conf.status", op="one_of", expected=["failed", "error"], depends_on=["conf"]),
     ))
     assert cells(run, "st")["status"].tolist() == ["failed", "passed", "failed", "passed"]
+
+
+def test_wilson_intervals_equal_scipys() -> None:
+    from scipy.stats import binomtest
+
+    from workbench.run import wilson
+
+    for n in (1, 2, 7, 30, 301):
+        k = np.arange(n + 1)
+        rate, low, high = wilson(k, np.full(n + 1, n))
+        for i in range(n + 1):
+            ci = binomtest(int(k[i]), n).proportion_ci(confidence_level=0.95, method="wilson")
+            assert rate[i] == k[i] / n
+            assert abs(low[i] - ci.low) < 1e-12 and abs(high[i] - ci.high) < 1e-12, (k[i], n)
+    assert all(np.isnan(x[0]) for x in wilson(np.array([0]), np.array([0])))

@@ -150,7 +150,11 @@ def _run_in_thread(call: Any) -> Run:
             task = loop.create_task(call())
             task_box.append(task)
             return loop.run_until_complete(task)
-        finally:
+        finally:  # as asyncio.run does: tasks left behind (litellm's logging worker) end first
+            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            for t in pending:
+                t.cancel()
+            loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
 

@@ -10,7 +10,8 @@
   URL starts with none of ``allow`` (nor ``data:``/``blob:``) are aborted and listed in
   ``page.wb_blocked``; page errors, console errors and dialogs are recorded
   (``harness.watch``). Pass it to ``harness.assert_clean(page, blocked=page.wb_blocked)``.
-* ``lab_factory(notebooks, env=None)``: a started JupyterLab serving copies of ``notebooks``
+* ``lab_factory(notebooks, env=None, files=None)``: a started JupyterLab serving copies of
+  ``notebooks`` and of ``files`` (``{path relative to its root: source}``)
   (``harness.start_lab``); its log goes to the test's artifacts; it is stopped, with its
   kernels, when the module ends.
 
@@ -99,12 +100,14 @@ def new_page(browser: Browser) -> Iterator[Callable[..., Page]]:
 
 @pytest.fixture(scope="module")
 def lab_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Lab]]:
-    """``lab_factory([notebook, ...], env={...}, log=artifacts / "jupyterlab.log")``: a started
-    JupyterLab; every server started is stopped (SIGTERM to its process group) when the module ends."""
+    """``lab_factory([notebook, ...], env={...}, log=artifacts / "jupyterlab.log", files={...})``:
+    a started JupyterLab; every server started is stopped (SIGTERM to its process group) when the
+    module ends."""
     labs: list[Lab] = []
 
-    def make(notebooks: Iterable[Path], env: Mapping[str, str] | None = None, log: Path | None = None) -> Lab:
-        lab = start_lab(notebooks, tmp_path_factory.mktemp("lab"), env=env, log=log)
+    def make(notebooks: Iterable[Path], env: Mapping[str, str] | None = None, log: Path | None = None,
+             files: Mapping[str, Path] | None = None) -> Lab:
+        lab = start_lab(notebooks, tmp_path_factory.mktemp("lab"), env=env, log=log, files=files)
         labs.append(lab)
         return lab
 

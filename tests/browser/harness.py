@@ -108,6 +108,7 @@ def start_lab(
     *,
     env: Mapping[str, str] | None = None,
     log: Path | None = None,
+    files: Mapping[str, Path] | None = None,
     startup_timeout: float = 90,
 ) -> Lab:
     """Start JupyterLab on a free 127.0.0.1 port with a random token, serving a copy of ``notebooks``.
@@ -117,12 +118,20 @@ def start_lab(
     check, no windowing, no autosave), a ``python3`` kernelspec whose argv is this
     ``sys.executable``, and ``WORKBENCH_HOME`` (unless ``env`` sets it). No PyPI or news
     requests, ``--allow-root`` when running as root. ``env`` is added to the server's
-    environment, which the kernels inherit.
+    environment, which the kernels inherit. ``files`` maps paths relative to the root folder
+    to files copied there, to keep a repository's layout: ``{"notebooks/02.ipynb": nb,
+    "datasets/d.jsonl": data}`` lets the notebook read ``../datasets/d.jsonl``.
     """
     root, settings, data = base / "root", base / "user-settings", base / "data"
     root.mkdir(parents=True, exist_ok=True)
     for nb in notebooks:
         shutil.copy(nb, root / Path(nb).name)  # the UI never touches the committed file
+    for rel, src in (files or {}).items():
+        dest = root / rel
+        if root.resolve() not in dest.resolve().parents:
+            raise ValueError(f"files: {rel!r} is not a relative path inside the root folder")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(src, dest)
     for rel, value in LAB_SETTINGS.items():
         f = settings / rel
         f.parent.mkdir(parents=True, exist_ok=True)
