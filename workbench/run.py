@@ -148,22 +148,22 @@ class Run:
 
 def wilson(k: np.ndarray, n: np.ndarray, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rates ``k / n`` with their Wilson score intervals (no continuity correction), the
-    interval ``scipy.stats.binomtest(k, n).proportion_ci(method="wilson")`` gives, for whole
-    arrays at once and without importing ``scipy.stats`` (a second on first use). ``n == 0``
-    gives NaN.
+    interval ``scipy.stats.binomtest(k, n).proportion_ci(method="wilson")`` gives (the tests
+    check it), for whole arrays at once and without importing scipy (``scipy.stats`` costs a
+    second on first use). ``n == 0`` gives NaN.
 
     Example:
         >>> rate, low, high = wilson(np.array([8]), np.array([10]))
         >>> round(float(low[0]), 4), round(float(high[0]), 4)
         (0.4902, 0.9433)
     """
-    from scipy.special import ndtri
+    from statistics import NormalDist
 
     k = np.asarray(k, dtype=np.float64)
     n = np.asarray(n, dtype=np.float64)
     with np.errstate(divide="ignore", invalid="ignore"):
         p = k / n
-        z = float(ndtri(0.5 + confidence / 2))
+        z = NormalDist().inv_cdf(0.5 + confidence / 2)
         z2 = z * z
         denom = 1 + z2 / n
         center = (p + z2 / (2 * n)) / denom
