@@ -70,6 +70,15 @@ class Progress:
             self.on_update(self)
 
 
+def _prefetched_keys(llm: LLM, jobs: list[tuple[int, int, Any, Any]]) -> dict[tuple[int, int], str]:
+    """The cache key of every renderable planned call, by ``(row, group)``, with their
+    cache entries read from disk in bulk."""
+    ok = [(i, g, m, rf) for i, g, m, rf in jobs if not isinstance(m, str)]
+    keys = dict(zip(((i, g) for i, g, _, _ in ok), llm.keys([(m, rf) for _, _, m, rf in ok])))
+    llm.prefetch(list(keys.values()))
+    return keys
+
+
 @dataclass
 class _Cell:
     """The outcome of one (row, group of criteria) judge call, repair included."""
@@ -148,9 +157,7 @@ class JudgeRunner:
         calls = cached = unrenderable = prompt_chars = completion = 0
         new_at = np.zeros(ctx.n, dtype=np.int64)
         jobs = self.plan(task, ctx, skip)
-        ok = [(i, g, m, rf) for i, g, m, rf in jobs if not isinstance(m, str)]
-        keys = dict(zip(((i, g) for i, g, _, _ in ok), llm.keys([(m, rf) for _, _, m, rf in ok])))
-        llm.prefetch(list(keys.values()))
+        keys = _prefetched_keys(llm, jobs)
         for i, g, messages, rf in jobs:
             calls += 1
             if isinstance(messages, str):
@@ -181,9 +188,7 @@ class JudgeRunner:
                       hit: Completion | None) -> None:
             outcomes[(i, g)] = await self._call(llm, task, groups[g], messages, rf, key, hit)
 
-        ok = [(i, g, m, rf) for i, g, m, rf in jobs if not isinstance(m, str)]
-        keys = dict(zip(((i, g) for i, g, _, _ in ok), llm.keys([(m, rf) for _, _, m, rf in ok])))
-        llm.prefetch(list(keys.values()))
+        keys = _prefetched_keys(llm, jobs)
         pending = []
         for i, g, messages, rf in jobs:
             if isinstance(messages, str):

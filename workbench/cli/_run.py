@@ -57,7 +57,7 @@ def run_command(args: argparse.Namespace) -> int:
         _write(run.results, output)
         print()
         print(f"Wrote {len(run.results):,} result rows to {output}")
-    if getattr(run, "id", None):
+    if run.id:
         print()
         print(f"Saved as run {run.id}" + (f" ({run.label!r})" if run.label else "")
               + ": compare with `workbench compare <other> " + run.id + "`")

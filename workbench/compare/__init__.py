@@ -27,7 +27,8 @@ import pandas as pd
 
 from ..errors import ColumnsError, WorkbenchError, cap_list, did_you_mean
 from ..results import STATUSES
-from ._stats import _bootstrap, _holm, _mcnemar, _nullable, _wilcoxon
+from ..run import _nullable_float as _nullable
+from ._stats import _bootstrap, _holm, _mcnemar, _wilcoxon
 
 __all__ = ["CompareError", "Comparison", "compare"]
 

@@ -9,15 +9,9 @@ import zlib
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 _DRAWS_PER_VALUE = 12
 """Use the multinomial draw when there are at most ``n / 12`` distinct differences."""
-
-
-def _nullable(values: np.ndarray) -> pd.arrays.FloatingArray:
-    mask = np.isnan(values)
-    return pd.arrays.FloatingArray(np.where(mask, 0.0, values), mask)
 
 
 def _wilcoxon(d: np.ndarray, wilcoxon: Any) -> float:

@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..llm import _TRANSPORT
 
-__all__ = ["safe_params", "scrub_secrets"]
+__all__ = ["safe_params", "scrub_secrets", "secret_values"]
 
 _HARMLESS_TRANSPORT = frozenset({"timeout", "max_retries", "num_retries"})
 """Transport settings that say how a run behaved and can hold no secret."""
@@ -48,8 +48,18 @@ def safe_params(params: Mapping[str, Any]) -> dict[str, Any]:
         ...              "extra_headers": {"Authorization": "Bearer x"}, "timeout": 30})
         {'concurrency': 8, 'params': {'max_tokens': 50}, 'timeout': 30}
     """
-    secrets = [s for s in _secret_values(params) if len(s) >= 4]
-    return _clean(params, secrets)
+    return _clean(params, secret_values(params))
+
+
+def secret_values(params: Mapping[str, Any]) -> list[str]:
+    """The values (4 characters or more) held under credential-like names in ``params``,
+    at any depth: what must never be shown or stored.
+
+    Example:
+        >>> secret_values({"api_key": "sk-123", "params": {"temperature": 0}, "extra_headers": {"X": "tok-9"}})
+        ['sk-123', 'tok-9']
+    """
+    return [s for s in _secret_values(params) if len(s) >= 4]
 
 
 def _secret_values(value: Any, under_secret: bool = False) -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,8 +18,6 @@ from ..specs import AssertionTask, JudgeTask, Suite
 
 NOT_RUN = "not run"
 """Status shown for a cell its version has not evaluated yet."""
-
-_SECRET_KEYS = re.compile(r"key|token|secret|password|authorization", re.IGNORECASE)
 
 
 def esc(value: Any, limit: int | None = None) -> str:
@@ -46,17 +44,6 @@ def message_html(text: str, kind: str = "error") -> str:
     colour = {"error": "#b00020", "ok": "#1b5e20", "info": "#555"}[kind]
     return (f'<div class="wb-message wb-{kind}" style="color:{colour};white-space:pre-wrap;'
             f'font-family:monospace;font-size:12px">{html.escape(text)}</div>')
-
-
-def secrets_of(options: Mapping[str, Any]) -> list[str]:
-    """Values of options that look like credentials; never shown anywhere."""
-    out = []
-    for k, v in options.items():
-        if isinstance(v, str) and len(v) >= 4 and _SECRET_KEYS.search(k):
-            out.append(v)
-        elif isinstance(v, Mapping):
-            out += secrets_of(v)
-    return out
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:

@@ -14,7 +14,8 @@ from ..frame import _load_suite
 from ..run import Run
 from ..specs import Suite
 from ._charts import ChartsPanel
-from ._common import Version, merge_results, next_label, redact, secrets_of
+from ..store._params import secret_values
+from ._common import Version, merge_results, next_label, redact
 from ._editor import CriteriaEditor
 from ._explorer import ResultsExplorer
 from ._runner import SubsetRunner
@@ -89,7 +90,7 @@ class Workbench(w.VBox):
         self.df = df
         self.model = model
         self._options = dict(options)
-        self._secrets = secrets_of(self._options)
+        self._secrets = secret_values(self._options)  # the store's notion of a credential
         self.versions: list[Version] = [Version(label=first.version, suite=first)]
         self._current = first.version
         self.header = w.HTML()
