@@ -53,8 +53,15 @@ CHECKS: list[tuple[str, str, str, Any, str, Any, str]] = [
     ("has_number", "response", "matches", NUMBER_RE, "Matches", NUMBER_RE, "response"),
     ("short_enough", "response", "has_length_less_than", 280, "HasLengthLessThan", 280, "response"),
     ("payload_json", "payload", "is_json", None, "IsJson", True, "payload"),
-    ("confident", "payload.confidence", "greater_than_or_equal", 0.5,
-     "GreaterThanOrEqual", 0.5, "payload_obj.confidence"),
+    (
+        "confident",
+        "payload.confidence",
+        "greater_than_or_equal",
+        0.5,
+        "GreaterThanOrEqual",
+        0.5,
+        "payload_obj.confidence",
+    ),
     # scouter has no one_of; on this data (labels are CATEGORIES or "unknown") NotEqual
     # "unknown" selects exactly the same rows.
     ("known_category", "category", "one_of", CATEGORIES, "NotEqual", "unknown", "category"),
@@ -64,24 +71,11 @@ CHECK_IDS = [c[0] for c in CHECKS]
 
 # --- data -----------------------------------------------------------------------------
 
-VOCAB = (
-    "the a an of to in for on with by from as is are was were be been it this that these those "
-    "model answer question result results data value values report table user users customer "
-    "order orders account service system request response error errors latency token tokens "
-    "document documents source sources page section summary example examples policy price "
-    "prices product products feature features update updates version release issue issues "
-    "support team teams process step steps option options setting settings file files query "
-    "queries search index record records field fields note notes time date year month week "
-    "should can will may might must would could please also however therefore because while "
-    "first second third next last new old main other same different important relevant "
-    "available required optional recent current previous total average median maximum minimum "
-    "increase decrease improve reduce check verify confirm review compare explain describe "
-    "returns contains includes shows uses needs provides supports allows requires means"
-).split()
+VOCAB = ["the", "a", "an", "of", "to", "in", "for", "on", "with", "by", "from", "as", "is", "are", "was", "were", "be", "been", "it", "this", "that", "these", "those", "model", "answer", "question", "result", "results", "data", "value", "values", "report", "table", "user", "users", "customer", "order", "orders", "account", "service", "system", "request", "response", "error", "errors", "latency", "token", "tokens", "document", "documents", "source", "sources", "page", "section", "summary", "example", "examples", "policy", "price", "prices", "product", "products", "feature", "features", "update", "updates", "version", "release", "issue", "issues", "support", "team", "teams", "process", "step", "steps", "option", "options", "setting", "settings", "file", "files", "query", "queries", "search", "index", "record", "records", "field", "fields", "note", "notes", "time", "date", "year", "month", "week", "should", "can", "will", "may", "might", "must", "would", "could", "please", "also", "however", "therefore", "because", "while", "first", "second", "third", "next", "last", "new", "old", "main", "other", "same", "different", "important", "relevant", "available", "required", "optional", "recent", "current", "previous", "total", "average", "median", "maximum", "minimum", "increase", "decrease", "improve", "reduce", "check", "verify", "confirm", "review", "compare", "explain", "describe", "returns", "contains", "includes", "shows", "uses", "needs", "provides", "supports", "allows", "requires", "means"]
 NON_ASCII = ["café", "naïve", "—", "“quoted”", "résumé", "±", "→", "déjà vu"]
 
 
-def generate(n: int, seed: int = SEED, non_ascii: float = 0.02) -> "Any":
+def generate(n: int, seed: int = SEED, non_ascii: float = 0.02) -> Any:
     """A realistic, deterministic frame of n LLM-app log rows."""
     import numpy as np
     import pandas as pd
@@ -117,7 +111,7 @@ def generate(n: int, seed: int = SEED, non_ascii: float = 0.02) -> "Any":
         tail = " [1]" if cite[i] else ""
         body_len = max(lengths[i] - len(head) - len(mid) - len(tail) - 1, 5)
         s = find(" ", starts[i]) + 1
-        body = corpus[s:s + body_len].rstrip()
+        body = corpus[s : s + body_len].rstrip()
         text = f"{head}{body}{mid}{tail}."
         response.append(text[0].upper() + text[1:])
 
@@ -132,7 +126,7 @@ def generate(n: int, seed: int = SEED, non_ascii: float = 0.02) -> "Any":
     payload = []
     for i in range(n):
         s = find(" ", ans_start[i]) + 1
-        answer = corpus[s:s + 40].rstrip()
+        answer = corpus[s : s + 40].rstrip()
         sources = ", ".join(f'{{"url": "http://docs.example.org/doc/{doc[i] + k}"}}' for k in range(n_src[i]))
         c = "" if no_conf[i] else f', "confidence": {conf[i]:.2f}'
         text = f'{{"answer": "{answer}", "sources": [{sources}]{c}}}'
@@ -150,18 +144,21 @@ def generate(n: int, seed: int = SEED, non_ascii: float = 0.02) -> "Any":
     category = np.array(CATEGORIES + ["unknown"], dtype=object)[
         np.where(rng.random(n) < 0.06, len(CATEGORIES), cat_idx)
     ]
-    return pd.DataFrame({
-        "id": np.arange(n, dtype=np.int64),
-        "latency_ms": latency,
-        "tokens": tokens,
-        "score": score,
-        "response": pd.array(response, dtype="str"),
-        "payload": pd.array(payload, dtype="str"),
-        "category": pd.array(category.tolist(), dtype="str"),
-    })
+    return pd.DataFrame(
+        {
+            "id": np.arange(n, dtype=np.int64),
+            "latency_ms": latency,
+            "tokens": tokens,
+            "score": score,
+            "response": pd.array(response, dtype="str"),
+            "payload": pd.array(payload, dtype="str"),
+            "category": pd.array(category.tolist(), dtype="str"),
+        }
+    )
 
 
 # --- the two implementations ----------------------------------------------------------
+
 
 def make_suite(ids: list[str] | None = None) -> Any:
     import workbench as wb
@@ -258,6 +255,7 @@ def pandas_counts(frame: Any) -> dict[str, int]:
 
 # --- measurement helpers --------------------------------------------------------------
 
+
 def _status_kb(key: str) -> int | None:
     try:
         with open("/proc/self/status") as f:
@@ -287,10 +285,16 @@ def _git_state() -> str:
     """The commit of the checkout this file sits in, with '+dirty' if workbench/ has edits."""
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
-                              text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "workbench"], cwd=root,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "workbench"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return (head or "unknown") + ("+dirty" if dirty else "")
@@ -308,8 +312,16 @@ def timed(fn: Any, *args: Any) -> tuple[float, Any]:
 
 def child_memory(side: str, args: argparse.Namespace) -> dict[str, Any]:
     """Run ``--only side`` in a fresh process; return what it printed as JSON."""
-    cmd = [sys.executable, os.path.abspath(__file__), "--only", side, "--rows", str(args.rows),
-           "--non-ascii", str(args.non_ascii)] + (["--orjson-baseline"] if args.orjson_baseline else [])
+    cmd = [
+        sys.executable,
+        os.path.abspath(__file__),
+        "--only",
+        side,
+        "--rows",
+        str(args.rows),
+        "--non-ascii",
+        str(args.non_ascii),
+    ] + (["--orjson-baseline"] if args.orjson_baseline else [])
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         return {"error": proc.stderr.strip()[-3000:]}
@@ -322,10 +334,10 @@ def only_main(args: argparse.Namespace) -> None:
     if args.only == "workbench":
         suite = make_suite()
         run_workbench(df.head(1000), suite)  # imports, caches
-        fn = lambda: run_workbench(df, suite)  # noqa: E731
+        fn = lambda: run_workbench(df, suite)
     else:
         run_pandas(df.head(1000))
-        fn = lambda: run_pandas(df)  # noqa: E731
+        fn = lambda: run_pandas(df)
     gc.collect()
     gen_peak = _status_kb("VmHWM")  # high-water mark of data generation, before the reset
     rss_before = _status_kb("VmRSS")
@@ -339,22 +351,27 @@ def only_main(args: argparse.Namespace) -> None:
     else:
         result_mb = float(out.memory_usage(deep=True).sum()) / 2**20
     data_mb = float(df.memory_usage(deep=True).sum()) / 2**20
-    print(json.dumps({
-        "side": args.only,
-        "seconds": t,
-        "data_mb": data_mb,
-        "rss_before_mb": rss_before / 1024 if rss_before else None,
-        "peak_added_mb": (hwm - rss_before) / 1024 if (reset and hwm and rss_before) else None,
-        "retained_mb": (rss_after - rss_before) / 1024 if (rss_after and rss_before) else None,
-        "output_mb": result_mb,
-        # absolute peak RSS while evaluating (data included); ru_maxrss would not do here:
-        # a child forked from a big parent inherits the parent's high-water mark
-        "abs_peak_mb": hwm / 1024 if (reset and hwm) else _maxrss_mb(),
-        "gen_peak_mb": gen_peak / 1024 if gen_peak else None,
-    }))
+    print(
+        json.dumps(
+            {
+                "side": args.only,
+                "seconds": t,
+                "data_mb": data_mb,
+                "rss_before_mb": rss_before / 1024 if rss_before else None,
+                "peak_added_mb": (hwm - rss_before) / 1024 if (reset and hwm and rss_before) else None,
+                "retained_mb": (rss_after - rss_before) / 1024 if (rss_after and rss_before) else None,
+                "output_mb": result_mb,
+                # absolute peak RSS while evaluating (data included); ru_maxrss would not do here:
+                # a child forked from a big parent inherits the parent's high-water mark
+                "abs_peak_mb": hwm / 1024 if (reset and hwm) else _maxrss_mb(),
+                "gen_peak_mb": gen_peak / 1024 if gen_peak else None,
+            }
+        )
+    )
 
 
 # --- scouter --------------------------------------------------------------------------
+
 
 def scouter_main(args: argparse.Namespace) -> None:
     """Child process under scouter's interpreter: read JSONL records, evaluate, count."""
@@ -363,7 +380,9 @@ def scouter_main(args: argparse.Namespace) -> None:
     with open(args.records) as f:
         rows = [json.loads(line) for line in f]
     tasks = [
-        AssertionTask(id=cid, context_path=spath, operator=getattr(ComparisonOperator, sop), expected_value=sexp)
+        AssertionTask(
+            id=cid, context_path=spath, operator=getattr(ComparisonOperator, sop), expected_value=sexp
+        )
         for cid, _p, _o, _e, sop, sexp, spath in CHECKS
     ]
     gc.collect()
@@ -391,7 +410,7 @@ def scouter_main(args: argparse.Namespace) -> None:
     t_eval = time.perf_counter() - t0
     hwm = _status_kb("VmHWM")
 
-    passed = {cid: 0 for cid in CHECK_IDS}
+    passed = dict.fromkeys(CHECK_IDS, 0)
     errored_records = len(results.errored_tasks)
     for i in range(len(rows)):
         try:
@@ -401,16 +420,20 @@ def scouter_main(args: argparse.Namespace) -> None:
         for tr in aligned.eval_set.records:
             if tr.passed:
                 passed[tr.task_id] += 1
-    print(json.dumps({
-        "side": "scouter",
-        "rows": len(rows),
-        "build_s": t_build,
-        "eval_s": t_eval,
-        "passed": passed,
-        "errored_records": errored_records,
-        "peak_added_mb": (hwm - rss_before) / 1024 if (reset and hwm and rss_before) else None,
-        "abs_peak_mb": hwm / 1024 if (reset and hwm) else _maxrss_mb(),
-    }))
+    print(
+        json.dumps(
+            {
+                "side": "scouter",
+                "rows": len(rows),
+                "build_s": t_build,
+                "eval_s": t_eval,
+                "passed": passed,
+                "errored_records": errored_records,
+                "peak_added_mb": (hwm - rss_before) / 1024 if (reset and hwm and rss_before) else None,
+                "abs_peak_mb": hwm / 1024 if (reset and hwm) else _maxrss_mb(),
+            }
+        )
+    )
 
 
 def run_scouter(args: argparse.Namespace, df: Any) -> dict[str, Any]:
@@ -418,7 +441,9 @@ def run_scouter(args: argparse.Namespace, df: Any) -> dict[str, Any]:
     sub = df.iloc[:n]
     with tempfile.NamedTemporaryFile("w", suffix=".jsonl", delete=False) as f:
         path = f.name
-        cols = {c: sub[c].tolist() for c in ["latency_ms", "tokens", "score", "response", "payload", "category"]}
+        cols = {
+            c: sub[c].tolist() for c in ["latency_ms", "tokens", "score", "response", "payload", "category"]
+        }
         for i in range(n):
             row = {c: cols[c][i] for c in cols}
             if row["score"] != row["score"]:
@@ -438,10 +463,10 @@ def run_scouter(args: argparse.Namespace, df: Any) -> dict[str, Any]:
 
 # --- breakdown --------------------------------------------------------------------------
 
+
 def breakdown(df: Any, reps: int) -> list[dict[str, Any]]:
     """Per check: workbench evaluate() of a one-task suite (engine and results-frame parts
     split when the internals are importable), and the pandas check alone."""
-    import workbench as wb
 
     try:
         from workbench.engine import Context, run_assertions
@@ -484,13 +509,30 @@ def breakdown(df: Any, reps: int) -> list[dict[str, Any]]:
             steps[cid](df, scratch)
             p_best = min(p_best, time.perf_counter() - t0)
         c = next(c for c in CHECKS if c[0] == cid)
-        rows.append({"check": cid, "op": c[2], "dtype": str(df[c[1].split(".")[0]].dtype),
-                     "wb_s": best["total"], "wb_engine_s": best["engine"], "wb_frame_s": best["frame"],
-                     "pandas_s": p_best})
+        rows.append(
+            {
+                "check": cid,
+                "op": c[2],
+                "dtype": str(df[c[1].split(".")[0]].dtype),
+                "wb_s": best["total"],
+                "wb_engine_s": best["engine"],
+                "wb_frame_s": best["frame"],
+                "pandas_s": p_best,
+            }
+        )
     if Context is not None:
         t, _ = timed(_results_frame, all_blocks, df.index)
-        rows.append({"check": "(results frame, 10 blocks)", "op": "", "dtype": "", "wb_s": t,
-                     "wb_engine_s": float("nan"), "wb_frame_s": t, "pandas_s": float("nan")})
+        rows.append(
+            {
+                "check": "(results frame, 10 blocks)",
+                "op": "",
+                "dtype": "",
+                "wb_s": t,
+                "wb_engine_s": float("nan"),
+                "wb_frame_s": t,
+                "pandas_s": float("nan"),
+            }
+        )
     return rows
 
 
@@ -510,6 +552,7 @@ def profile_top(df: Any, suite: Any, n: int = 20) -> str:
 
 # --- main -------------------------------------------------------------------------------
 
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--rows", type=int, default=1_000_000)
@@ -517,12 +560,23 @@ def main() -> None:
     p.add_argument("--only", choices=["workbench", "pandas", "scouter"], help="child-process mode")
     p.add_argument("--records", help=argparse.SUPPRESS)
     p.add_argument("--scouter-python", help="interpreter of a venv with scouter-ml (default: skip scouter)")
-    p.add_argument("--scouter-rows", type=int, default=50_000,
-                   help="rows given to scouter (default 50,000: it needs ~0.7 ms and ~40 KiB per record)")
-    p.add_argument("--non-ascii", type=float, default=0.02,
-                   help="share of responses holding a non-ASCII character such as an em dash (default 0.02)")
-    p.add_argument("--orjson-baseline", action="store_true",
-                   help="the pandas baseline parses JSON with orjson.loads instead of json.loads")
+    p.add_argument(
+        "--scouter-rows",
+        type=int,
+        default=50_000,
+        help="rows given to scouter (default 50,000: it needs ~0.7 ms and ~40 KiB per record)",
+    )
+    p.add_argument(
+        "--non-ascii",
+        type=float,
+        default=0.02,
+        help="share of responses holding a non-ASCII character such as an em dash (default 0.02)",
+    )
+    p.add_argument(
+        "--orjson-baseline",
+        action="store_true",
+        help="the pandas baseline parses JSON with orjson.loads instead of json.loads",
+    )
     p.add_argument("--breakdown", action="store_true", help="time each check alone as well")
     p.add_argument("--profile", action="store_true", help="print a cProfile of one workbench run")
     p.add_argument("--no-memory", action="store_true", help="skip the child processes measuring memory")
@@ -543,15 +597,24 @@ def main() -> None:
 
     import workbench as wb
 
-    report: dict[str, Any] = {"rows": args.rows, "reps": args.reps, "non_ascii": args.non_ascii,
-                              "python": sys.version.split()[0], "pandas": pd.__version__,
-                              "workbench": getattr(wb, "__version__", "?"), "commit": _git_state(),
-                              "json_baseline": "orjson" if args.orjson_baseline else "json",
-                              "loadavg_start": os.getloadavg()}
+    report: dict[str, Any] = {
+        "rows": args.rows,
+        "reps": args.reps,
+        "non_ascii": args.non_ascii,
+        "python": sys.version.split()[0],
+        "pandas": pd.__version__,
+        "workbench": getattr(wb, "__version__", "?"),
+        "commit": _git_state(),
+        "json_baseline": "orjson" if args.orjson_baseline else "json",
+        "loadavg_start": os.getloadavg(),
+    }
     t_gen, df = timed(generate, args.rows, SEED, args.non_ascii)
-    print(f"generated {args.rows:,} rows in {t_gen:.1f}s "
-          f"({df.memory_usage(deep=True).sum() / 2**20:.0f} MiB; dtypes: "
-          + ", ".join(f"{c}={t}" for c, t in df.dtypes.astype(str).items()) + ")")
+    print(
+        f"generated {args.rows:,} rows in {t_gen:.1f}s "
+        f"({df.memory_usage(deep=True).sum() / 2**20:.0f} MiB; dtypes: "
+        + ", ".join(f"{c}={t}" for c, t in df.dtypes.astype(str).items())
+        + ")"
+    )
     suite = make_suite()
 
     # warm-up: imports, regex and kernel caches
@@ -574,25 +637,33 @@ def main() -> None:
     wc = workbench_counts(wb_run)
     pc = pandas_counts(pd_frame)
     mismatches = []
-    print(f"\n{'check':<16}{'op':<24}{'pandas pass':>12}{'wb pass':>10}{'wb fail':>10}{'wb error':>10}{'pass %':>8}")
+    print(
+        f"\n{'check':<16}{'op':<24}{'pandas pass':>12}{'wb pass':>10}{'wb fail':>10}{'wb error':>10}{'pass %':>8}"
+    )
     for cid, _path, op, *_ in CHECKS:
         w = wc[cid]
         flag = "" if w["passed"] == pc[cid] else "  <-- MISMATCH"
         if flag:
             mismatches.append(cid)
-        print(f"{cid:<16}{op:<24}{pc[cid]:>12,}{w['passed']:>10,}{w['failed']:>10,}{w['error']:>10,}"
-              f"{100 * pc[cid] / args.rows:>7.1f}%{flag}")
+        print(
+            f"{cid:<16}{op:<24}{pc[cid]:>12,}{w['passed']:>10,}{w['failed']:>10,}{w['error']:>10,}"
+            f"{100 * pc[cid] / args.rows:>7.1f}%{flag}"
+        )
     report["counts"] = {cid: {"pandas_passed": pc[cid], **wc[cid]} for cid in CHECK_IDS}
     n_reasons = int(wb_run.results["reason"].notna().sum())
-    print(f"workbench results: {len(wb_run.results):,} rows, {n_reasons:,} with a reason, "
-          f"{wb_run.results.memory_usage(deep=True).sum() / 2**20:.0f} MiB")
+    print(
+        f"workbench results: {len(wb_run.results):,} rows, {n_reasons:,} with a reason, "
+        f"{wb_run.results.memory_usage(deep=True).sum() / 2**20:.0f} MiB"
+    )
     with tempfile.TemporaryDirectory() as store_dir:  # saving to the run store, not in the timings above
         t_save, run_id = timed(wb_run.save, store_dir)
         t_load, _ = timed(wb.load_run, run_id, store_dir)
         on_disk = sum(f.stat().st_size for f in os.scandir(store_dir) if f.is_file())
     report["store"] = {"save_s": t_save, "load_s": t_load, "size_mb": on_disk / 2**20}
-    print(f"run store: save {t_save:.2f}s, load {t_load:.2f}s, {on_disk / 2**20:.1f} MiB on disk "
-          "(evaluate(save=True), the default, adds the save time)")
+    print(
+        f"run store: save {t_save:.2f}s, load {t_load:.2f}s, {on_disk / 2**20:.1f} MiB on disk "
+        "(evaluate(save=True), the default, adds the save time)"
+    )
     del wb_run, pd_frame
     gc.collect()
 
@@ -616,17 +687,23 @@ def main() -> None:
 
     # --- the table ---
     report["loadavg_end"] = os.getloadavg()
-    print(f"\n{args.rows:,} rows x {len(CHECKS)} assertions, {args.reps} reps; workbench {report['commit']}; "
-          f"python {report['python']}, pandas {report['pandas']}, {os.cpu_count()} cpus, load average "
-          f"{report['loadavg_start'][0]:.1f} -> {report['loadavg_end'][0]:.1f}; baseline JSON parser: "
-          f"{report['json_baseline']}")
-    print(f"{'side':<12}{'best s':>9}{'median s':>10}{'rows/s':>13}{'peak +MiB':>11}{'abs peak MiB':>14}{'output MiB':>12}")
+    print(
+        f"\n{args.rows:,} rows x {len(CHECKS)} assertions, {args.reps} reps; workbench {report['commit']}; "
+        f"python {report['python']}, pandas {report['pandas']}, {os.cpu_count()} cpus, load average "
+        f"{report['loadavg_start'][0]:.1f} -> {report['loadavg_end'][0]:.1f}; baseline JSON parser: "
+        f"{report['json_baseline']}"
+    )
+    print(
+        f"{'side':<12}{'best s':>9}{'median s':>10}{'rows/s':>13}{'peak +MiB':>11}{'abs peak MiB':>14}{'output MiB':>12}"
+    )
     for side in ("pandas", "workbench"):
         s = summary[side]
         m = report.get("memory", {}).get(side, {})
         peak = m.get("peak_added_mb")
-        print(f"{side:<12}{s['best_s']:>9.2f}{s['median_s']:>10.2f}{args.rows / s['best_s']:>13,.0f}"
-              f"{_num(peak):>11}{_num(m.get('abs_peak_mb')):>14}{_num(m.get('output_mb')):>12}")
+        print(
+            f"{side:<12}{s['best_s']:>9.2f}{s['median_s']:>10.2f}{args.rows / s['best_s']:>13,.0f}"
+            f"{_num(peak):>11}{_num(m.get('abs_peak_mb')):>14}{_num(m.get('output_mb')):>12}"
+        )
     if scouter is not None:
         if "error" in scouter:
             print(f"scouter     failed: {scouter['error'][-500:]}")
@@ -634,17 +711,30 @@ def main() -> None:
             per_m = scouter["eval_s"] / scouter["rows"] * 1e6
             wb_per_m = summary["workbench"]["best_s"] / args.rows * 1e6
             build_m = scouter["build_s"] / scouter["rows"] * 1e6
-            print(f"{'scouter':<12}{scouter['eval_s']:>9.2f}{'':>10}{scouter['rows'] / scouter['eval_s']:>13,.0f}"
-                  f"{_num(scouter.get('peak_added_mb')):>11}"
-                  f"{scouter['abs_peak_mb']:>14.0f}{'':>12}"
-                  f"   ({scouter['rows']:,} rows, 1 run; +{scouter['build_s']:.2f}s building EvalRecords)")
-            print(f"  scouter per 1M rows: evaluate {per_m:.1f}s, + records {build_m:.1f}s  "
-                  f"= {(per_m + build_m) / wb_per_m:.0f}x workbench (evaluate alone {per_m / wb_per_m:.0f}x; "
-                  f"workbench {wb_per_m:.1f}s per 1M rows)")
+            print(
+                f"{'scouter':<12}{scouter['eval_s']:>9.2f}{'':>10}{scouter['rows'] / scouter['eval_s']:>13,.0f}"
+                f"{_num(scouter.get('peak_added_mb')):>11}"
+                f"{scouter['abs_peak_mb']:>14.0f}{'':>12}"
+                f"   ({scouter['rows']:,} rows, 1 run; +{scouter['build_s']:.2f}s building EvalRecords)"
+            )
+            print(
+                f"  scouter per 1M rows: evaluate {per_m:.1f}s, + records {build_m:.1f}s  "
+                f"= {(per_m + build_m) / wb_per_m:.0f}x workbench (evaluate alone {per_m / wb_per_m:.0f}x; "
+                f"workbench {wb_per_m:.1f}s per 1M rows)"
+            )
             bad = [c for c in CHECK_IDS if scouter["passed"][c] != scouter["expected_passed"][c]]
-            print("  scouter pass counts " + ("agree with pandas on every check" if not bad else
-                  "DIFFER on " + ", ".join(f"{c} ({scouter['passed'][c]} vs {scouter['expected_passed'][c]})" for c in bad))
-                  + f"; {scouter['errored_records']} records errored")
+            print(
+                "  scouter pass counts "
+                + (
+                    "agree with pandas on every check"
+                    if not bad
+                    else "DIFFER on "
+                    + ", ".join(
+                        f"{c} ({scouter['passed'][c]} vs {scouter['expected_passed'][c]})" for c in bad
+                    )
+                )
+                + f"; {scouter['errored_records']} records errored"
+            )
     else:
         print("scouter     skipped (pass --scouter-python PATH to a venv with scouter-ml)")
     print(f"ratio workbench/pandas: best {ratio_best:.2f}x, median {ratio_median:.2f}x (goal <= 1.5x)")
@@ -656,13 +746,19 @@ def main() -> None:
     if args.breakdown:
         rows = breakdown(df, max(1, min(args.reps, 2)))
         report["breakdown"] = rows
-        print(f"\nper check, alone (best of {max(1, min(args.reps, 2))}; wb = evaluate() of a one-task suite "
-              "= engine + results frame):")
-        print(f"{'check':<28}{'op':<24}{'dtype':<8}{'wb s':>8}{'engine':>8}{'frame':>8}{'pandas s':>10}{'x':>7}")
+        print(
+            f"\nper check, alone (best of {max(1, min(args.reps, 2))}; wb = evaluate() of a one-task suite "
+            "= engine + results frame):"
+        )
+        print(
+            f"{'check':<28}{'op':<24}{'dtype':<8}{'wb s':>8}{'engine':>8}{'frame':>8}{'pandas s':>10}{'x':>7}"
+        )
         for r in rows:
             ratio = r["wb_s"] / r["pandas_s"] if r["pandas_s"] == r["pandas_s"] else float("nan")
-            print(f"{r['check']:<28}{r['op']:<24}{r['dtype']:<8}{r['wb_s']:>8.3f}{r['wb_engine_s']:>8.3f}"
-                  f"{r['wb_frame_s']:>8.3f}{r['pandas_s']:>10.3f}{ratio:>7.1f}")
+            print(
+                f"{r['check']:<28}{r['op']:<24}{r['dtype']:<8}{r['wb_s']:>8.3f}{r['wb_engine_s']:>8.3f}"
+                f"{r['wb_frame_s']:>8.3f}{r['pandas_s']:>10.3f}{ratio:>7.1f}"
+            )
     if args.profile:
         print("\n" + profile_top(df, suite))
 

@@ -84,9 +84,20 @@ CHILD_ENV = {
 # data and suite (deterministic)
 # ---------------------------------------------------------------------------------------
 
-_TOPICS = ["photosynthesis", "the French revolution", "TCP congestion control", "binary search",
-           "the water cycle", "compound interest", "plate tectonics", "vaccination",
-           "the Pythagorean theorem", "supply and demand", "garbage collection", "black holes"]
+_TOPICS = [
+    "photosynthesis",
+    "the French revolution",
+    "TCP congestion control",
+    "binary search",
+    "the water cycle",
+    "compound interest",
+    "plate tectonics",
+    "vaccination",
+    "the Pythagorean theorem",
+    "supply and demand",
+    "garbage collection",
+    "black holes",
+]
 
 CRITERIA = [
     ("accuracy", "The answer is factually consistent with the reference answer."),
@@ -104,15 +115,19 @@ def make_rows(n: int, seed: int = 0) -> list[dict[str, str]]:
     rows = []
     for i in range(n):
         topic = _TOPICS[i % len(_TOPICS)]
-        ref = " ".join(f"{topic.capitalize()} fact {j}: it follows rule {rng.randint(1, 99)}."
-                       for j in range(rng.randint(2, 6)))
+        ref = " ".join(
+            f"{topic.capitalize()} fact {j}: it follows rule {rng.randint(1, 99)}."
+            for j in range(rng.randint(2, 6))
+        )
         out = ref if rng.random() < 0.6 else ref.replace("rule", "exception to rule", 1)
-        rows.append({
-            "id": f"row-{i}",
-            "question": f"Q{i}: In two to six sentences, explain {topic} (variant {rng.randint(1, 10**6)}).",
-            "answer": f"Answer: {out}",
-            "reference": ref,
-        })
+        rows.append(
+            {
+                "id": f"row-{i}",
+                "question": f"Q{i}: In two to six sentences, explain {topic} (variant {rng.randint(1, 10**6)}).",
+                "answer": f"Answer: {out}",
+                "reference": ref,
+            }
+        )
     return rows
 
 
@@ -120,7 +135,11 @@ def make_suite(n_criteria: int, mode: str = "joint") -> Any:
     import workbench as wb
 
     task = wb.JudgeTask(
-        id="quality", prompt=PROMPT, mode=mode, scale=(1, 5), threshold=4,
+        id="quality",
+        prompt=PROMPT,
+        mode=mode,
+        scale=(1, 5),
+        threshold=4,
         criteria=[wb.Criterion(name=n, description=d) for n, d in CRITERIA[:n_criteria]],
     )
     return wb.Suite(name="bench", tasks=[task])
@@ -136,8 +155,15 @@ def _tweak_no_message_logging(litellm: Any) -> None:
 
 
 def _tweak_no_callbacks(litellm: Any) -> None:
-    for name in ("callbacks", "success_callback", "failure_callback", "_async_success_callback",
-                 "_async_failure_callback", "service_callback", "input_callback"):
+    for name in (
+        "callbacks",
+        "success_callback",
+        "failure_callback",
+        "_async_success_callback",
+        "_async_failure_callback",
+        "service_callback",
+        "input_callback",
+    ):
         if isinstance(getattr(litellm, name, None), list):
             setattr(litellm, name, [])
 
@@ -230,9 +256,23 @@ class _PySpy:
             import signal  # noqa: F401
 
             self.proc = subprocess.Popen(
-                [self.binary or "py-spy", "record", "--pid", str(os.getpid()), "--rate", str(self.rate),
-                 "--format", "raw", "--threads", "--gil", "--output", self.path],
-                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                [
+                    self.binary or "py-spy",
+                    "record",
+                    "--pid",
+                    str(os.getpid()),
+                    "--rate",
+                    str(self.rate),
+                    "--format",
+                    "raw",
+                    "--threads",
+                    "--gil",
+                    "--output",
+                    self.path,
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
             time.sleep(1.0)  # let it attach before the section starts
         return self
 
@@ -244,8 +284,9 @@ class _PySpy:
             self.proc.wait(60)
 
 
-def _timed(fn: Any, profile: str | None = None, pyspy: str | None = None, pyspy_bin: str | None = None
-           ) -> tuple[Any, float, float]:
+def _timed(
+    fn: Any, profile: str | None = None, pyspy: str | None = None, pyspy_bin: str | None = None
+) -> tuple[Any, float, float]:
     with _PySpy(pyspy, pyspy_bin):
         cpu0, t0 = time.process_time(), time.perf_counter()
         with _Profiler(profile):
@@ -280,8 +321,16 @@ def child_workbench(a: argparse.Namespace) -> dict[str, Any]:
     else:
         kw.update(use_cache=False)
     run, wall, cpu = _timed(lambda: wb.evaluate(df, suite, **kw), a.profile, a.pyspy, a.pyspy_bin)
-    out = {"wall_s": wall, "cpu_s": cpu, "cells_ok": _cells_ok(run), "cells": a.n * a.criteria,
-           "setup_s": setup_s, "calls": run.calls, "tweaks": tweaks, "litellm_imported": "litellm" in sys.modules}
+    out = {
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "cells_ok": _cells_ok(run),
+        "cells": a.n * a.criteria,
+        "setup_s": setup_s,
+        "calls": run.calls,
+        "tweaks": tweaks,
+        "litellm_imported": "litellm" in sys.modules,
+    }
     if a.second:  # a second run in the same (now warm) process
         run2, wall2, cpu2 = _timed(lambda: wb.evaluate(df, suite, **kw))
         out.update(wall2_s=wall2, cpu2_s=cpu2, cells_ok2=_cells_ok(run2))
@@ -301,7 +350,7 @@ def _ok(text: str | None, names: list[str]) -> bool:
     try:
         d = json.loads(text or "")
         return all(isinstance(d[k]["score"], int) for k in names)
-    except Exception:  # noqa: BLE001
+    except Exception:
         return False
 
 
@@ -309,16 +358,21 @@ async def _litellm_pass(a: argparse.Namespace, messages: list[Any], rf: dict[str
     import litellm
 
     sem = asyncio.Semaphore(a.c)
-    names = [n for n, _ in CRITERIA[:a.criteria]]
+    names = [n for n, _ in CRITERIA[: a.criteria]]
 
     async def one(m: list[dict[str, str]]) -> bool:
         async with sem:
             kw: dict[str, Any] = {"caching": True} if caching else {}
             if rf is not None:
                 kw["response_format"] = rf
-            resp = await litellm.acompletion(model=a.model, api_base=a.base_url, api_key=API_KEY, messages=m,
-                                             temperature=0, **kw)
-            return _ok(resp.choices[0].message.content, names) if rf is not None else bool(resp.choices[0].message.content)
+            resp = await litellm.acompletion(
+                model=a.model, api_base=a.base_url, api_key=API_KEY, messages=m, temperature=0, **kw
+            )
+            return (
+                _ok(resp.choices[0].message.content, names)
+                if rf is not None
+                else bool(resp.choices[0].message.content)
+            )
 
     res = await asyncio.gather(*(one(m) for m in messages), return_exceptions=True)
     errors = [r for r in res if isinstance(r, BaseException)]
@@ -338,10 +392,17 @@ def child_litellm(a: argparse.Namespace) -> dict[str, Any]:
     if "no_response_format" in tweaks:
         rf = None
     setup_s = time.perf_counter() - t
-    ok, wall, cpu = _timed(lambda: asyncio.run(_litellm_pass(a, messages, rf, caching=False)), a.profile,
-                           a.pyspy, a.pyspy_bin)
-    return {"wall_s": wall, "cpu_s": cpu, "cells_ok": ok * a.criteria, "cells": a.n * a.criteria,
-            "setup_s": setup_s, "tweaks": tweaks}
+    ok, wall, cpu = _timed(
+        lambda: asyncio.run(_litellm_pass(a, messages, rf, caching=False)), a.profile, a.pyspy, a.pyspy_bin
+    )
+    return {
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "cells_ok": ok * a.criteria,
+        "cells": a.n * a.criteria,
+        "setup_s": setup_s,
+        "tweaks": tweaks,
+    }
 
 
 def child_litellm_cache(a: argparse.Namespace) -> dict[str, Any]:
@@ -361,8 +422,15 @@ def child_litellm_cache(a: argparse.Namespace) -> dict[str, Any]:
         warm_requests = _stats(a.port)["requests"] - before
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return {"wall_s": wall, "cpu_s": cpu, "cold_wall_s": cold, "cells_ok": ok * a.criteria,
-            "cold_cells_ok": ok_cold * a.criteria, "cells": a.n * a.criteria, "warm_requests": warm_requests}
+    return {
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "cold_wall_s": cold,
+        "cells_ok": ok * a.criteria,
+        "cold_cells_ok": ok_cold * a.criteria,
+        "cells": a.n * a.criteria,
+        "warm_requests": warm_requests,
+    }
 
 
 def child_openai_sdk(a: argparse.Namespace) -> dict[str, Any]:
@@ -371,7 +439,7 @@ def child_openai_sdk(a: argparse.Namespace) -> dict[str, Any]:
     import openai
 
     messages, rf = _requests(a, make_rows(a.n))
-    names = [n for n, _ in CRITERIA[:a.criteria]]
+    names = [n for n, _ in CRITERIA[: a.criteria]]
     setup_s = time.perf_counter() - t
 
     async def go() -> int:
@@ -380,8 +448,9 @@ def child_openai_sdk(a: argparse.Namespace) -> dict[str, Any]:
 
         async def one(m: list[dict[str, str]]) -> bool:
             async with sem:
-                r = await client.chat.completions.create(model=a.model.split("/", 1)[-1], messages=m,
-                                                         response_format=rf, temperature=0)
+                r = await client.chat.completions.create(
+                    model=a.model.split("/", 1)[-1], messages=m, response_format=rf, temperature=0
+                )
                 return _ok(r.choices[0].message.content, names)
 
         res = await asyncio.gather(*(one(m) for m in messages), return_exceptions=True)
@@ -389,7 +458,13 @@ def child_openai_sdk(a: argparse.Namespace) -> dict[str, Any]:
         return sum(1 for r in res if r is True)
 
     ok, wall, cpu = _timed(lambda: asyncio.run(go()), a.profile, a.pyspy, a.pyspy_bin)
-    return {"wall_s": wall, "cpu_s": cpu, "cells_ok": ok * a.criteria, "cells": a.n * a.criteria, "setup_s": setup_s}
+    return {
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "cells_ok": ok * a.criteria,
+        "cells": a.n * a.criteria,
+        "setup_s": setup_s,
+    }
 
 
 def child_aiohttp(a: argparse.Namespace) -> dict[str, Any]:
@@ -398,7 +473,7 @@ def child_aiohttp(a: argparse.Namespace) -> dict[str, Any]:
     import aiohttp
 
     messages, rf = _requests(a, make_rows(a.n))
-    names = [n for n, _ in CRITERIA[:a.criteria]]
+    names = [n for n, _ in CRITERIA[: a.criteria]]
     setup_s = time.perf_counter() - t
     url = a.base_url + "/chat/completions"
     headers = {"Authorization": f"Bearer {API_KEY}", "Content-Type": "application/json"}
@@ -408,8 +483,14 @@ def child_aiohttp(a: argparse.Namespace) -> dict[str, Any]:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=a.c)) as session:
 
             async def one(m: list[dict[str, str]]) -> bool:
-                body = json.dumps({"model": a.model.split("/", 1)[-1], "messages": m, "response_format": rf,
-                                   "temperature": 0})
+                body = json.dumps(
+                    {
+                        "model": a.model.split("/", 1)[-1],
+                        "messages": m,
+                        "response_format": rf,
+                        "temperature": 0,
+                    }
+                )
                 async with sem, session.post(url, data=body, headers=headers) as r:
                     data = json.loads(await r.read())
                 return _ok(data["choices"][0]["message"]["content"], names)
@@ -418,11 +499,22 @@ def child_aiohttp(a: argparse.Namespace) -> dict[str, Any]:
         return sum(1 for r in res if r is True)
 
     ok, wall, cpu = _timed(lambda: asyncio.run(go()), a.profile, a.pyspy, a.pyspy_bin)
-    return {"wall_s": wall, "cpu_s": cpu, "cells_ok": ok * a.criteria, "cells": a.n * a.criteria, "setup_s": setup_s}
+    return {
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "cells_ok": ok * a.criteria,
+        "cells": a.n * a.criteria,
+        "setup_s": setup_s,
+    }
 
 
-CHILDREN = {"workbench": child_workbench, "litellm": child_litellm, "litellm_cache": child_litellm_cache,
-            "openai_sdk": child_openai_sdk, "aiohttp": child_aiohttp}
+CHILDREN = {
+    "workbench": child_workbench,
+    "litellm": child_litellm,
+    "litellm_cache": child_litellm_cache,
+    "openai_sdk": child_openai_sdk,
+    "aiohttp": child_aiohttp,
+}
 
 
 def child_main(a: argparse.Namespace) -> None:
@@ -433,7 +525,11 @@ def child_main(a: argparse.Namespace) -> None:
     except Exception as e:  # report, don't crash the parent
         import traceback
 
-        out = {"status": "error", "error": f"{type(e).__name__}: {e}"[:1000], "traceback": traceback.format_exc()[-3000:]}
+        out = {
+            "status": "error",
+            "error": f"{type(e).__name__}: {e}"[:1000],
+            "traceback": traceback.format_exc()[-3000:],
+        }
     print("BENCH_RESULT " + json.dumps(out, default=str), flush=True)
     sys.stdout.flush()
     os._exit(0)  # don't wait for background threads (litellm's logging workers)
@@ -453,8 +549,9 @@ def free_port() -> int:
 
 
 def _http(port: int, path: str, method: str = "GET") -> bytes:
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method,
-                                 data=b"" if method == "POST" else None)
+    req = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}", method=method, data=b"" if method == "POST" else None
+    )
     with urllib.request.urlopen(req, timeout=30) as r:
         return r.read()
 
@@ -481,7 +578,9 @@ class Server:
         self.log = tempfile.NamedTemporaryFile("w+", prefix="wb-bench-server-", suffix=".log", delete=False)
         self.proc = subprocess.Popen(
             [python, "-m", "workbench.testing", "--port", str(self.port), "--latency-ms", str(latency_ms)],
-            stdout=self.log, stderr=subprocess.STDOUT, cwd=str(REPO),
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            cwd=str(REPO),
         )
         for _ in range(300):
             try:
@@ -506,17 +605,46 @@ class Server:
         os.unlink(self.log.name)
 
 
-def run_child(server: Server, child: str, *, n: int, c: int, criteria: int, mode: str = "joint",
-              model: str = MODEL, python: str = sys.executable, extra: list[str] | None = None,
-              timeout: float = 1800) -> dict[str, Any]:
-    cmd = [python, str(Path(__file__).resolve()), "--child", child, "--port", str(server.port), "--n", str(n),
-           "--c", str(c), "--criteria", str(criteria), "--mode", mode, "--model", model, *(extra or [])]
+def run_child(
+    server: Server,
+    child: str,
+    *,
+    n: int,
+    c: int,
+    criteria: int,
+    mode: str = "joint",
+    model: str = MODEL,
+    python: str = sys.executable,
+    extra: list[str] | None = None,
+    timeout: float = 1800,
+) -> dict[str, Any]:
+    cmd = [
+        python,
+        str(Path(__file__).resolve()),
+        "--child",
+        child,
+        "--port",
+        str(server.port),
+        "--n",
+        str(n),
+        "--c",
+        str(c),
+        "--criteria",
+        str(criteria),
+        "--mode",
+        mode,
+        "--model",
+        model,
+        *(extra or []),
+    ]
     env = {**os.environ, **CHILD_ENV}
     env.setdefault("WORKBENCH_HOME", _STORE_HOME)  # runs are saved (the default), never into the checkout
     _http(server.port, "/reset", "POST")
     cpu0 = server.cpu()
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True, cwd=str(REPO))
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True, cwd=str(REPO)
+    )
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -528,12 +656,23 @@ def run_child(server: Server, child: str, *, n: int, c: int, criteria: int, mode
     res: dict[str, Any] = {"status": "no-result", "stderr": err[-2000:]}
     for line in out.splitlines():
         if line.startswith("BENCH_RESULT "):
-            res = json.loads(line[len("BENCH_RESULT "):])
+            res = json.loads(line[len("BENCH_RESULT ") :])
     if res.get("status") != "ok" and "stderr" not in res:
         res["stderr"] = err[-2000:]
-    res.update({"side": child, "n": n, "c": c, "criteria": criteria, "mode": mode, "process_s": total,
-                "requests": stats["requests"], "max_in_flight": stats["max_in_flight"],
-                "server_by_status": stats.get("by_status"), "server_cpu_s": server.cpu() - cpu0})
+    res.update(
+        {
+            "side": child,
+            "n": n,
+            "c": c,
+            "criteria": criteria,
+            "mode": mode,
+            "process_s": total,
+            "requests": stats["requests"],
+            "max_in_flight": stats["max_in_flight"],
+            "server_by_status": stats.get("by_status"),
+            "server_cpu_s": server.cpu() - cpu0,
+        }
+    )
     return res
 
 
@@ -563,7 +702,7 @@ def part_throughput(a: argparse.Namespace, report: dict[str, Any]) -> str:
             n, c = (int(x) for x in cfg.lower().split("x"))
             sides = [x.strip() for x in a.sides.split(",") if x.strip()]
             for rep in range(a.reps):
-                for side in (sides if rep % 2 == 0 else sides[::-1]):  # alternate order
+                for side in sides if rep % 2 == 0 else sides[::-1]:  # alternate order
                     extra = ["--tweaks", a.tweaks] if a.tweaks else []
                     if a.lazy_import:
                         extra.append("--lazy-import")
@@ -572,44 +711,72 @@ def part_throughput(a: argparse.Namespace, report: dict[str, Any]) -> str:
                         extra += ["--profile", os.path.join(a.profile, f"{side}.n{n}_c{c}.rep{rep}.prof")]
                     if a.pyspy:
                         os.makedirs(a.pyspy, exist_ok=True)
-                        extra += ["--pyspy", os.path.join(a.pyspy, f"{side}.n{n}_c{c}.rep{rep}.txt"),
-                                  "--pyspy-bin", a.pyspy_bin]
+                        extra += [
+                            "--pyspy",
+                            os.path.join(a.pyspy, f"{side}.n{n}_c{c}.rep{rep}.txt"),
+                            "--pyspy-bin",
+                            a.pyspy_bin,
+                        ]
                     r = run_child_cpu(server, side, n=n, c=c, criteria=3, model=a.model, extra=extra)
                     r["rep"] = rep
                     results.append(r)
-                    print(f"throughput n={n} c={c} rep={rep} {side:9s} {r.get('status')} wall={r.get('wall_s', 0):.3f}s "
-                          f"cpu={r.get('cpu_s', 0):.2f}s req={r['requests']} inflight={r['max_in_flight']} "
-                          f"ok={r.get('cells_ok')}/{r.get('cells')} {r.get('error', '')}", file=sys.stderr, flush=True)
+                    print(
+                        f"throughput n={n} c={c} rep={rep} {side:9s} {r.get('status')} wall={r.get('wall_s', 0):.3f}s "
+                        f"cpu={r.get('cpu_s', 0):.2f}s req={r['requests']} inflight={r['max_in_flight']} "
+                        f"ok={r.get('cells_ok')}/{r.get('cells')} {r.get('error', '')}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
     finally:
         server.stop()
     report["throughput"] = results
-    lines = [f"### Throughput (latency {a.latency_ms:g} ms, model {a.model}, joint judge with 3 criteria, caching off, "
-             f"median of {a.reps} reps{', tweaks ' + a.tweaks if a.tweaks else ''})", "",
-             "| N | C | side | wall s (min-max) | ideal s | ratio to ideal | client CPU s (eval) | CPU ms/call "
-             "| child CPU s (total) | server CPU s | requests | max in-flight | cells ok |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"### Throughput (latency {a.latency_ms:g} ms, model {a.model}, joint judge with 3 criteria, caching off, "
+        f"median of {a.reps} reps{', tweaks ' + a.tweaks if a.tweaks else ''})",
+        "",
+        "| N | C | side | wall s (min-max) | ideal s | ratio to ideal | client CPU s (eval) | CPU ms/call "
+        "| child CPU s (total) | server CPU s | requests | max in-flight | cells ok |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     summary = []
     for cfg in a.configs.split(","):
         n, c = (int(x) for x in cfg.lower().split("x"))
         ideal = n * a.latency_ms / 1000 / c
         for side in [x.strip() for x in a.sides.split(",") if x.strip()]:
-            rs = [r for r in results if r["n"] == n and r["c"] == c and r["side"] == side and r.get("status") == "ok"]
+            rs = [
+                r
+                for r in results
+                if r["n"] == n and r["c"] == c and r["side"] == side and r.get("status") == "ok"
+            ]
             if not rs:
                 lines.append(f"| {n} | {c} | {side} | failed | | | | | | | | | |")
                 continue
             wall = _med(rs, "wall_s")
             cpu = _med(rs, "cpu_s")
-            row = {"n": n, "c": c, "side": side, "wall_s": wall, "ideal_s": ideal, "ratio": wall / ideal,
-                   "cpu_s": cpu, "cpu_ms_per_call": 1000 * cpu / n, "child_cpu_s": _med(rs, "child_cpu_s"),
-                   "server_cpu_s": _med(rs, "server_cpu_s"), "requests": _med(rs, "requests"),
-                   "max_in_flight": _med(rs, "max_in_flight"), "cells_ok": _med(rs, "cells_ok"),
-                   "cells": rs[0]["cells"], "reps": len(rs)}
+            row = {
+                "n": n,
+                "c": c,
+                "side": side,
+                "wall_s": wall,
+                "ideal_s": ideal,
+                "ratio": wall / ideal,
+                "cpu_s": cpu,
+                "cpu_ms_per_call": 1000 * cpu / n,
+                "child_cpu_s": _med(rs, "child_cpu_s"),
+                "server_cpu_s": _med(rs, "server_cpu_s"),
+                "requests": _med(rs, "requests"),
+                "max_in_flight": _med(rs, "max_in_flight"),
+                "cells_ok": _med(rs, "cells_ok"),
+                "cells": rs[0]["cells"],
+                "reps": len(rs),
+            }
             summary.append(row)
             lines.append(
                 f"| {n} | {c} | {side} | {wall:.3f} ({min(r['wall_s'] for r in rs):.3f}-{max(r['wall_s'] for r in rs):.3f}) "
                 f"| {ideal:.3f} | {wall / ideal:.2f} | {cpu:.2f} | {row['cpu_ms_per_call']:.2f} "
                 f"| {row['child_cpu_s']:.2f} | {row['server_cpu_s']:.2f} | {row['requests']:g} | {row['max_in_flight']:g} "
-                f"| {row['cells_ok']:g}/{row['cells']} |")
+                f"| {row['cells_ok']:g}/{row['cells']} |"
+            )
     report["throughput_summary"] = summary
     return "\n".join(lines)
 
@@ -617,11 +784,14 @@ def part_throughput(a: argparse.Namespace, report: dict[str, Any]) -> str:
 def part_warm(a: argparse.Namespace, report: dict[str, Any]) -> str:
     server = Server(a.warm_latency_ms)
     results: list[dict[str, Any]] = []
-    lines = [f"### Warm rerun from workbench's cache ({a.warm_n} rows x {a.warm_criteria} criteria; cold fill against "
-             f"a {a.warm_latency_ms:g} ms server at C={a.warm_c}; warm: median of {a.reps} fresh processes)", "",
-             "| mode | cold calls | cold wall s | warm wall s, fresh process (min-max) | warm CPU s | warm requests "
-             "| warm wall s, 2nd run in process | cells ok |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"### Warm rerun from workbench's cache ({a.warm_n} rows x {a.warm_criteria} criteria; cold fill against "
+        f"a {a.warm_latency_ms:g} ms server at C={a.warm_c}; warm: median of {a.reps} fresh processes)",
+        "",
+        "| mode | cold calls | cold wall s | warm wall s, fresh process (min-max) | warm CPU s | warm requests "
+        "| warm wall s, 2nd run in process | cells ok |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     try:
         for mode in a.warm_modes.split(","):
             cache = tempfile.mkdtemp(prefix=f"wb-bench-cache-{mode}-")
@@ -630,22 +800,34 @@ def part_warm(a: argparse.Namespace, report: dict[str, Any]) -> str:
                 cold = run_child_cpu(server, "workbench", extra=["--cache-dir", cache], **kw)
                 cold["phase"] = "cold"
                 results.append(cold)
-                print(f"warm {mode} cold: {cold.get('status')} wall={cold.get('wall_s', 0):.2f}s req={cold['requests']} "
-                      f"ok={cold.get('cells_ok')} {cold.get('error', '')}", file=sys.stderr, flush=True)
+                print(
+                    f"warm {mode} cold: {cold.get('status')} wall={cold.get('wall_s', 0):.2f}s req={cold['requests']} "
+                    f"ok={cold.get('cells_ok')} {cold.get('error', '')}",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 warm = []
                 for rep in range(a.reps):
                     extra = ["--cache-dir", cache, "--second", "--lazy-import"]
                     if a.pyspy:
                         os.makedirs(a.pyspy, exist_ok=True)
-                        extra += ["--pyspy", os.path.join(a.pyspy, f"warm_{mode}.n{a.warm_n}.rep{rep}.txt"),
-                                  "--pyspy-bin", a.pyspy_bin]
+                        extra += [
+                            "--pyspy",
+                            os.path.join(a.pyspy, f"warm_{mode}.n{a.warm_n}.rep{rep}.txt"),
+                            "--pyspy-bin",
+                            a.pyspy_bin,
+                        ]
                     r = run_child_cpu(server, "workbench", extra=extra, **kw)
                     r["phase"], r["rep"] = "warm", rep
                     results.append(r)
                     warm.append(r)
-                    print(f"warm {mode} rep={rep}: {r.get('status')} wall={r.get('wall_s', 0):.3f}s "
-                          f"second={r.get('wall2_s', 0):.3f}s req={r['requests']} ok={r.get('cells_ok')} "
-                          f"{r.get('error', '')}", file=sys.stderr, flush=True)
+                    print(
+                        f"warm {mode} rep={rep}: {r.get('status')} wall={r.get('wall_s', 0):.3f}s "
+                        f"second={r.get('wall2_s', 0):.3f}s req={r['requests']} ok={r.get('cells_ok')} "
+                        f"{r.get('error', '')}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
             finally:
                 shutil.rmtree(cache, ignore_errors=True)
             ok = [r for r in warm if r.get("status") == "ok"]
@@ -655,7 +837,8 @@ def part_warm(a: argparse.Namespace, report: dict[str, Any]) -> str:
             lines.append(
                 f"| {mode} | {cold['requests']} | {cold['wall_s']:.2f} | {_med(ok, 'wall_s'):.3f} "
                 f"({min(r['wall_s'] for r in ok):.3f}-{max(r['wall_s'] for r in ok):.3f}) | {_med(ok, 'cpu_s'):.2f} "
-                f"| {max(r['requests'] for r in ok)} | {_med(ok, 'wall2_s'):.3f} | {_med(ok, 'cells_ok'):g}/{ok[0]['cells']} |")
+                f"| {max(r['requests'] for r in ok)} | {_med(ok, 'wall2_s'):.3f} | {_med(ok, 'cells_ok'):g}/{ok[0]['cells']} |"
+            )
     finally:
         server.stop()
     report["warm"] = results
@@ -668,18 +851,21 @@ def part_litellm_cache(a: argparse.Namespace, report: dict[str, Any]) -> str:
         return "### litellm disk cache: skipped (no --litellm-cache-python with fastapi installed)"
     server = Server(a.warm_latency_ms)
     try:
-        r = run_child_cpu(server, "litellm_cache", n=a.litellm_cache_n, c=a.warm_c, criteria=5, model=a.model,
-                            python=python)
+        r = run_child_cpu(
+            server, "litellm_cache", n=a.litellm_cache_n, c=a.warm_c, criteria=5, model=a.model, python=python
+        )
     finally:
         server.stop()
     report["litellm_cache"] = r
     if r.get("status") != "ok":
         return f"### litellm disk cache: failed: {r.get('error') or r.get('stderr', '')[-500:]}"
     n = a.litellm_cache_n
-    return (f"### litellm's own disk cache ({n} calls, 5-criteria joint messages, C={a.warm_c}, {python})\n\n"
-            f"cold {r['cold_wall_s']:.2f} s; warm {r['wall_s']:.3f} s = {1000 * r['wall_s'] / n:.2f} ms a hit "
-            f"({1000 * r['cpu_s'] / n:.2f} ms CPU a hit); requests during warm pass: {r['warm_requests']}; "
-            f"cells ok {r['cells_ok']}/{r['cells']}")
+    return (
+        f"### litellm's own disk cache ({n} calls, 5-criteria joint messages, C={a.warm_c}, {python})\n\n"
+        f"cold {r['cold_wall_s']:.2f} s; warm {r['wall_s']:.3f} s = {1000 * r['wall_s'] / n:.2f} ms a hit "
+        f"({1000 * r['cpu_s'] / n:.2f} ms CPU a hit); requests during warm pass: {r['warm_requests']}; "
+        f"cells ok {r['cells_ok']}/{r['cells']}"
+    )
 
 
 PRICED = "openai/gpt-4o-mini"
@@ -688,18 +874,44 @@ SETTINGS: list[tuple[str, str, str | None, str]] = [
     ("workbench, unpriced model (baseline of the throughput table)", "workbench", None, ""),
     ("workbench, priced model", "workbench", PRICED, ""),
     ("workbench, priced, litellm.turn_off_message_logging=True", "workbench", PRICED, "no_message_logging"),
-    ("workbench, priced, litellm.disable_aiohttp_transport=True (httpx transport)", "workbench", PRICED, "httpx"),
-    ("workbench, priced, success-logging task skipped (private is_internal_call ContextVar)", "workbench", PRICED,
-     "skip_success_logging"),
-    ("workbench, priced, cost calculation stubbed out (not a setting: its share)", "workbench", PRICED, "no_cost"),
+    (
+        "workbench, priced, litellm.disable_aiohttp_transport=True (httpx transport)",
+        "workbench",
+        PRICED,
+        "httpx",
+    ),
+    (
+        "workbench, priced, success-logging task skipped (private is_internal_call ContextVar)",
+        "workbench",
+        PRICED,
+        "skip_success_logging",
+    ),
+    (
+        "workbench, priced, cost calculation stubbed out (not a setting: its share)",
+        "workbench",
+        PRICED,
+        "no_cost",
+    ),
     ("workbench, priced, both of the above", "workbench", PRICED, "skip_success_logging,no_cost"),
-    ("workbench, model aiohttp_openai/gpt-4o-mini (litellm's aiohttp provider, no OpenAI SDK)", "workbench",
-     "aiohttp_openai/gpt-4o-mini", ""),
-    ("workbench, model hosted_vllm/gpt-4o-mini (litellm's httpx handler, no OpenAI SDK)", "workbench",
-     "hosted_vllm/gpt-4o-mini", ""),
+    (
+        "workbench, model aiohttp_openai/gpt-4o-mini (litellm's aiohttp provider, no OpenAI SDK)",
+        "workbench",
+        "aiohttp_openai/gpt-4o-mini",
+        "",
+    ),
+    (
+        "workbench, model hosted_vllm/gpt-4o-mini (litellm's httpx handler, no OpenAI SDK)",
+        "workbench",
+        "hosted_vllm/gpt-4o-mini",
+        "",
+    ),
     ("raw litellm, priced model", "litellm", PRICED, ""),
-    ("raw litellm, priced, no response_format (what the shared harness's litellm peer sends)", "litellm", PRICED,
-     "no_response_format"),
+    (
+        "raw litellm, priced, no response_format (what the shared harness's litellm peer sends)",
+        "litellm",
+        PRICED,
+        "no_response_format",
+    ),
     ("OpenAI SDK alone (AsyncOpenAI, same body)", "openai_sdk", PRICED, ""),
     ("aiohttp alone (one POST per call, same body): floor", "aiohttp", PRICED, ""),
 ]
@@ -719,35 +931,58 @@ def part_settings(a: argparse.Namespace, report: dict[str, Any]) -> str:
                 r = run_child_cpu(server, side, n=n, c=c, criteria=3, model=model or a.model, extra=extra)
                 r.update(label=label, rep=rep)
                 results.append(r)
-                print(f"settings rep={rep} {label[:70]:70s} {r.get('status')} wall={r.get('wall_s', 0):.2f}s "
-                      f"cpu={r.get('cpu_s', 0):.2f}s inflight={r['max_in_flight']} ok={r.get('cells_ok')} "
-                      f"{r.get('error', '')[:200]}", file=sys.stderr, flush=True)
+                print(
+                    f"settings rep={rep} {label[:70]:70s} {r.get('status')} wall={r.get('wall_s', 0):.2f}s "
+                    f"cpu={r.get('cpu_s', 0):.2f}s inflight={r['max_in_flight']} ok={r.get('cells_ok')} "
+                    f"{r.get('error', '')[:200]}",
+                    file=sys.stderr,
+                    flush=True,
+                )
     finally:
         server.stop()
     report["settings"] = results
     base = None
-    lines = [f"### litellm settings and request paths (N={n}, C={c}, latency {a.latency_ms:g} ms, joint judge with 3 "
-             f"criteria, caching off; median of {a.reps} interleaved rounds)", "",
-             "| variant | CPU ms/call | vs priced workbench | wall s | ratio to ideal | cost reported | cells ok |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        f"### litellm settings and request paths (N={n}, C={c}, latency {a.latency_ms:g} ms, joint judge with 3 "
+        f"criteria, caching off; median of {a.reps} interleaved rounds)",
+        "",
+        "| variant | CPU ms/call | vs priced workbench | wall s | ratio to ideal | cost reported | cells ok |",
+        "|---|---|---|---|---|---|---|",
+    ]
     rows = []
     for label, side, model, tweaks in SETTINGS:
         rs = [r for r in results if r["label"] == label and r.get("status") == "ok"]
         if not rs:
-            err = next((r.get("error") or r.get("stderr", "")[-200:] for r in results if r["label"] == label), "")
+            err = next(
+                (r.get("error") or r.get("stderr", "")[-200:] for r in results if r["label"] == label), ""
+            )
             lines.append(f"| {label} | failed: {str(err)[:150]} | | | | | |")
             continue
         cpu = 1000 * _med(rs, "cpu_s") / n
         if label == "workbench, priced model":
             base = cpu
         cost = rs[0].get("calls", {}).get("cost_usd") if isinstance(rs[0].get("calls"), dict) else None
-        rows.append({"label": label, "cpu_ms_per_call": cpu, "wall_s": _med(rs, "wall_s"), "cost_usd": cost,
-                     "cells_ok": _med(rs, "cells_ok"), "cells": rs[0]["cells"]})
+        rows.append(
+            {
+                "label": label,
+                "cpu_ms_per_call": cpu,
+                "wall_s": _med(rs, "wall_s"),
+                "cost_usd": cost,
+                "cells_ok": _med(rs, "cells_ok"),
+                "cells": rs[0]["cells"],
+            }
+        )
     for row in rows:
-        delta = "" if base is None else f"{row['cpu_ms_per_call'] - base:+.2f} ({row['cpu_ms_per_call'] / base - 1:+.0%})"
+        delta = (
+            ""
+            if base is None
+            else f"{row['cpu_ms_per_call'] - base:+.2f} ({row['cpu_ms_per_call'] / base - 1:+.0%})"
+        )
         cost = "-" if row["cost_usd"] is None else f"{row['cost_usd']:.4f}"
-        lines.append(f"| {row['label']} | {row['cpu_ms_per_call']:.2f} | {delta} | {row['wall_s']:.2f} "
-                     f"| {row['wall_s'] / ideal:.2f} | {cost} | {row['cells_ok']:g}/{row['cells']} |")
+        lines.append(
+            f"| {row['label']} | {row['cpu_ms_per_call']:.2f} | {delta} | {row['wall_s']:.2f} "
+            f"| {row['wall_s'] / ideal:.2f} | {cost} | {row['cells_ok']:g}/{row['cells']} |"
+        )
     report["settings_summary"] = rows
     return "\n".join(lines)
 
@@ -757,11 +992,18 @@ def main() -> None:
     p.add_argument("--parts", default="throughput,warm,litellm_cache")
     p.add_argument("--configs", default="400x16,2000x64", help="NxC pairs for the throughput part")
     p.add_argument("--settings-config", default="2000x64", help="NxC of the settings part")
-    p.add_argument("--sides", default="workbench,litellm",
-                   help="throughput part: which sides to run (also: openai_sdk, aiohttp = reference floors)")
+    p.add_argument(
+        "--sides",
+        default="workbench,litellm",
+        help="throughput part: which sides to run (also: openai_sdk, aiohttp = reference floors)",
+    )
     p.add_argument("--latency-ms", type=float, default=50.0)
-    p.add_argument("--model", default=MODEL, help="litellm model string sent to the fake server; a priced one "
-                   "(openai/gpt-4o-mini) exercises litellm's cost path as a real run does")
+    p.add_argument(
+        "--model",
+        default=MODEL,
+        help="litellm model string sent to the fake server; a priced one "
+        "(openai/gpt-4o-mini) exercises litellm's cost path as a real run does",
+    )
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--warm-n", type=int, default=10_000)
     p.add_argument("--warm-criteria", type=int, default=5)
@@ -771,10 +1013,18 @@ def main() -> None:
     p.add_argument("--litellm-cache-n", type=int, default=2000)
     p.add_argument("--litellm-cache-python", default="/tmp/bench-venv/bin/python")
     p.add_argument("--tweaks", default="", help=f"litellm settings applied in children: {', '.join(TWEAKS)}")
-    p.add_argument("--profile", default=None, help="directory for cProfile dumps of the throughput children "
-                   "(main thread only: litellm runs part of each call in an executor thread, see --pyspy)")
-    p.add_argument("--pyspy", default=None, help="directory for py-spy collapsed stacks (all threads) of the "
-                   "throughput children; analyse with benchmarks/profile_judge.py")
+    p.add_argument(
+        "--profile",
+        default=None,
+        help="directory for cProfile dumps of the throughput children "
+        "(main thread only: litellm runs part of each call in an executor thread, see --pyspy)",
+    )
+    p.add_argument(
+        "--pyspy",
+        default=None,
+        help="directory for py-spy collapsed stacks (all threads) of the "
+        "throughput children; analyse with benchmarks/profile_judge.py",
+    )
     p.add_argument("--pyspy-bin", default=shutil.which("py-spy") or "/tmp/bench-venv/bin/py-spy")
     p.add_argument("--json", default=None, help="write every raw result and the summaries here")
     # child options
@@ -786,8 +1036,11 @@ def main() -> None:
     p.add_argument("--mode", default="joint", help=argparse.SUPPRESS)
     p.add_argument("--cache-dir", default=None, help=argparse.SUPPRESS)
     p.add_argument("--second", action="store_true", help=argparse.SUPPRESS)
-    p.add_argument("--lazy-import", action="store_true",
-                   help="workbench side: leave litellm's import inside the timed evaluate (first call in a kernel)")
+    p.add_argument(
+        "--lazy-import",
+        action="store_true",
+        help="workbench side: leave litellm's import inside the timed evaluate (first call in a kernel)",
+    )
     a = p.parse_args()
     if a.child:
         child_main(a)
@@ -796,22 +1049,32 @@ def main() -> None:
     try:
         from importlib.metadata import version
 
-        report["versions"] = {k: version(k) for k in ("litellm", "openai", "httpx", "aiohttp", "diskcache", "pandas")}
-    except Exception:  # noqa: BLE001
+        report["versions"] = {
+            k: version(k) for k in ("litellm", "openai", "httpx", "aiohttp", "diskcache", "pandas")
+        }
+    except Exception:
         pass
     try:
-        report["git_head"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
-                                            text=True).stdout.strip()
-        report["workbench_dirty"] = bool(subprocess.run(["git", "status", "--porcelain", "workbench"], cwd=REPO,
-                                                        capture_output=True, text=True).stdout.strip())
+        report["git_head"] = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
+        ).stdout.strip()
+        report["workbench_dirty"] = bool(
+            subprocess.run(
+                ["git", "status", "--porcelain", "workbench"], cwd=REPO, capture_output=True, text=True
+            ).stdout.strip()
+        )
     except OSError:
         pass
     report["loadavg_start"] = os.getloadavg()
     parts = [x.strip() for x in a.parts.split(",") if x.strip()]
     tables = []
     for part in parts:
-        fn = {"throughput": part_throughput, "warm": part_warm, "litellm_cache": part_litellm_cache,
-              "settings": part_settings}[part]
+        fn = {
+            "throughput": part_throughput,
+            "warm": part_warm,
+            "litellm_cache": part_litellm_cache,
+            "settings": part_settings,
+        }[part]
         tables.append(fn(a, report))
     report["tables"] = tables
     report["loadavg_end"] = os.getloadavg()

@@ -53,7 +53,7 @@ def load_harness(path: Path | None = None) -> types.ModuleType:
     mod = types.ModuleType("run_peers")
     mod.__file__ = str(path)
     sys.modules["run_peers"] = mod
-    exec(compile(path.read_text(), str(path), "exec"), mod.__dict__)  # noqa: S102 - the harness's own source
+    exec(compile(path.read_text(), str(path), "exec"), mod.__dict__)
     register(mod)
     # the harness builds its child command from Path(__file__): make it this script. HERE/ROOT
     # (server script, default output dir) were computed at load time and stay the harness's.
@@ -82,8 +82,14 @@ def register(mod: types.ModuleType) -> None:
         ctx.import_s = time.perf_counter() - t
         t0 = time.perf_counter()
         run = await wb.evaluate_async(
-            df, suite, model="openai/fake", api_base=ctx.base_url, api_key="x", concurrency=ctx.c,
-            use_cache=False, progress=False,
+            df,
+            suite,
+            model="openai/fake",
+            api_base=ctx.base_url,
+            api_key="x",
+            concurrency=ctx.c,
+            use_cache=False,
+            progress=False,
         )
         wall = time.perf_counter() - t0
         res = run.results
@@ -91,9 +97,12 @@ def register(mod: types.ModuleType) -> None:
         errors = res["error"].notna()
         sample = res.loc[scored, ["score", "reason"]].head(1).to_dict("records")
         return {
-            "wall_s": wall, "rows_ok": int(scored.sum()), "error_cells": int(errors.sum()),
+            "wall_s": wall,
+            "rows_ok": int(scored.sum()),
+            "error_cells": int(errors.sum()),
             "first_error": str(res.loc[errors, "error"].iloc[0])[:300] if errors.any() else None,
-            "calls": run.calls, "sample": str(sample)[:200],
+            "calls": run.calls,
+            "sample": str(sample)[:200],
         }
 
     mod.PEERS["workbench"] = peer_workbench
@@ -117,7 +126,9 @@ def register(mod: types.ModuleType) -> None:
 
 def main() -> None:
     mod = load_harness()
-    if "--child" not in sys.argv and not any(a == "--out-dir" or a.startswith("--out-dir=") for a in sys.argv):
+    if "--child" not in sys.argv and not any(
+        a == "--out-dir" or a.startswith("--out-dir=") for a in sys.argv
+    ):
         sys.argv[1:1] = ["--out-dir", str(HERE / "out" / "peers")]  # never the harness's results/
     mod.main()
 

@@ -36,39 +36,87 @@ def _re(pattern: str) -> Callable[[str, str], bool]:
     return lambda stack, thread: rx.search(stack) is not None
 
 
-_LITELLM = _re(r"\(litellm/|litellm_logging\.py|logging_utils\.py|gpt_transformation\.py|fallback_generalizations\.py"
-               r"|aiohttp_transport\.py|OpenAIChatCompletion|\(openai\.py:|http_handler\.py|get_llm_provider_logic")
+_LITELLM = _re(
+    r"\(litellm/|litellm_logging\.py|logging_utils\.py|gpt_transformation\.py|fallback_generalizations\.py"
+    r"|aiohttp_transport\.py|OpenAIChatCompletion|\(openai\.py:|http_handler\.py|get_llm_provider_logic"
+)
 
 RULES: list[Rule] = [
-    ("litellm: cost calculation (completion_cost, get_model_info, zero-cost diagnostic)",
-     _has("cost_calculator.py", "response_cost_calculator", "_record_zero_cost_diagnostic", "cost_per_token",
-          "get_model_info", "fallback_generalizations.py", "_cached_get_model_info")),
-    ("openai SDK: request body transform (TypedDict walk of messages + response_format)",
-     _has("openai/_utils/_transform.py")),
-    ("openai SDK: response parse into pydantic models",
-     _has("LegacyAPIResponse.parse", "_process_response_data", "AsyncAPIClient._process_response")),
-    ("HTTP: openai SDK build request + send (httpx, litellm's aiohttp transport)",
-     _has("openai/_base_client.py", "(httpx/", "(aiohttp/", "aiohttp_transport.py", "(yarl/", "(multidict/",
-          "(h11/", "(httpcore/")),
+    (
+        "litellm: cost calculation (completion_cost, get_model_info, zero-cost diagnostic)",
+        _has(
+            "cost_calculator.py",
+            "response_cost_calculator",
+            "_record_zero_cost_diagnostic",
+            "cost_per_token",
+            "get_model_info",
+            "fallback_generalizations.py",
+            "_cached_get_model_info",
+        ),
+    ),
+    (
+        "openai SDK: request body transform (TypedDict walk of messages + response_format)",
+        _has("openai/_utils/_transform.py"),
+    ),
+    (
+        "openai SDK: response parse into pydantic models",
+        _has("LegacyAPIResponse.parse", "_process_response_data", "AsyncAPIClient._process_response"),
+    ),
+    (
+        "HTTP: openai SDK build request + send (httpx, litellm's aiohttp transport)",
+        _has(
+            "openai/_base_client.py",
+            "(httpx/",
+            "(aiohttp/",
+            "aiohttp_transport.py",
+            "(yarl/",
+            "(multidict/",
+            "(h11/",
+            "(httpcore/",
+        ),
+    ),
     ("openai SDK: other (client wrappers)", _has("(openai/")),
-    ("litellm: logging (Logging object, success handlers, standard logging payload)",
-     _has("litellm_logging.py", "logging_worker.py", "function_setup", "(litellm/_logging.py")),
-    ("litellm: response object (convert_to_model_response_object, ModelResponse)",
-     _has("convert_to_model_response_object", "convert_dict_to_response", "ModelResponse.__init__",
-          "(litellm/types/utils.py")),
-    ("litellm: sync completion() in executor thread (param mapping, provider config)",
-     lambda s, t: t != "MainThread" and "litellm" in s),
-    ("litellm: other (wrapper_async, dispatch, get_llm_provider, optional params)", lambda s, t: _LITELLM(s, t)),
+    (
+        "litellm: logging (Logging object, success handlers, standard logging payload)",
+        _has("litellm_logging.py", "logging_worker.py", "function_setup", "(litellm/_logging.py"),
+    ),
+    (
+        "litellm: response object (convert_to_model_response_object, ModelResponse)",
+        _has(
+            "convert_to_model_response_object",
+            "convert_dict_to_response",
+            "ModelResponse.__init__",
+            "(litellm/types/utils.py",
+        ),
+    ),
+    (
+        "litellm: sync completion() in executor thread (param mapping, provider config)",
+        lambda s, t: t != "MainThread" and "litellm" in s,
+    ),
+    (
+        "litellm: other (wrapper_async, dispatch, get_llm_provider, optional params)",
+        lambda s, t: _LITELLM(s, t),
+    ),
     ("executor threads: thread handoff (run_in_executor, futures, wakeups)", lambda s, t: t != "MainThread"),
-    ("workbench: cache key (canonical JSON + sha256)", _has("cache_key (workbench/llm.py", "LLM.key (workbench")),
-    ("workbench: disk cache reads (prefetch: SQLite + unpickle, diskcache get)",
-     _has("LLM.prefetch", "(diskcache/")),
+    (
+        "workbench: cache key (canonical JSON + sha256)",
+        _has("cache_key (workbench/llm.py", "LLM.key (workbench"),
+    ),
+    (
+        "workbench: disk cache reads (prefetch: SQLite + unpickle, diskcache get)",
+        _has("LLM.prefetch", "(diskcache/"),
+    ),
     ("workbench: cache hit to Completion", _has("LLM.cached (workbench")),
     ("workbench: llm.py other (limiter, Completion, store)", _has("(workbench/llm.py")),
     ("workbench: judge verdict parse", _has("(workbench/judge/_verdict.py")),
-    ("workbench: plan, render prompts", _has("(workbench/judge/_prompt.py", "JudgeRunner.plan", "_template_columns")),
-    ("workbench: result blocks and results frame", _has("_blocks (workbench", "_results_frame", "_empty_block",
-                                                        "_overall_block")),
+    (
+        "workbench: plan, render prompts",
+        _has("(workbench/judge/_prompt.py", "JudgeRunner.plan", "_template_columns"),
+    ),
+    (
+        "workbench: result blocks and results frame",
+        _has("_blocks (workbench", "_results_frame", "_empty_block", "_overall_block"),
+    ),
     ("workbench: other (engine, runner, frame)", _has("(workbench/")),
     ("benchmark harness (raw side: JSON check of the reply)", _has("judge_throughput.py:")),
     ("asyncio: event loop, task steps, gather (no library frame)", lambda s, t: True),
@@ -100,7 +148,7 @@ def _task_part(thread: str, stack: str) -> str:
     if i < 0:
         return ""
     j = stack.find(";", i)
-    return stack[j + 1:] if j >= 0 else ""
+    return stack[j + 1 :] if j >= 0 else ""
 
 
 def buckets(samples: collections.Counter[tuple[str, str]]) -> collections.Counter[str]:
@@ -124,7 +172,9 @@ def detail(path: str, bucket_substr: str, depth: int, top: int) -> str:
         total += n
         name = next(name for name, rule in RULES if rule(stack, thread))
         if bucket_substr in name:
-            frames = [re.sub(r" \(.*?([^/]+\.py):\d+\)", r" (\1)", f) for f in (stack or full).split(";")[-depth:]]
+            frames = [
+                re.sub(r" \(.*?([^/]+\.py):\d+\)", r" (\1)", f) for f in (stack or full).split(";")[-depth:]
+            ]
             c[" < ".join(reversed(frames))] += n
     lines = [f"{Path(path).name}: buckets matching {bucket_substr!r}, {depth} frames nearest the leaf"]
     lines += [f"  {v / total:5.1%}  {k}" for k, v in c.most_common(top)]
@@ -148,9 +198,12 @@ def report(paths: list[str], calls: int, rate: float, top: int) -> tuple[str, di
             lf[stack.rsplit(";", 1)[-1]] += n
         leaves[name] = lf
     names = list(per)
-    lines = [f"py-spy --gil samples at {rate:g} Hz over {calls} calls; µs/call = 1e6 * samples / rate / calls",
-             "", "| bucket | " + " | ".join(f"{n} µs/call | {n} share" for n in names) + " |",
-             "|---|" + "---|---|" * len(names)]
+    lines = [
+        f"py-spy --gil samples at {rate:g} Hz over {calls} calls; µs/call = 1e6 * samples / rate / calls",
+        "",
+        "| bucket | " + " | ".join(f"{n} µs/call | {n} share" for n in names) + " |",
+        "|---|" + "---|---|" * len(names),
+    ]
     for bucket, _ in RULES:
         if not any(per[n][bucket] for n in names):
             continue
@@ -159,12 +212,20 @@ def report(paths: list[str], calls: int, rate: float, top: int) -> tuple[str, di
             v = per[n][bucket]
             cells += [f"{1e6 * v / rate / calls:.0f}", f"{v / totals[n]:.1%}"]
         lines.append(f"| {bucket} | " + " | ".join(cells) + " |")
-    lines.append("| **total (GIL-holding samples)** | " + " | ".join(
-        f"**{1e6 * totals[n] / rate / calls:.0f}** | 100%" for n in names) + " |")
+    lines.append(
+        "| **total (GIL-holding samples)** | "
+        + " | ".join(f"**{1e6 * totals[n] / rate / calls:.0f}** | 100%" for n in names)
+        + " |"
+    )
     for n in names:
-        data[n] = {"samples": totals[n], "ms_per_call": 1000 * totals[n] / rate / calls,
-                   "buckets": {b: {"samples": v, "share": v / totals[n], "ms_per_call": 1000 * v / rate / calls}
-                               for b, v in per[n].most_common()}}
+        data[n] = {
+            "samples": totals[n],
+            "ms_per_call": 1000 * totals[n] / rate / calls,
+            "buckets": {
+                b: {"samples": v, "share": v / totals[n], "ms_per_call": 1000 * v / rate / calls}
+                for b, v in per[n].most_common()
+            },
+        }
         lines += ["", f"top leaf frames, {n}:"]
         lines += [f"  {v / totals[n]:5.1%}  {k}" for k, v in leaves[n].most_common(top)]
     return "\n".join(lines), data

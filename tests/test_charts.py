@@ -28,23 +28,48 @@ CHROMIUM = "/usr/lib/chromium/chromium"
 
 def _suite(version: str) -> wb.Suite:
     # the version is in the prompts, so each version's verdicts differ (the server derives them from the prompt)
-    return wb.Suite(name="support", version=version, tasks=[
-        wb.AssertionTask(id="short", path="answer", op="has_length_less_than", expected=10 if version == "v1" else 11),
-        wb.JudgeTask(id="quality", prompt=f"[{version}] Question: ${{question}}\nAnswer: ${{answer}}", threshold=3,
-                     criteria=[C(name="accuracy", description="Correct."), C(name="clarity", description="Clear.")]),
-        wb.JudgeTask(id="tone", prompt=f"[{version}] Answer: ${{answer}}", scale="binary",
-                     criteria=[C(name="polite", description="Polite.")]),
-        wb.JudgeTask(id="detail", prompt=f"[{version}] Answer: ${{answer}}", scale=(1, 10),
-                     criteria=[C(name="depth", description="Detailed.")]),
-    ])
+    return wb.Suite(
+        name="support",
+        version=version,
+        tasks=[
+            wb.AssertionTask(
+                id="short", path="answer", op="has_length_less_than", expected=10 if version == "v1" else 11
+            ),
+            wb.JudgeTask(
+                id="quality",
+                prompt=f"[{version}] Question: ${{question}}\nAnswer: ${{answer}}",
+                threshold=3,
+                criteria=[
+                    C(name="accuracy", description="Correct."),
+                    C(name="clarity", description="Clear."),
+                ],
+            ),
+            wb.JudgeTask(
+                id="tone",
+                prompt=f"[{version}] Answer: ${{answer}}",
+                scale="binary",
+                criteria=[C(name="polite", description="Polite.")],
+            ),
+            wb.JudgeTask(
+                id="detail",
+                prompt=f"[{version}] Answer: ${{answer}}",
+                scale=(1, 10),
+                criteria=[C(name="depth", description="Detailed.")],
+            ),
+        ],
+    )
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, wb.Run]:
     """Three versions of a suite evaluated for real: assertions, and judges through litellm to the local server."""
-    df = pd.DataFrame({"question": [f"What is {i} + {i}?" for i in range(N)],
-                       "answer": [f"It is {2 * i}." for i in range(N)]},
-                      index=pd.Index([f"q{i}" for i in range(N)], name="id"))
+    df = pd.DataFrame(
+        {
+            "question": [f"What is {i} + {i}?" for i in range(N)],
+            "answer": [f"It is {2 * i}." for i in range(N)],
+        },
+        index=pd.Index([f"q{i}" for i in range(N)], name="id"),
+    )
     cache = tmp_path_factory.mktemp("cache")
     with JudgeServer() as server:
         kw = {"model": server.model, **server.litellm_kwargs, "cache_dir": cache, "progress": False}
@@ -88,10 +113,20 @@ def test_distributions_draws_one_dot_per_scored_cell_faceted_by_check(runs: dict
     inner = spec["spec"]
     assert inner["mark"]["type"] == "circle"
     assert spec["facet"]["field"] == "check"
-    assert spec["facet"]["sort"] == ["quality · accuracy", "quality · clarity", "tone · polite", "detail · depth"]
+    assert spec["facet"]["sort"] == [
+        "quality · accuracy",
+        "quality · clarity",
+        "tone · polite",
+        "detail · depth",
+    ]
     assert spec["resolve"]["scale"] == {"x": "independent", "y": "shared"}
     enc = inner["encoding"]
-    assert (enc["x"]["field"], enc["x"]["title"], enc["y"]["field"], enc["y"]["title"]) == ("x", "Score", "cells", "Cells")
+    assert (enc["x"]["field"], enc["x"]["title"], enc["y"]["field"], enc["y"]["title"]) == (
+        "x",
+        "Score",
+        "cells",
+        "Cells",
+    )
     assert enc["color"] == {"value": charts.OKABE_ITO[0]}  # one run: no run colour
     assert tooltip_fields(enc) == ["row", "task", "criterion", "score", "label", "status", "reason"]
 
@@ -100,7 +135,9 @@ def test_distributions_draws_one_dot_per_scored_cell_faceted_by_check(runs: dict
     assert len(data) == len(cells) == N * 4  # assertions have no score: only the judge criteria
     # each dot is one cell: its tooltip names the row, the score and the reason the judge gave
     expected = cells.assign(row=cells["row"].astype(str), criterion=cells["criterion"].astype(str))
-    merged = data.merge(expected[["row", "criterion", "score", "reason"]], on=["row", "criterion"], suffixes=("", "_r"))
+    merged = data.merge(
+        expected[["row", "criterion", "score", "reason"]], on=["row", "criterion"], suffixes=("", "_r")
+    )
     assert len(merged) == len(data)
     assert (merged["score"] == merged["score_r"].astype(float)).all()
     assert (merged["reason"] == merged["reason_r"].astype(str)).all()
@@ -148,8 +185,13 @@ def test_distributions_past_max_cells_count_cells_in_bars_with_example_rows(runs
     assert tooltip_fields(inner["encoding"]) == ["task", "criterion", "score", "cells", "share", "examples"]
     data = data_of(spec)
     cells = scored(run)
-    expected = cells.groupby([cells["task"].astype(str), cells["criterion"].astype(str), cells["score"].astype(float)]
-                             ).size().to_dict()
+    expected = (
+        cells.groupby(
+            [cells["task"].astype(str), cells["criterion"].astype(str), cells["score"].astype(float)]
+        )
+        .size()
+        .to_dict()
+    )
     assert data.set_index(["task", "criterion", "score"])["cells"].to_dict() == expected
     assert data.groupby("check")["share"].sum().round(9).eq(1).all()
     assert "max_cells=100" in spec["title"]["subtitle"]
@@ -175,20 +217,36 @@ def test_pass_rates_are_points_with_interval_bars(runs: dict[str, wb.Run]) -> No
     spec = charts.pass_rates(summary).to_dict()
     interval, point = spec["layer"]
     assert (interval["mark"]["type"], point["mark"]["type"]) == ("rule", "point")
-    assert (interval["encoding"]["x"]["field"], interval["encoding"]["x2"]["field"]) == ("pass_rate_low", "pass_rate_high")
+    assert (interval["encoding"]["x"]["field"], interval["encoding"]["x2"]["field"]) == (
+        "pass_rate_low",
+        "pass_rate_high",
+    )
     assert point["encoding"]["x"]["field"] == "pass_rate"
     assert point["encoding"]["y"]["field"] == interval["encoding"]["y"]["field"] == "check"
     assert tooltip_fields(point["encoding"]) == [
-        "task", "criterion", "pass_rate", "pass_rate_low", "pass_rate_high", "n", "passed", "failed"]
+        "task",
+        "criterion",
+        "pass_rate",
+        "pass_rate_low",
+        "pass_rate_high",
+        "n",
+        "passed",
+        "failed",
+    ]
     data = data_of(spec)
     expected = summary[summary["pass_rate"].notna()]
     assert data["check"].tolist() == ["short", "quality · accuracy", "quality · clarity", "tone · polite"]
     assert data["pass_rate"].tolist() == pytest.approx(expected["pass_rate"].astype(float).tolist())
-    assert (data["pass_rate_low"] <= data["pass_rate"]).all() and (data["pass_rate"] <= data["pass_rate_high"]).all()
+    assert (data["pass_rate_low"] <= data["pass_rate"]).all() and (
+        data["pass_rate"] <= data["pass_rate_high"]
+    ).all()
 
 
 def test_pass_rates_of_several_runs_sit_side_by_side(runs: dict[str, wb.Run]) -> None:
-    for source in ({"v1": runs["v1"], "v2": runs["v2"]}, charts.combine({"v1": runs["v1"], "v2": runs["v2"]})):
+    for source in (
+        {"v1": runs["v1"], "v2": runs["v2"]},
+        charts.combine({"v1": runs["v1"], "v2": runs["v2"]}),
+    ):
         spec = charts.pass_rates(source).to_dict()
         for layer in spec["layer"]:
             assert layer["encoding"]["yOffset"]["field"] == layer["encoding"]["color"]["field"] == "run"
@@ -219,7 +277,8 @@ def test_comparison_marks_significant_changes_around_a_zero_rule(runs: dict[str,
     assert point["encoding"]["color"]["field"] == point["encoding"]["shape"]["field"] == "significance"
     assert point["encoding"]["shape"]["scale"]["range"] == ["diamond", "circle"]
     assert {"task", "criterion", "delta", "ci_low", "ci_high", "p_holm", "significance"} <= set(
-        tooltip_fields(point["encoding"]))
+        tooltip_fields(point["encoding"])
+    )
     data = data_of(spec).set_index("check")
     table = result.table
     # the assertion's threshold moved from 10 to 11 characters: more answers pass under v2
@@ -257,10 +316,14 @@ def test_cost_vs_score_falls_back_to_tokens_without_prices(runs: dict[str, wb.Ru
     assert (data["x"] - data["score"]).abs().max() < 0.5
 
 
-def test_cost_vs_score_shows_dollars_of_calls_made_and_leaves_out_cached_cells(runs: dict[str, wb.Run]) -> None:
+def test_cost_vs_score_shows_dollars_of_calls_made_and_leaves_out_cached_cells(
+    runs: dict[str, wb.Run],
+) -> None:
     r = runs["v2"].results
-    priced = r.assign(cost_usd=pd.array(r["tokens"].astype("Float64") * 2e-6, dtype="Float64"),
-                      cached=r["row"].isin(["q1", "q2"]))
+    priced = r.assign(
+        cost_usd=pd.array(r["tokens"].astype("Float64") * 2e-6, dtype="Float64"),
+        cached=r["row"].isin(["q1", "q2"]),
+    )
     spec = charts.cost_vs_score(priced).to_dict()
     assert spec["spec"]["encoding"]["y"]["field"] == "cost_usd"
     data = data_of(spec)
@@ -290,11 +353,16 @@ def test_trend_draws_a_line_per_criterion_in_start_order(runs: dict[str, wb.Run]
 
 
 def test_trend_orders_runs_by_started_at_not_by_position() -> None:
-    frame = pd.DataFrame({
-        "run": ["late", "early", "late", "early"], "task": "quality", "criterion": ["a", "a", "b", "b"],
-        "started_at": pd.to_datetime(["2026-03-01", "2026-01-01", "2026-03-01", "2026-01-01"]),
-        "mean": [3.0, 2.0, 4.0, 4.5], "pass_rate": [0.5, 0.4, 0.9, 0.95],
-    })
+    frame = pd.DataFrame(
+        {
+            "run": ["late", "early", "late", "early"],
+            "task": "quality",
+            "criterion": ["a", "a", "b", "b"],
+            "started_at": pd.to_datetime(["2026-03-01", "2026-01-01", "2026-03-01", "2026-01-01"]),
+            "mean": [3.0, 2.0, 4.0, 4.5],
+            "pass_rate": [0.5, 0.4, 0.9, 0.95],
+        }
+    )
     enc = charts.trend(frame, value="pass_rate").to_dict()["layer"][0]["encoding"]
     assert enc["x"]["sort"] == ["early", "late"]
     assert enc["y"]["field"] == "pass_rate" and enc["y"]["axis"]["format"] == "%"
@@ -311,7 +379,11 @@ def test_combine_keeps_the_given_order_and_names(runs: dict[str, wb.Run]) -> Non
     assert len(both) == 2 * len(runs["v1"].results)
     listed = charts.combine([runs["v1"], runs["v2"], runs["v1"]])  # named by label, else id, else position
     name = runs["v1"].label or runs["v1"].id
-    assert name and list(listed["run"].cat.categories) == [name, runs["v2"].label or runs["v2"].id, f"{name} (2)"]
+    assert name and list(listed["run"].cat.categories) == [
+        name,
+        runs["v2"].label or runs["v2"].id,
+        f"{name} (2)",
+    ]
     frames = charts.combine([runs["v1"].results, runs["v2"].results])
     assert list(frames["run"].cat.categories) == ["run 1", "run 2"]
     with pytest.raises(wb.ColumnsError, match="already have a 'run' column"):
@@ -321,8 +393,11 @@ def test_combine_keeps_the_given_order_and_names(runs: dict[str, wb.Run]) -> Non
 # --- offline rendering ---------------------------------------------------------------------
 
 _INERT_URLS = {  # strings inside vega's code and the spec's $schema: identifiers, never fetched
-    "http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink", "http://www.w3.org/2000/xmlns/",
-    "https://github.com/vega/vega-lite/issues/2415", "https://vega.github.io/schema/vega/v6.json",
+    "http://www.w3.org/2000/svg",
+    "http://www.w3.org/1999/xlink",
+    "http://www.w3.org/2000/xmlns/",
+    "https://github.com/vega/vega-lite/issues/2415",
+    "https://vega.github.io/schema/vega/v6.json",
     "https://vega.github.io/editor/",
 }
 
@@ -383,11 +458,19 @@ def test_two_charts_render_in_one_page_offline_in_chromium(
     second = charts.pass_rates({"v1": runs["v1"], "v2": runs["v2"]})._repr_mimebundle_()
     # a page holding two outputs as Jupyter shows them, each carrying (and guarding) the bundle
     page = tmp_path / "outputs.html"
-    page.write_text(f"<!DOCTYPE html><html><head><meta charset='utf-8'></head><body>{first['text/html']}"
-                    f"<div class='jp-OutputArea'>{second['text/html']}</div></body></html>", encoding="utf-8")
+    page.write_text(
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'></head><body>{first['text/html']}"
+        f"<div class='jp-OutputArea'>{second['text/html']}</div></body></html>",
+        encoding="utf-8",
+    )
     # the same two outputs in a notebook exported by nbconvert, and charts.to_html's page
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("chart", outputs=[
-        nbformat.v4.new_output("display_data", data=b) for b in (first, second)])])
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell(
+                "chart", outputs=[nbformat.v4.new_output("display_data", data=b) for b in (first, second)]
+            )
+        ]
+    )
     html, _ = HTMLExporter(template_name="lab").from_notebook_node(nb)
     exported = tmp_path / "exported.html"
     exported.write_text(html, encoding="utf-8")
@@ -396,20 +479,36 @@ def test_two_charts_render_in_one_page_offline_in_chromium(
     standalone.write_text(two, encoding="utf-8")
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
         try:
-            for path, titles in ((page, ["Score distribution per criterion", "Pass rate per check"]),
-                                 (exported, ["Score distribution per criterion", "Pass rate per check"]),
-                                 (standalone, ["Mean score per check over runs", "Judge tokens against score"])):
+            for path, titles in (
+                (page, ["Score distribution per criterion", "Pass rate per check"]),
+                (exported, ["Score distribution per criterion", "Pass rate per check"]),
+                (standalone, ["Mean score per check over runs", "Judge tokens against score"]),
+            ):
                 seen = visit(browser, path)
                 assert all(t in seen["texts"] for t in titles), (path.name, titles)
                 assert seen["xss"] is None
                 errors = seen["errors"]
-                if path is exported:  # nbconvert's lab template asks cdnjs for require.js; the charts ask nothing
-                    assert all(u.startswith("https://cdnjs.cloudflare.com/") and "vega" not in u
-                               for u in seen["fetched"])
+                if (
+                    path is exported
+                ):  # nbconvert's lab template asks cdnjs for require.js; the charts ask nothing
+                    assert all(
+                        u.startswith("https://cdnjs.cloudflare.com/") and "vega" not in u
+                        for u in seen["fetched"]
+                    )
                     errors = [e for e in errors if not e.startswith("Failed to load resource")]
                 else:
                     assert not seen["fetched"], (path.name, seen["fetched"])
@@ -464,4 +563,3 @@ def test_save_writes_png_svg_pdf_and_html_offline(runs: dict[str, wb.Run], tmp_p
     assert page.count("window.vegaEmbed(el") == 1
     with pytest.raises(wb.WorkbenchError, match=r"unknown format '.jpg'.*'.png', '.svg', '.pdf', '.html'"):
         charts.save(chart, tmp_path / "rates.jpg")
-

@@ -38,7 +38,16 @@ def test_run_prints_a_row_per_task(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0, err
     table = out.split("\n\n")[1].splitlines()
     assert table[0].split() == [
-        "task", "n", "pass", "rate", "[95%", "CI]", "passed", "failed", "errors", "skipped"
+        "task",
+        "n",
+        "pass",
+        "rate",
+        "[95%",
+        "CI]",
+        "passed",
+        "failed",
+        "errors",
+        "skipped",
     ]
     assert [line.split()[0] for line in table[2:]] == TASK_IDS
 
@@ -95,8 +104,11 @@ def test_output_writes_the_results(capsys: pytest.CaptureFixture[str], tmp_path:
     path = tmp_path / f"results{ext}"
     code, out, _ = run_cli(capsys, "run", SUITE, DATA, "-o", path)
     assert code == 0 and f"Wrote 550 result rows to {path}" in out
-    back = {".csv": pd.read_csv, ".parquet": pd.read_parquet,
-            ".jsonl": lambda p: pd.read_json(p, lines=True)}[ext](path)
+    back = {
+        ".csv": pd.read_csv,
+        ".parquet": pd.read_parquet,
+        ".jsonl": lambda p: pd.read_json(p, lines=True),
+    }[ext](path)
     assert list(back.columns) == list(wb.RESULT_COLUMNS)
     assert len(back) == 550
 
@@ -129,9 +141,19 @@ def test_a_json_suite(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> Non
 
 def test_as_a_process() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "workbench.cli", "run",
-         "datasets/support_suite.yaml", "datasets/support_answers.jsonl"],
-        cwd=ROOT, capture_output=True, text=True, encoding="utf-8", timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "workbench.cli",
+            "run",
+            "datasets/support_suite.yaml",
+            "datasets/support_answers.jsonl",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     assert all(f"\n{tid} " in proc.stdout for tid in TASK_IDS)
@@ -190,9 +212,17 @@ def test_malformed_data_line(capsys: pytest.CaptureFixture[str], tmp_path: Path)
     assert code == 2 and "line 2 is not valid JSON" in err
 
 
-def test_judge_tasks_without_a_model_are_bad_input(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    suite = wb.Suite(name="j", tasks=[wb.JudgeTask(
-        id="q", prompt="${question}", criteria=[wb.Criterion(name="ok", description="Is it ok?")])])
+def test_judge_tasks_without_a_model_are_bad_input(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    suite = wb.Suite(
+        name="j",
+        tasks=[
+            wb.JudgeTask(
+                id="q", prompt="${question}", criteria=[wb.Criterion(name="ok", description="Is it ok?")]
+            )
+        ],
+    )
     code, _, err = run_cli(capsys, "run", write(tmp_path / "s.yaml", suite.to_yaml()), DATA)
     assert code == 2 and "need a model" in err and "Nothing was run" in err
 
@@ -202,14 +232,31 @@ def test_judge_tasks_run_with_a_model(
 ) -> None:
     from workbench.testing import JudgeServer
 
-    suite = wb.Suite(name="j", tasks=[wb.JudgeTask(
-        id="q", prompt="${question}", threshold=3, criteria=[wb.Criterion(name="ok", description="Is it ok?")])])
+    suite = wb.Suite(
+        name="j",
+        tasks=[
+            wb.JudgeTask(
+                id="q",
+                prompt="${question}",
+                threshold=3,
+                criteria=[wb.Criterion(name="ok", description="Is it ok?")],
+            )
+        ],
+    )
     monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
     with JudgeServer() as server:
         monkeypatch.setenv("OPENAI_API_BASE", server.url)
         monkeypatch.setenv("OPENAI_API_KEY", server.litellm_kwargs["api_key"])
-        code, out, err = run_cli(capsys, "run", write(tmp_path / "s.yaml", suite.to_yaml()), DATA,
-                                 "--model", server.model, "--rows", "5")
+        code, out, err = run_cli(
+            capsys,
+            "run",
+            write(tmp_path / "s.yaml", suite.to_yaml()),
+            DATA,
+            "--model",
+            server.model,
+            "--rows",
+            "5",
+        )
         assert code == 0, err
         assert server.count == 5
         assert "q.ok" in out and "mean score" in out
@@ -252,7 +299,11 @@ def test_lab_runs_jupyterlab_offline(tmp_path: Path, monkeypatch: pytest.MonkeyP
     for argv in (["lab", "--", "--no-browser", "--port", "8899"], ["lab", "notebooks", "--", "--no-browser"]):
         args = _parser().parse_args(argv)
         cmd = lab_args(args.notebook, args.extra)
-        assert "--no-browser" in cmd and "--" not in cmd and cmd.index("--no-browser") > cmd.index("--LabApp.news_url=None")
+        assert (
+            "--no-browser" in cmd
+            and "--" not in cmd
+            and cmd.index("--no-browser") > cmd.index("--LabApp.news_url=None")
+        )
         assert any(a.startswith("--ServerApp.root_dir=") for a in cmd)
 
 

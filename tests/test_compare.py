@@ -30,15 +30,23 @@ def truth(i: int) -> dict[str, dict[str, int]]:
     acc, bump = int(rng.integers(1, 5)), bool(rng.random() < 0.5)
     clarity, noise = int(rng.integers(2, 5)), int(rng.choice([-1, 0, 1], p=[0.25, 0.5, 0.25]))
     tone = int(rng.integers(1, 6))
-    return {"v1": {"accuracy": acc, "clarity": clarity, "tone": tone},
-            "v2": {"accuracy": acc + bump, "clarity": clarity + noise, "tone": tone}}
+    return {
+        "v1": {"accuracy": acc, "clarity": clarity, "tone": tone},
+        "v2": {"accuracy": acc + bump, "clarity": clarity + noise, "tone": tone},
+    }
 
 
 def quality() -> wb.JudgeTask:
-    return wb.JudgeTask(id="quality", prompt="Case ${case}\nAnswer: ${answer}", threshold=3, criteria=[
-        C(name="accuracy", description="Correct."), C(name="clarity", description="Clear."),
-        C(name="tone", description="Polite."),
-    ])
+    return wb.JudgeTask(
+        id="quality",
+        prompt="Case ${case}\nAnswer: ${answer}",
+        threshold=3,
+        criteria=[
+            C(name="accuracy", description="Correct."),
+            C(name="clarity", description="Clear."),
+            C(name="tone", description="Polite."),
+        ],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +60,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[wb.Run, wb.Run]:
         if state["version"] == "v2" and i in BROKEN:
             return "I cannot decide."
         scores = truth(i)[state["version"]]
-        return json.dumps({c: {"reason": f"{state['version']} row {i} {c}={s}", "score": s} for c, s in scores.items()})
+        return json.dumps(
+            {c: {"reason": f"{state['version']} row {i} {c}={s}", "score": s} for c, s in scores.items()}
+        )
 
     df = pd.DataFrame({"case": [f"case-{i}" for i in range(N)], "answer": ["some answer"] * N})
     suite = wb.Suite(name="s", version="1", tasks=[quality()])
@@ -60,20 +70,31 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[wb.Run, wb.Run]:
     with JudgeServer(script=script) as server:
         for version in ("v1", "v2"):
             state["version"] = version
-            out.append(wb.evaluate(df, suite, model=server.model, **server.litellm_kwargs, progress=False,
-                                   cache_dir=tmp_path_factory.mktemp("cache"), backoff_s=0.0))
+            out.append(
+                wb.evaluate(
+                    df,
+                    suite,
+                    model=server.model,
+                    **server.litellm_kwargs,
+                    progress=False,
+                    cache_dir=tmp_path_factory.mktemp("cache"),
+                    backoff_s=0.0,
+                )
+            )
     return out[0], out[1]
 
 
 def paired(a: wb.Run, b: wb.Run, criterion: str) -> pd.DataFrame:
     """The scored cells of one criterion, side by side, straight from the results frames."""
-    pick = lambda r: r.results[r.results["criterion"] == criterion].set_index("row")  # noqa: E731
+    pick = lambda r: r.results[r.results["criterion"] == criterion].set_index("row")
     x = pick(a).merge(pick(b), left_index=True, right_index=True, suffixes=("_a", "_b"))
     ok = x["status_a"].isin(["passed", "failed"]) & x["status_b"].isin(["passed", "failed"])
     return x[ok]
 
 
-def test_a_shifted_criterion_is_flagged_and_the_statistics_agree_with_scipy(runs: tuple[wb.Run, wb.Run]) -> None:
+def test_a_shifted_criterion_is_flagged_and_the_statistics_agree_with_scipy(
+    runs: tuple[wb.Run, wb.Run],
+) -> None:
     a, b = runs
     c = wb.compare(a, b)
     t = c.table.set_index("criterion")
@@ -84,7 +105,9 @@ def test_a_shifted_criterion_is_flagged_and_the_statistics_agree_with_scipy(runs
     acc = t.loc["accuracy"]
     assert acc["significant"] and 0 < acc["ci_low"] < 0.5 < acc["ci_high"] < 1
     assert 0.35 < acc["delta"] < 0.65 and acc["losses"] == 0
-    assert not t.loc["clarity", "significant"] and t.loc["clarity", "ci_low"] < 0 < t.loc["clarity", "ci_high"]
+    assert (
+        not t.loc["clarity", "significant"] and t.loc["clarity", "ci_low"] < 0 < t.loc["clarity", "ci_high"]
+    )
     tone = t.loc["tone"]
     assert (tone["delta"], tone["p_wilcoxon"], tone["p_mcnemar"], tone["ties"]) == (0, 1.0, 1.0, tone["n"])
     assert (tone["ci_low"], tone["ci_high"]) == (0, 0) and not tone["significant"]
@@ -97,14 +120,21 @@ def test_a_shifted_criterion_is_flagged_and_the_statistics_agree_with_scipy(runs
         row = t.loc[name]
         assert row["n"] == len(d)
         assert row["delta"] == pytest.approx(d.mean())
-        assert row["mean_a"] == pytest.approx(x["score_a"].mean()) and row["mean_b"] == pytest.approx(x["score_b"].mean())
+        assert row["mean_a"] == pytest.approx(x["score_a"].mean()) and row["mean_b"] == pytest.approx(
+            x["score_b"].mean()
+        )
         assert row["p_wilcoxon"] == pytest.approx(stats.wilcoxon(d).pvalue, rel=1e-12)
         pa, pb = x["passed_a"].to_numpy(dtype=bool), x["passed_b"].to_numpy(dtype=bool)
         to_pass, to_fail = int((~pa & pb).sum()), int((pa & ~pb).sum())
-        assert row["p_mcnemar"] == pytest.approx(stats.binomtest(to_pass, to_pass + to_fail, 0.5).pvalue, rel=1e-12)
+        assert row["p_mcnemar"] == pytest.approx(
+            stats.binomtest(to_pass, to_pass + to_fail, 0.5).pvalue, rel=1e-12
+        )
         assert row["p_value"] == row["p_wilcoxon"]
         assert (row["wins"], row["ties"], row["losses"]) == ((d > 0).sum(), (d == 0).sum(), (d < 0).sum())
-        assert (row["pass_rate_a"], row["pass_rate_b"]) == (pytest.approx(pa.mean()), pytest.approx(pb.mean()))
+        assert (row["pass_rate_a"], row["pass_rate_b"]) == (
+            pytest.approx(pa.mean()),
+            pytest.approx(pb.mean()),
+        )
         boot = stats.bootstrap((d,), np.mean, n_resamples=4000, method="percentile", random_state=1)
         interval = boot.confidence_interval
         assert row["ci_low"] == pytest.approx(interval.low, abs=0.02)
@@ -136,20 +166,23 @@ def test_plain_frames_give_the_same_comparison(runs: tuple[wb.Run, wb.Run]) -> N
     from_runs = wb.compare(a, b)
     required = ["row", "task", "criterion", "status", "passed", "score"]
     from_frames = wb.compare(a.results, b.results[required].sample(frac=1, random_state=0))
-    pd.testing.assert_frame_equal(from_frames.table.drop(columns="kind"), from_runs.table.drop(columns="kind"))
+    pd.testing.assert_frame_equal(
+        from_frames.table.drop(columns="kind"), from_runs.table.drop(columns="kind")
+    )
     assert (from_frames.name_a, from_frames.name_b) == ("A", "B")
     assert len(from_frames.flips) == len(from_runs.flips) and from_frames.flips["reason_b"].isna().all()
 
     # object columns, as a hand-built frame would have them
-    plain = a.results.astype({"task": object, "criterion": object, "status": object, "passed": object,
-                              "score": object})
+    plain = a.results.astype(
+        {"task": object, "criterion": object, "status": object, "passed": object, "score": object}
+    )
     pd.testing.assert_frame_equal(wb.compare(plain, b).table, from_runs.table)
 
 
 def test_same_seed_same_interval_and_a_criterion_keeps_its_interval(runs: tuple[wb.Run, wb.Run]) -> None:
     a, b = runs
     full = wb.compare(a, b).table.set_index("criterion")
-    acc_only = lambda r: r.results[r.results["criterion"] == "accuracy"]  # noqa: E731
+    acc_only = lambda r: r.results[r.results["criterion"] == "accuracy"]
     alone = wb.compare(acc_only(a), acc_only(b)).table.set_index("criterion")
     assert alone.loc["accuracy", "ci_low"] == full.loc["accuracy", "ci_low"]
     other = wb.compare(a, b, seed=1, confidence=0.99).table.set_index("criterion")
@@ -161,15 +194,19 @@ SHORT = wb.AssertionTask(id="short", path="answer", op="has_length_less_than", e
 
 def test_flips_on_a_hand_made_example() -> None:
     suite = wb.Suite(name="s", tasks=[SHORT])
-    v1 = wb.evaluate(pd.DataFrame({"answer": ["ok", "a very long answer", "fine", "x" * 20]}, index=list("pqrs")), suite)
-    v2 = wb.evaluate(pd.DataFrame({"answer": ["a long answer now", "short", "fine too", "y" * 30]},
-                                  index=list("pqrs")), suite)
+    v1 = wb.evaluate(
+        pd.DataFrame({"answer": ["ok", "a very long answer", "fine", "x" * 20]}, index=list("pqrs")), suite
+    )
+    v2 = wb.evaluate(
+        pd.DataFrame({"answer": ["a long answer now", "short", "fine too", "y" * 30]}, index=list("pqrs")),
+        suite,
+    )
     c = wb.compare(v1, v2)
     f = c.flips
     assert f["row"].tolist() == ["p", "q"]
     assert f["direction"].tolist() == ["pass_to_fail", "fail_to_pass"]
     assert (f["task"] == "short").all() and (f["criterion"] == "").all() and f["score_a"].isna().all()
-    reasons = lambda run: run.results.set_index("row")["reason"]  # noqa: E731
+    reasons = lambda run: run.results.set_index("row")["reason"]
     assert f["reason_a"].tolist() == [reasons(v1)["p"], reasons(v1)["q"]]
     assert f["reason_b"].tolist() == [reasons(v2)["p"], reasons(v2)["q"]]
     assert "'a long answer now'" in f.loc[0, "reason_b"] and pd.isna(f.loc[0, "reason_a"])
@@ -234,9 +271,17 @@ def test_errors_and_skips_are_excluded_and_counted() -> None:
 
 
 def test_no_difference_gives_p_one_not_a_crash() -> None:
-    frame = pd.DataFrame({"row": range(6), "task": "q", "criterion": "c", "kind": "judge",
-                          "status": "scored", "passed": pd.array([pd.NA] * 6, dtype="boolean"),
-                          "score": pd.array([1.0, 2, 3, 4, 5, 5], dtype="Float64")})
+    frame = pd.DataFrame(
+        {
+            "row": range(6),
+            "task": "q",
+            "criterion": "c",
+            "kind": "judge",
+            "status": "scored",
+            "passed": pd.array([pd.NA] * 6, dtype="boolean"),
+            "score": pd.array([1.0, 2, 3, 4, 5, 5], dtype="Float64"),
+        }
+    )
     t = wb.compare(frame, frame).table
     assert (t.loc[0, "p_wilcoxon"], t.loc[0, "p_value"], t.loc[0, "p_holm"]) == (1.0, 1.0, 1.0)
     assert pd.isna(t.loc[0, "p_mcnemar"]) and pd.isna(t.loc[0, "pass_rate_a"]) and t.loc[0, "ties"] == 6
@@ -252,10 +297,17 @@ def test_table_dtypes_are_real_dtypes(runs: tuple[wb.Run, wb.Run]) -> None:
     t = wb.compare(*runs).table
     dtypes = {c: str(d) for c, d in t.dtypes.items()}
     assert dtypes == {
-        "task": "string", "criterion": "string", "kind": "string", "metric": "string", "n": "Int64",
-        **{c: "Float64" for c in ("mean_a", "mean_b", "delta", "ci_low", "ci_high", "pass_rate_a", "pass_rate_b",
-                                  "p_wilcoxon", "p_mcnemar", "p_value", "p_holm")},
-        "significant": "boolean", "wins": "Int64", "ties": "Int64", "losses": "Int64", "excluded": "Int64",
+        "task": "string",
+        "criterion": "string",
+        "kind": "string",
+        "metric": "string",
+        "n": "Int64",
+        **dict.fromkeys(("mean_a", "mean_b", "delta", "ci_low", "ci_high", "pass_rate_a", "pass_rate_b", "p_wilcoxon", "p_mcnemar", "p_value", "p_holm"), "Float64"),
+        "significant": "boolean",
+        "wins": "Int64",
+        "ties": "Int64",
+        "losses": "Int64",
+        "excluded": "Int64",
     }
 
 
@@ -264,14 +316,23 @@ def test_bad_inputs_get_clear_errors() -> None:
     run = wb.evaluate(pd.DataFrame({"answer": ["a", "b"]}), suite)
     with pytest.raises(wb.CompareError, match="cannot use b of type int: pass a wb.Run"):
         wb.compare(run, 3)
-    with pytest.raises(wb.ColumnsError, match=r"lacks the columns \['status', 'score'\]; did you mean 'statu'"):
+    with pytest.raises(
+        wb.ColumnsError, match=r"lacks the columns \['status', 'score'\]; did you mean 'statu'"
+    ):
         wb.compare(run.results.drop(columns="score").rename(columns={"status": "statu"}), run)
-    other = wb.evaluate(pd.DataFrame({"x": [1, 2]}), wb.Suite(name="s", tasks=[
-        wb.AssertionTask(id="pos", path="x", op="is_positive")]))
-    with pytest.raises(wb.CompareError, match=r"share no \(task, criterion\): A has \['short'\], B has \['pos'\]"):
+    other = wb.evaluate(
+        pd.DataFrame({"x": [1, 2]}),
+        wb.Suite(name="s", tasks=[wb.AssertionTask(id="pos", path="x", op="is_positive")]),
+    )
+    with pytest.raises(
+        wb.CompareError, match=r"share no \(task, criterion\): A has \['short'\], B has \['pos'\]"
+    ):
         wb.compare(run, other)
     moved = wb.evaluate(pd.DataFrame({"answer": ["a", "b"]}, index=["0", "1"]), suite)
-    with pytest.raises(wb.CompareError, match=f"no row of '{run.id}' is in '{moved.id}'.*A has rows \\[0, 1\\], B has \\['0', '1'\\]"):
+    with pytest.raises(
+        wb.CompareError,
+        match=f"no row of '{run.id}' is in '{moved.id}'.*A has rows \\[0, 1\\], B has \\['0', '1'\\]",
+    ):
         wb.compare(run, moved)
     with pytest.raises(wb.CompareError, match="2 repeated .* e.g. row 0 of 'short'"):
         wb.compare(pd.concat([run.results, run.results]), run)
@@ -299,16 +360,18 @@ def test_ten_thousand_rows_by_ten_criteria_compare_fast() -> None:
         score[0] = np.clip(score[0] + (rng.random(n_rows) < shift), 1, 5)
         status = np.where(rng.random(score.shape) < 0.01, "error", np.where(score >= 3, "passed", "failed"))
         err = status == "error"
-        return pd.DataFrame({
-            "row": np.tile(np.arange(n_rows), n_crit),
-            "task": pd.Categorical(np.full(n_rows * n_crit, "quality")),
-            "criterion": pd.Categorical(np.repeat([f"c{i}" for i in range(n_crit)], n_rows)),
-            "kind": "judge",
-            "status": pd.Categorical(status.ravel()),
-            "passed": pd.arrays.BooleanArray((score >= 3).ravel(), err.ravel()),
-            "score": pd.arrays.FloatingArray(score.ravel(), err.ravel()),
-            "reason": pd.array(np.full(n_rows * n_crit, "why"), dtype="string"),
-        })
+        return pd.DataFrame(
+            {
+                "row": np.tile(np.arange(n_rows), n_crit),
+                "task": pd.Categorical(np.full(n_rows * n_crit, "quality")),
+                "criterion": pd.Categorical(np.repeat([f"c{i}" for i in range(n_crit)], n_rows)),
+                "kind": "judge",
+                "status": pd.Categorical(status.ravel()),
+                "passed": pd.arrays.BooleanArray((score >= 3).ravel(), err.ravel()),
+                "score": pd.arrays.FloatingArray(score.ravel(), err.ravel()),
+                "reason": pd.array(np.full(n_rows * n_crit, "why"), dtype="string"),
+            }
+        )
 
     a, b = frame(0.0), frame(0.5)
     wb.compare(a.iloc[:1000], b.iloc[:1000])  # warm up imports
@@ -327,8 +390,16 @@ def test_continuous_scores_use_index_resampling(tmp_path: Path) -> None:
     b_score[:] = a_score + rng.normal(0.1, 0.5, n)
 
     def frame(score: np.ndarray) -> pd.DataFrame:
-        return pd.DataFrame({"row": np.arange(n), "task": "q", "criterion": "c", "status": "scored",
-                             "passed": pd.array([pd.NA] * n, dtype="boolean"), "score": score})
+        return pd.DataFrame(
+            {
+                "row": np.arange(n),
+                "task": "q",
+                "criterion": "c",
+                "status": "scored",
+                "passed": pd.array([pd.NA] * n, dtype="boolean"),
+                "score": score,
+            }
+        )
 
     t = wb.compare(frame(a_score), frame(b_score)).table
     d = b_score - a_score
@@ -342,8 +413,9 @@ def test_runs_are_compared_by_label_or_id_from_the_store(tmp_path: Path) -> None
     suite = wb.Suite(name="s", tasks=[SHORT])
     df = pd.DataFrame({"answer": ["ok", "a very long answer", "fine"]})
     v1 = wb.evaluate(df, suite, label="baseline", store=tmp_path)
-    v2 = wb.evaluate(df.assign(answer=["a very long answer", "short", "fine"]), suite, label="candidate",
-                     store=tmp_path)
+    v2 = wb.evaluate(
+        df.assign(answer=["a very long answer", "short", "fine"]), suite, label="candidate", store=tmp_path
+    )
     by_label = wb.compare("baseline", "candidate", store=tmp_path)
     assert (by_label.name_a, by_label.name_b) == ("baseline", "candidate")
     assert repr(by_label).startswith("Comparison of 'baseline' (A) and 'candidate' (B): 1 shared criterion")
@@ -351,6 +423,9 @@ def test_runs_are_compared_by_label_or_id_from_the_store(tmp_path: Path) -> None
     assert (direct.name_a, direct.name_b) == ("baseline", "candidate")
     pd.testing.assert_frame_equal(by_label.table, direct.table)
     pd.testing.assert_frame_equal(by_label.flips, direct.flips)
-    assert wb.compare(v1.id, v2, store=tmp_path).flips["direction"].tolist() == ["pass_to_fail", "fail_to_pass"]
+    assert wb.compare(v1.id, v2, store=tmp_path).flips["direction"].tolist() == [
+        "pass_to_fail",
+        "fail_to_pass",
+    ]
     with pytest.raises(wb.WorkbenchError, match="no run with id or label 'nightly'"):
         wb.compare("nightly", v2, store=tmp_path)

@@ -35,11 +35,31 @@ def test_results_have_the_public_columns_and_dtypes(support: pd.DataFrame) -> No
     r = run.results
     assert list(r.columns) == list(wb.RESULT_COLUMNS)
     assert r["row"].tolist() == ["q1", "q2", "q3", "q4"]
-    assert {c: str(r[c].dtype) for c in ["task", "criterion", "kind", "status", "passed", "score", "cached",
-                                         "tokens", "cost_usd", "latency_s"]} == {
-        "task": "category", "criterion": "category", "kind": "category", "status": "category",
-        "passed": "boolean", "score": "Float64", "cached": "bool", "tokens": "Int64",
-        "cost_usd": "Float64", "latency_s": "Float64",
+    assert {
+        c: str(r[c].dtype)
+        for c in [
+            "task",
+            "criterion",
+            "kind",
+            "status",
+            "passed",
+            "score",
+            "cached",
+            "tokens",
+            "cost_usd",
+            "latency_s",
+        ]
+    } == {
+        "task": "category",
+        "criterion": "category",
+        "kind": "category",
+        "status": "category",
+        "passed": "boolean",
+        "score": "Float64",
+        "cached": "bool",
+        "tokens": "Int64",
+        "cost_usd": "Float64",
+        "latency_s": "Float64",
     }
     for c in ("label", "reason", "error"):
         assert isinstance(r[c].dtype, pd.StringDtype), c
@@ -56,10 +76,13 @@ def test_input_is_never_mutated(support: pd.DataFrame) -> None:
 
 
 def test_one_erroring_task_keeps_the_rows_other_cells(support: pd.DataFrame) -> None:
-    run = wb.evaluate(support, suite_of(
-        A(id="conf", path="response.confidence", op="lte", expected=1),
-        A(id="fast", path="latency_ms", op="lt", expected=1000),
-    ))
+    run = wb.evaluate(
+        support,
+        suite_of(
+            A(id="conf", path="response.confidence", op="lte", expected=1),
+            A(id="fast", path="latency_ms", op="lt", expected=1000),
+        ),
+    )
     conf, fast = cells(run, "conf"), cells(run, "fast")
     assert conf.loc["q2", "status"] == "error"
     assert "response" in conf.loc["q2", "error"] and "not valid JSON" in conf.loc["q2", "error"]
@@ -82,12 +105,22 @@ def test_a_path_missing_at_one_row_is_an_error_for_that_row_only(support: pd.Dat
 
 
 def test_gates_skip_dependents_transitively_and_say_why(support: pd.DataFrame) -> None:
-    run = wb.evaluate(support, suite_of(
-        A(id="json", path="response", op="is_json", gate=True),
-        A(id="conf", path="response.confidence", op="in_range", expected=[0, 1], depends_on=["json"], gate=True),
-        A(id="cited", path="response.sources", op="is_not_empty", depends_on=["conf"]),
-        A(id="after", path="cited.passed", op="equals", expected=True, depends_on=["cited"]),
-    ))
+    run = wb.evaluate(
+        support,
+        suite_of(
+            A(id="json", path="response", op="is_json", gate=True),
+            A(
+                id="conf",
+                path="response.confidence",
+                op="in_range",
+                expected=[0, 1],
+                depends_on=["json"],
+                gate=True,
+            ),
+            A(id="cited", path="response.sources", op="is_not_empty", depends_on=["conf"]),
+            A(id="after", path="cited.passed", op="equals", expected=True, depends_on=["cited"]),
+        ),
+    )
     assert cells(run, "conf").loc["q2", "reason"] == "skipped: gate 'json' failed"
     for task in ("cited", "after"):
         c = cells(run, task)
@@ -100,51 +133,72 @@ def test_gates_skip_dependents_transitively_and_say_why(support: pd.DataFrame) -
 
 
 def test_a_gate_that_errors_skips_too(support: pd.DataFrame) -> None:
-    run = wb.evaluate(support, suite_of(
-        A(id="conf", path="response.confidence", op="lte", expected=1, gate=True),
-        A(id="next", path="question", op="is_not_empty", depends_on=["conf"]),
-    ))
+    run = wb.evaluate(
+        support,
+        suite_of(
+            A(id="conf", path="response.confidence", op="lte", expected=1, gate=True),
+            A(id="next", path="question", op="is_not_empty", depends_on=["conf"]),
+        ),
+    )
     assert cells(run, "next").loc["q2", "reason"] == "skipped: gate 'conf' errored"
     assert cells(run, "next").loc["q4", "reason"] == "skipped: gate 'conf' failed"
 
 
 def test_a_non_gate_dependency_runs_whatever_its_upstream_did(support: pd.DataFrame) -> None:
-    run = wb.evaluate(support, suite_of(
-        A(id="json", path="response", op="is_json"),
-        A(id="q", path="question", op="ends_with", expected="?", depends_on=["json"]),
-        A(id="echo", path="json.passed", op="equals", expected=False, depends_on=["json"]),
-        A(id="val", path="json.value", op="is_string", depends_on=["json"]),
-    ))
+    run = wb.evaluate(
+        support,
+        suite_of(
+            A(id="json", path="response", op="is_json"),
+            A(id="q", path="question", op="ends_with", expected="?", depends_on=["json"]),
+            A(id="echo", path="json.passed", op="equals", expected=False, depends_on=["json"]),
+            A(id="val", path="json.value", op="is_string", depends_on=["json"]),
+        ),
+    )
     assert cells(run, "q")["status"].tolist() == ["passed"] * 4
     assert cells(run, "echo")["status"].tolist() == ["failed", "passed", "failed", "failed"]
     assert cells(run, "val")["status"].tolist() == ["passed"] * 4
 
 
 def test_reading_an_errored_upstream_output_is_an_error_not_a_value(support: pd.DataFrame) -> None:
-    run = wb.evaluate(support, suite_of(
-        A(id="conf", path="response.confidence", op="lte", expected=1),
-        A(id="dep", path="conf.passed", op="is_boolean", depends_on=["conf"]),
-    ))
+    run = wb.evaluate(
+        support,
+        suite_of(
+            A(id="conf", path="response.confidence", op="lte", expected=1),
+            A(id="dep", path="conf.passed", op="is_boolean", depends_on=["conf"]),
+        ),
+    )
     dep = cells(run, "dep")
-    assert dep.loc["q2", "status"] == "error" and "task 'conf' has no passed here because it errored" in dep.loc["q2", "error"]
+    assert (
+        dep.loc["q2", "status"] == "error"
+        and "task 'conf' has no passed here because it errored" in dep.loc["q2", "error"]
+    )
     assert dep.loc["q1", "status"] == "passed"
 
 
 def test_templates_in_expected_are_substituted_per_row() -> None:
-    df = pd.DataFrame({"answer": ["Paris", "Lyon", "Rome"], "ref": ["Paris", "Paris", "${ref}"],
-                       "limit": [3, 10, 2], "n": [5, 5, 5]})
-    run = wb.evaluate(df, suite_of(
-        A(id="same", path="answer", op="equals", expected="${ref}"),
-        A(id="under", path="n", op="lt", expected="${limit}"),
-        A(id="text", path="answer", op="not_equal", expected="city ${answer}"),
-    ))
+    df = pd.DataFrame(
+        {
+            "answer": ["Paris", "Lyon", "Rome"],
+            "ref": ["Paris", "Paris", "${ref}"],
+            "limit": [3, 10, 2],
+            "n": [5, 5, 5],
+        }
+    )
+    run = wb.evaluate(
+        df,
+        suite_of(
+            A(id="same", path="answer", op="equals", expected="${ref}"),
+            A(id="under", path="n", op="lt", expected="${limit}"),
+            A(id="text", path="answer", op="not_equal", expected="city ${answer}"),
+        ),
+    )
     assert cells(run, "same")["status"].tolist() == ["passed", "failed", "failed"]
     assert cells(run, "under")["status"].tolist() == ["failed", "passed", "failed"]
     assert cells(run, "text")["status"].tolist() == ["passed"] * 3
 
 
 def test_a_template_missing_at_one_row_errors_that_row() -> None:
-    df = pd.DataFrame({"answer": ["a", "b"], "meta": ['{"ref": "a"}', '{}']})
+    df = pd.DataFrame({"answer": ["a", "b"], "meta": ['{"ref": "a"}', "{}"]})
     run = wb.evaluate(df, suite_of(A(id="same", path="answer", op="equals", expected="${meta.ref}")))
     c = cells(run, "same")
     assert c["status"].tolist() == ["passed", "error"]
@@ -153,46 +207,94 @@ def test_a_template_missing_at_one_row_errors_that_row() -> None:
 
 def test_bad_input_values_are_cells_not_crashes() -> None:
     big = "x" * 1_000_000
-    df = pd.DataFrame({"v": pd.Series(["héllo wörld ✓ 日本", None, np.nan, 42, big, ["a"], {"k": 1}], dtype=object)})
-    run = wb.evaluate(df, suite_of(
-        A(id="len", path="v", op="has_length_less_than", expected=20),
-        A(id="word", path="v", op="contains", expected="wörld"),
-        A(id="lower", path="v", op="is_lower_case"),
-    ))
-    assert cells(run, "len")["status"].tolist() == ["passed", "error", "error", "error", "failed", "passed", "passed"]
+    df = pd.DataFrame(
+        {"v": pd.Series(["héllo wörld ✓ 日本", None, np.nan, 42, big, ["a"], {"k": 1}], dtype=object)}
+    )
+    run = wb.evaluate(
+        df,
+        suite_of(
+            A(id="len", path="v", op="has_length_less_than", expected=20),
+            A(id="word", path="v", op="contains", expected="wörld"),
+            A(id="lower", path="v", op="is_lower_case"),
+        ),
+    )
+    assert cells(run, "len")["status"].tolist() == [
+        "passed",
+        "error",
+        "error",
+        "error",
+        "failed",
+        "passed",
+        "passed",
+    ]
     assert "null" in cells(run, "len").loc[1, "error"] and "number" in cells(run, "len").loc[3, "error"]
-    assert cells(run, "word")["status"].tolist() == ["passed", "error", "error", "error", "failed", "failed", "error"]
+    assert cells(run, "word")["status"].tolist() == [
+        "passed",
+        "error",
+        "error",
+        "error",
+        "failed",
+        "failed",
+        "error",
+    ]
     assert len(cells(run, "len").loc[4, "reason"]) < 200  # a 1 MB value is shortened in the reason
 
 
 FAST_PATH_CASES = [
-    ("gt", 4, "v"), ("in_range", [2, 8], "v"), ("is_positive", None, "v"), ("not_equal", 5, "v"),
-    ("equals", 5, "v"), ("is_numeric", None, "v"), ("approximately_equals", [5, 1], "v"),
-    ("gt", 4, "f"), ("lte", 2.5, "f"), ("is_zero", None, "f"),
-    ("has_length_greater_than", 1, "s"), ("has_length_equal", 3, "s"), ("starts_with", "b", "s"),
-    ("contains_ignore_case", "B", "s"), ("matches", "^b+$", "s"), ("not_contains", "c", "s"),
-    ("equals", "bb", "s"), ("is_empty", None, "s"), ("contains_word", "bb", "s"), ("is_json", None, "j"),
-    ("not_is_json", None, "j"), ("ends_with_ignore_case", "B", "s"), ("is_string", None, "s"),
-    ("one_of", ["a", "bb"], "s"), ("one_of", [1, 7.0], "v"), ("matches", r"\d", "s"),
-    ("matches", r"[A-Z]{2}", "s"), ("equals_ignore_case", "ÄBB ǅ BB STRASSE ٣", "s"),
-    ("contains_word", "bb", "s"), ("not_matches", "b+", "s"),
+    ("gt", 4, "v"),
+    ("in_range", [2, 8], "v"),
+    ("is_positive", None, "v"),
+    ("not_equal", 5, "v"),
+    ("equals", 5, "v"),
+    ("is_numeric", None, "v"),
+    ("approximately_equals", [5, 1], "v"),
+    ("gt", 4, "f"),
+    ("lte", 2.5, "f"),
+    ("is_zero", None, "f"),
+    ("has_length_greater_than", 1, "s"),
+    ("has_length_equal", 3, "s"),
+    ("starts_with", "b", "s"),
+    ("contains_ignore_case", "B", "s"),
+    ("matches", "^b+$", "s"),
+    ("not_contains", "c", "s"),
+    ("equals", "bb", "s"),
+    ("is_empty", None, "s"),
+    ("contains_word", "bb", "s"),
+    ("is_json", None, "j"),
+    ("not_is_json", None, "j"),
+    ("ends_with_ignore_case", "B", "s"),
+    ("is_string", None, "s"),
+    ("one_of", ["a", "bb"], "s"),
+    ("one_of", [1, 7.0], "v"),
+    ("matches", r"\d", "s"),
+    ("matches", r"[A-Z]{2}", "s"),
+    ("equals_ignore_case", "ÄBB ǅ BB STRASSE ٣", "s"),
+    ("contains_word", "bb", "s"),
+    ("not_matches", "b+", "s"),
 ]
 
 
-@pytest.mark.parametrize(("op", "expected", "col"), FAST_PATH_CASES, ids=[f"{c}-{o}" for o, _, c in FAST_PATH_CASES])
+@pytest.mark.parametrize(
+    ("op", "expected", "col"), FAST_PATH_CASES, ids=[f"{c}-{o}" for o, _, c in FAST_PATH_CASES]
+)
 def test_vectorised_fast_paths_agree_with_the_per_value_path(
     op: str, expected: object, col: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from workbench import _vector
 
-    typed = pd.DataFrame({
-        "v": pd.array([1, 5, 10, None, 7, 2], dtype="Int64"),
-        "f": [0.0, 2.5, np.nan, -1.0, 3.25, 7.0],
-        "s": pd.array(["a", "bb", None, "", "Bb bb", "ÄBB ǅ bb straße ٣"], dtype="string"),
-        "j": ['{"a": 1}', "[1, 2", None, "42", "nope", "NaN"],
-    })
+    typed = pd.DataFrame(
+        {
+            "v": pd.array([1, 5, 10, None, 7, 2], dtype="Int64"),
+            "f": [0.0, 2.5, np.nan, -1.0, 3.25, 7.0],
+            "s": pd.array(["a", "bb", None, "", "Bb bb", "ÄBB ǅ bb straße ٣"], dtype="string"),
+            "j": ['{"a": 1}', "[1, 2", None, "42", "nope", "NaN"],
+        }
+    )
     suite = suite_of(A(id="t", path=col, op=op, expected=expected))
-    fast = {"typed": wb.evaluate(typed, suite).results, "object": wb.evaluate(typed.astype(object), suite).results}
+    fast = {
+        "typed": wb.evaluate(typed, suite).results,
+        "object": wb.evaluate(typed.astype(object), suite).results,
+    }
     monkeypatch.setattr(_vector, "ENABLED", False)
     slow = wb.evaluate(typed.astype(object), suite).results
     for name, r in fast.items():
@@ -205,7 +307,9 @@ def test_rows_selects_a_subset_by_labels_or_mask(support: pd.DataFrame) -> None:
     assert wb.evaluate(support, suite, rows=["q4", "q2"]).results["row"].tolist() == ["q4", "q2"]
     mask = support["latency_ms"] > 500
     assert wb.evaluate(support, suite, rows=mask).results["row"].tolist() == ["q3", "q4"]
-    with pytest.raises(wb.ColumnsError, match=r"rows= names 1 label\(s\) not in the DataFrame's index: \['q9'\]"):
+    with pytest.raises(
+        wb.ColumnsError, match=r"rows= names 1 label\(s\) not in the DataFrame's index: \['q9'\]"
+    ):
         wb.evaluate(support, suite, rows=["q1", "q9"])
 
 
@@ -217,14 +321,20 @@ def test_non_unique_index_is_a_clear_error() -> None:
 
 def test_unknown_roots_are_reported_before_any_work_with_suggestions(support: pd.DataFrame) -> None:
     with pytest.raises(wb.ColumnsError) as e:
-        wb.evaluate(support, suite_of(
-            A(id="a", path="respons.answer", op="is_string"),
-            A(id="b", path="question", op="equals", expected="${questoin}"),
-            A(id="c", path="a.passed", op="equals", expected=True),
-        ))
+        wb.evaluate(
+            support,
+            suite_of(
+                A(id="a", path="respons.answer", op="is_string"),
+                A(id="b", path="question", op="equals", expected="${questoin}"),
+                A(id="c", path="a.passed", op="equals", expected=True),
+            ),
+        )
     msg = str(e.value)
     assert msg.startswith("3 problems between suite 't' and the DataFrame")
-    assert "task 'a': path 'respons.answer' starts with 'respons', which is neither a column nor a task; did you mean 'response'" in msg
+    assert (
+        "task 'a': path 'respons.answer' starts with 'respons', which is neither a column nor a task; did you mean 'response'"
+        in msg
+    )
     assert "task 'b': template '${questoin}'" in msg and "did you mean 'question'" in msg
     assert "task 'c': path 'a.passed' reads task 'a''s output; add 'a' to depends_on" in msg
     assert "Columns in the DataFrame: ['question', 'response', 'latency_ms']" in msg
@@ -232,9 +342,14 @@ def test_unknown_roots_are_reported_before_any_work_with_suggestions(support: pd
 
 def test_columns_mapping_and_dotted_column_names() -> None:
     df = pd.DataFrame({"answer": ["hi"], "meta.lang": ["en"]})
-    run = wb.evaluate(df, suite_of(A(id="r", path="response", op="equals", expected="hi"),
-                                   A(id="l", path="meta.lang", op="equals", expected="en")),
-                      columns={"response": "answer"})
+    run = wb.evaluate(
+        df,
+        suite_of(
+            A(id="r", path="response", op="equals", expected="hi"),
+            A(id="l", path="meta.lang", op="equals", expected="en"),
+        ),
+        columns={"response": "answer"},
+    )
     assert run.results["status"].tolist() == ["passed", "passed"]
     assert list(df.columns) == ["answer", "meta.lang"]
 
@@ -247,7 +362,9 @@ def test_strict_raises_on_the_first_error(support: pd.DataFrame) -> None:
 
 def test_whole_row_is_checked_when_path_is_omitted() -> None:
     df = pd.DataFrame({"a": [1], "b": ["x"]})
-    run = wb.evaluate(df, suite_of(A(id="keys", op="has_keys", expected=["a", "b"]), A(id="obj", op="is_object")))
+    run = wb.evaluate(
+        df, suite_of(A(id="keys", op="has_keys", expected=["a", "b"]), A(id="obj", op="is_object"))
+    )
     assert run.results["status"].tolist() == ["passed", "passed"]
 
 
@@ -268,8 +385,12 @@ def test_summary_counts_and_wilson_interval_match_scipy() -> None:
 
 
 def test_wide_has_one_row_per_input_row(support: pd.DataFrame) -> None:
-    run = wb.evaluate(support, suite_of(A(id="j", path="response", op="is_json"),
-                                        A(id="fast", path="latency_ms", op="lt", expected=1000)))
+    run = wb.evaluate(
+        support,
+        suite_of(
+            A(id="j", path="response", op="is_json"), A(id="fast", path="latency_ms", op="lt", expected=1000)
+        ),
+    )
     w = run.wide()
     assert list(w.columns) == ["j", "fast"] and list(w.index) == ["q1", "q2", "q3", "q4"]
     assert str(w["j"].dtype) == "boolean" and pd.isna(w.loc["q2", "fast"])
@@ -282,7 +403,9 @@ def test_wide_has_one_row_per_input_row(support: pd.DataFrame) -> None:
 
 
 def test_empty_dataframe_gives_empty_results() -> None:
-    run = wb.evaluate(pd.DataFrame({"x": pd.Series([], dtype=float)}), suite_of(A(id="t", path="x", op="gt", expected=1)))
+    run = wb.evaluate(
+        pd.DataFrame({"x": pd.Series([], dtype=float)}), suite_of(A(id="t", path="x", op="gt", expected=1))
+    )
     assert len(run.results) == 0 and list(run.results.columns) == list(wb.RESULT_COLUMNS)
     assert run.summary().empty or run.summary()["n"].sum() == 0
 
@@ -294,10 +417,13 @@ def test_judge_tasks_without_a_model_are_refused_before_any_work() -> None:
 
 
 def test_dependents_read_an_upstream_status_as_text(support: pd.DataFrame) -> None:
-    run = wb.evaluate(support, suite_of(
-        A(id="conf", path="response.confidence", op="lte", expected=1),
-        A(id="st", path="conf.status", op="one_of", expected=["failed", "error"], depends_on=["conf"]),
-    ))
+    run = wb.evaluate(
+        support,
+        suite_of(
+            A(id="conf", path="response.confidence", op="lte", expected=1),
+            A(id="st", path="conf.status", op="one_of", expected=["failed", "error"], depends_on=["conf"]),
+        ),
+    )
     assert cells(run, "st")["status"].tolist() == ["failed", "passed", "failed", "passed"]
 
 

@@ -15,8 +15,12 @@ from workbench.io import SUPPORTED_EXTENSIONS, load_dataset
 DATASETS = Path(__file__).resolve().parent.parent / "datasets"
 
 ROWS = [
-    {"id": "r1", "response": '{"answer": "Paris", "citations": []}', "meta": {"lang": "fr", "tags": ["geo"]},
-     "latency_ms": 120},
+    {
+        "id": "r1",
+        "response": '{"answer": "Paris", "citations": []}',
+        "meta": {"lang": "fr", "tags": ["geo"]},
+        "latency_ms": 120,
+    },
     {"id": "r2", "response": "plain text, not JSON", "meta": {"lang": "en", "tags": []}, "latency_ms": 2400},
 ]
 
@@ -80,7 +84,7 @@ def test_csv(tmp_path: Path) -> None:
 
 def test_csv_only_empty_cells_are_missing(tmp_path: Path) -> None:
     path = tmp_path / "d.csv"
-    path.write_text("answer\nNA\nNone\nnull\n\"\"\nok\n", encoding="utf-8")
+    path.write_text('answer\nNA\nNone\nnull\n""\nok\n', encoding="utf-8")
     answers = load_dataset(path)["answer"].tolist()
     assert answers[:3] == ["NA", "None", "null"]
     assert pd.isna(answers[3]) and answers[4] == "ok"
@@ -88,12 +92,14 @@ def test_csv_only_empty_cells_are_missing(tmp_path: Path) -> None:
 
 def test_parquet_nested_columns_become_python_objects(tmp_path: Path) -> None:
     path = tmp_path / "d.parquet"
-    pd.DataFrame({
-        "id": ["a", "b"],
-        "citations": [[{"url": "https://x.org"}], []],
-        "tags": [["x", "y"], ["z"]],
-        "response": ['{"answer": "x"}', "plain"],
-    }).to_parquet(path)
+    pd.DataFrame(
+        {
+            "id": ["a", "b"],
+            "citations": [[{"url": "https://x.org"}], []],
+            "tags": [["x", "y"], ["z"]],
+            "response": ['{"answer": "x"}', "plain"],
+        }
+    ).to_parquet(path)
     df = load_dataset(path)
     assert df.loc["a", "citations"] == [{"url": "https://x.org"}]
     assert df.loc["a", "tags"] == ["x", "y"] and type(df.loc["a", "tags"]) is list

@@ -43,7 +43,9 @@ def crit(name: str = "c", **fields: Any) -> Criterion:
 ROW = {"question": "Capital of France?", "answer": "Paris."}
 
 
-def V(score: float | None = None, label: str | None = None, passed: bool | None = None, reason: str = "") -> Verdict:
+def V(
+    score: float | None = None, label: str | None = None, passed: bool | None = None, reason: str = ""
+) -> Verdict:
     return Verdict(score=score, label=label, passed=passed, reason=reason)
 
 
@@ -57,7 +59,10 @@ def V(score: float | None = None, label: str | None = None, passed: bool | None 
         ((0, 10), "integer scores, 0 = the worst, 10 = the best; use the whole range"),
         ("binary", 'the label "pass" when the criterion is met, "fail" when it is not'),
         (["poor", "fair", "good"], 'one label, from worst to best: "poor", "fair", "good"'),
-        ({"good": 1, "poor": 0, "fair": 0.5}, 'one label, from worst to best: "poor" (= 0), "fair" (= 0.5), "good" (= 1)'),
+        (
+            {"good": 1, "poor": 0, "fair": 0.5},
+            'one label, from worst to best: "poor" (= 0), "fair" (= 0.5), "good" (= 1)',
+        ),
     ],
     ids=["range-1-5", "range-0-10", "binary", "labels", "mapping-sorted-by-score"],
 )
@@ -77,7 +82,15 @@ def test_anchors(scale: Any, anchors: str) -> None:
         ({"scale": ["a", "b"], "threshold": "b"}, {}, "b"),
         ({}, {}, None),
     ],
-    ids=["inherited", "own-wins", "same-scale-inherits", "other-range-drops", "binary-drops", "label", "none"],
+    ids=[
+        "inherited",
+        "own-wins",
+        "same-scale-inherits",
+        "other-range-drops",
+        "binary-drops",
+        "label",
+        "none",
+    ],
 )
 def test_effective_threshold(task_fields: dict, crit_fields: dict, threshold: Any) -> None:
     task = make_task(crit(**crit_fields), **task_fields)
@@ -109,20 +122,38 @@ def test_a_threshold_outside_the_inherited_scale_is_a_spec_error_when_the_task_i
         ({"poor": 0, "fair": 0.5, "good": 1}, None, 1.0, "good", None),
     ],
     ids=[
-        "range-at", "range-below", "range-fractional-threshold", "range-no-threshold",
-        "binary-pass", "binary-fail",
-        "labels-at", "labels-below", "labels-no-threshold",
-        "mapping-num-at", "mapping-num-below", "mapping-label-below", "mapping-label-above", "mapping-none",
+        "range-at",
+        "range-below",
+        "range-fractional-threshold",
+        "range-no-threshold",
+        "binary-pass",
+        "binary-fail",
+        "labels-at",
+        "labels-below",
+        "labels-no-threshold",
+        "mapping-num-at",
+        "mapping-num-below",
+        "mapping-label-below",
+        "mapping-label-above",
+        "mapping-none",
     ],
 )
-def test_passed(scale: Any, threshold: Any, score: float | None, label: str | None, passed: bool | None) -> None:
+def test_passed(
+    scale: Any, threshold: Any, score: float | None, label: str | None, passed: bool | None
+) -> None:
     task = make_task(crit(scale=scale, threshold=threshold))
     assert effective(task, task.criteria[0]).passed(score, label) is passed
 
 
 @pytest.mark.parametrize(
     ("scale", "value", "score"),
-    [((1, 5), 3, 3.0), ("binary", "pass", 1.0), ("binary", "fail", 0.0), (["a", "b"], "b", None), ({"a": 2, "b": 7}, "b", 7.0)],
+    [
+        ((1, 5), 3, 3.0),
+        ("binary", "pass", 1.0),
+        ("binary", "fail", 0.0),
+        (["a", "b"], "b", None),
+        ({"a": 2, "b": 7}, "b", 7.0),
+    ],
     ids=["range", "binary-pass", "binary-fail", "labels-have-no-score", "mapping"],
 )
 def test_score_of(scale: Any, value: Any, score: float | None) -> None:
@@ -169,9 +200,17 @@ def test_response_format_shape() -> None:
     props = schema["properties"]
     assert list(props) == ["accuracy", "tone", "safe", "style"]
     assert [list(p["properties"]) for p in props.values()] == [
-        ["reason", "score"], ["reason", "label"], ["reason", "label"], ["reason", "label"],
+        ["reason", "score"],
+        ["reason", "label"],
+        ["reason", "label"],
+        ["reason", "label"],
     ]
-    assert props["accuracy"]["properties"]["score"] == {"maximum": 5, "minimum": 1, "title": "Score", "type": "integer"}
+    assert props["accuracy"]["properties"]["score"] == {
+        "maximum": 5,
+        "minimum": 1,
+        "title": "Score",
+        "type": "integer",
+    }
     assert props["tone"]["properties"]["label"]["enum"] == ["rude", "neutral", "warm"]
     assert props["safe"]["properties"]["label"]["enum"] == ["fail", "pass"]
     assert props["style"]["properties"]["label"]["enum"] == ["bad", "good"]
@@ -197,22 +236,79 @@ def test_schema_ignores_descriptions_but_not_scales() -> None:
 @pytest.mark.parametrize(
     ("verdict", "valid"),
     [
-        ({"accuracy": {"reason": "r", "score": 4}, "tone": {"reason": "r", "label": "warm"},
-          "safe": {"reason": "r", "label": "pass"}, "style": {"reason": "r", "label": "good"}}, True),
-        ({"accuracy": {"reason": "r", "score": 6}, "tone": {"reason": "r", "label": "warm"},
-          "safe": {"reason": "r", "label": "pass"}, "style": {"reason": "r", "label": "good"}}, False),
-        ({"accuracy": {"reason": "r", "score": 4.5}, "tone": {"reason": "r", "label": "warm"},
-          "safe": {"reason": "r", "label": "pass"}, "style": {"reason": "r", "label": "good"}}, False),
-        ({"accuracy": {"score": 4}, "tone": {"reason": "r", "label": "warm"},
-          "safe": {"reason": "r", "label": "pass"}, "style": {"reason": "r", "label": "good"}}, False),
-        ({"accuracy": {"reason": "r", "score": 4}, "tone": {"reason": "r", "label": "friendly"},
-          "safe": {"reason": "r", "label": "pass"}, "style": {"reason": "r", "label": "good"}}, False),
-        ({"accuracy": {"reason": "r", "score": 4}, "tone": {"reason": "r", "label": "warm"},
-          "safe": {"reason": "r", "label": "pass"}}, False),
-        ({"accuracy": {"reason": "r", "score": 4}, "tone": {"reason": "r", "label": "warm"},
-          "safe": {"reason": "r", "label": "pass"}, "style": {"reason": "r", "label": "good"}, "x": 1}, False),
+        (
+            {
+                "accuracy": {"reason": "r", "score": 4},
+                "tone": {"reason": "r", "label": "warm"},
+                "safe": {"reason": "r", "label": "pass"},
+                "style": {"reason": "r", "label": "good"},
+            },
+            True,
+        ),
+        (
+            {
+                "accuracy": {"reason": "r", "score": 6},
+                "tone": {"reason": "r", "label": "warm"},
+                "safe": {"reason": "r", "label": "pass"},
+                "style": {"reason": "r", "label": "good"},
+            },
+            False,
+        ),
+        (
+            {
+                "accuracy": {"reason": "r", "score": 4.5},
+                "tone": {"reason": "r", "label": "warm"},
+                "safe": {"reason": "r", "label": "pass"},
+                "style": {"reason": "r", "label": "good"},
+            },
+            False,
+        ),
+        (
+            {
+                "accuracy": {"score": 4},
+                "tone": {"reason": "r", "label": "warm"},
+                "safe": {"reason": "r", "label": "pass"},
+                "style": {"reason": "r", "label": "good"},
+            },
+            False,
+        ),
+        (
+            {
+                "accuracy": {"reason": "r", "score": 4},
+                "tone": {"reason": "r", "label": "friendly"},
+                "safe": {"reason": "r", "label": "pass"},
+                "style": {"reason": "r", "label": "good"},
+            },
+            False,
+        ),
+        (
+            {
+                "accuracy": {"reason": "r", "score": 4},
+                "tone": {"reason": "r", "label": "warm"},
+                "safe": {"reason": "r", "label": "pass"},
+            },
+            False,
+        ),
+        (
+            {
+                "accuracy": {"reason": "r", "score": 4},
+                "tone": {"reason": "r", "label": "warm"},
+                "safe": {"reason": "r", "label": "pass"},
+                "style": {"reason": "r", "label": "good"},
+                "x": 1,
+            },
+            False,
+        ),
     ],
-    ids=["good", "score-out-of-range", "fractional-score", "no-reason", "unknown-label", "missing-criterion", "extra-key"],
+    ids=[
+        "good",
+        "score-out-of-range",
+        "fractional-score",
+        "no-reason",
+        "unknown-label",
+        "missing-criterion",
+        "extra-key",
+    ],
 )
 def test_schema_validates_verdicts(verdict: dict, valid: bool) -> None:
     validator = Draft202012Validator(response_format(JOINT, JOINT.criteria)["json_schema"]["schema"])
@@ -238,7 +334,9 @@ def test_system_prompt() -> None:
         threshold=4,
         guidelines="Judge only the answer.",
     )
-    assert system_prompt(task, task.criteria) == """\
+    assert (
+        system_prompt(task, task.criteria)
+        == """\
 You are an impartial, careful judge. You evaluate the content in the user's message against the criteria \
 below and return your verdict as JSON.
 
@@ -273,6 +371,7 @@ value is an object: first "reason", a short explanation you write before decidin
 or "label" (a string), as the criterion's scale says:
 {"accuracy": {"reason": "<why>", "score": <integer 1..5>}, "tone": {"reason": "<why>", "label": <one of \
 "rude", "neutral", "warm">}}"""
+    )
 
 
 def test_user_message_fences_each_value_with_a_content_token() -> None:
@@ -316,12 +415,18 @@ def test_long_values_are_cut_in_the_middle_with_a_count() -> None:
     long = "x" * 50 + "y" * 150 + "z" * 50
     body = FENCE.search(render_prompt(task, {"answer": long}.__getitem__, max_field_chars=100))["body"]
     assert body == "x" * 50 + "[... 150 characters cut]" + "z" * 50
-    assert FENCE.search(render_prompt(task, {"answer": long}.__getitem__, max_field_chars=None))["body"] == long
+    assert (
+        FENCE.search(render_prompt(task, {"answer": long}.__getitem__, max_field_chars=None))["body"] == long
+    )
 
 
 @pytest.mark.parametrize(
     ("text", "limit", "cut"),
-    [("abcdef", 6, "abcdef"), ("abcdefg", 6, "abc[... 1 characters cut]efg"), ("abcdefghij", 3, "a[... 7 characters cut]ij")],
+    [
+        ("abcdef", 6, "abcdef"),
+        ("abcdefg", 6, "abc[... 1 characters cut]efg"),
+        ("abcdefghij", 3, "a[... 7 characters cut]ij"),
+    ],
     ids=["fits", "one-over", "odd-limit"],
 )
 def test_cut_middle(text: str, limit: int, cut: str) -> None:
@@ -346,8 +451,13 @@ def test_lookup_errors_propagate() -> None:
 def test_per_criterion_messages_change_only_for_the_edited_criterion() -> None:
     a, b = crit("a"), crit("b", scale="binary")
     before = make_task(a, b, mode="per_criterion", threshold=4, guidelines="Be strict.")
-    after = make_task(a, b.model_copy(update={"description": "Completely rewritten."}),
-                      mode="per_criterion", threshold=4, guidelines="Be strict.")
+    after = make_task(
+        a,
+        b.model_copy(update={"description": "Completely rewritten."}),
+        mode="per_criterion",
+        threshold=4,
+        guidelines="Be strict.",
+    )
     for task in (before, after):
         assert "b is good" not in system_prompt(task, task.criteria[:1])
     assert build_messages(before, before.criteria[:1], ROW.__getitem__) == build_messages(
@@ -366,9 +476,12 @@ def test_repair_messages() -> None:
     assert msgs == [
         *original,
         {"role": "assistant", "content": '{"accuracy": 7}'},
-        {"role": "user", "content": "Your reply could not be used: criterion 'accuracy': score 7 is outside the "
-         "scale 1..5.\nReply again with only the corrected JSON object, in the output format given in the "
-         "system message, and nothing else."},
+        {
+            "role": "user",
+            "content": "Your reply could not be used: criterion 'accuracy': score 7 is outside the "
+            "scale 1..5.\nReply again with only the corrected JSON object, in the output format given in the "
+            "system message, and nothing else.",
+        },
     ]
     assert original == [{"role": "system", "content": "S"}, {"role": "user", "content": "U"}]
     assert repair_messages(original, "  ", "the reply is empty")[2]["content"] == "(empty reply)"
@@ -393,21 +506,49 @@ GOOD_VERDICTS = {"accuracy": V(5.0, None, True, "Right."), "tone": V(None, "warm
         (f"```json\n{GOOD}\n```", GOOD_VERDICTS),
         (f"Here you go:\n```\n{GOOD}\n```\nHope it helps.", GOOD_VERDICTS),
         (f"My verdict {{as requested}} is {GOOD} -- done.", GOOD_VERDICTS),
-        ('{"accuracy": {"reason": "Right.", "score": 5.0}, "tone": {"reason": "Kind.", "label": "warm"}}', GOOD_VERDICTS),
-        ('{"accuracy": {"reason": "Right.", "score": "5"}, "tone": {"reason": "Kind.", "label": "warm"}}', GOOD_VERDICTS),
-        ('{"accuracy": {"reason": "Right.", "score": 5}, "tone": {"reason": "Kind.", "label": " WARM "}}', GOOD_VERDICTS),
-        ('{"accuracy": {"reason": "Right.", "score": 5, "x": 1}, "tone": {"reason": "Kind.", "label": "warm"}, "extra": 3}',
-         GOOD_VERDICTS),
-        ('{"accuracy": {"score": 3}, "tone": {"reason": null, "label": "rude"}}',
-         {"accuracy": V(3.0, None, False, ""), "tone": V(None, "rude", False, "")}),
-        ('{"accuracy": 4, "tone": "neutral"}', {"accuracy": V(4.0, None, True, ""), "tone": V(None, "neutral", True, "")}),
-        ('{"accuracy": {"reason": ["a", "b"], "score": 4}, "tone": {"reason": "", "score": "warm"}}',
-         {"accuracy": V(4.0, None, True, '["a","b"]'), "tone": V(None, "warm", True, "")}),
+        (
+            '{"accuracy": {"reason": "Right.", "score": 5.0}, "tone": {"reason": "Kind.", "label": "warm"}}',
+            GOOD_VERDICTS,
+        ),
+        (
+            '{"accuracy": {"reason": "Right.", "score": "5"}, "tone": {"reason": "Kind.", "label": "warm"}}',
+            GOOD_VERDICTS,
+        ),
+        (
+            '{"accuracy": {"reason": "Right.", "score": 5}, "tone": {"reason": "Kind.", "label": " WARM "}}',
+            GOOD_VERDICTS,
+        ),
+        (
+            '{"accuracy": {"reason": "Right.", "score": 5, "x": 1}, "tone": {"reason": "Kind.", "label": "warm"}, "extra": 3}',
+            GOOD_VERDICTS,
+        ),
+        (
+            '{"accuracy": {"score": 3}, "tone": {"reason": null, "label": "rude"}}',
+            {"accuracy": V(3.0, None, False, ""), "tone": V(None, "rude", False, "")},
+        ),
+        (
+            '{"accuracy": 4, "tone": "neutral"}',
+            {"accuracy": V(4.0, None, True, ""), "tone": V(None, "neutral", True, "")},
+        ),
+        (
+            '{"accuracy": {"reason": ["a", "b"], "score": 4}, "tone": {"reason": "", "score": "warm"}}',
+            {"accuracy": V(4.0, None, True, '["a","b"]'), "tone": V(None, "warm", True, "")},
+        ),
         (json.dumps(GOOD), GOOD_VERDICTS),
     ],
     ids=[
-        "plain", "whitespace", "json-fence", "bare-fence-in-prose", "json-inside-prose", "score-4.0", "score-string",
-        "label-wrong-case", "extra-keys-ignored", "missing-reason", "bare-values", "odd-reason-and-label-under-score",
+        "plain",
+        "whitespace",
+        "json-fence",
+        "bare-fence-in-prose",
+        "json-inside-prose",
+        "score-4.0",
+        "score-string",
+        "label-wrong-case",
+        "extra-keys-ignored",
+        "missing-reason",
+        "bare-values",
+        "odd-reason-and-label-under-score",
         "encoded-twice",
     ],
 )
@@ -420,47 +561,92 @@ def test_parse_recovers(text: str, expected: dict[str, Verdict]) -> None:
     [
         ("", "the reply is empty"),
         (" \n\t", "the reply is empty"),
-        ("The answer looks fine to me, I would give it a 4.",
-         "the reply holds no JSON object (it reads 'The answer looks fine to me, I would give it a 4.')"),
-        ('{"accuracy": {"reason": "Right.", "score": 5}, "tone": {"reason": "Ki',
-         "the JSON object starting at character 1 of the reply is invalid or truncated: "
-         "Unterminated string starting at character 67"),
-        ('Verdict: {"accuracy": {"reason": "Right.", "score": 5}, "tone": {"reason": "Kind.", "label": "warm"}',
-         "the JSON object starting at character 10 of the reply is invalid or truncated: "
-         "Expecting ',' delimiter at character 101"),
-        ('```json\n{"accuracy": {"reason": "Right.", "score": 5},\n```',
-         "the JSON object starting at character 9 of the reply is invalid or truncated: "
-         "Expecting property name enclosed in double quotes at character 56"),
+        (
+            "The answer looks fine to me, I would give it a 4.",
+            "the reply holds no JSON object (it reads 'The answer looks fine to me, I would give it a 4.')",
+        ),
+        (
+            '{"accuracy": {"reason": "Right.", "score": 5}, "tone": {"reason": "Ki',
+            "the JSON object starting at character 1 of the reply is invalid or truncated: "
+            "Unterminated string starting at character 67",
+        ),
+        (
+            'Verdict: {"accuracy": {"reason": "Right.", "score": 5}, "tone": {"reason": "Kind.", "label": "warm"}',
+            "the JSON object starting at character 10 of the reply is invalid or truncated: "
+            "Expecting ',' delimiter at character 101",
+        ),
+        (
+            '```json\n{"accuracy": {"reason": "Right.", "score": 5},\n```',
+            "the JSON object starting at character 9 of the reply is invalid or truncated: "
+            "Expecting property name enclosed in double quotes at character 56",
+        ),
         ("[4, 5]", "the reply holds no JSON object (it reads '[4, 5]')"),
-        ('{"accuracy": {"reason": "Right.", "score": NaN}, "tone": {"label": "warm"}}',
-         "the JSON object starting at character 1 of the reply is invalid or truncated: NaN is not JSON"),
-        ('{"accuracy": {"reason": "Right.", "score": 7}, "tone": {"reason": "Kind.", "label": "warm"}}',
-         "criterion 'accuracy': score 7 is outside the scale 1..5"),
-        ('{"accuracy": {"reason": "Right.", "score": 0}, "tone": {"reason": "Kind.", "label": "warm"}}',
-         "criterion 'accuracy': score 0 is outside the scale 1..5"),
-        ('{"accuracy": {"reason": "Right.", "score": 4.5}, "tone": {"reason": "Kind.", "label": "warm"}}',
-         "criterion 'accuracy': score 4.5 is not an integer (the scale is the integers 1..5)"),
-        ('{"accuracy": {"reason": "Right.", "score": "four"}, "tone": {"reason": "Kind.", "label": "warm"}}',
-         "criterion 'accuracy': score \"four\" is not an integer (the scale is the integers 1..5)"),
-        ('{"accuracy": {"reason": "Right.", "score": true}, "tone": {"reason": "Kind.", "label": "warm"}}',
-         "criterion 'accuracy': score true is not an integer (the scale is the integers 1..5)"),
-        ('{"accuracy": {"reason": "Right."}, "tone": {"reason": "Kind.", "label": "warm"}}',
-         "criterion 'accuracy' has no \"score\" (an integer from 1 to 5)"),
-        ('{"accuracy": {"reason": "Right.", "score": 5}}',
-         "criterion 'tone' is missing; the verdict needs the keys 'accuracy', 'tone' (it has 'accuracy')"),
-        ('{"score": 5, "reason": "Right."}',
-         "criteria 'accuracy', 'tone' are missing; the verdict needs the keys 'accuracy', 'tone' "
-         "(it has 'score', 'reason')"),
-        ('{"accuracy": {"reason": "Right.", "score": 5}, "tone": {"reason": "Kind.", "label": "friendly"}}',
-         'criterion \'tone\': label "friendly" is not one of "rude", "neutral", "warm"'),
-        ('{"accuracy": {"reason": "Right.", "score": 9}, "tone": {"reason": "Kind."}}',
-         "criterion 'accuracy': score 9 is outside the scale 1..5; "
-         "criterion 'tone' has no \"label\" (one of \"rude\", \"neutral\", \"warm\")"),
+        (
+            '{"accuracy": {"reason": "Right.", "score": NaN}, "tone": {"label": "warm"}}',
+            "the JSON object starting at character 1 of the reply is invalid or truncated: NaN is not JSON",
+        ),
+        (
+            '{"accuracy": {"reason": "Right.", "score": 7}, "tone": {"reason": "Kind.", "label": "warm"}}',
+            "criterion 'accuracy': score 7 is outside the scale 1..5",
+        ),
+        (
+            '{"accuracy": {"reason": "Right.", "score": 0}, "tone": {"reason": "Kind.", "label": "warm"}}',
+            "criterion 'accuracy': score 0 is outside the scale 1..5",
+        ),
+        (
+            '{"accuracy": {"reason": "Right.", "score": 4.5}, "tone": {"reason": "Kind.", "label": "warm"}}',
+            "criterion 'accuracy': score 4.5 is not an integer (the scale is the integers 1..5)",
+        ),
+        (
+            '{"accuracy": {"reason": "Right.", "score": "four"}, "tone": {"reason": "Kind.", "label": "warm"}}',
+            "criterion 'accuracy': score \"four\" is not an integer (the scale is the integers 1..5)",
+        ),
+        (
+            '{"accuracy": {"reason": "Right.", "score": true}, "tone": {"reason": "Kind.", "label": "warm"}}',
+            "criterion 'accuracy': score true is not an integer (the scale is the integers 1..5)",
+        ),
+        (
+            '{"accuracy": {"reason": "Right."}, "tone": {"reason": "Kind.", "label": "warm"}}',
+            "criterion 'accuracy' has no \"score\" (an integer from 1 to 5)",
+        ),
+        (
+            '{"accuracy": {"reason": "Right.", "score": 5}}',
+            "criterion 'tone' is missing; the verdict needs the keys 'accuracy', 'tone' (it has 'accuracy')",
+        ),
+        (
+            '{"score": 5, "reason": "Right."}',
+            "criteria 'accuracy', 'tone' are missing; the verdict needs the keys 'accuracy', 'tone' "
+            "(it has 'score', 'reason')",
+        ),
+        (
+            '{"accuracy": {"reason": "Right.", "score": 5}, "tone": {"reason": "Kind.", "label": "friendly"}}',
+            'criterion \'tone\': label "friendly" is not one of "rude", "neutral", "warm"',
+        ),
+        (
+            '{"accuracy": {"reason": "Right.", "score": 9}, "tone": {"reason": "Kind."}}',
+            "criterion 'accuracy': score 9 is outside the scale 1..5; "
+            'criterion \'tone\' has no "label" (one of "rude", "neutral", "warm")',
+        ),
     ],
     ids=[
-        "empty", "blank", "prose-only", "truncated", "truncated-in-prose", "truncated-in-fence", "json-array",
-        "nan", "score-above-range", "score-below-range", "fractional-score", "word-score", "bool-score",
-        "no-score", "missing-criterion", "flat-shape-with-two-criteria", "label-outside-set", "two-problems",
+        "empty",
+        "blank",
+        "prose-only",
+        "truncated",
+        "truncated-in-prose",
+        "truncated-in-fence",
+        "json-array",
+        "nan",
+        "score-above-range",
+        "score-below-range",
+        "fractional-score",
+        "word-score",
+        "bool-score",
+        "no-score",
+        "missing-criterion",
+        "flat-shape-with-two-criteria",
+        "label-outside-set",
+        "two-problems",
     ],
 )
 def test_parse_rejects(text: str, message: str) -> None:
@@ -520,7 +706,14 @@ def test_parse_validates_only_the_criteria_of_the_call() -> None:
         ([1, 1], [5.0, None], None),
         ([1, 1], [5.0], None),
     ],
-    ids=["equal", "weighted", "zero-weight-ignored", "all-weights-zero", "a-score-missing", "a-verdict-missing"],
+    ids=[
+        "equal",
+        "weighted",
+        "zero-weight-ignored",
+        "all-weights-zero",
+        "a-score-missing",
+        "a-verdict-missing",
+    ],
 )
 def test_overall(weights: list[float], scores: list[float | None], expected: float | None) -> None:
     task = make_task(*[crit(f"c{i}", weight=w) for i, w in enumerate(weights)], overall=True)

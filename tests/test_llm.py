@@ -10,12 +10,17 @@ from workbench import llm as L
 def test_cache_key_ignores_transport_and_credentials_but_not_content() -> None:
     msgs = [{"role": "system", "content": "judge"}, {"role": "user", "content": "answer"}]
     base = L.cache_key("openai/m", msgs, {"temperature": 0})
-    assert base == L.cache_key("openai/m", msgs, {"temperature": 0, "api_key": "sk-x", "api_base": "http://h",
-                                                  "headers": {"a": "b"}, "timeout": 3})
+    assert base == L.cache_key(
+        "openai/m",
+        msgs,
+        {"temperature": 0, "api_key": "sk-x", "api_base": "http://h", "headers": {"a": "b"}, "timeout": 3},
+    )
     assert base != L.cache_key("openai/m", msgs, {"temperature": 0.5})
     assert base != L.cache_key("openai/other", msgs, {"temperature": 0})
     assert base != L.cache_key("openai/m", msgs, {"temperature": 0}, {"type": "json_object"})
-    assert base != L.cache_key("openai/m", [msgs[0], {"role": "user", "content": "answer!"}], {"temperature": 0})
+    assert base != L.cache_key(
+        "openai/m", [msgs[0], {"role": "user", "content": "answer!"}], {"temperature": 0}
+    )
     # the same content in new objects gives the same key (identity memo is only a shortcut)
     assert base == L.cache_key("openai/m", [dict(m) for m in msgs], {"temperature": 0})
 
@@ -24,7 +29,9 @@ def test_bulk_prefetch_reads_what_single_gets_read(tmp_path: Path) -> None:
     writer = L.LLM("openai/m", cache_dir=tmp_path)
     keys = [f"k{i}" for i in range(1200)]
     for i, k in enumerate(keys):
-        writer._store(k, L.Completion(text=f"verdict {i}", prompt_tokens=i, completion_tokens=1, cost_usd=None))
+        writer._store(
+            k, L.Completion(text=f"verdict {i}", prompt_tokens=i, completion_tokens=1, cost_usd=None)
+        )
     writer.close()
     L._HOT.clear()  # as in a fresh process
     reader = L.LLM("openai/m", cache_dir=tmp_path)
@@ -55,12 +62,13 @@ def test_batch_keys_equal_single_keys_and_share_nothing_across_calls() -> None:
     system = {"role": "system", "content": "judge accuracy"}
     other_system = {"role": "system", "content": "judge tone"}
     schema = {"type": "json_schema", "json_schema": {"name": "v", "schema": {"type": "object"}}}
-    requests = [
-        ([system, {"role": "user", "content": f"answer {i}"}], schema) for i in range(3)
-    ] + [
+    requests = [([system, {"role": "user", "content": f"answer {i}"}], schema) for i in range(3)] + [
         ([other_system, {"role": "user", "content": "answer 0"}], schema),
         ([{"role": "user", "content": "no system message"}], None),
-        ([{"role": "system", "content": "judge accuracy", "name": "x"}, {"role": "user", "content": "a"}], schema),
+        (
+            [{"role": "system", "content": "judge accuracy", "name": "x"}, {"role": "user", "content": "a"}],
+            schema,
+        ),
         ([], schema),
     ]
     params = {"temperature": 0, "api_key": "sk-never"}

@@ -296,15 +296,33 @@ CASES = [
     case("contains_json", "no json here", None, F, "no JSON"),
     case("contains_json", "see [a] and {b}", None, F, id="contains_json-brackets-are-not-json"),
     case("contains_json", 'x {"a": 1}', {"type": "object", "required": ["a"]}, P, id="contains_json-schema"),
-    case("contains_json", 'x {"b": 1}', {"type": "object", "required": ["a"]}, F,
-         "'a' is a required property", id="contains_json-schema-fails"),
+    case(
+        "contains_json",
+        'x {"b": 1}',
+        {"type": "object", "required": ["a"]},
+        F,
+        "'a' is a required property",
+        id="contains_json-schema-fails",
+    ),
     case("contains_json", {"a": 1}, None, E, "object"),
     case("json_schema", '{"a": 1}', {"type": "object", "required": ["a"]}, P, id="json_schema-json-string"),
     case("json_schema", {"a": 1}, {"type": "object", "required": ["a"]}, P, id="json_schema-object"),
-    case("json_schema", '{"b": 1}', {"type": "object", "required": ["a"]}, F,
-         "'a' is a required property", id="json_schema-validator-message"),
-    case("json_schema", {"a": "x"}, {"properties": {"a": {"type": "integer"}}}, F,
-         "'x' is not of type 'integer' at $.a", id="json_schema-message-names-path"),
+    case(
+        "json_schema",
+        '{"b": 1}',
+        {"type": "object", "required": ["a"]},
+        F,
+        "'a' is a required property",
+        id="json_schema-validator-message",
+    ),
+    case(
+        "json_schema",
+        {"a": "x"},
+        {"properties": {"a": {"type": "integer"}}},
+        F,
+        "'x' is not of type 'integer' at $.a",
+        id="json_schema-message-names-path",
+    ),
     case("json_schema", "hello", {"type": "string"}, P, id="json_schema-plain-text"),
 ]
 
@@ -342,8 +360,17 @@ def test_every_operator_has_passing_failing_and_wrong_type_cases() -> None:
         op, _, _, status, _ = p.values
         seen.setdefault(op, set()).add(status)
     accepts_any_json = {
-        "equals", "not_equal", "one_of", "json_schema", "is_numeric", "is_string", "is_boolean",
-        "is_null", "is_array", "is_object", "is_integer",
+        "equals",
+        "not_equal",
+        "one_of",
+        "json_schema",
+        "is_numeric",
+        "is_string",
+        "is_boolean",
+        "is_null",
+        "is_array",
+        "is_object",
+        "is_integer",
     }
     for name in OPERATORS:
         assert {P, F} <= seen.get(name, set()), f"{name} lacks a passing or failing case"
@@ -365,9 +392,22 @@ def test_double_negation_of_a_not_operator() -> None:
 
 @pytest.mark.parametrize(
     ("alias", "value", "expected", "status"),
-    [("eq", 3, 3.0, P), ("eq", 3, 4, F), ("ne", 3, 4, P), ("ne", 3, 3, F), ("gt", 4, 3, P), ("gt", 3, 3, F),
-     ("gte", 3, 3, P), ("gte", 2, 3, F), ("lt", 2, 3, P), ("lt", 3, 3, F), ("lte", 3, 3, P), ("lte", 4, 3, F),
-     ("not_gt", 3, 3, P), ("NotGt", 4, 3, F)],
+    [
+        ("eq", 3, 3.0, P),
+        ("eq", 3, 4, F),
+        ("ne", 3, 4, P),
+        ("ne", 3, 3, F),
+        ("gt", 4, 3, P),
+        ("gt", 3, 3, F),
+        ("gte", 3, 3, P),
+        ("gte", 2, 3, F),
+        ("lt", 2, 3, P),
+        ("lt", 3, 3, F),
+        ("lte", 3, 3, P),
+        ("lte", 4, 3, F),
+        ("not_gt", 3, 3, P),
+        ("NotGt", 4, 3, F),
+    ],
 )
 def test_aliases(alias: str, value: Any, expected: Any, status: str) -> None:
     assert outcome(value, alias, expected)[0] == status
@@ -383,10 +423,17 @@ def test_camel_case_name_resolves(name: str) -> None:
 
 @pytest.mark.parametrize(
     ("camel", "value", "expected", "status"),
-    [("GreaterThan", 5, 3, P), ("HasLengthGreaterThanOrEqual", "abc", 3, P),
-     ("IsUrl", "https://a.io", None, P), ("IsUuid", "nope", None, F), ("IsJson", "{}", None, P),
-     ("IsIso8601", "2024-02-30", None, F),
-     ("NotStartsWith", "abc", "a", F), ("NotContains", "abc", "z", P), ("ContainsAll", [1, 2], [1], P)],
+    [
+        ("GreaterThan", 5, 3, P),
+        ("HasLengthGreaterThanOrEqual", "abc", 3, P),
+        ("IsUrl", "https://a.io", None, P),
+        ("IsUuid", "nope", None, F),
+        ("IsJson", "{}", None, P),
+        ("IsIso8601", "2024-02-30", None, F),
+        ("NotStartsWith", "abc", "a", F),
+        ("NotContains", "abc", "z", P),
+        ("ContainsAll", [1, 2], [1], P),
+    ],
 )
 def test_camel_case_names_evaluate(camel: str, value: Any, expected: Any, status: str) -> None:
     assert outcome(value, camel, expected)[0] == status
@@ -442,12 +489,16 @@ def test_item_path_missing_in_an_item_errors() -> None:
 
 @pytest.mark.parametrize(
     ("op", "value", "expected", "status"),
-    [("has_length_equal", [1, 2], 2, P), ("contains", [1, 2], 2, P), ("is_array", [1], None, P),
-     ("is_numeric", [1], None, F), ("equals", [1, 2], [1, 2], P), ("is_empty", [], None, P)],
+    [
+        ("has_length_equal", [1, 2], 2, P),
+        ("contains", [1, 2], 2, P),
+        ("is_array", [1], None, P),
+        ("is_numeric", [1], None, F),
+        ("equals", [1, 2], [1, 2], P),
+        ("is_empty", [], None, P),
+    ],
 )
-def test_array_native_operators_see_the_whole_array(
-    op: str, value: Any, expected: Any, status: str
-) -> None:
+def test_array_native_operators_see_the_whole_array(op: str, value: Any, expected: Any, status: str) -> None:
     assert outcome(value, op, expected)[0] == status
 
 
@@ -455,10 +506,12 @@ def test_array_native_operators_see_the_whole_array(
 
 
 def test_similarity_to_a_reference_column() -> None:
-    df = pd.DataFrame({
-        "answer": ["The capital is Paris.", "No idea"],
-        "ref": ["The capital is Paris", "Paris"],
-    })
+    df = pd.DataFrame(
+        {
+            "answer": ["The capital is Paris.", "No idea"],
+            "ref": ["The capital is Paris", "Paris"],
+        }
+    )
     task = wb.AssertionTask(id="sim", path="answer", op="similarity_gte", expected=["${ref}", 0.8])
     run = wb.evaluate(df, wb.Suite(name="t", version="1", tasks=[task]))
     assert run.results["status"].tolist() == [P, F]
@@ -526,9 +579,15 @@ def test_apply_item_reason_uses_the_check_message() -> None:
 
 @pytest.mark.parametrize(
     ("op", "expected", "status"),
-    [("has_length_equal", 1_000_000, P), ("contains", "needle", F), ("matches", r"\d", F),
-     ("is_json", None, F), ("contains_json", None, F), ("word_count_between", [0, 10], P),
-     ("is_lower_case", None, E)],
+    [
+        ("has_length_equal", 1_000_000, P),
+        ("contains", "needle", F),
+        ("matches", r"\d", F),
+        ("is_json", None, F),
+        ("contains_json", None, F),
+        ("word_count_between", [0, 10], P),
+        ("is_lower_case", None, E),
+    ],
 )
 @pytest.mark.parametrize(
     "text", ["[" * 1_000_000, "{" * 1_000_000, '["' * 500_000], ids=["brackets", "braces", "quotes"]

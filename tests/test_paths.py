@@ -1,7 +1,16 @@
 import numpy as np
 import pytest
 
-from workbench.paths import PathError, format_path, parse_path, render, resolve, substitute, template_paths, to_plain
+from workbench.paths import (
+    PathError,
+    format_path,
+    parse_path,
+    render,
+    resolve,
+    substitute,
+    template_paths,
+    to_plain,
+)
 
 
 @pytest.mark.parametrize(
@@ -71,7 +80,10 @@ def test_to_plain() -> None:
 
 def test_templates_substitute_anywhere_and_render_non_strings_as_json() -> None:
     ctx = {"q": "why?", "n": 3, "tags": ["a", "b"], "meta": {"k": None}}
-    assert render("Q: ${q} (n=${n}) tags=${tags} ${meta}", ctx.__getitem__) == 'Q: why? (n=3) tags=["a","b"] {"k":null}'
+    assert (
+        render("Q: ${q} (n=${n}) tags=${tags} ${meta}", ctx.__getitem__)
+        == 'Q: why? (n=3) tags=["a","b"] {"k":null}'
+    )
     assert substitute("${n}", ctx.__getitem__) == 3  # a whole-value template keeps the type
     assert substitute({"x": ["${q}", "n=${ n }"]}, ctx.__getitem__) == {"x": ["why?", "n=3"]}
     assert template_paths(["${a.b[0]}", {"k": "x ${c} ${d}"}]) == ["a.b[0]", "c", "d"]

@@ -17,13 +17,15 @@ def test_readme_example_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     assert block is not None
     monkeypatch.chdir(ROOT)
     namespace: dict = {}
-    exec(compile(block.group(1), "README.md", "exec"), namespace)  # noqa: S102 - our own README
+    exec(compile(block.group(1), "README.md", "exec"), namespace)
     run = namespace["run"]
     assert set(run.results["task"].unique()) == {"is_json", "short", "cited", "urls", "close"}
     assert run.summary()["failed"].sum() > 0  # the bundled data has flaws to find
 
 
-def test_readme_judge_examples_run_against_the_local_judge(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_readme_judge_examples_run_against_the_local_judge(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     from workbench.testing import JudgeServer
 
     blocks = re.findall(r"```python\n(.*?)```", README, re.S)
@@ -32,15 +34,21 @@ def test_readme_judge_examples_run_against_the_local_judge(monkeypatch: pytest.M
     monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
     with JudgeServer() as server:
         namespace: dict = {"server": server}
-        exec(compile(blocks[0], "README.md", "exec"), namespace)  # noqa: S102
+        exec(compile(blocks[0], "README.md", "exec"), namespace)
         # the judge example, pointed at the local judge instead of a paid model
-        judge_block = blocks[1].replace('model="openai/gpt-4o-mini"', "model=server.model, **server.litellm_kwargs")
-        exec(compile(judge_block, "README.md", "exec"), namespace)  # noqa: S102
+        judge_block = blocks[1].replace(
+            'model="openai/gpt-4o-mini"', "model=server.model, **server.litellm_kwargs"
+        )
+        exec(compile(judge_block, "README.md", "exec"), namespace)
         run = namespace["run"]
         assert {"quality"} <= set(run.results["task"].astype(str))
-        assert run.results.loc[run.results["task"] == "quality", "status"].isin(["passed", "failed", "skipped"]).all()
+        assert (
+            run.results.loc[run.results["task"] == "quality", "status"]
+            .isin(["passed", "failed", "skipped"])
+            .all()
+        )
         assert "total" in run.cost()["task"].tolist()
-        exec(compile(blocks[2], "README.md", "exec"), namespace)  # noqa: S102
+        exec(compile(blocks[2], "README.md", "exec"), namespace)
     assert server.count > 0
 
 
@@ -67,16 +75,20 @@ def test_readme_runs_compare_and_panel_examples(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.chdir(ROOT)
     monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
     namespace: dict = {}
-    exec(compile(blocks[0], "README.md", "exec"), namespace)  # noqa: S102
-    exec(compile(compare_block, "README.md", "exec"), namespace)  # noqa: S102
+    exec(compile(blocks[0], "README.md", "exec"), namespace)
+    exec(compile(compare_block, "README.md", "exec"), namespace)
     result = namespace["result"]
     table = result.table.set_index("task")
-    assert table.loc["close", "mean_b"] < table.loc["close", "mean_a"] and bool(table.loc["close", "significant"])
+    assert table.loc["close", "mean_b"] < table.loc["close", "mean_a"] and bool(
+        table.loc["close", "significant"]
+    )
     assert not table.drop(index="close")["significant"].any()  # the unchanged checks are not flagged
     assert set(result.flips["direction"]) == {"pass_to_fail"} and set(result.flips["task"]) == {"close"}
     assert {"baseline", "stricter"} <= set(namespace["wb"].runs()["label"].dropna())
     with JudgeServer() as server:
         namespace["server"] = server
-        block = panel_block.replace('model="openai/gpt-4o-mini"', "model=server.model, **server.litellm_kwargs")
-        exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102
+        block = panel_block.replace(
+            'model="openai/gpt-4o-mini"', "model=server.model, **server.litellm_kwargs"
+        )
+        exec(compile(block, "README.md", "exec"), namespace)
         assert namespace["panel"].current.label == "v1"

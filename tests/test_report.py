@@ -33,15 +33,19 @@ PAYLOADS = [
     "</script><script>window.__xss=3</script>",
 ]
 # any tag attribute or CSS that would make a browser fetch from the network
-FETCHING = re.compile(r"""<[a-z]+\b[^>]*\s(?:src|href|data)\s*=\s*["']?\s*(?:https?:)?//|url\(\s*["']?\s*(?:https?:)?//""",
-                      re.IGNORECASE)
+FETCHING = re.compile(
+    r"""<[a-z]+\b[^>]*\s(?:src|href|data)\s*=\s*["']?\s*(?:https?:)?//|url\(\s*["']?\s*(?:https?:)?//""",
+    re.IGNORECASE,
+)
 
 
 def notebook(path: Path, *sources: str, kernel: str = "python3") -> Path:
     """Write a notebook whose cells are ``sources`` (a source starting with '#' is markdown)."""
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_markdown_cell(s) if s.startswith("#") else nbformat.v4.new_code_cell(s)
-                for s in sources]
+    nb.cells = [
+        nbformat.v4.new_markdown_cell(s) if s.startswith("#") else nbformat.v4.new_code_cell(s)
+        for s in sources
+    ]
     nb.metadata["kernelspec"] = {"name": kernel, "display_name": kernel, "language": "python"}
     nbformat.write(nb, path)
     return path
@@ -83,8 +87,14 @@ def test_no_payload_reaches_the_page_unescaped(xss_html: str) -> None:
 
 def test_a_failing_cell_is_named_and_leaves_a_partial_report_and_the_old_report(tmp_path: Path) -> None:
     # outputs are spelled differently from the sources ('be' + 'fore'), so the report's outputs can be told apart
-    nb = notebook(tmp_path / "nb.ipynb", "# Title", "x = 1\nprint('be' + 'fore')", "1 / x  # fine", "x / 0  # boom",
-                  "print('af' + 'ter')")
+    nb = notebook(
+        tmp_path / "nb.ipynb",
+        "# Title",
+        "x = 1\nprint('be' + 'fore')",
+        "1 / x  # fine",
+        "x / 0  # boom",
+        "print('af' + 'ter')",
+    )
     out = tmp_path / "nb.html"
     out.write_text("the previous report")
     with pytest.raises(NotebookError) as info:
@@ -94,14 +104,19 @@ def test_a_failing_cell_is_named_and_leaves_a_partial_report_and_the_old_report(
     assert e.partial == tmp_path / "nb.partial.html" and not e.timed_out
     message = str(e)
     assert message.splitlines()[0] == (
-        f"notebook '{nb}' failed in cell 4 (code cell [3]): ZeroDivisionError: division by zero")
+        f"notebook '{nb}' failed in cell 4 (code cell [3]): ZeroDivisionError: division by zero"
+    )
     assert "  > x / 0  # boom" in message and "\x1b[" not in message
     assert f"Partial report, with the outputs up to this cell: {e.partial}" in message
     partial = e.partial.read_text()
-    assert "<pre>before\n</pre>" in partial and "ZeroDivisionError" in partial and "after\n</pre>" not in partial
+    assert (
+        "<pre>before\n</pre>" in partial and "ZeroDivisionError" in partial and "after\n</pre>" not in partial
+    )
     assert out.read_text() == "the previous report"
 
-    nb = notebook(tmp_path / "nb.ipynb", "# Title", "x = 1\nprint('be' + 'fore')", "x / 2", "print('af' + 'ter')")
+    nb = notebook(
+        tmp_path / "nb.ipynb", "# Title", "x = 1\nprint('be' + 'fore')", "x / 2", "print('af' + 'ter')"
+    )
     assert main([str(nb)]) == 0  # default output: next to the notebook
     assert "<pre>after\n</pre>" in out.read_text() and not (tmp_path / "nb.partial.html").exists()
 
@@ -112,17 +127,23 @@ def test_the_overall_timeout_stops_a_slow_cell(tmp_path: Path, capsys: pytest.Ca
     assert main([str(nb), "-o", str(tmp_path), "--timeout", "15"]) == 1
     assert time.monotonic() - started < 40
     err = capsys.readouterr().err
-    assert err.startswith(f"workbench: error: notebook '{nb}' timed out: cell 2 (code cell [2]) was still running "
-                          "when the overall timeout of 15 s ran out")
+    assert err.startswith(
+        f"workbench: error: notebook '{nb}' timed out: cell 2 (code cell [2]) was still running "
+        "when the overall timeout of 15 s ran out"
+    )
     assert "--timeout" in err and (tmp_path / "slow.partial.html").exists()
 
 
 def test_an_output_widget_with_a_large_output_does_not_hang_even_in_a_running_loop() -> None:
     """Recipe pitfall 9: plain nbclient sits on this cell until its timeout (reproduced: 21 s
     with timeout=20); here it must finish well before. Run from inside an event loop, as in a notebook."""
-    source = ("import ipywidgets as widgets\nfrom IPython.display import HTML, display\nout = widgets.Output()\n"
-              "with out:\n    display(HTML('<b>x</b>' * 200000))\nout")
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source), nbformat.v4.new_code_cell("1 + 1")])
+    source = (
+        "import ipywidgets as widgets\nfrom IPython.display import HTML, display\nout = widgets.Output()\n"
+        "with out:\n    display(HTML('<b>x</b>' * 200000))\nout"
+    )
+    nb = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_code_cell(source), nbformat.v4.new_code_cell("1 + 1")]
+    )
 
     async def inside_a_loop() -> float:
         started = time.monotonic()
@@ -141,8 +162,12 @@ def test_secrets_in_outputs_are_redacted_and_a_report_without_widgets_stays_smal
 ) -> None:
     secret = "sk-test-" + secrets.token_hex(12)
     monkeypatch.setenv("WB_TEST_API_KEY", secret)
-    nb = notebook(tmp_path / "plain.ipynb", "# Plain <b>report</b>", "import os\nprint(os.environ['WB_TEST_API_KEY'])",
-                  "{'answer': 42}")
+    nb = notebook(
+        tmp_path / "plain.ipynb",
+        "# Plain <b>report</b>",
+        "import os\nprint(os.environ['WB_TEST_API_KEY'])",
+        "{'answer': 42}",
+    )
     with pytest.warns(UserWarning, match=r"showed the value of \['WB_TEST_API_KEY'\]"):
         out = report(nb, tmp_path / "plain.html", timeout=120)
     html = out.read_text()
@@ -153,23 +178,48 @@ def test_secrets_in_outputs_are_redacted_and_a_report_without_widgets_stays_smal
 
 
 BAD_INPUT = {
-    "missing": ("missing.ipynb", {}, (
-        "notebook '{d}/missing.ipynb' does not exist (notebooks in '{d}': ['alien.ipynb', 'broken.ipynb', 'other.ipynb'])")),
+    "missing": (
+        "missing.ipynb",
+        {},
+        (
+            "notebook '{d}/missing.ipynb' does not exist (notebooks in '{d}': ['alien.ipynb', 'broken.ipynb', 'other.ipynb'])"
+        ),
+    ),
     "not-a-notebook": ("notes.md", {}, "'{d}/notes.md' is not a notebook; expected a .ipynb file, got '.md'"),
-    "bad-json": ("broken.ipynb", {}, (
-        "cannot read notebook '{d}/broken.ipynb': NotJSONError: Notebook does not appear to be JSON: '{{not json'; "
-        "is it a valid .ipynb (JSON, nbformat 4)?")),
-    "no-output-folder": ("other.ipynb", {"output": "nowhere/r.html"}, "output folder 'nowhere' does not exist"),
-    "not-html": ("other.ipynb", {"output": "{d}/r.pdf"}, "output '{d}/r.pdf' should be an .html file, got '.pdf'"),
+    "bad-json": (
+        "broken.ipynb",
+        {},
+        (
+            "cannot read notebook '{d}/broken.ipynb': NotJSONError: Notebook does not appear to be JSON: '{{not json'; "
+            "is it a valid .ipynb (JSON, nbformat 4)?"
+        ),
+    ),
+    "no-output-folder": (
+        "other.ipynb",
+        {"output": "nowhere/r.html"},
+        "output folder 'nowhere' does not exist",
+    ),
+    "not-html": (
+        "other.ipynb",
+        {"output": "{d}/r.pdf"},
+        "output '{d}/r.pdf' should be an .html file, got '.pdf'",
+    ),
     "timeout": ("other.ipynb", {"timeout": 0}, "timeout must be a positive number of seconds, got 0"),
     "cwd": ("other.ipynb", {"cwd": "{d}/nope"}, "cwd '{d}/nope' is not a folder"),
-    "kernel": ("alien.ipynb", {}, (
-        "notebook '{d}/alien.ipynb' asks for kernel 'no-such-kernel', which is not installed; installed kernels: [")),
+    "kernel": (
+        "alien.ipynb",
+        {},
+        (
+            "notebook '{d}/alien.ipynb' asks for kernel 'no-such-kernel', which is not installed; installed kernels: ["
+        ),
+    ),
 }
 
 
 @pytest.mark.parametrize(("name", "kwargs", "expected"), list(BAD_INPUT.values()), ids=list(BAD_INPUT))
-def test_bad_input_says_what_is_wrong(name: str, kwargs: dict[str, object], expected: str, tmp_path: Path) -> None:
+def test_bad_input_says_what_is_wrong(
+    name: str, kwargs: dict[str, object], expected: str, tmp_path: Path
+) -> None:
     notebook(tmp_path / "other.ipynb", "1")
     notebook(tmp_path / "alien.ipynb", "1", kernel="no-such-kernel")
     (tmp_path / "broken.ipynb").write_text("{not json")
@@ -181,35 +231,59 @@ def test_bad_input_says_what_is_wrong(name: str, kwargs: dict[str, object], expe
     assert not list(tmp_path.glob("*.html"))
 
 
-def test_the_command_reports_bad_input_with_exit_code_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_command_reports_bad_input_with_exit_code_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main([str(tmp_path / "x.ipynb")]) == 2
     err = capsys.readouterr().err
-    assert err == f"workbench: error: notebook '{tmp_path}/x.ipynb' does not exist (current directory: {Path.cwd()})\n"
+    assert (
+        err
+        == f"workbench: error: notebook '{tmp_path}/x.ipynb' does not exist (current directory: {Path.cwd()})\n"
+    )
     assert main(["--timeout", "soon", "x.ipynb"]) == 2
     assert "invalid float value: 'soon'" in capsys.readouterr().err
 
 
 def test_external_references_list_what_a_browser_would_fetch() -> None:
-    html = ('<script src="https://cdn.x/a.js"></script><link rel="stylesheet" href="//fonts.x/css">'
-            '<img alt="a" src=http://img.x/b.png><style>@import "https://css.x/c.css"; p { background: url(https://bg.x/d) }'
-            '</style><a href="https://ok.x">a link is not fetched</a><img src="data:image/png;base64,AA">'
-            '<script src="local.js"></script>')
-    assert external_references(html) == ["https://cdn.x/a.js", "//fonts.x/css", "http://img.x/b.png",
-                                         "https://css.x/c.css", "https://bg.x/d"]
+    html = (
+        '<script src="https://cdn.x/a.js"></script><link rel="stylesheet" href="//fonts.x/css">'
+        '<img alt="a" src=http://img.x/b.png><style>@import "https://css.x/c.css"; p { background: url(https://bg.x/d) }'
+        '</style><a href="https://ok.x">a link is not fetched</a><img src="data:image/png;base64,AA">'
+        '<script src="local.js"></script>'
+    )
+    assert external_references(html) == [
+        "https://cdn.x/a.js",
+        "//fonts.x/css",
+        "http://img.x/b.png",
+        "https://css.x/c.css",
+        "https://bg.x/d",
+    ]
 
 
 def test_redaction_takes_secret_names_only_and_long_values_first() -> None:
-    env = {"OPENAI_API_KEY": "sk-abcdefgh", "HF_TOKEN": "hf_abcdefgh12345", "SHORT_TOKEN": "abc", "HOME": "/root/x/y/z",
-           "KEYBOARD": "us-international", "OUTER_SECRET": "sk-abcdefgh-and-more"}
-    html, found = redact_secrets("k=sk-abcdefgh-and-more j=sk-abcdefgh t=hf_abcdefgh12345 abc /root/x/y/z us-international", env)
-    assert html == ("k=[redacted OUTER_SECRET] j=[redacted OPENAI_API_KEY] t=[redacted HF_TOKEN] abc /root/x/y/z "
-                    "us-international")
+    env = {
+        "OPENAI_API_KEY": "sk-abcdefgh",
+        "HF_TOKEN": "hf_abcdefgh12345",
+        "SHORT_TOKEN": "abc",
+        "HOME": "/root/x/y/z",
+        "KEYBOARD": "us-international",
+        "OUTER_SECRET": "sk-abcdefgh-and-more",
+    }
+    html, found = redact_secrets(
+        "k=sk-abcdefgh-and-more j=sk-abcdefgh t=hf_abcdefgh12345 abc /root/x/y/z us-international", env
+    )
+    assert html == (
+        "k=[redacted OUTER_SECRET] j=[redacted OPENAI_API_KEY] t=[redacted HF_TOKEN] abc /root/x/y/z "
+        "us-international"
+    )
     assert found == ["HF_TOKEN", "OPENAI_API_KEY", "OUTER_SECRET"]
 
 
 def test_inlined_scripts_cannot_close_their_element() -> None:
-    assert _script_safe('var s = "</script><b>"; var t = "</SCRIPT>";\n//# sourceMappingURL=x.map\n') == \
-        'var s = "<\\/script><b>"; var t = "<\\/SCRIPT>";\n\n'
+    assert (
+        _script_safe('var s = "</script><b>"; var t = "</SCRIPT>";\n//# sourceMappingURL=x.map\n')
+        == 'var s = "<\\/script><b>"; var t = "<\\/SCRIPT>";\n\n'
+    )
     with pytest.raises(Exception, match="<!--"):
         _script_safe("var s = '<!--';")
 
@@ -217,7 +291,9 @@ def test_inlined_scripts_cannot_close_their_element() -> None:
 def test_the_widget_state_in_the_report_is_the_executed_one(tmp_path: Path) -> None:
     nb = notebook(tmp_path / "w.ipynb", "import ipywidgets as w\ns = w.IntSlider(value=3)\ns", "s.value = 7")
     html = report(nb, timeout=120).read_text()
-    found = re.search(r'<script type="application/vnd.jupyter.widget-state\+json">(.*?)</script>', html, re.DOTALL)
+    found = re.search(
+        r'<script type="application/vnd.jupyter.widget-state\+json">(.*?)</script>', html, re.DOTALL
+    )
     assert found is not None
     state = json.loads(found.group(1).replace("\\/", "/"))
     [slider] = [m for m in state["state"].values() if m["model_name"] == "IntSliderModel"]

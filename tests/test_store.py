@@ -34,31 +34,63 @@ C = wb.Criterion
 
 
 def assertions_suite(name: str = "s", version: str = "v1") -> wb.Suite:
-    return wb.Suite(name=name, version=version, tasks=[
-        wb.AssertionTask(id="pos", path="x", op="is_positive", gate=True),
-        wb.AssertionTask(id="small", path="x", op="lt", expected=10, depends_on=["pos"]),
-    ])
+    return wb.Suite(
+        name=name,
+        version=version,
+        tasks=[
+            wb.AssertionTask(id="pos", path="x", op="is_positive", gate=True),
+            wb.AssertionTask(id="small", path="x", op="lt", expected=10, depends_on=["pos"]),
+        ],
+    )
 
 
 def judge_suite() -> wb.Suite:
-    return wb.Suite(name="j", version="v2", tasks=[
-        wb.AssertionTask(id="has_answer", path="answer", op="is_not_empty", gate=True),
-        wb.JudgeTask(id="quality", prompt="Q: ${question}\nA: ${answer}", threshold=3, depends_on=["has_answer"],
-                     criteria=[C(name="accuracy", description="Correct."), C(name="clarity", description="Clear.")]),
-        wb.JudgeTask(id="tone", prompt="A: ${answer}", scale="binary", mode="per_criterion",
-                     criteria=[C(name="polite", description="Polite.")]),
-    ])
+    return wb.Suite(
+        name="j",
+        version="v2",
+        tasks=[
+            wb.AssertionTask(id="has_answer", path="answer", op="is_not_empty", gate=True),
+            wb.JudgeTask(
+                id="quality",
+                prompt="Q: ${question}\nA: ${answer}",
+                threshold=3,
+                depends_on=["has_answer"],
+                criteria=[
+                    C(name="accuracy", description="Correct."),
+                    C(name="clarity", description="Clear."),
+                ],
+            ),
+            wb.JudgeTask(
+                id="tone",
+                prompt="A: ${answer}",
+                scale="binary",
+                mode="per_criterion",
+                criteria=[C(name="polite", description="Polite.")],
+            ),
+        ],
+    )
 
 
 def qa(n: int) -> pd.DataFrame:
-    return pd.DataFrame({"question": [f"What is {i}+{i}?" for i in range(n)],
-                         "answer": [f"It is {2 * i}." if i % 7 else "" for i in range(n)]},
-                        index=pd.Index([f"q{i}" for i in range(n)], name="id"))
+    return pd.DataFrame(
+        {
+            "question": [f"What is {i}+{i}?" for i in range(n)],
+            "answer": [f"It is {2 * i}." if i % 7 else "" for i in range(n)],
+        },
+        index=pd.Index([f"q{i}" for i in range(n)], name="id"),
+    )
 
 
 def judged(server: JudgeServer, tmp_path: Path, **kw: Any) -> wb.Run:
-    return wb.evaluate(qa(30), judge_suite(), model=server.model, **server.litellm_kwargs,
-                       cache_dir=tmp_path / "cache", progress=False, **kw)
+    return wb.evaluate(
+        qa(30),
+        judge_suite(),
+        model=server.model,
+        **server.litellm_kwargs,
+        cache_dir=tmp_path / "cache",
+        progress=False,
+        **kw,
+    )
 
 
 def assert_same_run(loaded: wb.Run, original: wb.Run) -> None:
@@ -116,7 +148,9 @@ def test_row_labels_keep_their_dtype_and_values(kind: str, tmp_path: Path) -> No
     run = wb.evaluate(df, assertions_suite(), store=tmp_path)
     loaded = wb.load_run(run, store=tmp_path)  # a saved Run is a reference too
     pd.testing.assert_frame_equal(loaded.results, run.results)
-    assert [type(v) for v in loaded.results["row"]] == [type(v) for v in run.results["row"]] or kind == "multiindex"
+    assert [type(v) for v in loaded.results["row"]] == [
+        type(v) for v in run.results["row"]
+    ] or kind == "multiindex"
     if kind == "multiindex":
         assert loaded.results["row"].tolist()[:2] == [("a", 1), ("a", 2)]
     assert loaded.wide().index.equals(run.wide().index)
@@ -140,10 +174,14 @@ def test_a_row_label_that_cannot_be_stored_warns_and_keeps_the_run(tmp_path: Pat
 def test_three_runs_list_and_load_in_a_fresh_process(tmp_path: Path) -> None:
     store = tmp_path / "runs.sqlite"
     originals = [
-        wb.evaluate(pd.DataFrame({"x": [1, -2, 3 * k]}), assertions_suite(version=f"v{k}"), store=store, label=f"r{k}")
+        wb.evaluate(
+            pd.DataFrame({"x": [1, -2, 3 * k]}), assertions_suite(version=f"v{k}"), store=store, label=f"r{k}"
+        )
         for k in range(3)
     ]
-    (tmp_path / "originals.pkl").write_bytes(pickle.dumps([(r.id, r.results, r.suite.to_yaml()) for r in originals]))
+    (tmp_path / "originals.pkl").write_bytes(
+        pickle.dumps([(r.id, r.results, r.suite.to_yaml()) for r in originals])
+    )
     script = textwrap.dedent(f"""
         import pickle, sys, pandas as pd, workbench as wb
         listed = wb.runs(store={str(store)!r})
@@ -155,7 +193,9 @@ def test_three_runs_list_and_load_in_a_fresh_process(tmp_path: Path) -> None:
             assert loaded.suite == wb.Suite.from_yaml(suite_yaml)
         print("ok", len(listed))
     """)
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, check=False)
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, check=False
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["ok", "3"]
 
@@ -170,16 +210,35 @@ def test_runs_lists_newest_first_with_totals_and_dtypes(judge_server: JudgeServe
     table = wb.runs(store=store)
     assert table["id"].tolist() == [second.id, first.id]
     assert str(table["started_at"].dtype) == "datetime64[us, UTC]"
-    expected = {"id": "string", "label": "string", "suite": "string", "version": "string", "model": "string",
-                "duration_s": "float64", "rows": "int64", "cells": "int64", "calls": "int64", "cache_hits": "int64",
-                "errors": "int64", "tokens": "Int64", "cost_usd": "Float64", "saved_usd": "Float64",
-                "passed": "int64", "failed": "int64", "suite_fingerprint": "string", "data_fingerprint": "string"}
+    expected = {
+        "id": "string",
+        "label": "string",
+        "suite": "string",
+        "version": "string",
+        "model": "string",
+        "duration_s": "float64",
+        "rows": "int64",
+        "cells": "int64",
+        "calls": "int64",
+        "cache_hits": "int64",
+        "errors": "int64",
+        "tokens": "Int64",
+        "cost_usd": "Float64",
+        "saved_usd": "Float64",
+        "passed": "int64",
+        "failed": "int64",
+        "suite_fingerprint": "string",
+        "data_fingerprint": "string",
+    }
     assert {c: str(table[c].dtype) for c in expected} == expected
     newest = table.iloc[0]
     r = second.results
     assert newest["label"] == "judged" and newest["model"] == judge_server.model
     assert (newest["rows"], newest["cells"]) == (30, len(r))
-    assert newest["passed"] == (r["status"] == "passed").sum() and newest["failed"] == (r["status"] == "failed").sum()
+    assert (
+        newest["passed"] == (r["status"] == "passed").sum()
+        and newest["failed"] == (r["status"] == "failed").sum()
+    )
     assert newest["errors"] == (r["status"] == "error").sum()
     assert newest["calls"] == second.calls["calls"] and newest["cache_hits"] == second.calls["cache_hits"]
     assert newest["tokens"] == r["tokens"].sum() > 0
@@ -205,7 +264,9 @@ def test_a_label_loads_its_newest_run_and_ids_resolve_by_prefix(tmp_path: Path) 
 
 def test_an_unknown_reference_lists_the_closest_runs(tmp_path: Path) -> None:
     wb.evaluate(pd.DataFrame({"x": [1]}), assertions_suite(), store=tmp_path, label="baseline")
-    with pytest.raises(UnknownRunError, match=r"no run with id or label 'baselin'.*did you mean 'baseline'\?") as e:
+    with pytest.raises(
+        UnknownRunError, match=r"no run with id or label 'baselin'.*did you mean 'baseline'\?"
+    ) as e:
         wb.load_run("baselin", store=tmp_path)
     assert "The newest runs are" in str(e.value) and "wb.runs() lists all 1" in str(e.value)
     assert isinstance(e.value, LookupError) and isinstance(e.value, wb.WorkbenchError)
@@ -217,7 +278,9 @@ def test_reading_a_missing_store_creates_nothing_and_says_how_to_make_one(tmp_pa
     assert table.empty and list(table.columns)[:3] == ["id", "label", "suite"]
     assert str(table["started_at"].dtype) == "datetime64[us, UTC]" and str(table["cells"].dtype) == "int64"
     assert wb.Store(where).summaries().empty
-    with pytest.raises(UnknownRunError, match=r"no run store exists at .*nowhere.*runs\.sqlite.*saves by default"):
+    with pytest.raises(
+        UnknownRunError, match=r"no run store exists at .*nowhere.*runs\.sqlite.*saves by default"
+    ):
         wb.load_run("x", store=where)
     with pytest.raises(UnknownRunError, match="no run store exists"):
         wb.delete_run("x", store=where)
@@ -233,16 +296,20 @@ def test_delete_removes_a_run_and_its_results(tmp_path: Path) -> None:
     with pytest.raises(UnknownRunError):
         store.load(gone.id)
     con = sqlite3.connect(store.path)
-    counts = [con.execute(f"SELECT count(*) FROM {t} WHERE {k} = ?", (gone.id,)).fetchone()[0]
-              for t, k in (("results", "run_id"), ("summaries", "run_id"))]
+    counts = [
+        con.execute(f"SELECT count(*) FROM {t} WHERE {k} = ?", (gone.id,)).fetchone()[0]
+        for t, k in (("results", "run_id"), ("summaries", "run_id"))
+    ]
     con.close()
     assert counts == [0, 0]
 
 
 def test_summaries_stack_each_runs_summary_for_trends(tmp_path: Path) -> None:
     store = wb.Store(tmp_path)
-    runs = [wb.evaluate(pd.DataFrame({"x": [1, -2, 3, k]}), assertions_suite(), store=store, label=f"r{k}")
-            for k in (4, 40)]
+    runs = [
+        wb.evaluate(pd.DataFrame({"x": [1, -2, 3, k]}), assertions_suite(), store=store, label=f"r{k}")
+        for k in (4, 40)
+    ]
     s = store.summaries()
     assert s["run"].tolist() == [runs[0].id] * 2 + [runs[1].id] * 2  # oldest first
     assert list(s.columns[:6]) == ["run", "label", "started_at", "suite", "version", "model"]
@@ -269,7 +336,9 @@ def test_saving_again_keeps_the_id_and_updates_the_label(tmp_path: Path) -> None
 # --- evaluate's save hook ---------------------------------------------------------------------
 
 
-def test_evaluate_saves_to_the_default_store_unless_told_not_to(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_evaluate_saves_to_the_default_store_unless_told_not_to(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path / "home"))
     df = pd.DataFrame({"x": [1, -2]})
     unsaved = wb.evaluate(df, assertions_suite(), save=False, label="draft")
@@ -283,11 +352,19 @@ def test_evaluate_saves_to_the_default_store_unless_told_not_to(tmp_path: Path, 
 
 @pytest.mark.parametrize("where", ["dir", "new dir", "file.sqlite", "store object"])
 def test_store_accepts_a_directory_a_file_or_a_store(where: str, tmp_path: Path) -> None:
-    target: Any = {"dir": tmp_path, "new dir": tmp_path / "a" / "b", "file.sqlite": tmp_path / "mine.sqlite",
-                   "store object": wb.Store(tmp_path / "x.db")}[where]
+    target: Any = {
+        "dir": tmp_path,
+        "new dir": tmp_path / "a" / "b",
+        "file.sqlite": tmp_path / "mine.sqlite",
+        "store object": wb.Store(tmp_path / "x.db"),
+    }[where]
     run = wb.evaluate(pd.DataFrame({"x": [1]}), assertions_suite(), store=target)
-    expected = {"dir": tmp_path / "runs.sqlite", "new dir": tmp_path / "a" / "b" / "runs.sqlite",
-                "file.sqlite": tmp_path / "mine.sqlite", "store object": tmp_path / "x.db"}[where]
+    expected = {
+        "dir": tmp_path / "runs.sqlite",
+        "new dir": tmp_path / "a" / "b" / "runs.sqlite",
+        "file.sqlite": tmp_path / "mine.sqlite",
+        "store object": tmp_path / "x.db",
+    }[where]
     assert expected.is_file() and wb.Store(target).path == expected
     assert wb.load_run(run, store=target).id == run.id
 
@@ -295,14 +372,18 @@ def test_store_accepts_a_directory_a_file_or_a_store(where: str, tmp_path: Path)
 def test_async_evaluate_saves_too(tmp_path: Path) -> None:
     import asyncio
 
-    run = asyncio.run(wb.evaluate_async(pd.DataFrame({"x": [1]}), assertions_suite(), store=tmp_path, label="a"))
+    run = asyncio.run(
+        wb.evaluate_async(pd.DataFrame({"x": [1]}), assertions_suite(), store=tmp_path, label="a")
+    )
     assert wb.load_run("a", store=tmp_path).id == run.id
 
 
 def test_a_store_that_cannot_be_written_warns_and_returns_the_run(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    with pytest.warns(StoreWarning, match=r"was not saved to the run store at .*file.*run\.save\(store=\.\.\.\)"):
+    with pytest.warns(
+        StoreWarning, match=r"was not saved to the run store at .*file.*run\.save\(store=\.\.\.\)"
+    ):
         run = wb.evaluate(pd.DataFrame({"x": [1, -2]}), assertions_suite(), store=blocker / "runs")
     assert run.id is None and run.results["status"].tolist() == ["passed", "failed", "passed", "skipped"]
 
@@ -342,8 +423,10 @@ def test_two_processes_saving_at_once_do_not_corrupt_the_store(tmp_path: Path) -
             wb.evaluate(pd.DataFrame({{"x": list(range(-50, 50 + i))}}), suite, store={str(store)!r},
                         label=sys.argv[1])
     """)
-    procs = [subprocess.Popen([sys.executable, "-c", script, name], stderr=subprocess.PIPE, text=True)
-             for name in ("left", "right")]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, name], stderr=subprocess.PIPE, text=True)
+        for name in ("left", "right")
+    ]
     errors = [p.communicate(timeout=300)[1] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], errors
     assert not any("not saved" in e for e in errors), errors
@@ -365,24 +448,39 @@ def test_two_processes_saving_at_once_do_not_corrupt_the_store(tmp_path: Path) -
 def write_v0_store(path: Path, runs: list[wb.Run]) -> None:
     """A store in the first layout (schema version 0), written the way that version did."""
     con = sqlite3.connect(path)
-    con.execute("CREATE TABLE runs (id TEXT PRIMARY KEY, label TEXT, suite_yaml TEXT NOT NULL, model TEXT, "
-                "started_at TEXT NOT NULL, duration_s REAL NOT NULL, results BLOB NOT NULL)")
+    con.execute(
+        "CREATE TABLE runs (id TEXT PRIMARY KEY, label TEXT, suite_yaml TEXT NOT NULL, model TEXT, "
+        "started_at TEXT NOT NULL, duration_s REAL NOT NULL, results BLOB NOT NULL)"
+    )
     for i, run in enumerate(runs):
         table = pa.Table.from_pandas(run.results)
         sink = pa.BufferOutputStream()
         with pa.ipc.new_stream(sink, table.schema) as writer:
             writer.write_table(table)
-        con.execute("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (f"old-{i}", run.label, run.suite.to_yaml(), run.model, run.started_at.isoformat(),
-                     run.duration_s, sink.getvalue().to_pybytes()))
+        con.execute(
+            "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                f"old-{i}",
+                run.label,
+                run.suite.to_yaml(),
+                run.model,
+                run.started_at.isoformat(),
+                run.duration_s,
+                sink.getvalue().to_pybytes(),
+            ),
+        )
     con.commit()
     con.close()
 
 
 def test_an_older_store_is_migrated(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite"
-    runs = [wb.evaluate(pd.DataFrame({"x": [1, -2, k]}), assertions_suite(version=f"v{k}"), save=False, label=f"l{k}")
-            for k in (3, 30)]
+    runs = [
+        wb.evaluate(
+            pd.DataFrame({"x": [1, -2, k]}), assertions_suite(version=f"v{k}"), save=False, label=f"l{k}"
+        )
+        for k in (3, 30)
+    ]
     write_v0_store(path, runs)
     table = wb.runs(store=path)
     assert table["id"].tolist() == ["old-1", "old-0"] and table["label"].tolist() == ["l30", "l3"]
@@ -406,8 +504,10 @@ def test_a_newer_store_is_refused_with_what_to_do(tmp_path: Path) -> None:
     con.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     con.commit()
     con.close()
-    message = (rf"schema version {SCHEMA_VERSION + 1}, written by a newer workbench; this workbench knows versions "
-               rf"up to {SCHEMA_VERSION}\. Upgrade workbench")
+    message = (
+        rf"schema version {SCHEMA_VERSION + 1}, written by a newer workbench; this workbench knows versions "
+        rf"up to {SCHEMA_VERSION}\. Upgrade workbench"
+    )
     with pytest.raises(StoreError, match=message):
         wb.runs(store=path)
     with pytest.warns(StoreWarning, match="newer workbench"):
@@ -445,18 +545,34 @@ def test_no_api_key_reaches_the_store_file(tmp_path: Path, monkeypatch: pytest.M
     holder.execute("SELECT count(*) FROM runs").fetchone()
     with JudgeServer() as server:
         url = server.url
-        suite = wb.Suite(name="k", tasks=[
-            wb.JudgeTask(id="q", prompt="${answer}", criteria=[C(name="ok", description="Fine.")]),
-            # the env key in the data: an assertion reason then quotes it
-            wb.AssertionTask(id="echo", path="note", op="equals", expected="nothing"),
-        ])
+        suite = wb.Suite(
+            name="k",
+            tasks=[
+                wb.JudgeTask(id="q", prompt="${answer}", criteria=[C(name="ok", description="Fine.")]),
+                # the env key in the data: an assertion reason then quotes it
+                wb.AssertionTask(id="echo", path="note", op="equals", expected="nothing"),
+            ],
+        )
         df = pd.DataFrame({"answer": ["a", "b"], "note": [f"leaked {env_key}", "x"]})
-        run = wb.evaluate(df, suite, model=server.model, api_base=server.url, api_key=passed_key,
-                          extra_headers={"Authorization": f"Bearer {passed_key}"}, params={"max_tokens": 50},
-                          cache_dir=tmp_path / "cache", progress=False, store=store)
+        run = wb.evaluate(
+            df,
+            suite,
+            model=server.model,
+            api_base=server.url,
+            api_key=passed_key,
+            extra_headers={"Authorization": f"Bearer {passed_key}"},
+            params={"max_tokens": 50},
+            cache_dir=tmp_path / "cache",
+            progress=False,
+            store=store,
+        )
     assert run.id is not None
-    assert run.params == {"concurrency": 16, "strict": False, "params": {"max_tokens": 50},
-                          "cache_dir": str(tmp_path / "cache")}
+    assert run.params == {
+        "concurrency": 16,
+        "strict": False,
+        "params": {"max_tokens": 50},
+        "cache_dir": str(tmp_path / "cache"),
+    }
     stored = sorted(p.name for p in tmp_path.glob("keys.sqlite*"))
     assert stored == ["keys.sqlite", "keys.sqlite-shm", "keys.sqlite-wal"]
     assert (tmp_path / "keys.sqlite-wal").stat().st_size > 0
@@ -477,17 +593,30 @@ def test_no_api_key_reaches_the_store_file(tmp_path: Path, monkeypatch: pytest.M
 
 
 def test_safe_params_drops_credentials_at_any_depth() -> None:
-    cleaned = safe_params({
-        "api_key": "k", "apiKey": "k2", "x-api-key": "key-three", "aws_secret_access_key": "s", "azure_ad_token": "t",
-        "api_base": "http://user:pw@host", "timeout": 30, "max_retries": 2,
-        "params": {"temperature": 0, "max_tokens": 100, "max_completion_tokens": 50, "seed": np.int64(3)},
-        "extra_body": {"nested": {"client_secret": "s2", "keep": "ok"}, "Password": "p"},
-        "columns": {"response": "answer"}, "client": object(), "note": "uses key-three",
-    })
+    cleaned = safe_params(
+        {
+            "api_key": "k",
+            "apiKey": "k2",
+            "x-api-key": "key-three",
+            "aws_secret_access_key": "s",
+            "azure_ad_token": "t",
+            "api_base": "http://user:pw@host",
+            "timeout": 30,
+            "max_retries": 2,
+            "params": {"temperature": 0, "max_tokens": 100, "max_completion_tokens": 50, "seed": np.int64(3)},
+            "extra_body": {"nested": {"client_secret": "s2", "keep": "ok"}, "Password": "p"},
+            "columns": {"response": "answer"},
+            "client": object(),
+            "note": "uses key-three",
+        }
+    )
     assert cleaned == {
-        "timeout": 30, "max_retries": 2,
+        "timeout": 30,
+        "max_retries": 2,
         "params": {"temperature": 0, "max_tokens": 100, "max_completion_tokens": 50, "seed": 3},
-        "extra_body": {"nested": {"keep": "ok"}}, "columns": {"response": "answer"}, "note": "[redacted]",
+        "extra_body": {"nested": {"keep": "ok"}},
+        "columns": {"response": "answer"},
+        "note": "[redacted]",
     }
 
 
@@ -495,15 +624,18 @@ def test_safe_params_drops_credentials_at_any_depth() -> None:
 
 
 def test_the_data_fingerprint_sees_values_labels_and_types_not_dict_order() -> None:
-    base = pd.DataFrame({
-        "q": pd.array(["hi", None, "yo"], dtype="str"),
-        "n": [1.0, np.nan, 3.0],
-        "meta": [{"a": 1, "b": [1, 2]}, None, {"c": {"d": np.nan}}],
-        "mixed": [1, "1", None],
-        "cat": pd.Categorical(["x", "y", "x"]),
-        "i": pd.array([1, None, 3], dtype="Int64"),
-        "t": pd.to_datetime(["2024-01-01", None, "2024-01-03"], utc=True),
-    }, index=pd.Index(["r1", "r2", "r3"]))
+    base = pd.DataFrame(
+        {
+            "q": pd.array(["hi", None, "yo"], dtype="str"),
+            "n": [1.0, np.nan, 3.0],
+            "meta": [{"a": 1, "b": [1, 2]}, None, {"c": {"d": np.nan}}],
+            "mixed": [1, "1", None],
+            "cat": pd.Categorical(["x", "y", "x"]),
+            "i": pd.array([1, None, 3], dtype="Int64"),
+            "t": pd.to_datetime(["2024-01-01", None, "2024-01-03"], utc=True),
+        },
+        index=pd.Index(["r1", "r2", "r3"]),
+    )
     fp = data_fingerprint(base)
     same = base.copy()
     same["meta"] = [{"b": [1, 2], "a": 1}, float("nan"), {"c": {"d": None}}]
@@ -525,11 +657,18 @@ def test_the_data_fingerprint_sees_values_labels_and_types_not_dict_order() -> N
 
 
 def test_the_data_fingerprint_is_the_same_in_another_process(tmp_path: Path) -> None:
-    df = pd.DataFrame({"a": [{"x": 1}, [1, 2]], "b": ["u", "v"]}, index=pd.MultiIndex.from_tuples([("a", 1), ("b", 2)]))
+    df = pd.DataFrame(
+        {"a": [{"x": 1}, [1, 2]], "b": ["u", "v"]}, index=pd.MultiIndex.from_tuples([("a", 1), ("b", 2)])
+    )
     df.to_pickle(tmp_path / "df.pkl")
     code = f"import pandas as pd; from workbench.store import data_fingerprint as f; print(f(pd.read_pickle({str(tmp_path / 'df.pkl')!r})))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
-                         env={**os.environ, "PYTHONHASHSEED": "7"})
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONHASHSEED": "7"},
+    )
     assert out.stdout.strip() == data_fingerprint(df)
 
 

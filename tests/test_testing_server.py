@@ -96,7 +96,9 @@ def response_format(model: type[BaseModel]) -> dict[str, Any]:
 def ask(server: JudgeServer, **kwargs: Any) -> Any:
     """One litellm call to ``server`` (no SDK retries), run to completion."""
     kwargs.setdefault("messages", MESSAGES)
-    return asyncio.run(litellm.acompletion(model=server.model, max_retries=0, **server.litellm_kwargs, **kwargs))
+    return asyncio.run(
+        litellm.acompletion(model=server.model, max_retries=0, **server.litellm_kwargs, **kwargs)
+    )
 
 
 HTTP = httpx.Client(timeout=10, trust_env=False)  # one client: a new one per call costs ~20 ms
@@ -109,7 +111,9 @@ def _close_http() -> Any:
 
 
 def post(server: JudgeServer, body: dict[str, Any] | None = None, **kwargs: Any) -> httpx.Response:
-    return HTTP.post(server.url + "/chat/completions", json=body or {"model": "m", "messages": MESSAGES}, **kwargs)
+    return HTTP.post(
+        server.url + "/chat/completions", json=body or {"model": "m", "messages": MESSAGES}, **kwargs
+    )
 
 
 def content(response: httpx.Response) -> str:
@@ -120,9 +124,15 @@ def content(response: httpx.Response) -> str:
 
 
 @pytest.mark.parametrize("model", MODELS, ids=[m.__name__ for m in MODELS])
-def test_generated_content_validates_against_pydantic_schemas(judge_server: JudgeServer, model: type[BaseModel]) -> None:
+def test_generated_content_validates_against_pydantic_schemas(
+    judge_server: JudgeServer, model: type[BaseModel]
+) -> None:
     for i in range(5):
-        r = ask(judge_server, messages=[{"role": "user", "content": f"row {i}"}], response_format=response_format(model))
+        r = ask(
+            judge_server,
+            messages=[{"role": "user", "content": f"row {i}"}],
+            response_format=response_format(model),
+        )
         value = json.loads(r.choices[0].message.content)
         jsonschema.validate(value, model.model_json_schema())
         model.model_validate(value)
@@ -166,12 +176,34 @@ def test_many_seeds_stay_valid_for_every_model() -> None:
         {"type": "array", "prefixItems": [{"type": "integer"}, {"type": "boolean"}], "items": False},
         {"type": ["string", "null"]},
         {"const": "fixed"},
-        {"allOf": [{"$ref": "#/$defs/A"}, {"required": ["b"], "properties": {"b": {"type": "null"}}}],
-         "$defs": {"A": {"type": "object", "properties": {"a": {"type": "integer", "maximum": -5}}, "required": ["a"]}}},
+        {
+            "allOf": [{"$ref": "#/$defs/A"}, {"required": ["b"], "properties": {"b": {"type": "null"}}}],
+            "$defs": {
+                "A": {
+                    "type": "object",
+                    "properties": {"a": {"type": "integer", "maximum": -5}},
+                    "required": ["a"],
+                }
+            },
+        },
         {"type": "object", "required": ["x"], "additionalProperties": {"type": "boolean"}},
     ],
-    ids=["excl-int", "draft4-excl", "excl-num-narrow", "multipleOf", "min-only", "minLength", "maxLength",
-         "date-time", "uniqueItems", "prefixItems", "type-list", "const", "allOf-ref", "additional"],
+    ids=[
+        "excl-int",
+        "draft4-excl",
+        "excl-num-narrow",
+        "multipleOf",
+        "min-only",
+        "minLength",
+        "maxLength",
+        "date-time",
+        "uniqueItems",
+        "prefixItems",
+        "type-list",
+        "const",
+        "allOf-ref",
+        "additional",
+    ],
 )
 def test_generated_values_respect_keywords(schema: dict[str, Any]) -> None:
     gen = _generator(json.dumps(schema, sort_keys=True).encode(), schema)
@@ -186,7 +218,10 @@ def test_generated_values_respect_keywords(schema: dict[str, Any]) -> None:
     ("schema", "problem"),
     [
         ({"$ref": "other.json#/A"}, "only local $ref are supported, not 'other.json#/A'"),
-        ({"type": "object", "properties": {"a": {"$ref": "#/$defs/Nope"}}}, "$ref '#/$defs/Nope' points to nothing"),
+        (
+            {"type": "object", "properties": {"a": {"$ref": "#/$defs/Nope"}}},
+            "$ref '#/$defs/Nope' points to nothing",
+        ),
         ({"type": "array", "items": [1]}, "expected a schema object, got 1"),
     ],
     ids=["remote-ref", "dangling-ref", "not-a-schema"],
@@ -195,7 +230,10 @@ def test_schemas_it_cannot_follow_answer_400(judge_server: JudgeServer, schema: 
     rf = {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}}
     r = post(judge_server, {"model": "m", "messages": MESSAGES, "response_format": rf})
     assert r.status_code == 400
-    assert r.json()["error"]["message"] == f"workbench.testing: Cannot generate a value for the response_format schema: {problem}"
+    assert (
+        r.json()["error"]["message"]
+        == f"workbench.testing: Cannot generate a value for the response_format schema: {problem}"
+    )
     assert judge_server.errors == [r.json()["error"]["message"].removeprefix("workbench.testing: ")]
 
 
@@ -203,8 +241,12 @@ def test_same_request_gives_the_same_content_and_messages_change_it(judge_server
     rf = response_format(Rubric)
     first = ask(judge_server, response_format=rf).choices[0].message.content
     assert ask(judge_server, response_format=rf).choices[0].message.content == first
-    others = {ask(judge_server, messages=[{"role": "user", "content": f"row {i}"}], response_format=rf)
-              .choices[0].message.content for i in range(5)}
+    others = {
+        ask(judge_server, messages=[{"role": "user", "content": f"row {i}"}], response_format=rf)
+        .choices[0]
+        .message.content
+        for i in range(5)
+    }
     assert len(others) == 5
 
 
@@ -239,7 +281,9 @@ def test_script_function_gets_the_request_and_returns_str_dict_or_none(
     assert set(json.loads(say("none"))) == {"score", "label", "reason"}
 
 
-def test_script_list_is_consumed_in_order_then_answers_500(judge_server_factory: Callable[..., JudgeServer]) -> None:
+def test_script_list_is_consumed_in_order_then_answers_500(
+    judge_server_factory: Callable[..., JudgeServer],
+) -> None:
     server = judge_server_factory(script=["one", {"score": 2}, Reply(content="", finish_reason="length")])
     assert ask(server).choices[0].message.content == "one"
     assert json.loads(ask(server).choices[0].message.content) == {"score": 2}
@@ -257,8 +301,12 @@ def test_script_cycle_repeats(judge_server_factory: Callable[..., JudgeServer]) 
     assert [content(post(server)) for _ in range(5)] == ["a", "b", "a", "b", "a"]
 
 
-def test_scripted_429_with_retry_after_reaches_litellm(judge_server_factory: Callable[..., JudgeServer]) -> None:
-    server = judge_server_factory(script=[Reply(status=429, headers={"Retry-After": "7"}, content="slow down")] * 2)
+def test_scripted_429_with_retry_after_reaches_litellm(
+    judge_server_factory: Callable[..., JudgeServer],
+) -> None:
+    server = judge_server_factory(
+        script=[Reply(status=429, headers={"Retry-After": "7"}, content="slow down")] * 2
+    )
     r = post(server)
     assert r.status_code == 429 and r.headers["retry-after"] == "7"
     assert r.json()["error"]["message"] == "slow down"
@@ -435,8 +483,12 @@ def test_options_default_to_a_quiet_server() -> None:
 def test_models_and_health(judge_server: JudgeServer) -> None:
     assert HTTP.get(judge_server.url + "/models").json()["data"][0]["id"] == "workbench-judge"
     assert HTTP.get(judge_server.url.removesuffix("/v1") + "/health").text == "ok"
-    assert HTTP.post(judge_server.url.removesuffix("/v1") + "/chat/completions",
-                      json={"messages": []}).status_code == 200
+    assert (
+        HTTP.post(
+            judge_server.url.removesuffix("/v1") + "/chat/completions", json={"messages": []}
+        ).status_code
+        == 200
+    )
     assert judge_server.litellm_kwargs == {"api_base": judge_server.url, "api_key": "sk-workbench-test"}
 
 
@@ -500,10 +552,17 @@ def test_200_concurrent_requests_are_all_answered_and_counted(
 
     async def main() -> list[int]:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200)) as session:
+
             async def one(i: int) -> int:
-                body = {"model": "m", "messages": [{"role": "user", "content": str(i)}], "response_format": rf}
+                body = {
+                    "model": "m",
+                    "messages": [{"role": "user", "content": str(i)}],
+                    "response_format": rf,
+                }
                 async with session.post(server.url + "/chat/completions", json=body) as r:
-                    Verdict.model_validate_json(json.loads(await r.text())["choices"][0]["message"]["content"])
+                    Verdict.model_validate_json(
+                        json.loads(await r.text())["choices"][0]["message"]["content"]
+                    )
                     return r.status
 
             return await asyncio.gather(*(one(i) for i in range(200)))
@@ -516,9 +575,15 @@ def test_200_concurrent_requests_are_all_answered_and_counted(
 
 def test_litellm_calls_from_a_running_event_loop(judge_server: JudgeServer) -> None:
     async def main() -> list[str]:
-        calls = [litellm.acompletion(model=judge_server.model, messages=[{"role": "user", "content": str(i)}],
-                                     response_format=response_format(Verdict), **judge_server.litellm_kwargs)
-                 for i in range(20)]
+        calls = [
+            litellm.acompletion(
+                model=judge_server.model,
+                messages=[{"role": "user", "content": str(i)}],
+                response_format=response_format(Verdict),
+                **judge_server.litellm_kwargs,
+            )
+            for i in range(20)
+        ]
         return [r.choices[0].message.content for r in await asyncio.gather(*calls)]
 
     assert len(set(asyncio.run(main()))) > 1 and judge_server.count == 20
@@ -544,8 +609,10 @@ def test_notebook_judge_falls_back_to_the_local_server_and_says_so(
     judge = notebook_judge()
     assert judge.simulated and "SIMULATED" in repr(judge) and "not a model's judgment" in judge.notice
     assert notebook_judge().server is judge.server  # one server per process
-    suite = wb.Suite(name="s", tasks=[wb.JudgeTask(id="q", prompt="${a}", criteria=[
-        wb.Criterion(name="c", description="C.")])])
+    suite = wb.Suite(
+        name="s",
+        tasks=[wb.JudgeTask(id="q", prompt="${a}", criteria=[wb.Criterion(name="c", description="C.")])],
+    )
     before = judge.server.count
     run = wb.evaluate(pd.DataFrame({"a": ["x"]}), suite, **judge, cache_dir=tmp_path, progress=False)
     assert run.results["score"].notna().all() and judge.server.count == before + 1

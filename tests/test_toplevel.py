@@ -2,12 +2,36 @@ import workbench as wb
 
 
 def test_public_surface_is_small_and_complete() -> None:
-    assert sorted(wb.__all__) == sorted([
-        "RESULT_COLUMNS", "AssertionTask", "ColumnsError", "Criterion", "DataError", "EvaluationError",
-        "JudgeParseError", "JudgeTask", "MissingDependencyError", "Run", "SpecError", "Suite",
-        "WorkbenchError", "__version__", "estimate", "evaluate", "evaluate_async", "load_dataset",
-        "CompareError", "Comparison", "compare", "Store", "delete_run", "load_run", "runs", "Workbench",
-    ])
+    assert sorted(wb.__all__) == sorted(
+        [
+            "RESULT_COLUMNS",
+            "AssertionTask",
+            "ColumnsError",
+            "Criterion",
+            "DataError",
+            "EvaluationError",
+            "JudgeParseError",
+            "JudgeTask",
+            "MissingDependencyError",
+            "Run",
+            "SpecError",
+            "Suite",
+            "WorkbenchError",
+            "__version__",
+            "estimate",
+            "evaluate",
+            "evaluate_async",
+            "load_dataset",
+            "CompareError",
+            "Comparison",
+            "compare",
+            "Store",
+            "delete_run",
+            "load_run",
+            "runs",
+            "Workbench",
+        ]
+    )
     for name in wb.__all__:
         assert hasattr(wb, name), name
 
@@ -19,7 +43,9 @@ def test_core_does_not_import_notebook_layers() -> None:
     code = "import sys, workbench; print(sorted(m for m in ('altair', 'ipywidgets', 'litellm') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
-    lazy = "import sys, workbench as wb; wb.charts; print('altair' in sys.modules, 'ipywidgets' in sys.modules)"
+    lazy = (
+        "import sys, workbench as wb; wb.charts; print('altair' in sys.modules, 'ipywidgets' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", lazy], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["True", "False"]  # wb.charts loads altair on first use, widgets stay out
 

@@ -29,25 +29,48 @@ def verdicts(body: dict[str, Any]) -> dict[str, Any]:
 
 def data(n: int = 6) -> pd.DataFrame:
     answers = [f"It is {2 * i}." if i % 3 else f"It is wrong, {i}." for i in range(n)]
-    return pd.DataFrame({"question": [f"What is {i} + {i}?" for i in range(n)], "answer": answers},
-                        index=[f"r{i}" for i in range(n)])
+    return pd.DataFrame(
+        {"question": [f"What is {i} + {i}?" for i in range(n)], "answer": answers},
+        index=[f"r{i}" for i in range(n)],
+    )
 
 
 def tone_suite(mode: str = "per_criterion") -> wb.Suite:
-    return wb.Suite(name="qa", version="v1", tasks=[
-        wb.AssertionTask(id="has_answer", path="answer", op="is_not_empty"),
-        wb.JudgeTask(id="tone", prompt="Question: ${question}\nAnswer: ${answer}", mode=mode, threshold=3,
-                     depends_on=["has_answer"], criteria=[
-                         C(name="accurate", description="The answer is correct."),
-                         C(name="polite", description="The answer is polite."),
-                     ]),
-    ])
+    return wb.Suite(
+        name="qa",
+        version="v1",
+        tasks=[
+            wb.AssertionTask(id="has_answer", path="answer", op="is_not_empty"),
+            wb.JudgeTask(
+                id="tone",
+                prompt="Question: ${question}\nAnswer: ${answer}",
+                mode=mode,
+                threshold=3,
+                depends_on=["has_answer"],
+                criteria=[
+                    C(name="accurate", description="The answer is correct."),
+                    C(name="polite", description="The answer is polite."),
+                ],
+            ),
+        ],
+    )
 
 
-def make_panel(server: JudgeServer, tmp_path: Path, df: pd.DataFrame | None = None,
-               suite: wb.Suite | None = None, **kw: Any) -> Any:
-    options: dict[str, Any] = {"cache_dir": tmp_path / "cache", "store": tmp_path / "store", "api_base": server.url,
-                               "api_key": SECRET, "backoff_s": 0.0, **kw}
+def make_panel(
+    server: JudgeServer,
+    tmp_path: Path,
+    df: pd.DataFrame | None = None,
+    suite: wb.Suite | None = None,
+    **kw: Any,
+) -> Any:
+    options: dict[str, Any] = {
+        "cache_dir": tmp_path / "cache",
+        "store": tmp_path / "store",
+        "api_base": server.url,
+        "api_key": SECRET,
+        "backoff_s": 0.0,
+        **kw,
+    }
     return wb.Workbench(data() if df is None else df, suite or tone_suite(), model=server.model, **options)
 
 
@@ -86,7 +109,9 @@ def test_editing_one_criterion_then_running_the_changed_rows_calls_once_per_row(
     assert server.count == 6  # exactly the edited criterion, once per row
     assert all("arithmetically correct" in r["messages"][0]["content"] for r in server.requests)
     assert "not run" not in set(statuses(panel)["status"])
-    assert v1.suite.task("tone").criteria[0].description == "The answer is correct."  # the old version is kept
+    assert (
+        v1.suite.task("tone").criteria[0].description == "The answer is correct."
+    )  # the old version is kept
 
 
 def test_failing_subset_reruns_only_the_failing_rows_cells(judge_server_factory: Any, tmp_path: Path) -> None:
@@ -120,11 +145,15 @@ def test_failing_subset_reruns_only_the_failing_rows_cells(judge_server_factory:
     assert len(panel.explorer.filtered()) == 4 * 3  # 4 rows x (has_answer, accurate, polite)
 
 
-@pytest.mark.parametrize(("field", "key", "value", "message"), [
-    ("criterion_threshold", "accurate", "9", "threshold 9 is outside the scale 1..5"),
-    ("name", "polite", "", "criterion name '' must start with a letter"),
-    ("name", "polite", "accurate", "criterion names must be unique; repeated: ['accurate']"),
-], ids=["threshold-outside-scale", "empty-name", "duplicate-name"])
+@pytest.mark.parametrize(
+    ("field", "key", "value", "message"),
+    [
+        ("criterion_threshold", "accurate", "9", "threshold 9 is outside the scale 1..5"),
+        ("name", "polite", "", "criterion name '' must start with a letter"),
+        ("name", "polite", "accurate", "criterion names must be unique; repeated: ['accurate']"),
+    ],
+    ids=["threshold-outside-scale", "empty-name", "duplicate-name"],
+)
 def test_a_bad_edit_shows_the_error_and_keeps_the_old_version(
     judge_server: JudgeServer, tmp_path: Path, field: str, key: str, value: str, message: str
 ) -> None:
@@ -167,7 +196,10 @@ def test_rendered_prompt_is_what_the_server_received(judge_server: JudgeServer, 
     panel.runner.subset.value = "picked"
     panel.runner.picked.value = ("r2",)
     panel.runner.run_button.click()
-    sent = {r["messages"][0]["content"].split("## ")[1].split("\n")[0]: r["messages"] for r in judge_server.requests}
+    sent = {
+        r["messages"][0]["content"].split("## ")[1].split("\n")[0]: r["messages"]
+        for r in judge_server.requests
+    }
     assert set(sent) == {"accurate", "polite"}
     for name, messages in sent.items():
         assert render_messages(df, panel.current.suite, "tone", "r2", name) == messages
@@ -175,7 +207,9 @@ def test_rendered_prompt_is_what_the_server_received(judge_server: JudgeServer, 
     panel.editor.preview_criterion.value = "polite"
     shown = text(panel.editor.preview)
     assert sent["polite"][0]["content"] in shown and sent["polite"][1]["content"] in shown
-    assert "&lt;b&gt;4&lt;/b&gt;" in panel.editor.preview.value and "<b>4</b>" not in panel.editor.preview.value
+    assert (
+        "&lt;b&gt;4&lt;/b&gt;" in panel.editor.preview.value and "<b>4</b>" not in panel.editor.preview.value
+    )
     panel.explorer.row.value = "r2"
     assert panel.explorer.detail.value.count("prompt sent: tone") == 2
     cells = statuses(panel)
@@ -183,8 +217,15 @@ def test_rendered_prompt_is_what_the_server_received(judge_server: JudgeServer, 
 
     panel.runner.subset.value = "all"  # the other rows join r2's cells, in a run's order and dtypes
     panel.runner.run_button.click()
-    whole = wb.evaluate(df, panel.current.suite, model=judge_server.model, cache_dir=tmp_path / "cache",
-                        progress=False, save=False, **judge_server.litellm_kwargs).results
+    whole = wb.evaluate(
+        df,
+        panel.current.suite,
+        model=judge_server.model,
+        cache_dir=tmp_path / "cache",
+        progress=False,
+        save=False,
+        **judge_server.litellm_kwargs,
+    ).results
     same = ["row", "task", "criterion", "kind", "status", "passed", "score", "label", "reason", "error"]
     pd.testing.assert_frame_equal(panel.current.results[same], whole[same])
 
@@ -206,7 +247,9 @@ def test_explorer_escapes_data_and_model_output(judge_server_factory: Any, tmp_p
 
 # litellm creates a coroutine per call before awaiting it; one cancelled in between warns
 @pytest.mark.filterwarnings("ignore:coroutine '.*acompletion' was never awaited:RuntimeWarning")
-def test_cancel_stops_a_slow_run_and_leaves_the_panel_usable(judge_server_factory: Any, tmp_path: Path) -> None:
+def test_cancel_stops_a_slow_run_and_leaves_the_panel_usable(
+    judge_server_factory: Any, tmp_path: Path
+) -> None:
     server = judge_server_factory(latency_ms=400)
     panel = make_panel(server, tmp_path, df=data(12), concurrency=2)
 
@@ -293,25 +336,43 @@ def test_charts_and_credentials(judge_server_factory: Any, tmp_path: Path) -> No
     assert b"qa v1" in written and SECRET.encode() not in written  # neither in the store nor the cache
 
 
-def test_render_messages_matches_a_joint_run_and_explains_bad_input(judge_server: JudgeServer, tmp_path: Path) -> None:
+def test_render_messages_matches_a_joint_run_and_explains_bad_input(
+    judge_server: JudgeServer, tmp_path: Path
+) -> None:
     df = data(3)
     df.loc["r1", "answer"] = ""
-    suite = wb.Suite(name="qa", tasks=[
-        wb.AssertionTask(id="has_answer", path="answer", op="is_not_empty", gate=True),
-        *tone_suite(mode="joint").tasks[1:],
-    ])
-    wb.evaluate(df, suite, model=judge_server.model, cache_dir=tmp_path / "cache", progress=False,
-                save=False, **judge_server.litellm_kwargs)
+    suite = wb.Suite(
+        name="qa",
+        tasks=[
+            wb.AssertionTask(id="has_answer", path="answer", op="is_not_empty", gate=True),
+            *tone_suite(mode="joint").tasks[1:],
+        ],
+    )
+    wb.evaluate(
+        df,
+        suite,
+        model=judge_server.model,
+        cache_dir=tmp_path / "cache",
+        progress=False,
+        save=False,
+        **judge_server.litellm_kwargs,
+    )
     assert judge_server.count == 2  # r1 is gated out
     sent = {r["messages"][1]["content"]: r["messages"] for r in judge_server.requests}
     for row in ("r0", "r2"):
         messages = render_messages(df, suite, "tone", row)
         assert sent[messages[1]["content"]] == messages
-    with pytest.raises(wb.WorkbenchError, match=r"row 'r1' is skipped by judge task 'tone' \(gate 'has_answer' failed\)"):
+    with pytest.raises(
+        wb.WorkbenchError, match=r"row 'r1' is skipped by judge task 'tone' \(gate 'has_answer' failed\)"
+    ):
         render_messages(df, suite, "tone", "r1")
-    with pytest.raises(wb.WorkbenchError, match=r"'has_answer' is an assertion, not a judge task.*\['tone'\]"):
+    with pytest.raises(
+        wb.WorkbenchError, match=r"'has_answer' is an assertion, not a judge task.*\['tone'\]"
+    ):
         render_messages(df, suite, "has_answer", "r0")
     with pytest.raises(wb.WorkbenchError, match=r"no criterion 'acurate'; did you mean 'accurate'\?"):
         render_messages(df, suite, "tone", "r0", criterion="acurate")
-    with pytest.raises(wb.ColumnsError, match=r"rows= names 1 label\(s\) not in the DataFrame's index: \['r9'\]"):
+    with pytest.raises(
+        wb.ColumnsError, match=r"rows= names 1 label\(s\) not in the DataFrame's index: \['r9'\]"
+    ):
         render_messages(df, suite, "tone", "r9")

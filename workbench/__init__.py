@@ -15,7 +15,15 @@ from __future__ import annotations
 
 from . import accessor as _accessor  # noqa: F401  (registers df.wb)
 from .compare import CompareError, Comparison, compare
-from .errors import ColumnsError, DataError, EvaluationError, JudgeParseError, MissingDependencyError, SpecError, WorkbenchError
+from .errors import (
+    ColumnsError,
+    DataError,
+    EvaluationError,
+    JudgeParseError,
+    MissingDependencyError,
+    SpecError,
+    WorkbenchError,
+)
 from .frame import estimate, evaluate, evaluate_async
 from .io import load_dataset
 from .results import RESULT_COLUMNS

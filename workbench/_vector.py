@@ -31,13 +31,23 @@ def _is_pair(x: Any) -> bool:
 
 
 def _numeric(name: str, v: np.ndarray, e: Any) -> np.ndarray | None:
-    if name in ("greater_than", "greater_than_or_equal", "less_than", "less_than_or_equal", "equals", "not_equal"):
+    if name in (
+        "greater_than",
+        "greater_than_or_equal",
+        "less_than",
+        "less_than_or_equal",
+        "equals",
+        "not_equal",
+    ):
         if not _is_number(e):
             return None
         return {
-            "greater_than": np.greater, "greater_than_or_equal": np.greater_equal,
-            "less_than": np.less, "less_than_or_equal": np.less_equal,
-            "equals": np.equal, "not_equal": np.not_equal,
+            "greater_than": np.greater,
+            "greater_than_or_equal": np.greater_equal,
+            "less_than": np.less,
+            "less_than_or_equal": np.less_equal,
+            "equals": np.equal,
+            "not_equal": np.not_equal,
         }[name](v, e)
     if name in ("in_range", "not_in_range") and _is_pair(e):
         inside = (v >= e[0]) & (v <= e[1])
@@ -114,10 +124,12 @@ def _string(name: str, s: pd.Series, e: Any) -> tuple[np.ndarray | None, bool]:
         return _re2_search(s, rf"\b{re.escape(e)}\b"), True
     if name in ("matches", "matches_regex", "contains_word"):
         return None, False
-    fold = {"equals_ignore_case": lambda low, x: low == x,
-            "contains_ignore_case": lambda low, x: low.str.contains(x, regex=False),
-            "starts_with_ignore_case": lambda low, x: low.str.startswith(x),
-            "ends_with_ignore_case": lambda low, x: low.str.endswith(x)}.get(name)
+    fold = {
+        "equals_ignore_case": lambda low, x: low == x,
+        "contains_ignore_case": lambda low, x: low.str.contains(x, regex=False),
+        "starts_with_ignore_case": lambda low, x: low.str.startswith(x),
+        "ends_with_ignore_case": lambda low, x: low.str.endswith(x),
+    }.get(name)
     if fold is None:
         return None, False
     return fold(s.str.lower(), e.lower()).to_numpy(dtype=bool), True

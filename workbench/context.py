@@ -14,8 +14,16 @@ import numpy as np
 import pandas as pd
 
 from .errors import cap_list, shorten
-from .paths import _fast_loads  # the same parser loads_json tries first
-from .paths import PathError, Segment, format_path, loads_json, parse_path, resolve, to_plain
+from .paths import (
+    PathError,
+    Segment,
+    _fast_loads,  # the same parser loads_json tries first
+    format_path,
+    loads_json,
+    parse_path,
+    resolve,
+    to_plain,
+)
 
 __all__ = ["Context", "Output", "gc_paused"]
 
@@ -96,7 +104,9 @@ class Context:
             return _descend(cells, rest, name, parse_errors)
         if kind == "task":
             return self._extract_output(name, rest)
-        raise PathError(f"path {format_path(segments)!r} starts with {name!r}, which is neither a column nor a task")
+        raise PathError(
+            f"path {format_path(segments)!r} starts with {name!r}, which is neither a column nor a task"
+        )
 
     def _extract_output(self, task_id: str, rest: tuple[Segment, ...]) -> tuple[pd.Series, np.ndarray | None]:
         out = self.outputs[task_id]
@@ -118,7 +128,7 @@ class Context:
                 f"task {task_id!r} has no output {'.'.join(map(str, rest))!r}; "
                 f"it has {cap_list([f'{task_id}.{k}' for k in out.fields])}"
             )
-        columns = {k[len(prefix):]: out.fields[k].tolist() for k in keys}
+        columns = {k[len(prefix) :]: out.fields[k].tolist() for k in keys}
         rows = [_nest({k: to_plain(v[i]) for k, v in columns.items()}) for i in range(self.n)]
         missing = None
         for k in keys:

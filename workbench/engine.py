@@ -184,13 +184,17 @@ def _raise_first_error(blocks: list[Block], ctx: Context) -> None:
             )
 
 
-def _output(task: AssertionTask | JudgeTask, blocks: list[Block], fields: dict[str, pd.Series], skip: np.ndarray) -> Output:
+def _output(
+    task: AssertionTask | JudgeTask, blocks: list[Block], fields: dict[str, pd.Series], skip: np.ndarray
+) -> Output:
     # a task passes only if every criterion passes (a threshold-less score counts as a
     # pass for gating); the worst status wins
     ranked = [np.where(b.status == SCORED, PASSED, b.status) for b in blocks]
     status = ranked[0] if len(ranked) == 1 else np.max(np.stack(ranked), axis=0)
-    out_fields = {"passed": pd.Series(_passed_array(status)),
-                  "status": pd.Series(np.asarray(STATUSES, dtype=object)[status])}
+    out_fields = {
+        "passed": pd.Series(_passed_array(status)),
+        "status": pd.Series(np.asarray(STATUSES, dtype=object)[status]),
+    }
     missing: dict[str, np.ndarray] = {}
     out_fields.update(fields)
     for name in out_fields:
@@ -212,11 +216,16 @@ def _output(task: AssertionTask | JudgeTask, blocks: list[Block], fields: dict[s
                 if series is not None:
                     out_fields[f"{b.criterion}.{col}"] = series
                     why = np.full(len(status), None, dtype=object)
-                    why[b.status == ERROR] = f"task {task.id!r} has no {b.criterion}.{col} here because it errored"
+                    why[b.status == ERROR] = (
+                        f"task {task.id!r} has no {b.criterion}.{col} here because it errored"
+                    )
                     why[b.status == SKIPPED] = f"task {task.id!r} was skipped here"
                     missing[f"{b.criterion}.{col}"] = why
             if b.criterion == "overall":
-                out_fields["overall"], missing["overall"] = out_fields["overall.score"], missing["overall.score"]
+                out_fields["overall"], missing["overall"] = (
+                    out_fields["overall.score"],
+                    missing["overall.score"],
+                )
     missing["__skip__"] = np.where(pd.isna(skip), None, skip) if (status == SKIPPED).any() else None
     if missing["__skip__"] is None:
         del missing["__skip__"]
@@ -225,7 +234,9 @@ def _output(task: AssertionTask | JudgeTask, blocks: list[Block], fields: dict[s
 
 def _passed_array(status: np.ndarray) -> pd.arrays.BooleanArray:
     """``passed`` for status codes: NA where there is no pass/fail (error, skipped, scored)."""
-    return pd.arrays.BooleanArray(status == PASSED, (status == ERROR) | (status == SKIPPED) | (status == SCORED))
+    return pd.arrays.BooleanArray(
+        status == PASSED, (status == ERROR) | (status == SKIPPED) | (status == SCORED)
+    )
 
 
 def _run_assertion(task: AssertionTask, ctx: Context, skip: np.ndarray) -> tuple[Block, pd.Series]:
@@ -244,7 +255,9 @@ def _run_assertion(task: AssertionTask, ctx: Context, skip: np.ndarray) -> tuple
 
     if template_paths(task.expected):
         expected_rows, expected_errors = _expected_per_row(task, ctx)
-        _check_each(rop, values, None, status, reason, error, where, item_path, expected_rows, expected_errors)
+        _check_each(
+            rop, values, None, status, reason, error, where, item_path, expected_rows, expected_errors
+        )
     else:
         prepared = rop.op.prepare(task.expected)
         fast = None
@@ -259,7 +272,9 @@ def _run_assertion(task: AssertionTask, ctx: Context, skip: np.ndarray) -> tuple
                 idx = np.flatnonzero(failed)
                 reason[idx] = _fast_reasons(rop, values.iloc[idx].tolist(), prepared, task.expected)
             rest = np.flatnonzero(~handled)
-        _check_each(rop, values, rest, status, reason, error, where, item_path, None, None, prepared, task.expected)
+        _check_each(
+            rop, values, rest, status, reason, error, where, item_path, None, None, prepared, task.expected
+        )
 
     if missing is not None:
         gone = ~pd.isna(missing)
@@ -302,7 +317,11 @@ def _json_fast_path(
         return None
     handled = np.fromiter((type(v) is str for v in values.tolist()), dtype=bool, count=len(values))
     _, parse_errors = ctx._parsed_column(name)
-    passed = np.ones(len(values), dtype=bool) if parse_errors is None else pd.isna(np.array(parse_errors, dtype=object))
+    passed = (
+        np.ones(len(values), dtype=bool)
+        if parse_errors is None
+        else pd.isna(np.array(parse_errors, dtype=object))
+    )
     passed = np.asarray(passed, dtype=bool)
     return (~passed if rop.negated else passed), handled
 
@@ -320,8 +339,14 @@ def _expected_per_row(task: AssertionTask, ctx: Context) -> tuple[list[Any], lis
     rows: list[Any] = [None] * ctx.n
     errors: list[str | None] = [None] * ctx.n
     for i in range(ctx.n):
-        bad = next((f"expected: template '${{{p}}}': {m[i]}" for p, (_, m) in lists.items()
-                    if m is not None and not pd.isna(m[i])), None)
+        bad = next(
+            (
+                f"expected: template '${{{p}}}': {m[i]}"
+                for p, (_, m) in lists.items()
+                if m is not None and not pd.isna(m[i])
+            ),
+            None,
+        )
         if bad:
             errors[i] = bad
             continue
@@ -347,7 +372,7 @@ def _check_each(
     :func:`workbench.assertions.apply`."""
     prepare = rop.op.prepare
     cells = values.tolist()
-    for i in (range(len(cells)) if rows is None else rows.tolist()):
+    for i in range(len(cells)) if rows is None else rows.tolist():
         v = cells[i]
         try:
             if expected_rows is not None:
@@ -358,7 +383,10 @@ def _check_each(
                 try:
                     prepared = prepare(expected)
                 except OpError as e:
-                    status[i], error[i] = ERROR, f"{where}: expected {describe(expected)} (from a template): {e}"
+                    status[i], error[i] = (
+                        ERROR,
+                        f"{where}: expected {describe(expected)} (from a template): {e}",
+                    )
                     continue
             else:
                 expected = raw_expected

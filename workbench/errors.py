@@ -124,7 +124,7 @@ def closest(name: str, options: Iterable[str], n: int = 3) -> list[str]:
     hits = difflib.get_close_matches(name.lower(), list(by_lower), n=n, cutoff=0.6)
     if not hits:
         return []
-    ratio = lambda h: difflib.SequenceMatcher(None, name.lower(), h).ratio()  # noqa: E731
+    ratio = lambda h: difflib.SequenceMatcher(None, name.lower(), h).ratio()
     best = ratio(hits[0])
     return [by_lower[h] for h in hits if ratio(h) >= best - 0.05]
 

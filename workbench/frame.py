@@ -33,12 +33,17 @@ __all__ = ["estimate", "evaluate", "evaluate_async"]
 def _select_rows(df: pd.DataFrame, rows: Any) -> pd.DataFrame:
     if rows is None:
         return df
-    if isinstance(rows, (pd.Series, np.ndarray, list)) and len(rows) == len(df) and len(rows) and all(
-        isinstance(x, (bool, np.bool_)) for x in (rows.tolist() if hasattr(rows, "tolist") else rows)
+    if (
+        isinstance(rows, (pd.Series, np.ndarray, list))
+        and len(rows) == len(df)
+        and len(rows)
+        and all(isinstance(x, (bool, np.bool_)) for x in (rows.tolist() if hasattr(rows, "tolist") else rows))
     ):
         mask = np.asarray(rows, dtype=bool)
         if isinstance(rows, pd.Series) and not rows.index.equals(df.index):
-            raise ColumnsError("rows= is a boolean Series whose index differs from the DataFrame's; align it first")
+            raise ColumnsError(
+                "rows= is a boolean Series whose index differs from the DataFrame's; align it first"
+            )
         return df[mask]
     labels = list(rows) if not np.isscalar(rows) else [rows]
     missing = [x for x in labels if x not in df.index]
@@ -125,9 +130,19 @@ def evaluate(
         0    0  passed                <NA>
         1    1  failed  12 is not less than 10
     """
-    call = lambda: evaluate_async(  # noqa: E731
-        df, suite, rows=rows, columns=columns, strict=strict, model=model, concurrency=concurrency,
-        progress=progress, save=save, label=label, store=store, **options,
+    call = lambda: evaluate_async(
+        df,
+        suite,
+        rows=rows,
+        columns=columns,
+        strict=strict,
+        model=model,
+        concurrency=concurrency,
+        progress=progress,
+        save=save,
+        label=label,
+        store=store,
+        **options,
     )
     try:
         asyncio.get_running_loop()
@@ -217,12 +232,25 @@ async def evaluate_async(
     calls = {}
     if judges is not None:
         p = judges.progress
-        calls = {"calls": p.done, "cache_hits": p.cached, "errors": p.errors,
-                 "cost_usd": None if p.unpriced else p.cost_usd,  # an unknown price is missing, not 0
-                 "saved_usd": p.saved_usd}
-    run = Run(suite=suite, results=results, model=model, started_at=started,
-              duration_s=time.perf_counter() - t0, calls=calls, label=label)
-    _record(run, df, save, store, {"concurrency": concurrency, "strict": strict, "columns": columns, **options})
+        calls = {
+            "calls": p.done,
+            "cache_hits": p.cached,
+            "errors": p.errors,
+            "cost_usd": None if p.unpriced else p.cost_usd,  # an unknown price is missing, not 0
+            "saved_usd": p.saved_usd,
+        }
+    run = Run(
+        suite=suite,
+        results=results,
+        model=model,
+        started_at=started,
+        duration_s=time.perf_counter() - t0,
+        calls=calls,
+        label=label,
+    )
+    _record(
+        run, df, save, store, {"concurrency": concurrency, "strict": strict, "columns": columns, **options}
+    )
     return run
 
 
@@ -297,13 +325,32 @@ def estimate(
         runner.close()
     if by_row:
         return pd.DataFrame({r["task"]: r["new_at"] for r in records}, index=df.index, dtype="int64")
-    out = pd.DataFrame.from_records(records, columns=[
-        "task", "model", "mode", "calls", "cached", "new", "unrenderable", "prompt_tokens_est",
-        "completion_tokens_est", "cost_usd_est"])
+    out = pd.DataFrame.from_records(
+        records,
+        columns=[
+            "task",
+            "model",
+            "mode",
+            "calls",
+            "cached",
+            "new",
+            "unrenderable",
+            "prompt_tokens_est",
+            "completion_tokens_est",
+            "cost_usd_est",
+        ],
+    )
     costs = out["cost_usd_est"]
-    total = {"task": "total", "model": "", "mode": "", **{c: int(out[c].sum()) for c in (
-        "calls", "cached", "new", "unrenderable", "prompt_tokens_est", "completion_tokens_est")},
-        "cost_usd_est": float(costs.sum()) if costs.notna().all() else np.nan}
+    total = {
+        "task": "total",
+        "model": "",
+        "mode": "",
+        **{
+            c: int(out[c].sum())
+            for c in ("calls", "cached", "new", "unrenderable", "prompt_tokens_est", "completion_tokens_est")
+        },
+        "cost_usd_est": float(costs.sum()) if costs.notna().all() else np.nan,
+    }
     out = pd.concat([out, pd.DataFrame([total])], ignore_index=True)
     out["cost_usd_est"] = pd.array(out["cost_usd_est"].to_numpy(dtype=float), dtype="Float64")
     return out
@@ -321,9 +368,13 @@ def _require_models(suite: Suite, model: str | None) -> None:
 def _judge_options(model: str | None, concurrency: int, options: Mapping[str, Any]) -> Any:
     from .runner import JudgeOptions
 
-    known = {f for f in JudgeOptions.__dataclass_fields__ if f not in ("model", "concurrency", "litellm_kwargs")}
+    known = {
+        f for f in JudgeOptions.__dataclass_fields__ if f not in ("model", "concurrency", "litellm_kwargs")
+    }
     return JudgeOptions(
-        model=model, concurrency=concurrency, **{k: v for k, v in options.items() if k in known},
+        model=model,
+        concurrency=concurrency,
+        **{k: v for k, v in options.items() if k in known},
         litellm_kwargs={k: v for k, v in options.items() if k not in known},
     )
 
@@ -353,7 +404,9 @@ def _progress_bar() -> _Bar | None:
         return None
 
 
-def _prepare(df: pd.DataFrame, suite: Suite | str | Path, rows: Any, columns: Mapping[str, str] | None) -> tuple[pd.DataFrame, Suite]:
+def _prepare(
+    df: pd.DataFrame, suite: Suite | str | Path, rows: Any, columns: Mapping[str, str] | None
+) -> tuple[pd.DataFrame, Suite]:
     """Validate the inputs and select the rows; every problem is raised before any work."""
     if not isinstance(df, pd.DataFrame):
         raise TypeError(f"evaluate needs a pandas DataFrame, got {type(df).__name__}")
@@ -368,7 +421,9 @@ def _prepare(df: pd.DataFrame, suite: Suite | str | Path, rows: Any, columns: Ma
     if columns:
         absent = [c for c in columns.values() if c not in df.columns]
         if absent:
-            raise ColumnsError(f"columns= maps to {absent}, which are not in the DataFrame; columns are {cap_list(list(df.columns))}")
+            raise ColumnsError(
+                f"columns= maps to {absent}, which are not in the DataFrame; columns are {cap_list(list(df.columns))}"
+            )
         df = df.rename(columns={v: k for k, v in columns.items()})
     df = _select_rows(df, rows)
     problems = reference_problems(suite, list(df.columns))

@@ -70,7 +70,7 @@ def _load_json(path: Path) -> pd.DataFrame:
         return _frame(data)
     got = "an array holding non-objects" if isinstance(data, list) else f"a JSON {json_type(data)}"
     msg = (
-        f"'{path}' must hold an array of row objects, e.g. [{{\"id\": \"r1\", \"response\": \"...\"}}]; "
+        f'\'{path}\' must hold an array of row objects, e.g. [{{"id": "r1", "response": "..."}}]; '
         f"it holds {got}. Write it with df.to_json(path, orient='records'), or use one object per line "
         "in a .jsonl file."
     )

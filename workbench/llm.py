@@ -40,12 +40,32 @@ __all__ = ["LLM", "Completion", "cache_key", "cache_keys", "default_cache_dir"]
 # run offline, and a fetch at import would leak that a run happened.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-_TRANSPORT = frozenset({
-    "api_key", "api_base", "base_url", "api_version", "organization", "headers", "extra_headers",
-    "timeout", "num_retries", "max_retries", "custom_llm_provider", "aws_access_key_id",
-    "aws_secret_access_key", "aws_session_token", "aws_region_name", "vertex_credentials",
-    "vertex_project", "vertex_location", "azure_ad_token", "client", "metadata", "user",
-})
+_TRANSPORT = frozenset(
+    {
+        "api_key",
+        "api_base",
+        "base_url",
+        "api_version",
+        "organization",
+        "headers",
+        "extra_headers",
+        "timeout",
+        "num_retries",
+        "max_retries",
+        "custom_llm_provider",
+        "aws_access_key_id",
+        "aws_secret_access_key",
+        "aws_session_token",
+        "aws_region_name",
+        "vertex_credentials",
+        "vertex_project",
+        "vertex_location",
+        "azure_ad_token",
+        "client",
+        "metadata",
+        "user",
+    }
+)
 """Parameters that choose where and how a request travels, not what the model computes:
 never part of the cache key, never stored."""
 
@@ -57,7 +77,9 @@ def _canonical(obj: Any) -> str:
     must never keep an old key."""
     if _orjson is not None:
         try:
-            return _orjson.dumps(obj, option=_orjson.OPT_SORT_KEYS | _orjson.OPT_NON_STR_KEYS, default=str).decode()
+            return _orjson.dumps(
+                obj, option=_orjson.OPT_SORT_KEYS | _orjson.OPT_NON_STR_KEYS, default=str
+            ).decode()
         except TypeError:
             pass
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
@@ -107,7 +129,12 @@ def cache_keys(
             _feed(h, _canonical(rf))
             schemas[id(rf)] = hit = (rf, h)
         first = messages[0] if messages else None
-        if first is not None and len(first) == 2 and first.get("role") == "system" and isinstance(first.get("content"), str):
+        if (
+            first is not None
+            and len(first) == 2
+            and first.get("role") == "system"
+            and isinstance(first.get("content"), str)
+        ):
             pair = (id(rf), id(first["content"]))
             head = heads.get(pair)
             if head is None:
@@ -125,7 +152,9 @@ def cache_keys(
     return out
 
 
-def _prefix(model: str, params: Mapping[str, Any] | None, response_format: Any, *, schema: bool = True) -> Any:
+def _prefix(
+    model: str, params: Mapping[str, Any] | None, response_format: Any, *, schema: bool = True
+) -> Any:
     sampling = {k: v for k, v in (params or {}).items() if k not in _TRANSPORT}
     h = hashlib.sha256()
     for part in (str(_CACHE_VERSION), model, _canonical(sampling)):
@@ -321,7 +350,9 @@ class LLM:
         """The cache key this LLM uses for a request."""
         return cache_key(self.model, messages, self.params, response_format)
 
-    def keys(self, requests: Sequence[tuple[Sequence[Mapping[str, Any]], Mapping[str, Any] | None]]) -> list[str]:
+    def keys(
+        self, requests: Sequence[tuple[Sequence[Mapping[str, Any]], Mapping[str, Any] | None]]
+    ) -> list[str]:
         """The cache keys of many ``(messages, response_format)`` requests (see :func:`cache_keys`)."""
         return cache_keys(self.model, requests, self.params)
 
@@ -336,8 +367,12 @@ class LLM:
                 return None
             self._remember(key, hit)
         return Completion(
-            text=hit["text"], prompt_tokens=hit.get("prompt_tokens"), completion_tokens=hit.get("completion_tokens"),
-            cost_usd=0.0, saved_usd=hit.get("cost_usd"), cached=True,
+            text=hit["text"],
+            prompt_tokens=hit.get("prompt_tokens"),
+            completion_tokens=hit.get("completion_tokens"),
+            cost_usd=0.0,
+            saved_usd=hit.get("cost_usd"),
+            cached=True,
         )
 
     def prefetch(self, keys: Sequence[str]) -> None:
@@ -354,11 +389,12 @@ class LLM:
         try:
             sql, disk = self._cache._sql, self._cache._disk
             for start in range(0, len(missing), 500):
-                chunk = missing[start:start + 500]
+                chunk = missing[start : start + 500]
                 marks = ",".join("?" * len(chunk))
                 rows = sql(
                     f"SELECT key, mode, filename, value FROM Cache WHERE raw = 1 AND key IN ({marks})"
-                    " AND (expire_time IS NULL OR expire_time > ?)", (*chunk, time.time()),
+                    " AND (expire_time IS NULL OR expire_time > ?)",
+                    (*chunk, time.time()),
                 ).fetchall()
                 for key, mode, filename, value in rows:
                     try:
@@ -373,8 +409,12 @@ class LLM:
     def _store(self, key: str, c: Completion) -> None:
         if self._cache is not None:
             entry = {
-                "text": c.text, "prompt_tokens": c.prompt_tokens, "completion_tokens": c.completion_tokens,
-                "cost_usd": c.cost_usd, "model": self.model, "created": time.time(),
+                "text": c.text,
+                "prompt_tokens": c.prompt_tokens,
+                "completion_tokens": c.completion_tokens,
+                "cost_usd": c.cost_usd,
+                "model": self.model,
+                "created": time.time(),
             }
             self._cache.set(key, entry)  # on disk before anyone sees it: a killed kernel keeps it
             self._remember(key, entry)
@@ -388,8 +428,9 @@ class LLM:
         """The cost in USD of that many tokens on this model, from litellm's price table;
         None when the price is unknown (never a made-up 0)."""
         try:
-            p, c = _litellm().cost_per_token(model=self.model, prompt_tokens=prompt_tokens,
-                                            completion_tokens=completion_tokens)
+            p, c = _litellm().cost_per_token(
+                model=self.model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
+            )
         except Exception:  # noqa: BLE001 - unknown model or provider
             return None
         return float(p + c)
@@ -433,17 +474,27 @@ class LLM:
             sent_at = await limiter.acquire()
             try:
                 response = await litellm.acompletion(
-                    model=self.model, messages=list(messages), timeout=self.timeout, num_retries=0,
-                    max_retries=0, **kwargs,
+                    model=self.model,
+                    messages=list(messages),
+                    timeout=self.timeout,
+                    num_retries=0,
+                    max_retries=0,
+                    **kwargs,
                 )
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - classified below
                 retryable, wait = self._classify(exc, attempt, limiter, sent_at)
-                last_error = _scrub(f"{type(exc).__name__}: {getattr(exc, 'message', None) or exc}", self._secrets)
+                last_error = _scrub(
+                    f"{type(exc).__name__}: {getattr(exc, 'message', None) or exc}", self._secrets
+                )
                 if not retryable or attempt == self.max_retries:
-                    return Completion(text=None, latency_s=time.perf_counter() - started,
-                                      attempts=attempt + 1, error=last_error[:2000])
+                    return Completion(
+                        text=None,
+                        latency_s=time.perf_counter() - started,
+                        attempts=attempt + 1,
+                        error=last_error[:2000],
+                    )
             else:
                 limiter.succeeded()
                 completion = self._completion(response, started, attempt + 1)
@@ -455,7 +506,9 @@ class LLM:
             await asyncio.sleep(wait)  # outside the slot: a backing-off call holds no capacity
         return Completion(text=None, error=last_error, attempts=self.max_retries + 1)  # pragma: no cover
 
-    def _classify(self, exc: BaseException, attempt: int, limiter: _Limiter, sent_at: float) -> tuple[bool, float]:
+    def _classify(
+        self, exc: BaseException, attempt: int, limiter: _Limiter, sent_at: float
+    ) -> tuple[bool, float]:
         litellm = _litellm()
 
         backoff = min(20.0, self.backoff_s * 2**attempt) * random.uniform(0.5, 1.0)
@@ -463,8 +516,13 @@ class LLM:
             after = _retry_after(exc)
             limiter.rate_limited(sent_at, after)
             return True, max(backoff, after or 0.0)
-        retryable = (litellm.Timeout, litellm.APIConnectionError, litellm.InternalServerError,
-                     litellm.ServiceUnavailableError, litellm.BadGatewayError)
+        retryable = (
+            litellm.Timeout,
+            litellm.APIConnectionError,
+            litellm.InternalServerError,
+            litellm.ServiceUnavailableError,
+            litellm.BadGatewayError,
+        )
         if isinstance(exc, retryable) or isinstance(exc, asyncio.TimeoutError):
             return True, backoff
         status = getattr(exc, "status_code", None)
@@ -493,7 +551,20 @@ class LLM:
             except Exception:  # noqa: BLE001 - an unknown price is a missing cost, not 0
                 cost = None
         if text is None:
-            return Completion(text=None, prompt_tokens=prompt, completion_tokens=completion, cost_usd=cost,
-                              latency_s=latency, attempts=attempts, error="the model returned no message content")
-        return Completion(text=text, prompt_tokens=prompt, completion_tokens=completion, cost_usd=cost,
-                          latency_s=latency, attempts=attempts)
+            return Completion(
+                text=None,
+                prompt_tokens=prompt,
+                completion_tokens=completion,
+                cost_usd=cost,
+                latency_s=latency,
+                attempts=attempts,
+                error="the model returned no message content",
+            )
+        return Completion(
+            text=text,
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            cost_usd=cost,
+            latency_s=latency,
+            attempts=attempts,
+        )

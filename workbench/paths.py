@@ -26,11 +26,11 @@ from .errors import cap_list, did_you_mean, shorten
 
 __all__ = [
     "PathError",
-    "loads_json",
     "Segment",
     "compact_json",
     "format_path",
     "has_template",
+    "loads_json",
     "parse_path",
     "render",
     "resolve",
@@ -242,14 +242,11 @@ def resolve(value: Any, segments: tuple[Segment, ...], *, start: int = 0) -> Any
                 )
             idx = int(seg)
             if not -len(value) <= idx < len(value):
-                raise PathError(
-                    f"index {idx} is out of range at '{where}', an array of {len(value)} items"
-                )
+                raise PathError(f"index {idx} is out of range at '{where}', an array of {len(value)} items")
             value = value[idx]
         else:
             raise PathError(
-                f"'{where}' is {_type_name(value)} ({shorten(repr(value), 40)}), "
-                f"so it has no {seg!r}"
+                f"'{where}' is {_type_name(value)} ({shorten(repr(value), 40)}), so it has no {seg!r}"
             )
     return value
 

@@ -93,12 +93,18 @@ def render_messages(
             "once those have run; read it from the requests of a run instead"
         )
     if upstream:
-        run_assertions(Suite(name=suite.name, version=suite.version,
-                             tasks=[t for t in suite.tasks if t.id in upstream]), ctx)
+        run_assertions(
+            Suite(name=suite.name, version=suite.version, tasks=[t for t in suite.tasks if t.id in upstream]),
+            ctx,
+        )
     skip = skips(task, suite, ctx, 1) if task.depends_on else np.full(1, None, dtype=object)
     if skip[0] is not None:
-        raise WorkbenchError(f"row {row!r} is skipped by judge task {task_id!r} ({skip[0]}): no call is made for it")
-    runner = JudgeRunner(_judge_options(None, 1, {k: v for k, v in options.items() if k == "max_field_chars"}))
+        raise WorkbenchError(
+            f"row {row!r} is skipped by judge task {task_id!r} ({skip[0]}): no call is made for it"
+        )
+    runner = JudgeRunner(
+        _judge_options(None, 1, {k: v for k, v in options.items() if k == "max_field_chars"})
+    )
     jobs = runner.plan(task, ctx, skip)
     messages = next(m for i, g, m, _ in jobs if g == group)
     if isinstance(messages, str):

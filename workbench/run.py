@@ -93,22 +93,33 @@ class Run:
         with a ``total`` row; the total also says what the cache saved. Dollars are missing
         (not 0) where the model's price is unknown."""
         r = self.results[self.results["kind"] == "judge"]
-        per_task = r.groupby("task", observed=True, sort=False).agg(
-            cells=("status", "size"),
-            cached=("cached", "sum"),
-            tokens=("tokens", lambda x: x.sum(min_count=1)),
-            cost_usd=("cost_usd", lambda x: x.sum(min_count=1) if x[~r.loc[x.index, "cached"]].notna().all() else pd.NA),
-            latency_s=("latency_s", "mean"),
-        ).reset_index()
+        per_task = (
+            r.groupby("task", observed=True, sort=False)
+            .agg(
+                cells=("status", "size"),
+                cached=("cached", "sum"),
+                tokens=("tokens", lambda x: x.sum(min_count=1)),
+                cost_usd=(
+                    "cost_usd",
+                    lambda x: x.sum(min_count=1) if x[~r.loc[x.index, "cached"]].notna().all() else pd.NA,
+                ),
+                latency_s=("latency_s", "mean"),
+            )
+            .reset_index()
+        )
         per_task["task"] = per_task["task"].astype(str)
         total = {
-            "task": "total", "cells": int(per_task["cells"].sum()), "cached": int(per_task["cached"].sum()),
+            "task": "total",
+            "cells": int(per_task["cells"].sum()),
+            "cached": int(per_task["cached"].sum()),
             "tokens": per_task["tokens"].sum(min_count=1),
             "cost_usd": self.calls.get("cost_usd", np.nan) if per_task["cost_usd"].notna().all() else np.nan,
             "latency_s": r["latency_s"].mean(),
         }
         out = pd.concat([per_task, pd.DataFrame([total])], ignore_index=True)
-        out["saved_usd"] = pd.array([pd.NA] * len(per_task) + [self.calls.get("saved_usd", pd.NA)], dtype="Float64")
+        out["saved_usd"] = pd.array(
+            [pd.NA] * len(per_task) + [self.calls.get("saved_usd", pd.NA)], dtype="Float64"
+        )
         for c in ("cost_usd", "latency_s"):
             out[c] = pd.array(pd.to_numeric(out[c], errors="coerce").to_numpy(dtype=float), dtype="Float64")
         out["tokens"] = pd.array(pd.to_numeric(out["tokens"], errors="coerce"), dtype="Int64")
@@ -146,7 +157,9 @@ class Run:
         return f"<p><code>{head}</code></p>" + self.summary().to_html(index=False, na_rep="", escape=True)
 
 
-def wilson(k: np.ndarray, n: np.ndarray, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def wilson(
+    k: np.ndarray, n: np.ndarray, confidence: float = 0.95
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rates ``k / n`` with their Wilson score intervals (no continuity correction), the
     interval ``scipy.stats.binomtest(k, n).proportion_ci(method="wilson")`` gives (the tests
     check it), for whole arrays at once and without importing scipy (``scipy.stats`` costs a
@@ -181,20 +194,38 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
     # frame summarises in tens of milliseconds, a tiny one without groupby's overhead
     task_codes, _ = pd.factorize(r["task"], use_na_sentinel=False)
     crit_codes, crit_uniques = pd.factorize(r["criterion"], use_na_sentinel=False)
-    group, _ = pd.factorize(task_codes.astype(np.int64) * (len(crit_uniques) + 1) + crit_codes, use_na_sentinel=False)
+    group, _ = pd.factorize(
+        task_codes.astype(np.int64) * (len(crit_uniques) + 1) + crit_codes, use_na_sentinel=False
+    )
     first = pd.Series(group).drop_duplicates().index.to_numpy()
     k = len(first)
     status_codes, status_names = pd.factorize(r["status"], use_na_sentinel=False)
     names = [str(x) for x in status_names]
-    counts = {s: np.bincount(group[status_codes == names.index(s)], minlength=k) if s in names else np.zeros(k, np.int64)
-              for s in STATUSES}
+    counts = {
+        s: np.bincount(group[status_codes == names.index(s)], minlength=k)
+        if s in names
+        else np.zeros(k, np.int64)
+        for s in STATUSES
+    }
     score = r["score"].to_numpy(dtype=np.float64, na_value=np.nan)
     mean = pd.Series(score).groupby(group, sort=False).mean().to_numpy() if k else np.empty(0)
-    labels = {c: r[c].iloc[first].to_numpy() for c in ("task", "criterion", "kind")} if len(r) else (
-        {"task": np.empty(0), "criterion": np.empty(0), "kind": np.empty(0, dtype=object)})
-    out = pd.DataFrame({**labels, "n": np.bincount(group, minlength=k), "passed": counts["passed"],
-                        "failed": counts["failed"], "errors": counts["error"], "skipped": counts["skipped"],
-                        "scored": counts["scored"], "mean": mean})
+    labels = (
+        {c: r[c].iloc[first].to_numpy() for c in ("task", "criterion", "kind")}
+        if len(r)
+        else ({"task": np.empty(0), "criterion": np.empty(0), "kind": np.empty(0, dtype=object)})
+    )
+    out = pd.DataFrame(
+        {
+            **labels,
+            "n": np.bincount(group, minlength=k),
+            "passed": counts["passed"],
+            "failed": counts["failed"],
+            "errors": counts["error"],
+            "skipped": counts["skipped"],
+            "scored": counts["scored"],
+            "mean": mean,
+        }
+    )
     judged = out["passed"] + out["failed"]
     rate, low, high = wilson(out["passed"].to_numpy(), judged.to_numpy())
     out["pass_rate"] = pd.array(rate, dtype="Float64")
@@ -203,8 +234,21 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
     out["mean"] = pd.array(out["mean"].to_numpy(), dtype="Float64")
     for c in ("n", "passed", "failed", "errors", "skipped", "scored"):
         out[c] = out[c].astype("int64")
-    cols = ["task", "criterion", "kind", "n", "mean", "pass_rate", "pass_rate_low", "pass_rate_high",
-            "passed", "failed", "errors", "skipped", "scored"]
+    cols = [
+        "task",
+        "criterion",
+        "kind",
+        "n",
+        "mean",
+        "pass_rate",
+        "pass_rate_low",
+        "pass_rate_high",
+        "passed",
+        "failed",
+        "errors",
+        "skipped",
+        "scored",
+    ]
     return out[cols]
 
 
@@ -219,12 +263,18 @@ def widen(results: pd.DataFrame, values: str | Sequence[str] = "passed") -> pd.D
     rows = pd.unique(results["row"].to_numpy())
     columns: dict[str, pd.Series] = {}
     criterion = results["criterion"].astype(object)
-    keys = np.where(criterion == "", results["task"].astype(object), results["task"].astype(object) + "." + criterion)
+    keys = np.where(
+        criterion == "", results["task"].astype(object), results["task"].astype(object) + "." + criterion
+    )
     for key in pd.unique(keys):
         part = results[keys == key]
         for v in names:
             name = key if len(names) == 1 else f"{key}.{v}"
-            columns[name] = pd.Series(part[v].to_numpy(), index=part["row"].to_numpy()).reindex(rows).astype(part[v].dtype)
+            columns[name] = (
+                pd.Series(part[v].to_numpy(), index=part["row"].to_numpy())
+                .reindex(rows)
+                .astype(part[v].dtype)
+            )
     out = pd.DataFrame(columns, index=pd.Index(rows))
     return out
 
@@ -236,13 +286,16 @@ def results_frame(blocks: list[Block], index: pd.Index) -> pd.DataFrame:
     row = flat.take(np.tile(np.arange(n), b)) if b else flat[:0]
     task_names = list(dict.fromkeys(x.task for x in blocks))
     crit_names = list(dict.fromkeys([""] + [x.criterion for x in blocks]))
-    codes = lambda names, attr: np.repeat(  # noqa: E731
+    codes = lambda names, attr: np.repeat(
         np.array([names.index(getattr(x, attr)) for x in blocks], dtype=np.int32), n
     )
     status = np.concatenate([x.status for x in blocks]) if b else np.empty(0, np.int8)
 
     def stack(attr: str, fill: Any, dtype: Any) -> np.ndarray:
-        parts = [getattr(x, attr) if getattr(x, attr) is not None else np.full(n, fill, dtype=dtype) for x in blocks]
+        parts = [
+            getattr(x, attr) if getattr(x, attr) is not None else np.full(n, fill, dtype=dtype)
+            for x in blocks
+        ]
         return np.concatenate(parts).astype(dtype, copy=False) if parts else np.empty(0, dtype=dtype)
 
     score = stack("score", np.nan, np.float64)
@@ -255,7 +308,9 @@ def results_frame(blocks: list[Block], index: pd.Index) -> pd.DataFrame:
             categories=["assertion", "judge"],
         ),
         "status": pd.Categorical.from_codes(status, categories=list(STATUSES)),
-        "passed": pd.arrays.BooleanArray(status == PASSED, (status == ERROR) | (status == SKIPPED) | (status == SCORED)),
+        "passed": pd.arrays.BooleanArray(
+            status == PASSED, (status == ERROR) | (status == SKIPPED) | (status == SCORED)
+        ),
         "score": pd.arrays.FloatingArray(np.nan_to_num(score), np.isnan(score)),
         "label": _strings([x.label for x in blocks], n),
         "reason": _strings([x.reason for x in blocks], n),
@@ -276,10 +331,15 @@ def _strings(parts: list[np.ndarray | None], n: int) -> pd.api.extensions.Extens
     try:
         import pyarrow as pa
     except ImportError:  # pragma: no cover - pyarrow is a dependency
-        full = np.concatenate([p if p is not None else np.full(n, None, dtype=object) for p in parts]) if parts else []
+        full = (
+            np.concatenate([p if p is not None else np.full(n, None, dtype=object) for p in parts])
+            if parts
+            else []
+        )
         return pd.array(full, dtype=pd.StringDtype())
     chunks = [
-        pa.nulls(n, pa.string()) if p is None else pa.array(p, type=pa.string(), from_pandas=True) for p in parts
+        pa.nulls(n, pa.string()) if p is None else pa.array(p, type=pa.string(), from_pandas=True)
+        for p in parts
     ]
     return pd.arrays.ArrowStringArray(pa.chunked_array(chunks, type=pa.string()))
 
@@ -292,5 +352,3 @@ def _nullable_float(values: np.ndarray) -> pd.arrays.FloatingArray:
 def _nullable_int(values: np.ndarray) -> pd.arrays.IntegerArray:
     mask = np.isnan(values)
     return pd.arrays.IntegerArray(np.where(mask, 0, values).astype(np.int64), mask)
-
-

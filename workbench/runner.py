@@ -109,9 +109,16 @@ class JudgeRunner:
         if model not in self._llms:
             o = self.options
             self._llms[model] = LLM(
-                model, concurrency=o.concurrency, timeout=o.timeout, max_retries=o.max_retries,
-                cache_dir=o.cache_dir, use_cache=o.use_cache, refresh=o.refresh, params=o.params,
-                backoff_s=o.backoff_s, **o.litellm_kwargs,
+                model,
+                concurrency=o.concurrency,
+                timeout=o.timeout,
+                max_retries=o.max_retries,
+                cache_dir=o.cache_dir,
+                use_cache=o.use_cache,
+                refresh=o.refresh,
+                params=o.params,
+                backoff_s=o.backoff_s,
+                **o.litellm_kwargs,
             )
         return self._llms[model]
 
@@ -134,12 +141,21 @@ class JudgeRunner:
         for i in range(ctx.n):
             if skip[i] is not None:
                 continue
-            problem = next((f"prompt template '${{{p}}}': {m[i]}" for p, (_, m) in lookups.items()
-                            if m is not None and m[i] is not None), None)
+            problem = next(
+                (
+                    f"prompt template '${{{p}}}': {m[i]}"
+                    for p, (_, m) in lookups.items()
+                    if m is not None and m[i] is not None
+                ),
+                None,
+            )
             if problem is None:
                 try:
-                    user = judge.render_prompt(task, lambda p, i=i: to_plain(lookups[p.strip()][0][i]),
-                                               max_field_chars=self.options.max_field_chars)
+                    user = judge.render_prompt(
+                        task,
+                        lambda p, i=i: to_plain(lookups[p.strip()][0][i]),
+                        max_field_chars=self.options.max_field_chars,
+                    )
                 except PathError as e:
                     problem = f"prompt: {e}"
             for g in range(len(groups)):
@@ -172,9 +188,19 @@ class JudgeRunner:
         prompt = prompt_chars // 4
         new = calls - cached
         cost = llm.price(prompt, completion) if new else 0.0
-        return {"task": task.id, "model": llm.model, "mode": task.mode, "calls": calls, "cached": cached,
-                "new": new, "unrenderable": unrenderable, "prompt_tokens_est": prompt,
-                "completion_tokens_est": completion, "cost_usd_est": cost, "new_at": new_at}
+        return {
+            "task": task.id,
+            "model": llm.model,
+            "mode": task.mode,
+            "calls": calls,
+            "cached": cached,
+            "new": new,
+            "unrenderable": unrenderable,
+            "prompt_tokens_est": prompt,
+            "completion_tokens_est": completion,
+            "cost_usd_est": cost,
+            "new_at": new_at,
+        }
 
     async def run(self, task: JudgeTask, ctx: Context, skip: np.ndarray) -> list[Block]:
         """Judge every non-skipped row; one Block per criterion (plus ``overall`` if asked)."""
@@ -184,8 +210,14 @@ class JudgeRunner:
         groups = self.groups(task)
         outcomes: dict[tuple[int, int], _Cell] = {}
 
-        async def one(i: int, g: int, messages: list[dict[str, str]], rf: dict[str, Any], key: str,
-                      hit: Completion | None) -> None:
+        async def one(
+            i: int,
+            g: int,
+            messages: list[dict[str, str]],
+            rf: dict[str, Any],
+            key: str,
+            hit: Completion | None,
+        ) -> None:
             outcomes[(i, g)] = await self._call(llm, task, groups[g], messages, rf, key, hit)
 
         keys = _prefetched_keys(llm, jobs)
@@ -211,8 +243,14 @@ class JudgeRunner:
         return _blocks(task, groups, outcomes, ctx.n, skip)
 
     async def _call(
-        self, llm: LLM, task: JudgeTask, criteria: list[Criterion], messages: list[dict[str, str]],
-        rf: dict[str, Any], key: str, first: Completion | None = None,
+        self,
+        llm: LLM,
+        task: JudgeTask,
+        criteria: list[Criterion],
+        messages: list[dict[str, str]],
+        rf: dict[str, Any],
+        key: str,
+        first: Completion | None = None,
     ) -> _Cell:
         if first is None:
             first = await llm.complete(messages, rf, key=key, check_cache=False)
@@ -233,15 +271,19 @@ class JudgeRunner:
         cell.latency_s = (cell.latency_s or 0.0) + repair.latency_s
         cell.cached = cell.cached and repair.cached
         if repair.error is not None:
-            cell.error = (f"judge reply could not be used ({problem}) and the repair call failed: "
-                          f"{repair.error}; raw reply: {shorten(first.text or '', _RAW_KEPT)!r}")
+            cell.error = (
+                f"judge reply could not be used ({problem}) and the repair call failed: "
+                f"{repair.error}; raw reply: {shorten(first.text or '', _RAW_KEPT)!r}"
+            )
             return cell
         try:
             cell.verdicts = judge.parse_verdict(repair.text or "", task, criteria)
         except JudgeParseError as e:
-            cell.error = (f"judge reply could not be used, even after one repair call: {e}; "
-                          f"raw reply: {shorten(first.text or '', _RAW_KEPT)!r}; "
-                          f"repair reply: {shorten(repair.text or '', _RAW_KEPT)!r}")
+            cell.error = (
+                f"judge reply could not be used, even after one repair call: {e}; "
+                f"raw reply: {shorten(first.text or '', _RAW_KEPT)!r}; "
+                f"repair reply: {shorten(repair.text or '', _RAW_KEPT)!r}"
+            )
         return cell
 
 
@@ -264,12 +306,18 @@ def _template_columns(task: JudgeTask, ctx: Context) -> dict[str, tuple[list[Any
         except PathError as e:
             out[p] = ([None] * ctx.n, [str(e)] * ctx.n)
             continue
-        out[p] = (values.tolist(), None if missing is None else [None if m is None else str(m) for m in missing])
+        out[p] = (
+            values.tolist(),
+            None if missing is None else [None if m is None else str(m) for m in missing],
+        )
     return out
 
 
 def _blocks(
-    task: JudgeTask, groups: list[list[Criterion]], outcomes: Mapping[tuple[int, int], _Cell], n: int,
+    task: JudgeTask,
+    groups: list[list[Criterion]],
+    outcomes: Mapping[tuple[int, int], _Cell],
+    n: int,
     skip: np.ndarray,
 ) -> list[Block]:
     blocks = []
@@ -308,15 +356,24 @@ def _blocks(
 
 def _empty_block(task_id: str, criterion: str, n: int) -> Block:
     return Block(
-        task_id, criterion, "judge",
-        status=np.full(n, ERROR, dtype=np.int8), reason=np.full(n, None, dtype=object),
-        error=np.full(n, None, dtype=object), score=np.full(n, np.nan), label=np.full(n, None, dtype=object),
-        cached=np.zeros(n, dtype=bool), tokens=np.full(n, np.nan), cost_usd=np.full(n, np.nan),
+        task_id,
+        criterion,
+        "judge",
+        status=np.full(n, ERROR, dtype=np.int8),
+        reason=np.full(n, None, dtype=object),
+        error=np.full(n, None, dtype=object),
+        score=np.full(n, np.nan),
+        label=np.full(n, None, dtype=object),
+        cached=np.zeros(n, dtype=bool),
+        tokens=np.full(n, np.nan),
+        cost_usd=np.full(n, np.nan),
         latency_s=np.full(n, np.nan),
     )
 
 
-def _overall_block(task: JudgeTask, verdicts: Sequence[dict[str, judge.Verdict]], blocks: list[Block], n: int) -> Block:
+def _overall_block(
+    task: JudgeTask, verdicts: Sequence[dict[str, judge.Verdict]], blocks: list[Block], n: int
+) -> Block:
     b = _empty_block(task.id, "overall", n)
     threshold = task.threshold if isinstance(task.threshold, (int, float)) else None
     for i in range(n):
@@ -326,7 +383,10 @@ def _overall_block(task: JudgeTask, verdicts: Sequence[dict[str, judge.Verdict]]
             continue
         score = judge.overall(task, verdicts[i])
         if score is None:
-            b.status[i], b.error[i] = ERROR, "overall needs a score for every criterion; some errored or have none"
+            b.status[i], b.error[i] = (
+                ERROR,
+                "overall needs a score for every criterion; some errored or have none",
+            )
             continue
         b.score[i] = score
         b.reason[i] = "weighted mean of " + ", ".join(f"{c.name}×{c.weight:g}" for c in task.criteria)

@@ -348,8 +348,10 @@ class Suite(_Spec):
         for t in self.tasks:
             if t.id == task_id:
                 return t
-        raise KeyError(f"no task {task_id!r} in suite {self.name!r}{did_you_mean(task_id, self.task_ids)}; "
-                       f"tasks are {cap_list(self.task_ids)}")
+        raise KeyError(
+            f"no task {task_id!r} in suite {self.name!r}{did_you_mean(task_id, self.task_ids)}; "
+            f"tasks are {cap_list(self.task_ids)}"
+        )
 
     def stages(self) -> list[list[AssertionTask | JudgeTask]]:
         """Tasks grouped in dependency stages: each stage depends only on earlier ones."""
@@ -400,7 +402,9 @@ class Suite(_Spec):
         try:
             data = json.loads(text)
         except json.JSONDecodeError as e:
-            raise SpecError(f"{origin} is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}") from None
+            raise SpecError(
+                f"{origin} is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}"
+            ) from None
         return cls._from_data(data, origin, {})
 
     @classmethod
@@ -429,8 +433,7 @@ class Suite(_Spec):
     def _from_data(cls, data: Any, origin: str, lines: dict[int, int]) -> Suite:
         if not isinstance(data, dict):
             raise SpecError(
-                f"{origin} must hold a mapping with 'name', 'version' and 'tasks', "
-                f"got {type(data).__name__}"
+                f"{origin} must hold a mapping with 'name', 'version' and 'tasks', got {type(data).__name__}"
             )
         try:
             return cls(**data)
@@ -588,7 +591,7 @@ def _cycles(deps: dict[str, list[str]]) -> list[list[str]]:
             if d not in deps or d == n:
                 continue
             if state.get(d) == 1:
-                cycle = stack[stack.index(d):] + [d]
+                cycle = stack[stack.index(d) :] + [d]
                 key = frozenset(cycle)
                 if key not in seen_sets:
                     seen_sets.append(key)

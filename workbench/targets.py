@@ -46,8 +46,14 @@ def check_targets(results: pd.DataFrame, suite: Suite) -> pd.DataFrame:
     when the suite sets no target."""
     wanted = _wanted(suite)
     if not wanted:
-        return pd.DataFrame({c: pd.Series(dtype=d) for c, d in zip(
-            _COLUMNS, ["object", "object", "float64", "Float64", "int64", "int64", "bool"])})
+        return pd.DataFrame(
+            {
+                c: pd.Series(dtype=d)
+                for c, d in zip(
+                    _COLUMNS, ["object", "object", "float64", "Float64", "int64", "int64", "bool"]
+                )
+            }
+        )
     status = results["status"].astype(object)
     counted = results[(status != "skipped").to_numpy()]
     key = counted["task"].astype(str) + "\x00" + counted["criterion"].astype(str)

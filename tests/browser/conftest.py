@@ -83,7 +83,9 @@ def new_page(browser: Browser) -> Iterator[Callable[..., Page]]:
     """``new_page(allow=["file:"], viewport=(1280, 1000))``: a watched page, network limited to ``allow``."""
     contexts: list[Any] = []
 
-    def make(allow: Iterable[str] = (), viewport: tuple[int, int] = (1280, 1000), timeout_s: float = 60) -> Page:
+    def make(
+        allow: Iterable[str] = (), viewport: tuple[int, int] = (1280, 1000), timeout_s: float = 60
+    ) -> Page:
         context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
         contexts.append(context)
         blocked = block_network(context, allow)
@@ -105,8 +107,12 @@ def lab_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[.
     module ends."""
     labs: list[Lab] = []
 
-    def make(notebooks: Iterable[Path], env: Mapping[str, str] | None = None, log: Path | None = None,
-             files: Mapping[str, Path] | None = None) -> Lab:
+    def make(
+        notebooks: Iterable[Path],
+        env: Mapping[str, str] | None = None,
+        log: Path | None = None,
+        files: Mapping[str, Path] | None = None,
+    ) -> Lab:
         lab = start_lab(notebooks, tmp_path_factory.mktemp("lab"), env=env, log=log, files=files)
         labs.append(lab)
         return lab

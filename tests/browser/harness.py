@@ -40,15 +40,24 @@ CHROMIUM_CANDIDATES = ("/usr/lib/chromium/chromium", "/usr/bin/chromium")
 """Debian's real binary first (launches faster than the /usr/bin shell wrapper)."""
 
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
     # without these Chromium keeps trying to reach Google hosts on an offline machine
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 LAB_SETTINGS: dict[str, dict[str, Any]] = {
     # no news/update toast covering the notebook
-    "@jupyterlab/apputils-extension/notification.jupyterlab-settings":
-        {"fetchNews": "false", "checkForUpdates": False, "doNotDisturbMode": True},
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {
+        "fetchNews": "false",
+        "checkForUpdates": False,
+        "doNotDisturbMode": True,
+    },
     # every cell stays in the DOM (the default windowing may detach off-screen cells)
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
     "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
@@ -138,10 +147,15 @@ def start_lab(
         f.write_text(json.dumps(value))
     spec = data / "kernels" / "python3"
     spec.mkdir(parents=True, exist_ok=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "Python 3 (ipykernel)", "language": "python",
-    }))
+    (spec / "kernel.json").write_text(
+        json.dumps(
+            {
+                "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                "display_name": "Python 3 (ipykernel)",
+                "language": "python",
+            }
+        )
+    )
     port, token = _free_port(), secrets.token_hex(16)
     full_env = {
         **os.environ,
@@ -154,19 +168,28 @@ def start_lab(
         **(env or {}),
     }
     cmd = [
-        sys.executable, "-m", "jupyterlab", "--no-browser",
-        "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
-        f"--ServerApp.root_dir={root}", f"--IdentityProvider.token={token}",
-        f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={base / 'workspaces'}",
-        "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--ServerApp.root_dir={root}",
+        f"--IdentityProvider.token={token}",
+        f"--LabApp.user_settings_dir={settings}",
+        f"--LabApp.workspaces_dir={base / 'workspaces'}",
+        "--LabApp.news_url=None",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         "--LabApp.extension_manager=readonly",  # the default 'pypi' manager queries PyPI
     ]
     if os.geteuid() == 0:
         cmd.append("--allow-root")  # jupyter server refuses to start as root otherwise
     log = log or base / "jupyterlab.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, cwd=root, env=full_env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, cwd=root, env=full_env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     lab = Lab(url=f"http://127.0.0.1:{port}", token=token, root=root, process=proc, log=log, env=full_env)
     deadline = time.monotonic() + startup_timeout
     try:
@@ -179,7 +202,9 @@ def start_lab(
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                raise TimeoutError(f"jupyter lab did not answer /api/status within {startup_timeout:g} s:\n{_tail(log)}")
+                raise TimeoutError(
+                    f"jupyter lab did not answer /api/status within {startup_timeout:g} s:\n{_tail(log)}"
+                )
             time.sleep(0.3)
     except BaseException:
         lab.stop()
@@ -264,7 +289,9 @@ def open_notebook(page: Page, lab: Lab, name: str, timeout_s: float = 90) -> Non
 
     page.goto(lab.notebook_url(name))
     page.locator(".jp-NotebookPanel .jp-Cell").first.wait_for(timeout=timeout_s * 1000)
-    idle = page.locator(".jp-NotebookPanel-toolbar .jp-KernelStatus, #jp-main-statusbar").filter(has_text="Idle")
+    idle = page.locator(".jp-NotebookPanel-toolbar .jp-KernelStatus, #jp-main-statusbar").filter(
+        has_text="Idle"
+    )
     expect(idle.first).to_be_visible(timeout=timeout_s * 1000)
     dismiss_dialogs(page)
 

@@ -62,13 +62,17 @@ def test_report_renders_offline_and_no_payload_runs(
     # the widgets manager's icon font is inlined: the button's check icon is drawn
     expect(page.locator(".widget-button i.fa-check")).to_be_visible()
     assert page.evaluate("document.fonts.check('900 16px \"Font Awesome 5 Free\"', '\\uf00c')")
-    loaded = page.evaluate("document.fonts.ready.then(() => [...document.fonts]"
-                           ".filter(f => f.status === 'loaded').map(f => f.family + ' ' + f.weight))")
+    loaded = page.evaluate(
+        "document.fonts.ready.then(() => [...document.fonts]"
+        ".filter(f => f.status === 'loaded').map(f => f.family + ' ' + f.weight))"
+    )
     assert "Font Awesome 5 Free 900" in loaded
     shot(page, artifacts, "report", full_page=True)
     assert_clean(page, blocked=page.wb_blocked)  # type: ignore[attr-defined]
-    (artifacts / "timings.txt").write_text(f"report: {seconds:.1f} s\nrender: {time.perf_counter() - t0:.1f} s\n"
-                                           f"size: {path.stat().st_size / 1e6:.2f} MB\n")
+    (artifacts / "timings.txt").write_text(
+        f"report: {seconds:.1f} s\nrender: {time.perf_counter() - t0:.1f} s\n"
+        f"size: {path.stat().st_size / 1e6:.2f} MB\n"
+    )
 
 
 def test_the_check_sees_an_injection_when_there_is_one(

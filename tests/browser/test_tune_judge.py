@@ -53,8 +53,10 @@ NEW_DESCRIPTION = "The user can act on the answer right away, with no follow-up 
 EDIT_IN_CODE = "panel.editor.description["
 """How the notebook's code edits a criterion (the expected calls follow that edit)."""
 ESTIMATE = re.compile(r"([\d,]+) rows · ([\d,]+) judge calls: ([\d,]+) cached, ([\d,]+) new")
-FINISHED = re.compile(r"finished v3: ([\d,]+) rows · done ([\d,]+) calls · cached ([\d,]+) · "
-                      r"errors ([\d,]+)")
+FINISHED = re.compile(
+    r"finished v3: ([\d,]+) rows · done ([\d,]+) calls · cached ([\d,]+) · "
+    r"errors ([\d,]+)"
+)
 
 
 # --- what the judge server saw --------------------------------------------------------------
@@ -99,8 +101,10 @@ def with_description(suite: wb.Suite, criterion: str, description: str) -> wb.Su
     tasks = []
     for t in suite.tasks:
         if isinstance(t, wb.JudgeTask) and any(c.name == criterion for c in t.criteria):
-            criteria = [c.model_copy(update={"description": description}) if c.name == criterion else c
-                        for c in t.criteria]
+            criteria = [
+                c.model_copy(update={"description": description}) if c.name == criterion else c
+                for c in t.criteria
+            ]
             t = t.model_copy(update={"criteria": criteria})
         tasks.append(t)
     return wb.Suite(name=suite.name, version=suite.version, tasks=tasks, description=suite.description)
@@ -139,8 +143,13 @@ def expected_requests(notebook: Path, oracle: JudgeServer, cache: Path) -> Expec
     v2 = with_description(v1, criterion, description)
     v3 = with_description(v2, EDITED, NEW_DESCRIPTION)
     df = wb.load_dataset(notebook.parent.parent / DATA)
-    opts: dict[str, Any] = {"model": oracle.model, **oracle.litellm_kwargs, "cache_dir": cache,
-                            "progress": False, "save": False}
+    opts: dict[str, Any] = {
+        "model": oracle.model,
+        **oracle.litellm_kwargs,
+        "cache_dir": cache,
+        "progress": False,
+        "save": False,
+    }
     first = wb.evaluate(df, v1, **opts)
     second = wb.evaluate(df, v2, rows=failing_rows(df, first.results), **opts)
     n = oracle.count
@@ -172,14 +181,19 @@ def legend_labels(chart: Locator) -> list[str]:
 
 
 def test_edit_a_criterion_and_rerun_the_failing_rows(
-    lab_factory: Callable[..., Lab], new_page: Callable[..., Page], artifacts: Path,
-    judge_server_factory: Callable[..., JudgeServer], tmp_path: Path,
+    lab_factory: Callable[..., Lab],
+    new_page: Callable[..., Page],
+    artifacts: Path,
+    judge_server_factory: Callable[..., JudgeServer],
+    tmp_path: Path,
 ) -> None:
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     server = judge_server_factory()
     lab = lab_factory(  # WORKBENCH_HOME (so the kernel's cache) is the lab's own temp folder
-        [], log=artifacts / "jupyterlab.log", files={rel: REPO / rel for rel in (NOTEBOOK, DATA, CHECKS)},
+        [],
+        log=artifacts / "jupyterlab.log",
+        files={rel: REPO / rel for rel in (NOTEBOOK, DATA, CHECKS)},
         env={"WORKBENCH_MODEL": server.model, "OPENAI_API_BASE": server.url, "OPENAI_API_KEY": "sk-dummy"},
     )
     # the expected calls are computed meanwhile, in a thread (see expected_requests)
@@ -254,8 +268,9 @@ def test_edit_a_criterion_and_rerun_the_failing_rows(
     assert len(new) == n_new > 0, (len(new), estimate.inner_text())
     assert {criteria_of(r) for r in new} == {(EDITED,)}, "a criterion that was not edited was re-called"
     assert all(NEW_DESCRIPTION in r["messages"][0]["content"] for r in new)
-    assert not {key(r) for r in server.requests[:after_notebook]} & {key(r) for r in new}, \
+    assert not {key(r) for r in server.requests[:after_notebook]} & {key(r) for r in new}, (
         "a prompt judged before was sent again"
+    )
     assert len({key(r) for r in new}) == len(new), "a cell was judged twice"
     # per_criterion: each judged row has one call new (ours) and one cached (accuracy, from v2)
     assert (n_calls, n_cached) == (2 * n_new, n_new), estimate.inner_text()
@@ -263,8 +278,9 @@ def test_edit_a_criterion_and_rerun_the_failing_rows(
     expect(estimate).to_contain_text(", 0 new")  # redrawn after the run: nothing left to call
 
     want = expected.result(timeout=120)
-    assert Counter(map(key, server.requests[:after_notebook])) == Counter(map(key, want.notebook)), \
+    assert Counter(map(key, server.requests[:after_notebook])) == Counter(map(key, want.notebook)), (
         "the notebook's own runs made other calls than v1 on all rows and v2 on the failing ones"
+    )
     assert want.rerun_rows == n_rows
     assert Counter(map(key, new)) == Counter(map(key, want.rerun))
 
@@ -279,5 +295,7 @@ def test_edit_a_criterion_and_rerun_the_failing_rows(
 
     assert_clean(page, blocked=page.wb_blocked)  # type: ignore[attr-defined]
     assert [s["path"] for s in lab.api("sessions")] == [NOTEBOOK]
-    (artifacts / "timings.txt").write_text("".join(f"{k}: {v:.1f} s\n" for k, v in timings.items())
-                                           + f"total: {time.perf_counter() - t0:.1f} s\n")
+    (artifacts / "timings.txt").write_text(
+        "".join(f"{k}: {v:.1f} s\n" for k, v in timings.items())
+        + f"total: {time.perf_counter() - t0:.1f} s\n"
+    )

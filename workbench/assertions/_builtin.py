@@ -38,6 +38,7 @@ Prepare = Callable[[Any], Any]
 
 # --- shared helpers ----------------------------------------------------------------
 
+
 def _got(v: Any) -> str:
     return "got null" if v is None else f"got {json_type(v)} ({describe(v)})"
 
@@ -105,6 +106,7 @@ def _loads(text: str) -> Any:
 
 # --- expected shapes (prepare) -----------------------------------------------------
 
+
 def _bad_expected(need: str, expected: Any) -> OpError:
     got = "none was given" if expected is None else _got(expected)
     return OpError(f"needs {need} as expected, {got}")
@@ -113,7 +115,6 @@ def _bad_expected(need: str, expected: Any) -> OpError:
 def _no_expected(expected: Any) -> None:
     if expected is not None:
         raise OpError(f"takes no expected value, got {describe(expected)}; remove 'expected'")
-    return None
 
 
 def _any(expected: Any) -> Any:
@@ -163,6 +164,7 @@ def _word(expected: Any) -> re.Pattern[str]:
 
 def _pair(need: str, first: Prepare, second: Prepare) -> Prepare:
     """A prepare for a two-item list ``[first, second]``; ``need`` names the shape."""
+
     def prepare(expected: Any) -> tuple[Any, Any]:
         if not isinstance(expected, list) or len(expected) != 2:
             raise _bad_expected(need, expected)
@@ -170,6 +172,7 @@ def _pair(need: str, first: Prepare, second: Prepare) -> Prepare:
             return first(expected[0]), second(expected[1])
         except OpError:
             raise _bad_expected(need, expected) from None
+
     return prepare
 
 
@@ -179,6 +182,7 @@ def _ordered(prepare: Callable[[Any], tuple[Any, Any]]) -> Callable[[Any], tuple
         if lo > hi:
             raise OpError(f"needs min <= max in expected [min, max], got {describe(expected)}")
         return lo, hi
+
     return checked
 
 
@@ -223,8 +227,15 @@ def _schema_error(validator: Any, instance: Any) -> str | None:
 
 
 _PREPARE: dict[str, Prepare] = {
-    "none": _no_expected, "any": _any, "number": _number, "string": _string, "regex": _regex,
-    "list": _list, "strings": _strings, "count": _count, "schema": _schema,
+    "none": _no_expected,
+    "any": _any,
+    "number": _number,
+    "string": _string,
+    "regex": _regex,
+    "list": _list,
+    "strings": _strings,
+    "count": _count,
+    "schema": _schema,
     "range": _ordered(_pair("[min, max]", _number, _number)),
     "int_range": _ordered(_pair("[min, max] whole numbers", _count, _count)),
 }
@@ -241,19 +252,37 @@ def _op(
     array_native: bool = False,
 ) -> None:
     """Register an operator; ``prepare`` defaults to the standard one for ``expected``."""
-    register(Operator(
-        name=name, check=check, prepare=prepare or _PREPARE[expected], phrase=phrase, doc=doc,
-        expected=expected, array_native=array_native,
-    ))
+    register(
+        Operator(
+            name=name,
+            check=check,
+            prepare=prepare or _PREPARE[expected],
+            phrase=phrase,
+            doc=doc,
+            expected=expected,
+            array_native=array_native,
+        )
+    )
 
 
 # --- equality and numbers (numbers are checked item by item) -----------------------
 
-_op("equals", _json_equal, "equal to {expected}", expected="any", array_native=True,
-    doc="Deep JSON equality, numbers normalised: ``expected=300`` passes 300.0 and '300'.")
-_op("not_equal", lambda a, e: not _json_equal(a, e), "different from {expected}",
-    expected="any", array_native=True,
-    doc="Negation of equals: ``expected='a'`` passes 'b'; ``expected=1`` fails 1.0.")
+_op(
+    "equals",
+    _json_equal,
+    "equal to {expected}",
+    expected="any",
+    array_native=True,
+    doc="Deep JSON equality, numbers normalised: ``expected=300`` passes 300.0 and '300'.",
+)
+_op(
+    "not_equal",
+    lambda a, e: not _json_equal(a, e),
+    "different from {expected}",
+    expected="any",
+    array_native=True,
+    doc="Negation of equals: ``expected='a'`` passes 'b'; ``expected=1`` fails 1.0.",
+)
 
 for _name, _cmp, _phrase, _example in [
     ("greater_than", operator.gt, "greater than", "passes 5, fails 3, errors on '5'"),
@@ -261,8 +290,13 @@ for _name, _cmp, _phrase, _example in [
     ("less_than", operator.lt, "less than", "passes 2, fails 3"),
     ("less_than_or_equal", operator.le, "at most", "passes 3, fails 4"),
 ]:
-    _op(_name, lambda a, e, _cmp=_cmp: _cmp(_need_number(a), e), f"{_phrase} {{expected}}",
-        expected="number", doc=f"Compares numbers, a non-number errors: ``expected=3`` {_example}.")
+    _op(
+        _name,
+        lambda a, e, _cmp=_cmp: _cmp(_need_number(a), e),
+        f"{_phrase} {{expected}}",
+        expected="number",
+        doc=f"Compares numbers, a non-number errors: ``expected=3`` {_example}.",
+    )
 
 
 def _approx(a: Any, e: tuple[float, float]) -> tuple[bool, str]:
@@ -274,25 +308,59 @@ def _in_range(a: Any, e: tuple[Any, Any]) -> bool:
     return bool(e[0] <= _need_number(a) <= e[1])
 
 
-_op("approximately_equals", _approx, "approximately equal to {expected} ([value, tolerance])",
-    expected="pair", prepare=_pair("[value, tolerance >= 0]", _number, _tolerance),
-    doc="abs(actual - value) <= tolerance: ``expected=[10, 0.5]`` passes 10.4, fails 10.6.")
-_op("in_range", _in_range, "in the range {expected}", expected="range",
-    doc="min <= actual <= max, inclusive: ``expected=[1, 5]`` passes 1 and 5, fails 6.")
-_op("not_in_range", lambda a, e: not _in_range(a, e), "outside the range {expected}",
-    expected="range", doc="Negation of in_range: ``expected=[1, 5]`` passes 0 and 6, fails 5.")
-_op("is_positive", lambda a, e: _need_number(a) > 0, "positive",
-    doc="A number > 0: passes 0.1, fails 0, errors on '1'.")
-_op("is_negative", lambda a, e: _need_number(a) < 0, "negative",
-    doc="A number < 0: passes -2, fails 0, errors on '-2'.")
-_op("is_zero", lambda a, e: _need_number(a) == 0, "zero",
-    doc="A number equal to 0: passes 0 and 0.0, fails 1, errors on '0'.")
+_op(
+    "approximately_equals",
+    _approx,
+    "approximately equal to {expected} ([value, tolerance])",
+    expected="pair",
+    prepare=_pair("[value, tolerance >= 0]", _number, _tolerance),
+    doc="abs(actual - value) <= tolerance: ``expected=[10, 0.5]`` passes 10.4, fails 10.6.",
+)
+_op(
+    "in_range",
+    _in_range,
+    "in the range {expected}",
+    expected="range",
+    doc="min <= actual <= max, inclusive: ``expected=[1, 5]`` passes 1 and 5, fails 6.",
+)
+_op(
+    "not_in_range",
+    lambda a, e: not _in_range(a, e),
+    "outside the range {expected}",
+    expected="range",
+    doc="Negation of in_range: ``expected=[1, 5]`` passes 0 and 6, fails 5.",
+)
+_op(
+    "is_positive",
+    lambda a, e: _need_number(a) > 0,
+    "positive",
+    doc="A number > 0: passes 0.1, fails 0, errors on '1'.",
+)
+_op(
+    "is_negative",
+    lambda a, e: _need_number(a) < 0,
+    "negative",
+    doc="A number < 0: passes -2, fails 0, errors on '-2'.",
+)
+_op(
+    "is_zero",
+    lambda a, e: _need_number(a) == 0,
+    "zero",
+    doc="A number equal to 0: passes 0 and 0.0, fails 1, errors on '0'.",
+)
 
 
 # --- containment: substrings of a string, items of an array, keys of an object -----
 
-def _hits(actual: Any, wanted: list[Any], *, text: bool, keys: bool, fold: bool = False,
-          ) -> list[bool]:
+
+def _hits(
+    actual: Any,
+    wanted: list[Any],
+    *,
+    text: bool,
+    keys: bool,
+    fold: bool = False,
+) -> list[bool]:
     """For each wanted value, whether ``actual`` holds it; ``fold`` compares strings casefolded."""
     if isinstance(actual, str) and text:
         hay = actual.casefold() if fold else actual
@@ -316,6 +384,7 @@ def _contains(fold: bool = False, negate: bool = False) -> Check:
         ok = _hits(a, [e], text=True, keys=False, fold=fold)[0]
         verb = "contains" if ok else "does not contain"
         return ok != negate, f"{describe(a)} {verb} {describe(e)}{how}"
+
     return check
 
 
@@ -327,6 +396,7 @@ def _contains_all(text: bool, fold: bool = False) -> Check:
         if missing:
             return False, f"{describe(a)} lacks {describe(missing)}{how}"
         return True, f"{describe(a)} contains all of {describe(e)}{how}"
+
     return check
 
 
@@ -338,6 +408,7 @@ def _contains_any(fold: bool = False) -> Check:
         if found:
             return True, f"{describe(a)} contains {describe(found[0])}{how}"
         return False, f"{describe(a)} contains none of {describe(e)}{how}"
+
     return check
 
 
@@ -375,42 +446,105 @@ def _has_unique_items(a: Any, e: None) -> tuple[bool, str]:
     return True, f"{describe(a)} has unique items"
 
 
-_op("contains", _contains(), "containing {expected}", expected="any", array_native=True,
-    doc="Substring of a string or item of an array: ``expected='lo'`` passes 'hello', errors on 5.")
-_op("not_contains", _contains(negate=True), "free of {expected}", expected="any", array_native=True,
-    doc="Negation of contains: ``expected=3`` passes [1, 2], fails [3], errors on an object.")
-_op("contains_all", _contains_all(text=False), "containing all of {expected}",
-    expected="list", array_native=True,
-    doc="Every expected item is in the array (or object keys): ``expected=[1, 2]`` passes [2, 1].")
-_op("contains_any", _contains_any(), "containing any of {expected}",
-    expected="list", array_native=True,
-    doc="Some expected item is in the array or text: ``expected=['lo', 'z']`` passes 'hello'.")
-_op("contains_none", _contains_none, "free of all of {expected}",
-    expected="list", array_native=True,
-    doc="No expected item is in the array (or object keys): ``expected=['x']`` passes ['a'].")
-_op("contains_ignore_case", _contains(fold=True), "containing {expected} ignoring case",
-    expected="string", array_native=True,
-    doc="contains with casefold(): ``expected='WORLD'`` passes 'Hello world' and ['World'].")
-_op("contains_all_ignore_case", _contains_all(text=True, fold=True),
-    "containing all of {expected} ignoring case", expected="strings", array_native=True,
-    doc="Every string is a substring (or item), any case: ``expected=['a', 'B']`` passes 'AB'.")
-_op("contains_any_ignore_case", _contains_any(fold=True),
-    "containing any of {expected} ignoring case", expected="strings", array_native=True,
-    doc="Some string is a substring (or item), any case: ``expected=['YES', 'ok']`` passes 'Ok.'.")
-_op("one_of", lambda a, e: any(_json_equal(a, x) for x in e), "one of {expected}",
-    expected="list", array_native=True,
-    doc="Equals (as equals does) one item of the list: ``expected=['yes', 'no']`` passes 'no'.")
-_op("has_keys", _has_keys, "an object with the keys {expected}",
-    expected="strings", array_native=True,
-    doc="An object with every listed key: ``expected=['id', 'name']`` passes {'id': 1, 'name': 2}.")
-_op("sequence_matches", _sequence_matches, "the sequence {expected}",
-    expected="list", array_native=True,
-    doc="Same items in the same order: ``expected=['a', 'b']`` fails ['b', 'a'].")
-_op("has_unique_items", _has_unique_items, "free of duplicates", array_native=True,
-    doc="No two items are the same JSON: passes [1, 2, {'a': 1}], fails [{'a': 1}, {'a': 1}].")
+_op(
+    "contains",
+    _contains(),
+    "containing {expected}",
+    expected="any",
+    array_native=True,
+    doc="Substring of a string or item of an array: ``expected='lo'`` passes 'hello', errors on 5.",
+)
+_op(
+    "not_contains",
+    _contains(negate=True),
+    "free of {expected}",
+    expected="any",
+    array_native=True,
+    doc="Negation of contains: ``expected=3`` passes [1, 2], fails [3], errors on an object.",
+)
+_op(
+    "contains_all",
+    _contains_all(text=False),
+    "containing all of {expected}",
+    expected="list",
+    array_native=True,
+    doc="Every expected item is in the array (or object keys): ``expected=[1, 2]`` passes [2, 1].",
+)
+_op(
+    "contains_any",
+    _contains_any(),
+    "containing any of {expected}",
+    expected="list",
+    array_native=True,
+    doc="Some expected item is in the array or text: ``expected=['lo', 'z']`` passes 'hello'.",
+)
+_op(
+    "contains_none",
+    _contains_none,
+    "free of all of {expected}",
+    expected="list",
+    array_native=True,
+    doc="No expected item is in the array (or object keys): ``expected=['x']`` passes ['a'].",
+)
+_op(
+    "contains_ignore_case",
+    _contains(fold=True),
+    "containing {expected} ignoring case",
+    expected="string",
+    array_native=True,
+    doc="contains with casefold(): ``expected='WORLD'`` passes 'Hello world' and ['World'].",
+)
+_op(
+    "contains_all_ignore_case",
+    _contains_all(text=True, fold=True),
+    "containing all of {expected} ignoring case",
+    expected="strings",
+    array_native=True,
+    doc="Every string is a substring (or item), any case: ``expected=['a', 'B']`` passes 'AB'.",
+)
+_op(
+    "contains_any_ignore_case",
+    _contains_any(fold=True),
+    "containing any of {expected} ignoring case",
+    expected="strings",
+    array_native=True,
+    doc="Some string is a substring (or item), any case: ``expected=['YES', 'ok']`` passes 'Ok.'.",
+)
+_op(
+    "one_of",
+    lambda a, e: any(_json_equal(a, x) for x in e),
+    "one of {expected}",
+    expected="list",
+    array_native=True,
+    doc="Equals (as equals does) one item of the list: ``expected=['yes', 'no']`` passes 'no'.",
+)
+_op(
+    "has_keys",
+    _has_keys,
+    "an object with the keys {expected}",
+    expected="strings",
+    array_native=True,
+    doc="An object with every listed key: ``expected=['id', 'name']`` passes {'id': 1, 'name': 2}.",
+)
+_op(
+    "sequence_matches",
+    _sequence_matches,
+    "the sequence {expected}",
+    expected="list",
+    array_native=True,
+    doc="Same items in the same order: ``expected=['a', 'b']`` fails ['b', 'a'].",
+)
+_op(
+    "has_unique_items",
+    _has_unique_items,
+    "free of duplicates",
+    array_native=True,
+    doc="No two items are the same JSON: passes [1, 2, {'a': 1}], fails [{'a': 1}, {'a': 1}].",
+)
 
 
 # --- strings (checked item by item; anything but a string is an error) -------------
+
 
 def _text(fn: Callable[[str, Any], bool]) -> Check:
     return lambda a, e: fn(_need_str(a), e)
@@ -422,6 +556,7 @@ def _case(is_case: Callable[[str], bool]) -> Check:
         if not letters:
             raise _wrong("a string with letters to check the case of", a)
         return all(is_case(c) for c in letters)
+
     return check
 
 
@@ -429,37 +564,94 @@ def _search(a: str, pattern: re.Pattern[str]) -> bool:
     return pattern.search(a) is not None
 
 
-_op("starts_with", _text(str.startswith), "a string starting with {expected}", expected="string",
-    doc="String prefix: ``expected='Hel'`` passes 'Hello', fails 'hello', errors on 12.")
-_op("ends_with", _text(str.endswith), "a string ending with {expected}", expected="string",
-    doc="String suffix: ``expected='.'`` passes 'Done.', fails 'Done', errors on 12.")
-_op("starts_with_any", _text(lambda a, e: a.startswith(tuple(e))),
-    "a string starting with one of {expected}", expected="strings",
-    doc="Prefix from a list: ``expected=['Yes', 'No']`` passes 'No, thanks', fails 'Maybe'.")
-_op("equals_ignore_case", _text(lambda a, e: a.casefold() == e.casefold()),
-    "equal to {expected} ignoring case", expected="string",
-    doc="String equality with casefold(): ``expected='Paris'`` passes 'PARIS', fails 'Paris.'.")
-_op("starts_with_ignore_case", _text(lambda a, e: a.casefold().startswith(e.casefold())),
-    "a string starting with {expected} ignoring case", expected="string",
-    doc="Prefix with casefold(): ``expected='yes'`` passes 'YES, indeed', fails 'No'.")
-_op("ends_with_ignore_case", _text(lambda a, e: a.casefold().endswith(e.casefold())),
-    "a string ending with {expected} ignoring case", expected="string",
-    doc="Suffix with casefold(): ``expected='.PDF'`` passes 'report.pdf', fails 'report.doc'.")
-_op("matches", _text(_search), "a string matching {expected}", expected="regex",
-    doc=r"Python regex search, not anchored: ``expected='\d+'`` passes 'abc123', fails 'abc'.")
-_op("matches_regex", _text(_search), "a string matching {expected}", expected="regex",
-    doc="Same as matches: ``expected='^[A-Z]'`` passes 'Hello', fails 'hello'.")
-_op("contains_word", _text(_search), "a string with the word {expected}",
-    expected="string", prepare=_word,
-    doc="Whole word, case-sensitive: ``expected='quick'`` passes 'a quick fox', fails 'quickly'.")
-_op("is_alphabetic", _text(lambda a, e: all(c.isalpha() for c in a)), "alphabetic",
-    doc="Only letters of any script ('' passes): passes 'abcÄ', fails 'ab c'.")
-_op("is_alphanumeric", _text(lambda a, e: all(c.isalnum() for c in a)), "alphanumeric",
-    doc="Only letters and digits: passes 'abc123', fails 'abc-123'.")
-_op("is_lower_case", _case(str.islower), "lower case",
-    doc="Every letter lower case, others ignored: passes 'hi 123!', fails 'Hello', errors on '12'.")
-_op("is_upper_case", _case(str.isupper), "upper case",
-    doc="Every letter upper case, others ignored: passes 'OK 200', fails 'Ok', errors on '!!'.")
+_op(
+    "starts_with",
+    _text(str.startswith),
+    "a string starting with {expected}",
+    expected="string",
+    doc="String prefix: ``expected='Hel'`` passes 'Hello', fails 'hello', errors on 12.",
+)
+_op(
+    "ends_with",
+    _text(str.endswith),
+    "a string ending with {expected}",
+    expected="string",
+    doc="String suffix: ``expected='.'`` passes 'Done.', fails 'Done', errors on 12.",
+)
+_op(
+    "starts_with_any",
+    _text(lambda a, e: a.startswith(tuple(e))),
+    "a string starting with one of {expected}",
+    expected="strings",
+    doc="Prefix from a list: ``expected=['Yes', 'No']`` passes 'No, thanks', fails 'Maybe'.",
+)
+_op(
+    "equals_ignore_case",
+    _text(lambda a, e: a.casefold() == e.casefold()),
+    "equal to {expected} ignoring case",
+    expected="string",
+    doc="String equality with casefold(): ``expected='Paris'`` passes 'PARIS', fails 'Paris.'.",
+)
+_op(
+    "starts_with_ignore_case",
+    _text(lambda a, e: a.casefold().startswith(e.casefold())),
+    "a string starting with {expected} ignoring case",
+    expected="string",
+    doc="Prefix with casefold(): ``expected='yes'`` passes 'YES, indeed', fails 'No'.",
+)
+_op(
+    "ends_with_ignore_case",
+    _text(lambda a, e: a.casefold().endswith(e.casefold())),
+    "a string ending with {expected} ignoring case",
+    expected="string",
+    doc="Suffix with casefold(): ``expected='.PDF'`` passes 'report.pdf', fails 'report.doc'.",
+)
+_op(
+    "matches",
+    _text(_search),
+    "a string matching {expected}",
+    expected="regex",
+    doc=r"Python regex search, not anchored: ``expected='\d+'`` passes 'abc123', fails 'abc'.",
+)
+_op(
+    "matches_regex",
+    _text(_search),
+    "a string matching {expected}",
+    expected="regex",
+    doc="Same as matches: ``expected='^[A-Z]'`` passes 'Hello', fails 'hello'.",
+)
+_op(
+    "contains_word",
+    _text(_search),
+    "a string with the word {expected}",
+    expected="string",
+    prepare=_word,
+    doc="Whole word, case-sensitive: ``expected='quick'`` passes 'a quick fox', fails 'quickly'.",
+)
+_op(
+    "is_alphabetic",
+    _text(lambda a, e: all(c.isalpha() for c in a)),
+    "alphabetic",
+    doc="Only letters of any script ('' passes): passes 'abcÄ', fails 'ab c'.",
+)
+_op(
+    "is_alphanumeric",
+    _text(lambda a, e: all(c.isalnum() for c in a)),
+    "alphanumeric",
+    doc="Only letters and digits: passes 'abc123', fails 'abc-123'.",
+)
+_op(
+    "is_lower_case",
+    _case(str.islower),
+    "lower case",
+    doc="Every letter lower case, others ignored: passes 'hi 123!', fails 'Hello', errors on '12'.",
+)
+_op(
+    "is_upper_case",
+    _case(str.isupper),
+    "upper case",
+    doc="Every letter upper case, others ignored: passes 'OK 200', fails 'Ok', errors on '!!'.",
+)
 
 _EMAIL = re.compile(r"[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\.[a-zA-Z]{2,}")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
@@ -505,28 +697,47 @@ def _is_iso8601(s: str) -> bool:
     return off_h is None or (int(off_h) <= 23 and int(off_m) <= 59)
 
 
-_op("is_email", _text(lambda a, e: _EMAIL.fullmatch(a) is not None), "an email address",
-    doc="Scouter's email pattern: passes 'ann@example.com', fails 'ann@localhost', errors on 5.")
-_op("is_url", _text(lambda a, e: _is_url(a)), "an http(s) URL",
-    doc="http(s) URL with a host, port or IPv6: passes 'http://localhost:8080/x', fails 'a.com'.")
-_op("is_uuid", _text(lambda a, e: _UUID.fullmatch(a) is not None), "a UUID",
-    doc="8-4-4-4-12 hex digits, any version: passes '123e4567-e89b-12d3-a456-426614174000'.")
-_op("is_iso8601", _text(lambda a, e: _is_iso8601(a)), "an ISO 8601 date or date-time",
-    doc="A real ISO 8601 date or date-time: passes '2024-01-08T12:00:00.5Z', fails '2024-02-30'.")
+_op(
+    "is_email",
+    _text(lambda a, e: _EMAIL.fullmatch(a) is not None),
+    "an email address",
+    doc="Scouter's email pattern: passes 'ann@example.com', fails 'ann@localhost', errors on 5.",
+)
+_op(
+    "is_url",
+    _text(lambda a, e: _is_url(a)),
+    "an http(s) URL",
+    doc="http(s) URL with a host, port or IPv6: passes 'http://localhost:8080/x', fails 'a.com'.",
+)
+_op(
+    "is_uuid",
+    _text(lambda a, e: _UUID.fullmatch(a) is not None),
+    "a UUID",
+    doc="8-4-4-4-12 hex digits, any version: passes '123e4567-e89b-12d3-a456-426614174000'.",
+)
+_op(
+    "is_iso8601",
+    _text(lambda a, e: _is_iso8601(a)),
+    "an ISO 8601 date or date-time",
+    doc="A real ISO 8601 date or date-time: passes '2024-01-08T12:00:00.5Z', fails '2024-02-30'.",
+)
 
 
 def _similarity(a: Any, e: tuple[str, float]) -> tuple[bool, str]:
     score = Levenshtein.normalized_similarity(_need_str(a), e[0])
     ok = score >= e[1]
-    return ok, (f"{describe(a)} has similarity {score:.3f} to {describe(e[0])}, "
-                f"{'at least' if ok else 'below'} {describe(e[1])}")
+    return ok, (
+        f"{describe(a)} has similarity {score:.3f} to {describe(e[0])}, "
+        f"{'at least' if ok else 'below'} {describe(e[1])}"
+    )
 
 
 def _edit_distance(a: Any, e: tuple[str, int]) -> tuple[bool, str]:
     dist = Levenshtein.distance(_need_str(a), e[0])
     ok = dist <= e[1]
-    return ok, (f"{describe(a)} is {dist} edits from {describe(e[0])}, "
-                f"{'within' if ok else 'more than'} {e[1]}")
+    return ok, (
+        f"{describe(a)} is {dist} edits from {describe(e[0])}, {'within' if ok else 'more than'} {e[1]}"
+    )
 
 
 def _word_count(a: Any, e: tuple[int, int]) -> tuple[bool, str]:
@@ -535,18 +746,33 @@ def _word_count(a: Any, e: tuple[int, int]) -> tuple[bool, str]:
     return ok, f"{describe(a)} has {n} words, {'' if ok else 'not '}between {e[0]} and {e[1]}"
 
 
-_op("similarity_gte", _similarity, "similar enough to {expected} ([reference, min])",
-    expected="pair", prepare=_pair("[reference text, min similarity in 0..1]", _string, _fraction),
-    doc="Levenshtein similarity 0..1 >= min: ``expected=['color', 0.8]`` passes 'colour', fails 'cat'.")
-_op("levenshtein_lte", _edit_distance, "close enough to {expected} ([reference, max edits])",
-    expected="pair", prepare=_pair("[reference text, max distance >= 0]", _string, _count),
-    doc="Edit distance <= max: ``expected=['colour', 1]`` passes 'color', fails 'colr'.")
-_op("word_count_between", _word_count, "within the word count range {expected}",
+_op(
+    "similarity_gte",
+    _similarity,
+    "similar enough to {expected} ([reference, min])",
+    expected="pair",
+    prepare=_pair("[reference text, min similarity in 0..1]", _string, _fraction),
+    doc="Levenshtein similarity 0..1 >= min: ``expected=['color', 0.8]`` passes 'colour', fails 'cat'.",
+)
+_op(
+    "levenshtein_lte",
+    _edit_distance,
+    "close enough to {expected} ([reference, max edits])",
+    expected="pair",
+    prepare=_pair("[reference text, max distance >= 0]", _string, _count),
+    doc="Edit distance <= max: ``expected=['colour', 1]`` passes 'color', fails 'colr'.",
+)
+_op(
+    "word_count_between",
+    _word_count,
+    "within the word count range {expected}",
     expected="int_range",
-    doc="Whitespace-separated words, inclusive: ``expected=[1, 50]`` passes 'short one', fails ''.")
+    doc="Whitespace-separated words, inclusive: ``expected=[1, 50]`` passes 'short one', fails ''.",
+)
 
 
 # --- lengths: characters of a string, items of an array, keys of an object ---------
+
 
 def _length(cmp: Callable[[int, int], bool], phrase: str) -> Check:
     def check(a: Any, e: int) -> tuple[bool, str]:
@@ -554,6 +780,7 @@ def _length(cmp: Callable[[int, int], bool], phrase: str) -> Check:
             raise OpError(f"cannot get length: needs a string, array or object, {_got(a)}")
         ok = cmp(len(a), e)
         return ok, _said(ok, f"{describe(a)} (length {len(a)})", f"{phrase} {e}")
+
     return check
 
 
@@ -564,9 +791,14 @@ for _name, _cmp, _phrase, _example in [
     ("has_length_greater_than_or_equal", operator.ge, "of length at least", "2`` passes 'ab'"),
     ("has_length_less_than_or_equal", operator.le, "of length at most", "2`` fails 'abc'"),
 ]:
-    _op(_name, _length(_cmp, _phrase), f"{_phrase} {{expected}}",
-        expected="count", array_native=True,
-        doc=f"Length of a string (characters), array or object: ``expected={_example}.")
+    _op(
+        _name,
+        _length(_cmp, _phrase),
+        f"{_phrase} {{expected}}",
+        expected="count",
+        array_native=True,
+        doc=f"Length of a string (characters), array or object: ``expected={_example}.",
+    )
 
 
 # --- types and emptiness (an array is judged as a whole) ---------------------------
@@ -578,11 +810,20 @@ for _name, _test, _phrase, _example in [
     ("is_null", lambda v: v is None, "null", "passes null, fails '' and 0"),
     ("is_array", lambda v: isinstance(v, list), "an array", "passes [], fails '[]'"),
     ("is_object", lambda v: isinstance(v, dict), "an object", "passes {}, fails '{}' and []"),
-    ("is_integer", lambda v: _is_number(v) and float(v).is_integer(), "an integer",
-     "a number with no fraction: passes 3 and 3.0, fails 3.5, '3' and true"),
+    (
+        "is_integer",
+        lambda v: _is_number(v) and float(v).is_integer(),
+        "an integer",
+        "a number with no fraction: passes 3 and 3.0, fails 3.5, '3' and true",
+    ),
 ]:
-    _op(_name, lambda a, e, _test=_test: _test(a), _phrase, array_native=True,
-        doc=f"JSON type check, never an error: {_example}.")
+    _op(
+        _name,
+        lambda a, e, _test=_test: _test(a),
+        _phrase,
+        array_native=True,
+        doc=f"JSON type check, never an error: {_example}.",
+    )
 
 
 def _is_empty(a: Any, e: None) -> bool:
@@ -591,14 +832,26 @@ def _is_empty(a: Any, e: None) -> bool:
     raise _wrong("a string, array, object or null", a)
 
 
-_op("is_empty", _is_empty, "empty", array_native=True,
-    doc="'', null, [] or {}: passes [], fails 'a', errors on 0.")
+_op(
+    "is_empty",
+    _is_empty,
+    "empty",
+    array_native=True,
+    doc="'', null, [] or {}: passes [], fails 'a', errors on 0.",
+)
+
+
 def _is_not_empty(a: Any, e: Any) -> bool | tuple[bool, str]:
     return True if not _is_empty(a, e) else (False, f"{describe(a)} is empty")
 
 
-_op("is_not_empty", _is_not_empty, "non-empty", array_native=True,
-    doc="Negation of is_empty: passes 'a' and [0], fails '' and null, errors on 0.")
+_op(
+    "is_not_empty",
+    _is_not_empty,
+    "non-empty",
+    array_native=True,
+    doc="Negation of is_empty: passes 'a' and [0], fails '' and null, errors on 0.",
+)
 
 
 # --- documents in strings: JSON and XML (an array is not a document) ---------------
@@ -613,7 +866,7 @@ _MAX_STARTS = 2_000
 def _decode_at(text: str, start: int) -> tuple[Any, int]:
     """``raw_decode`` at ``start``, on a window first: decoding errors on the whole of a long
     text cost time proportional to its length, so trying every start would be quadratic."""
-    window = text[start:start + _WINDOW]
+    window = text[start : start + _WINDOW]
     try:
         value, end = _DECODER.raw_decode(window)
     except json.JSONDecodeError as e:
@@ -688,15 +941,36 @@ def _is_xml(a: Any, e: None) -> tuple[bool, str | None]:
     return True, None
 
 
-_op("is_json", _is_json, "valid JSON", array_native=True,
-    doc="""A string that parses as JSON: passes '42' and '{"a": 1}', fails '{a: 1}'.""")
-_op("contains_json", _contains_json, "text containing JSON",
-    expected="schema", prepare=_optional_schema, array_native=True,
+_op(
+    "is_json",
+    _is_json,
+    "valid JSON",
+    array_native=True,
+    doc="""A string that parses as JSON: passes '42' and '{"a": 1}', fails '{a: 1}'.""",
+)
+_op(
+    "contains_json",
+    _contains_json,
+    "text containing JSON",
+    expected="schema",
+    prepare=_optional_schema,
+    array_native=True,
     doc="""A JSON object or array in text or a ```json fence, optionally matching a JSON Schema """
-        """given as expected: passes 'Here: {"a": 1}'.""")
-_op("json_schema", _json_schema, "valid against the JSON Schema",
-    expected="schema", array_native=True,
+    """given as expected: passes 'Here: {"a": 1}'.""",
+)
+_op(
+    "json_schema",
+    _json_schema,
+    "valid against the JSON Schema",
+    expected="schema",
+    array_native=True,
     doc="""Validates (a string is parsed as JSON first): ``expected={"required": ["a"]}`` """
-        """passes '{"a": 1}'.""")
-_op("is_xml", _is_xml, "well-formed XML", array_native=True,
-    doc="A string that parses as XML: passes '<a><b/></a>', fails '<a>', errors on 5.")
+    """passes '{"a": 1}'.""",
+)
+_op(
+    "is_xml",
+    _is_xml,
+    "well-formed XML",
+    array_native=True,
+    doc="A string that parses as XML: passes '<a><b/></a>', fails '<a>', errors on 5.",
+)

@@ -29,8 +29,18 @@ __all__ = [
 ]
 
 ExpectedKind = Literal[
-    "none", "any", "number", "string", "regex", "list", "pair", "range", "int_range",
-    "schema", "strings", "count",
+    "none",
+    "any",
+    "number",
+    "string",
+    "regex",
+    "list",
+    "pair",
+    "range",
+    "int_range",
+    "schema",
+    "strings",
+    "count",
 ]
 """The shape an operator's ``expected`` must have (checked when a task is created)."""
 
@@ -69,9 +79,14 @@ class Operator:
 
 
 OPERATORS: dict[str, Operator] = {}
-ALIASES: dict[str, str] = {"eq": "equals", "ne": "not_equal", "gt": "greater_than",
-                           "gte": "greater_than_or_equal", "lt": "less_than",
-                           "lte": "less_than_or_equal"}
+ALIASES: dict[str, str] = {
+    "eq": "equals",
+    "ne": "not_equal",
+    "gt": "greater_than",
+    "gte": "greater_than_or_equal",
+    "lt": "less_than",
+    "lte": "less_than_or_equal",
+}
 
 
 def register(op: Operator) -> Operator:

@@ -41,13 +41,15 @@ def _results(results: pd.DataFrame | Any, who: str) -> pd.DataFrame:
 
 def _cells(frame: pd.DataFrame) -> pd.DataFrame:
     """The plain-typed columns every per-cell chart shows in its tooltip."""
-    data = pd.DataFrame({
-        "row": frame["row"].astype(str).to_numpy(),
-        "task": frame["task"].astype(str).to_numpy(),
-        "criterion": frame["criterion"].astype("string").fillna("").astype(str).to_numpy(),
-        "score": as_float(frame["score"]).to_numpy(),
-        "reason": short_reason(frame["reason"]).to_numpy(),
-    })
+    data = pd.DataFrame(
+        {
+            "row": frame["row"].astype(str).to_numpy(),
+            "task": frame["task"].astype(str).to_numpy(),
+            "criterion": frame["criterion"].astype("string").fillna("").astype(str).to_numpy(),
+            "score": as_float(frame["score"]).to_numpy(),
+            "reason": short_reason(frame["reason"]).to_numpy(),
+        }
+    )
     data["check"] = checks(data)
     if "label" in frame.columns and frame["label"].notna().any():
         data["label"] = frame["label"].astype("string").fillna("").astype(str).to_numpy()
@@ -121,8 +123,11 @@ def _stack(
 
 
 def _tooltip(data: pd.DataFrame, *extra: alt.Tooltip) -> list[alt.Tooltip]:
-    tips = [alt.Tooltip("row:N", title="Row"), alt.Tooltip("task:N", title="Task"),
-            alt.Tooltip("criterion:N", title="Criterion")]
+    tips = [
+        alt.Tooltip("row:N", title="Row"),
+        alt.Tooltip("task:N", title="Task"),
+        alt.Tooltip("criterion:N", title="Criterion"),
+    ]
     if "run" in data.columns:
         tips.append(alt.Tooltip("run:N", title="Run"))
     tips += [alt.Tooltip("score:Q", title="Score", format="~r")]
@@ -226,11 +231,17 @@ def distributions(
     title = "Score distribution per criterion"
     independent = False
     if n > max_cells:
-        counts = data.groupby(group, sort=False).agg(
-            task=("task", "first"), criterion=("criterion", "first"), cells=("row", "size"),
-            gap=("gap", "first"),
-            examples=("row", _first_rows),
-        ).reset_index()
+        counts = (
+            data.groupby(group, sort=False)
+            .agg(
+                task=("task", "first"),
+                criterion=("criterion", "first"),
+                cells=("row", "size"),
+                gap=("gap", "first"),
+                examples=("row", _first_rows),
+            )
+            .reset_index()
+        )
         counts["score"] = counts["value"]
         per = ["check", "run"] if len(runs) > 1 else ["check"]
         counts["share"] = counts["cells"] / counts.groupby(per)["cells"].transform("sum")
@@ -239,28 +250,40 @@ def distributions(
         counts["x"], counts["x2"] = centre - half, centre + half
         tips = [alt.Tooltip("task:N", title="Task"), alt.Tooltip("criterion:N", title="Criterion")]
         tips += [alt.Tooltip("run:N", title="Run")] if len(runs) > 1 else []
-        tips += [alt.Tooltip("score:Q", title="Score", format="~r"), alt.Tooltip("cells:Q", title="Cells"),
-                 alt.Tooltip("share:Q", title="Share", format=".1%"), alt.Tooltip("examples:N", title="Rows")]
+        tips += [
+            alt.Tooltip("score:Q", title="Score", format="~r"),
+            alt.Tooltip("cells:Q", title="Cells"),
+            alt.Tooltip("share:Q", title="Share", format=".1%"),
+            alt.Tooltip("examples:N", title="Rows"),
+        ]
         bars = alt.Chart(counts.drop(columns=["gap", "value"]), width=width, height=height)
         chart = bars.mark_bar().encode(
             x=_score_x(data),
             x2="x2:Q",
             y=alt.Y("cells:Q", title="Cells", axis=alt.Axis(tickMinStep=1, format="~s")),
             y2=alt.datum(0),  # x and x2 make the bar a range along x: its height needs a base too
-            color=_color(runs), tooltip=tips,
+            color=_color(runs),
+            tooltip=tips,
         )
-        subtitle = (f"{n:,} scored cells, more than max_cells={max_cells:,}: a bar counts the cells of one "
-                    "score; hover for the first rows.")
+        subtitle = (
+            f"{n:,} scored cells, more than max_cells={max_cells:,}: a bar counts the cells of one "
+            "score; hover for the first rows."
+        )
     else:
         independent = _stack(data, group, runs, gap, width, height)
         status = [alt.Tooltip("status:N", title="Status")] if "status" in data.columns else []
         dots = alt.Chart(data.drop(columns=["value", "gap"]), width=width, height=height)
         chart = dots.mark_circle(opacity=0.85).encode(
             x=_score_x(data),
-            y=alt.Y("cells:Q", title="Cells", scale=alt.Scale(domainMin=0),
-                    axis=alt.Axis(tickMinStep=1, format="~s")),
+            y=alt.Y(
+                "cells:Q",
+                title="Cells",
+                scale=alt.Scale(domainMin=0),
+                axis=alt.Axis(tickMinStep=1, format="~s"),
+            ),
             size=alt.Size("dot:Q", scale=None, legend=None),
-            color=_color(runs), tooltip=_tooltip(data, *status),
+            color=_color(runs),
+            tooltip=_tooltip(data, *status),
         )
         subtitle = "One dot per scored cell, stacked by score; hover for its row and the judge's reason."
         if independent:
@@ -343,11 +366,17 @@ def cost_vs_score(
     data["x"] = data["score"] + _dodge(data, runs, gap, 0.5) + jitter * gap / max(len(runs), 1)
     money = measure == "cost_usd"
     y_title = "Cost per cell (USD)" if money else "Tokens per cell"
-    chart = alt.Chart(data, width=width, height=height).mark_circle(size=36, opacity=0.7).encode(
-        x=_score_x(data),
-        y=alt.Y(f"{measure}:Q", title=y_title, axis=alt.Axis(format="$~g" if money else "~s")),
-        color=_color(runs),
-        tooltip=_tooltip(data, alt.Tooltip(f"{measure}:Q", title=y_title, format="$.5f" if money else ",d")),
+    chart = (
+        alt.Chart(data, width=width, height=height)
+        .mark_circle(size=36, opacity=0.7)
+        .encode(
+            x=_score_x(data),
+            y=alt.Y(f"{measure}:Q", title=y_title, axis=alt.Axis(format="$~g" if money else "~s")),
+            color=_color(runs),
+            tooltip=_tooltip(
+                data, alt.Tooltip(f"{measure}:Q", title=y_title, format="$.5f" if money else ",d")
+            ),
+        )
     )
     notes = ["One dot per scored judge cell; hover for its row and the judge's reason."]
     if dropped:

@@ -13,7 +13,14 @@ from ..errors import ColumnsError, WorkbenchError, cap_list, did_you_mean
 __all__ = ["OKABE_ITO", "combine"]
 
 OKABE_ITO: tuple[str, ...] = (
-    "#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000",
+    "#0072B2",
+    "#E69F00",
+    "#009E73",
+    "#CC79A7",
+    "#56B4E9",
+    "#D55E00",
+    "#F0E442",
+    "#000000",
 )
 """The Okabe-Ito palette (blue first): distinguishable with the common colour-vision deficiencies."""
 

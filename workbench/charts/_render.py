@@ -82,8 +82,11 @@ def _json_for_script(value: Any) -> str:
     and ``&`` are escaped, so data such as ``</script><script>...`` cannot end the element."""
     text = json.dumps(value, ensure_ascii=False, allow_nan=False, default=str)
     return (
-        text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-        .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+        text.replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("&", "\\u0026")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
     )
 
 
@@ -184,8 +187,11 @@ def _spec(chart: alt.TopLevelMixin | dict[str, Any], who: str) -> dict[str, Any]
     return chart.to_dict()
 
 
-def to_html(*charts: alt.TopLevelMixin | dict[str, Any], title: str = "Charts",
-            embed_options: dict[str, Any] | None = None) -> str:
+def to_html(
+    *charts: alt.TopLevelMixin | dict[str, Any],
+    title: str = "Charts",
+    embed_options: dict[str, Any] | None = None,
+) -> str:
     """A standalone HTML page showing ``charts`` offline: vega's JavaScript is inlined once.
 
     Args:
@@ -206,9 +212,9 @@ def to_html(*charts: alt.TopLevelMixin | dict[str, Any], title: str = "Charts",
     specs = [_spec(c, "to_html") for c in charts]
     body = "\n".join(_snippet(s, embed_options, bundle=False) for s in specs)
     return (
-        "<!DOCTYPE html>\n<html>\n<head>\n<meta charset=\"utf-8\">\n"
+        '<!DOCTYPE html>\n<html>\n<head>\n<meta charset="utf-8">\n'
         f"<title>{html.escape(title)}</title>\n"
-        "<script type=\"text/javascript\">\n(function () {\n" + _bundle() + "\n})();\n</script>\n"
+        '<script type="text/javascript">\n(function () {\n' + _bundle() + "\n})();\n</script>\n"
         "<style>body { font-family: sans-serif; } .wb-chart { margin: 1em 0; }</style>\n"
         f"</head>\n<body>\n{body}\n</body>\n</html>\n"
     )

@@ -55,10 +55,12 @@ def _summary_of(obj: Any, who: str) -> pd.DataFrame:
 
 
 def _text_columns(frame: pd.DataFrame) -> pd.DataFrame:
-    data = pd.DataFrame({
-        "task": frame["task"].astype(str).to_numpy(),
-        "criterion": frame["criterion"].astype("string").fillna("").astype(str).to_numpy(),
-    })
+    data = pd.DataFrame(
+        {
+            "task": frame["task"].astype(str).to_numpy(),
+            "criterion": frame["criterion"].astype("string").fillna("").astype(str).to_numpy(),
+        }
+    )
     data["check"] = checks(data)
     return data
 
@@ -97,13 +99,19 @@ def pass_rates(summary: pd.DataFrame | Any, *, width: int = 360) -> alt.LayerCha
         (['rule', 'point'], 'pass_rate')
     """
     frame = _summary_of(summary, "pass_rates")
-    require(frame, _SUMMARY_COLUMNS, "pass_rates",
-            "Pass run.summary(), a results frame or a run; for several runs, {'v1': run1, 'v2': run2}.")
+    require(
+        frame,
+        _SUMMARY_COLUMNS,
+        "pass_rates",
+        "Pass run.summary(), a results frame or a run; for several runs, {'v1': run1, 'v2': run2}.",
+    )
     frame = frame[frame["pass_rate"].notna().to_numpy()]
     if frame.empty:
-        raise DataError("pass_rates() found no check with a pass rate: every cell errored, was skipped, or "
-                        "was scored without a threshold. Give the judge a threshold, or chart "
-                        "charts.distributions(run).")
+        raise DataError(
+            "pass_rates() found no check with a pass rate: every cell errored, was skipped, or "
+            "was scored without a threshold. Give the judge a threshold, or chart "
+            "charts.distributions(run)."
+        )
     data = _text_columns(frame)
     _copy_numbers(data, frame, ["pass_rate", "pass_rate_low", "pass_rate_high"])
     counts = _copy_numbers(data, frame, ["n", "passed", "failed"])
@@ -117,22 +125,30 @@ def pass_rates(summary: pd.DataFrame | Any, *, width: int = 360) -> alt.LayerCha
         encoding["color"] = run_color(runs)
     else:
         encoding["color"] = alt.value(OKABE_ITO[0])
-    tips += [alt.Tooltip("pass_rate:Q", title="Pass rate", format=".1%"),
-             alt.Tooltip("pass_rate_low:Q", title="95% interval from", format=".1%"),
-             alt.Tooltip("pass_rate_high:Q", title="95% interval to", format=".1%")]
+    tips += [
+        alt.Tooltip("pass_rate:Q", title="Pass rate", format=".1%"),
+        alt.Tooltip("pass_rate_low:Q", title="95% interval from", format=".1%"),
+        alt.Tooltip("pass_rate_high:Q", title="95% interval to", format=".1%"),
+    ]
     tips += [alt.Tooltip(f"{c}:Q", title=c.capitalize(), format=",d") for c in counts]
     x_scale = alt.Scale(domain=[0, 1])
     base = alt.Chart(data).encode(tooltip=tips, **encoding)
     interval = base.mark_rule(strokeWidth=2).encode(
-        x=alt.X("pass_rate_low:Q", title="Pass rate (95% interval)", scale=x_scale,
-                axis=alt.Axis(format="%", values=[0, 0.2, 0.4, 0.6, 0.8, 1])),
+        x=alt.X(
+            "pass_rate_low:Q",
+            title="Pass rate (95% interval)",
+            scale=x_scale,
+            axis=alt.Axis(format="%", values=[0, 0.2, 0.4, 0.6, 0.8, 1]),
+        ),
         x2="pass_rate_high:Q",
     )
     point = base.mark_point(filled=True, size=60, opacity=1).encode(x=alt.X("pass_rate:Q", scale=x_scale))
     return alt.LayerChart(layer=[interval, point]).properties(
-        width=width, height=alt.Step(14) if len(runs) > 1 else alt.Step(22),  # with yOffset: per run
-        title=alt.Title("Pass rate per check", subtitle="Dot: pass rate; bar: its 95% interval (Wilson).",
-                        anchor="start"),
+        width=width,
+        height=alt.Step(14) if len(runs) > 1 else alt.Step(22),  # with yOffset: per run
+        title=alt.Title(
+            "Pass rate per check", subtitle="Dot: pass rate; bar: its 95% interval (Wilson).", anchor="start"
+        ),
     )
 
 
@@ -167,31 +183,43 @@ def comparison(table: pd.DataFrame | Any, *, width: int = 360) -> alt.LayerChart
         raise WorkbenchError(
             f"comparison() needs wb.compare(a, b) or its .table, not {type(table).__name__}."
         )
-    require(frame, _COMPARISON_COLUMNS, "comparison",
-            "Pass the result of wb.compare(a, b), or its .table.")
+    require(frame, _COMPARISON_COLUMNS, "comparison", "Pass the result of wb.compare(a, b), or its .table.")
     name_a, name_b = getattr(table, "name_a", "A"), getattr(table, "name_b", "B")
     data = _text_columns(frame)
     _copy_numbers(data, frame, ["delta", "ci_low", "ci_high", "p_holm"])
     extra = _copy_numbers(data, frame, ["n", "mean_a", "mean_b", "p_value", "wins", "ties", "losses"])
     data["metric"] = frame["metric"].astype(str).map(lambda m: _METRICS.get(m, m)).to_numpy()
     significant = frame["significant"].astype("boolean").fillna(False).to_numpy(dtype=bool)
-    data["significance"] = pd.Series(significant).map(
-        {True: "Significant", False: "Not significant"}
-    ).to_numpy()
+    data["significance"] = (
+        pd.Series(significant).map({True: "Significant", False: "Not significant"}).to_numpy()
+    )
     data = data[data["delta"].notna()]
-    tips = [alt.Tooltip("task:N", title="Task"), alt.Tooltip("criterion:N", title="Criterion"),
-            alt.Tooltip("metric:N", title="Metric")]
+    tips = [
+        alt.Tooltip("task:N", title="Task"),
+        alt.Tooltip("criterion:N", title="Criterion"),
+        alt.Tooltip("metric:N", title="Metric"),
+    ]
     fmt = {"n": ",d", "wins": ",d", "ties": ",d", "losses": ",d", "p_value": ".3g"}
     titles = {"n": "Paired rows", "mean_a": f"Mean {name_a}", "mean_b": f"Mean {name_b}", "p_value": "p"}
-    tips += [alt.Tooltip(f"{c}:Q", title=titles.get(c, c.capitalize()), format=fmt.get(c, ".3~f"))
-             for c in extra if c in ("n", "mean_a", "mean_b")]
-    tips += [alt.Tooltip("delta:Q", title=f"Change ({name_b} − {name_a})", format="+.3~f"),
-             alt.Tooltip("ci_low:Q", title="Interval from", format="+.3~f"),
-             alt.Tooltip("ci_high:Q", title="Interval to", format="+.3~f")]
-    tips += [alt.Tooltip(f"{c}:Q", title=titles.get(c, c.capitalize()), format=fmt[c])
-             for c in extra if c in ("p_value", "wins", "ties", "losses")]
-    tips += [alt.Tooltip("p_holm:Q", title="p (Holm-adjusted)", format=".3g"),
-             alt.Tooltip("significance:N", title="Result")]
+    tips += [
+        alt.Tooltip(f"{c}:Q", title=titles.get(c, c.capitalize()), format=fmt.get(c, ".3~f"))
+        for c in extra
+        if c in ("n", "mean_a", "mean_b")
+    ]
+    tips += [
+        alt.Tooltip("delta:Q", title=f"Change ({name_b} − {name_a})", format="+.3~f"),
+        alt.Tooltip("ci_low:Q", title="Interval from", format="+.3~f"),
+        alt.Tooltip("ci_high:Q", title="Interval to", format="+.3~f"),
+    ]
+    tips += [
+        alt.Tooltip(f"{c}:Q", title=titles.get(c, c.capitalize()), format=fmt[c])
+        for c in extra
+        if c in ("p_value", "wins", "ties", "losses")
+    ]
+    tips += [
+        alt.Tooltip("p_holm:Q", title="p (Holm-adjusted)", format=".3g"),
+        alt.Tooltip("significance:N", title="Result"),
+    ]
     marks = alt.Scale(domain=["Significant", "Not significant"], range=[OKABE_ITO[5], NOT_SIGNIFICANT])
     shapes = alt.Scale(domain=["Significant", "Not significant"], range=["diamond", "circle"])
     legend = alt.Legend(title="Holm-adjusted test")
@@ -199,26 +227,50 @@ def comparison(table: pd.DataFrame | Any, *, width: int = 360) -> alt.LayerChart
     x_title = f"Change, {name_b} − {name_a} (95% interval)"
     y = alt.Y("check:N", title=None, sort=check_order(data))
     zero = alt.Chart().mark_rule(color="#555555", strokeDash=[4, 3]).encode(x=alt.datum(0))
-    interval = alt.Chart().mark_rule(strokeWidth=2).encode(
-        y=y, x=alt.X("ci_low:Q", title=x_title), x2="ci_high:Q",
-        color=alt.Color("significance:N", scale=marks, legend=legend), tooltip=tips,
+    interval = (
+        alt.Chart()
+        .mark_rule(strokeWidth=2)
+        .encode(
+            y=y,
+            x=alt.X("ci_low:Q", title=x_title),
+            x2="ci_high:Q",
+            color=alt.Color("significance:N", scale=marks, legend=legend),
+            tooltip=tips,
+        )
     )
-    point = alt.Chart().mark_point(filled=True, size=80, opacity=1).encode(
-        y=y, x="delta:Q", color=alt.Color("significance:N", scale=marks, legend=legend),
-        shape=alt.Shape("significance:N", scale=shapes, legend=legend), tooltip=tips,
+    point = (
+        alt.Chart()
+        .mark_point(filled=True, size=80, opacity=1)
+        .encode(
+            y=y,
+            x="delta:Q",
+            color=alt.Color("significance:N", scale=marks, legend=legend),
+            shape=alt.Shape("significance:N", scale=shapes, legend=legend),
+            tooltip=tips,
+        )
     )
-    title = alt.Title(f"Change per check: {name_b} against {name_a}",
-                      subtitle="Dot: change in the mean; bar: its bootstrap interval; "
-                               "dashed line: no change.",
-                      anchor="start")
+    title = alt.Title(
+        f"Change per check: {name_b} against {name_a}",
+        subtitle="Dot: change in the mean; bar: its bootstrap interval; dashed line: no change.",
+        anchor="start",
+    )
     layered = alt.layer(zero, interval, point)
     if len(metrics) < 2:
         return layered.properties(data=data, width=width, height=alt.Step(22), title=title)
-    return layered.properties(width=width, height=alt.Step(22)).facet(
-        row=alt.Row("metric:N", title=None, sort=metrics,
-                    header=alt.Header(labelFontWeight="bold", labelAngle=0, labelAlign="left")),
-        data=data,
-    ).resolve_scale(x="independent", y="independent").properties(title=title)
+    return (
+        layered.properties(width=width, height=alt.Step(22))
+        .facet(
+            row=alt.Row(
+                "metric:N",
+                title=None,
+                sort=metrics,
+                header=alt.Header(labelFontWeight="bold", labelAngle=0, labelAlign="left"),
+            ),
+            data=data,
+        )
+        .resolve_scale(x="independent", y="independent")
+        .properties(title=title)
+    )
 
 
 def _trend_frame(runs: Runs) -> pd.DataFrame:
@@ -234,8 +286,13 @@ def _trend_frame(runs: Runs) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def trend(frame: pd.DataFrame | Runs, *, value: Literal["mean", "pass_rate"] = "mean", width: int = 420,
-          height: int = 220) -> alt.LayerChart:
+def trend(
+    frame: pd.DataFrame | Runs,
+    *,
+    value: Literal["mean", "pass_rate"] = "mean",
+    width: int = 420,
+    height: int = 220,
+) -> alt.LayerChart:
     """A criterion's mean score (or pass rate) across runs, oldest first: one line per criterion.
 
     Args:
@@ -262,9 +319,13 @@ def trend(frame: pd.DataFrame | Runs, *, value: Literal["mean", "pass_rate"] = "
         raise DataError(f"trend(): value={value!r} is not one of 'mean', 'pass_rate'.")
     if not isinstance(frame, pd.DataFrame):
         frame = _trend_frame(frame)
-    require(frame, ["run", "started_at", "task", "criterion", value], "trend",
-            "Pass one row per (run, task, criterion), e.g. run.summary() with run and started_at added, "
-            "or the runs themselves: trend({'v1': run1, 'v2': run2}).")
+    require(
+        frame,
+        ["run", "started_at", "task", "criterion", value],
+        "trend",
+        "Pass one row per (run, task, criterion), e.g. run.summary() with run and started_at added, "
+        "or the runs themselves: trend({'v1': run1, 'v2': run2}).",
+    )
     frame = frame[frame[value].notna().to_numpy()]
     if frame.empty:
         other = "pass_rate" if value == "mean" else "mean"
@@ -276,21 +337,36 @@ def trend(frame: pd.DataFrame | Runs, *, value: Literal["mean", "pass_rate"] = "
     order = data.groupby("run", sort=False)["started_at"].min().sort_values(kind="stable").index.tolist()
     checks_ = check_order(data)
     pct = value == "pass_rate"
-    tips = [alt.Tooltip("run:N", title="Run"),
-            alt.Tooltip("started_at:T", title="Started", format="%Y-%m-%d %H:%M"),
-            alt.Tooltip("task:N", title="Task"), alt.Tooltip("criterion:N", title="Criterion")]
-    tips += [alt.Tooltip(f"{c}:Q", title={"mean": "Mean score", "pass_rate": "Pass rate", "n": "Cells"}[c],
-                         format={"mean": ".3~f", "pass_rate": ".1%", "n": ",d"}[c]) for c in numbers]
+    tips = [
+        alt.Tooltip("run:N", title="Run"),
+        alt.Tooltip("started_at:T", title="Started", format="%Y-%m-%d %H:%M"),
+        alt.Tooltip("task:N", title="Task"),
+        alt.Tooltip("criterion:N", title="Criterion"),
+    ]
+    tips += [
+        alt.Tooltip(
+            f"{c}:Q",
+            title={"mean": "Mean score", "pass_rate": "Pass rate", "n": "Cells"}[c],
+            format={"mean": ".3~f", "pass_rate": ".1%", "n": ",d"}[c],
+        )
+        for c in numbers
+    ]
     base = alt.Chart(data).encode(
         x=alt.X("run:N", title="Run (oldest first)", sort=order, axis=alt.Axis(labelAngle=-30)),
-        y=alt.Y(f"{value}:Q", title="Pass rate" if pct else "Mean score", scale=alt.Scale(zero=False),
-                axis=alt.Axis(format="%" if pct else "~g")),
-        color=alt.Color("check:N", title="Check", sort=checks_,
-                        scale=alt.Scale(domain=checks_, **palette(len(checks_)))),
+        y=alt.Y(
+            f"{value}:Q",
+            title="Pass rate" if pct else "Mean score",
+            scale=alt.Scale(zero=False),
+            axis=alt.Axis(format="%" if pct else "~g"),
+        ),
+        color=alt.Color(
+            "check:N", title="Check", sort=checks_, scale=alt.Scale(domain=checks_, **palette(len(checks_)))
+        ),
         tooltip=tips,
     )
     title = "Pass rate per check over runs" if pct else "Mean score per check over runs"
     return alt.LayerChart(layer=[base.mark_line(), base.mark_point(filled=True, size=50)]).properties(
-        width=width, height=height,
+        width=width,
+        height=height,
         title=alt.Title(title, subtitle="Runs in the order they started.", anchor="start"),
     )

@@ -61,8 +61,12 @@ def _parser() -> argparse.ArgumentParser:
         help="evaluate only the first N rows (--rows 20) or these ids, comma-separated "
         "(--rows s001,s007; a trailing comma makes one number an id: --rows 7,)",
     )
-    run.add_argument("--output", "-o", metavar="FILE",
-                     help="also write the long results table to a .csv, .parquet or .jsonl file")
+    run.add_argument(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="also write the long results table to a .csv, .parquet or .jsonl file",
+    )
     run.add_argument("--strict", action="store_true", help="stop at the first error cell (exit code 1)")
     run.add_argument(
         "--model",
@@ -70,14 +74,19 @@ def _parser() -> argparse.ArgumentParser:
         help="the judge model for judge tasks, a litellm model string such as openai/gpt-4o-mini "
         "(credentials and base URL from litellm's environment variables, e.g. OPENAI_API_KEY, OPENAI_API_BASE)",
     )
-    run.add_argument("--concurrency", type=int, default=16, metavar="C", help="judge calls in flight at once (16)")
+    run.add_argument(
+        "--concurrency", type=int, default=16, metavar="C", help="judge calls in flight at once (16)"
+    )
     run.add_argument("--no-cache", action="store_true", help="neither read nor write the judge call cache")
     run.add_argument("--label", metavar="TEXT", help="a label for the saved run, e.g. 'prompt v2'")
     run.add_argument("--no-save", action="store_true", help="do not save the run in the run store")
     run.add_argument("--store", metavar="PATH", help=store_help)
 
-    runs = commands.add_parser("runs", help="list the saved runs, newest first",
-                               description="List the runs in the run store, newest first.")
+    runs = commands.add_parser(
+        "runs",
+        help="list the saved runs, newest first",
+        description="List the runs in the run store, newest first.",
+    )
     runs.add_argument("--store", metavar="PATH", help=store_help)
     runs.add_argument("--limit", type=int, default=20, metavar="N", help="show the newest N runs (20)")
 
@@ -93,12 +102,19 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("a", metavar="A", help="the baseline run: an id or a label (the newest run with it)")
     compare.add_argument("b", metavar="B", help="the candidate run")
     compare.add_argument("--store", metavar="PATH", help=store_help)
-    compare.add_argument("--flips", type=int, default=10, metavar="N", help="show the first N flipped rows (10)")
-    compare.add_argument("--fail-on-regression", action="store_true",
-                         help="exit 1 when a criterion got significantly worse in B")
+    compare.add_argument(
+        "--flips", type=int, default=10, metavar="N", help="show the first N flipped rows (10)"
+    )
+    compare.add_argument(
+        "--fail-on-regression",
+        action="store_true",
+        help="exit 1 when a criterion got significantly worse in B",
+    )
 
     report = commands.add_parser(
-        "report", add_help=False, help="execute a notebook into one self-contained HTML report",
+        "report",
+        add_help=False,
+        help="execute a notebook into one self-contained HTML report",
         description="See `workbench report --help`.",
     )
     report.add_argument("args", nargs=argparse.REMAINDER)

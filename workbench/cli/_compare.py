@@ -26,14 +26,25 @@ def runs_command(args: argparse.Namespace) -> int:
     rows = []
     for rec in runs.head(args.limit).to_dict(orient="records"):
         cost = rec.get("cost_usd")
-        rows.append([
-            rec["id"], rec.get("label") or "", f"{rec['suite']} {rec['version']}", rec.get("model") or "",
-            pd.Timestamp(rec["started_at"]).strftime("%Y-%m-%d %H:%M"), f"{rec['rows']:,}",
-            f"{rec['passed']:,}/{rec['failed']:,}",
-            "-" if not rec["calls"] else "unknown" if pd.isna(cost) else f"${float(cost):.4f}",
-        ])
-    print(_table(["id", "label", "suite", "model", "started (UTC)", "rows", "passed/failed", "cost"], rows,
-                 right=[False] * 5 + [True] * 3))
+        rows.append(
+            [
+                rec["id"],
+                rec.get("label") or "",
+                f"{rec['suite']} {rec['version']}",
+                rec.get("model") or "",
+                pd.Timestamp(rec["started_at"]).strftime("%Y-%m-%d %H:%M"),
+                f"{rec['rows']:,}",
+                f"{rec['passed']:,}/{rec['failed']:,}",
+                "-" if not rec["calls"] else "unknown" if pd.isna(cost) else f"${float(cost):.4f}",
+            ]
+        )
+    print(
+        _table(
+            ["id", "label", "suite", "model", "started (UTC)", "rows", "passed/failed", "cost"],
+            rows,
+            right=[False] * 5 + [True] * 3,
+        )
+    )
     if len(runs) > args.limit:
         print(f"... {len(runs) - args.limit:,} older (--limit N shows more)")
     print(f"\n{_count(len(runs), 'run')} in {store.path}")

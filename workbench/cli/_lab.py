@@ -32,12 +32,16 @@ def lab_args(notebook: str | None, extra: list[str]) -> list[str]:
         >>> lab_args(None, ["--no-browser"])[1:3]
         ['-m', 'jupyterlab']
     """
-    if notebook is not None and notebook.startswith("-"):  # `workbench lab -- --no-browser`: no notebook named
+    if notebook is not None and notebook.startswith(
+        "-"
+    ):  # `workbench lab -- --no-browser`: no notebook named
         extra, notebook = [notebook, *extra], None
     target = Path(notebook) if notebook else (QUICKSTART if QUICKSTART.exists() else None)
     if target is not None and not target.exists():
-        raise BadInput(f"'{target}' does not exist (current directory: {Path.cwd()}); "
-                       "name a notebook or folder, or run from the repository root")
+        raise BadInput(
+            f"'{target}' does not exist (current directory: {Path.cwd()}); "
+            "name a notebook or folder, or run from the repository root"
+        )
     cmd = [sys.executable, "-m", "jupyterlab", *OFFLINE_FLAGS, f"--LabApp.app_settings_dir={SETTINGS}"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         cmd.append("--allow-root")  # JupyterLab refuses to start as root without it

@@ -36,9 +36,19 @@ def run_command(args: argparse.Namespace) -> int:
     suite = _load_suite(Path(args.suite))
     df = load_dataset(args.data)
     rows = _parse_rows(args.rows, df) if args.rows is not None else None
-    run = evaluate(df, suite, rows=rows, strict=args.strict, model=args.model, concurrency=args.concurrency,
-                   use_cache=not args.no_cache, progress=sys.stderr.isatty(), save=not args.no_save,
-                   label=args.label, store=args.store)
+    run = evaluate(
+        df,
+        suite,
+        rows=rows,
+        strict=args.strict,
+        model=args.model,
+        concurrency=args.concurrency,
+        use_cache=not args.no_cache,
+        progress=sys.stderr.isatty(),
+        save=not args.no_save,
+        label=args.label,
+        store=args.store,
+    )
     n_rows = len(df) if rows is None else len(rows)
     print(f"Suite {suite.name!r} {suite.version} ({len(suite.tasks)} tasks) on {args.data} ({n_rows:,} rows)")
     print()
@@ -47,8 +57,14 @@ def run_command(args: argparse.Namespace) -> int:
     print(repr(run))
     if run.calls:
         c = run.calls
-        spent = "unknown (no price for this model)" if run.cost()["cost_usd"].isna().iloc[-1] else f"${c['cost_usd']:.4f}"
-        print(f"Judge calls: {c['calls']:,} ({c['cache_hits']:,} from the cache, {c['errors']:,} failed); spent {spent}")
+        spent = (
+            "unknown (no price for this model)"
+            if run.cost()["cost_usd"].isna().iloc[-1]
+            else f"${c['cost_usd']:.4f}"
+        )
+        print(
+            f"Judge calls: {c['calls']:,} ({c['cache_hits']:,} from the cache, {c['errors']:,} failed); spent {spent}"
+        )
     failures = _failures(run.results)
     if failures:
         print()
@@ -59,8 +75,13 @@ def run_command(args: argparse.Namespace) -> int:
         print(f"Wrote {len(run.results):,} result rows to {output}")
     if run.id:
         print()
-        print(f"Saved as run {run.id}" + (f" ({run.label!r})" if run.label else "")
-              + ": compare with `workbench compare <other> " + run.id + "`")
+        print(
+            f"Saved as run {run.id}"
+            + (f" ({run.label!r})" if run.label else "")
+            + ": compare with `workbench compare <other> "
+            + run.id
+            + "`"
+        )
     return _report_targets(run.results, suite)
 
 
@@ -77,8 +98,15 @@ def _report_targets(results: pd.DataFrame, suite: Suite) -> int:
     for rec in targets.to_dict(orient="records"):
         name = rec["task"] + (f".{rec['criterion']}" if rec["criterion"] else "")
         rate = "-" if pd.isna(rec["pass_rate"]) else _percent(rec["pass_rate"])
-        rows.append([name, f">= {_percent(rec['min_pass_rate'])}", rate, f"{rec['passed']}/{rec['checked']}",
-                     "met" if rec["met"] else "MISSED"])
+        rows.append(
+            [
+                name,
+                f">= {_percent(rec['min_pass_rate'])}",
+                rate,
+                f"{rec['passed']}/{rec['checked']}",
+                "met" if rec["met"] else "MISSED",
+            ]
+        )
     print()
     print("Targets (errors count as not passing):")
     print(_table(["task", "target", "pass rate", "passed", ""], rows, right=[False, True, True, True, False]))
@@ -161,8 +189,10 @@ def _summary_table(run: Run) -> str:
     for rec in summary.to_dict(orient="records"):
         name = str(rec["task"]) + (f".{rec['criterion']}" if rec["criterion"] else "")
         rate = rec["pass_rate"]
-        shown = "-" if pd.isna(rate) else (
-            f"{_percent(rate)} [{_percent(rec['pass_rate_low'])}-{_percent(rec['pass_rate_high'])}]"
+        shown = (
+            "-"
+            if pd.isna(rate)
+            else (f"{_percent(rate)} [{_percent(rec['pass_rate_low'])}-{_percent(rec['pass_rate_high'])}]")
         )
         line = [name, rec["n"], shown, rec["passed"], rec["failed"], rec["errors"], rec["skipped"]]
         if judged:
@@ -220,4 +250,3 @@ def _failures(results: pd.DataFrame, limit: int = _SHOWN) -> str:
 
 def _count(n: int, noun: str) -> str:
     return f"{n:,} {noun}{'' if n == 1 else 's'}"
-

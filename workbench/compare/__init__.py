@@ -97,13 +97,15 @@ class Comparison:
         with a ``change`` column (``better``/``worse`` for B, or ``-``) and flip counts."""
         t = self.table
         flips = self.flips.groupby(["task", "criterion", "direction"], observed=True).size()
-        count = lambda d: pd.array(  # noqa: E731
+        count = lambda d: pd.array(
             [int(flips.get((tk, cr, d), 0)) for tk, cr in zip(t["task"], t["criterion"])], dtype="Int64"
         )
         sig = t["significant"].fillna(False).to_numpy(dtype=bool)
         delta = t["delta"].to_numpy(dtype=float, na_value=np.nan)
         change = np.where(sig & (delta > 0), "better", np.where(sig & (delta < 0), "worse", "-"))
-        out = t[["task", "criterion", "metric", "n", "mean_a", "mean_b", "delta", "ci_low", "ci_high", "p_holm"]].copy()
+        out = t[
+            ["task", "criterion", "metric", "n", "mean_a", "mean_b", "delta", "ci_low", "ci_high", "p_holm"]
+        ].copy()
         out.insert(0, "change", pd.array(change, dtype="string"))
         out["pass_to_fail"], out["fail_to_pass"] = count("pass_to_fail"), count("fail_to_pass")
         order = np.lexsort((t["p_holm"].to_numpy(dtype=float, na_value=np.inf), ~sig))
@@ -112,7 +114,7 @@ class Comparison:
     def _lines(self) -> list[str]:
         t = self.table
         n_rows = int(t["n"].max()) if len(t) and t["n"].notna().any() else 0
-        side = lambda name, letter: letter if name == letter else f"{name!r} ({letter})"  # noqa: E731
+        side = lambda name, letter: letter if name == letter else f"{name!r} ({letter})"
         lines = [
             f"Comparison of {side(self.name_a, 'A')} and {side(self.name_b, 'B')}: {len(t)} shared "
             f"{'criterion' if len(t) == 1 else 'criteria'}, "
@@ -120,7 +122,9 @@ class Comparison:
         ]
         sig = t[t["significant"].fillna(False).to_numpy(dtype=bool)]
         if len(sig):
-            lines.append(f"  changed significantly (Holm-adjusted p < {self.alpha:g}, {self.confidence:.0%} intervals):")
+            lines.append(
+                f"  changed significantly (Holm-adjusted p < {self.alpha:g}, {self.confidence:.0%} intervals):"
+            )
             for r in sig.itertuples(index=False):
                 who = "B better" if r.delta > 0 else "B worse"
                 lines.append(
@@ -143,7 +147,11 @@ class Comparison:
             lines.append(
                 f"  unmatched rows: {int(sides.get('a', 0))} only in A, {int(sides.get('b', 0))} only in B (see .unmatched)"
             )
-        lines += [f"  {label}: {_names(f)}" for label, f in (("only in A", self.only_a), ("only in B", self.only_b)) if len(f)]
+        lines += [
+            f"  {label}: {_names(f)}"
+            for label, f in (("only in A", self.only_a), ("only in B", self.only_b))
+            if len(f)
+        ]
         return lines
 
     def __repr__(self) -> str:
@@ -264,7 +272,9 @@ def _floats(s: pd.Series, side: str) -> np.ndarray:
     try:
         return s.astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
     except (TypeError, ValueError) as e:
-        raise ColumnsError(f"compare(): column {s.name!r} of {side} must hold numbers or booleans: {e}") from None
+        raise ColumnsError(
+            f"compare(): column {s.name!r} of {side} must hold numbers or booleans: {e}"
+        ) from None
 
 
 @dataclass
@@ -291,22 +301,31 @@ def _side(frame: pd.DataFrame, side: str) -> _Side:
     t_codes, t_text = _factor(frame["task"])
     c_codes, c_text = _factor(frame["criterion"])
     uniq, first, key = _in_order(t_codes * len(c_text) + c_codes)
-    keys = pd.MultiIndex.from_arrays([t_text[uniq // len(c_text)], c_text[uniq % len(c_text)]],
-                                     names=["task", "criterion"])
+    keys = pd.MultiIndex.from_arrays(
+        [t_text[uniq // len(c_text)], c_text[uniq % len(c_text)]], names=["task", "criterion"]
+    )
     if "kind" in frame.columns:
         k_codes, k_text = _factor(frame["kind"])
         kind = k_text[k_codes[first]]
     else:
         kind = np.full(len(uniq), "", dtype=object)
-    return _Side(keys, key, kind, np.isin(s_text, _COUNTED)[s_codes],
-                 _floats(frame["passed"], side), _floats(frame["score"], side))
+    return _Side(
+        keys,
+        key,
+        kind,
+        np.isin(s_text, _COUNTED)[s_codes],
+        _floats(frame["passed"], side),
+        _floats(frame["score"], side),
+    )
 
 
 def _key_frame(index: pd.MultiIndex) -> pd.DataFrame:
-    return pd.DataFrame({
-        "task": pd.array(np.asarray(index.get_level_values(0), dtype=object), dtype="string"),
-        "criterion": pd.array(np.asarray(index.get_level_values(1), dtype=object), dtype="string"),
-    })
+    return pd.DataFrame(
+        {
+            "task": pd.array(np.asarray(index.get_level_values(0), dtype=object), dtype="string"),
+            "criterion": pd.array(np.asarray(index.get_level_values(1), dtype=object), dtype="string"),
+        }
+    )
 
 
 def _name(task: str, criterion: str) -> str:
@@ -332,8 +351,16 @@ def _in_order(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return uniq[order], first[order], rank[inverse.ravel()]
 
 
-def _compare(ra: pd.DataFrame, rb: pd.DataFrame, name_a: str, name_b: str,
-             confidence: float, n_boot: int, seed: int, alpha: float) -> Comparison:
+def _compare(
+    ra: pd.DataFrame,
+    rb: pd.DataFrame,
+    name_a: str,
+    name_b: str,
+    confidence: float,
+    n_boot: int,
+    seed: int,
+    alpha: float,
+) -> Comparison:
     a, b = _side(ra, "a"), _side(rb, "b")
     in_b_keys, in_a_keys = a.keys.isin(b.keys), b.keys.isin(a.keys)
     shared = a.keys[in_b_keys]
@@ -347,23 +374,25 @@ def _compare(ra: pd.DataFrame, rb: pd.DataFrame, name_a: str, name_b: str,
     # rows: one integer code per distinct label across both sides
     row_a, row_b = ra["row"], rb["row"]
     codes, labels = pd.factorize(pd.concat([row_a, row_b], ignore_index=True))
-    code_a, code_b = codes[: len(row_a)], codes[len(row_a):]
+    code_a, code_b = codes[: len(row_a)], codes[len(row_a) :]
     has_a, has_b = np.zeros(len(labels), bool), np.zeros(len(labels), bool)
     has_a[code_a], has_b[code_b] = True, True
     rows_a, first_a, _ = _in_order(code_a)
     rows_b, first_b, _ = _in_order(code_b)
     if not has_b[rows_a].any():
-        show = lambda s, f: cap_list([_scalar(x) for x in s.iloc[f[:5]]], 5)  # noqa: E731
+        show = lambda s, f: cap_list([_scalar(x) for x in s.iloc[f[:5]]], 5)
         raise CompareError(
             f"compare(): no row of {name_a!r} is in {name_b!r}, so nothing can be paired: A has rows "
             f"{show(row_a, first_a)}, B has {show(row_b, first_b)}. Rows are matched on the "
             "input's index labels: evaluate both versions on the same DataFrame index."
         )
     lone_a, lone_b = first_a[~has_b[rows_a]], first_b[~has_a[rows_b]]
-    unmatched = pd.DataFrame({
-        "row": pd.concat([row_a.iloc[lone_a], row_b.iloc[lone_b]], ignore_index=True),
-        "side": pd.array(["a"] * len(lone_a) + ["b"] * len(lone_b), dtype="string"),
-    })
+    unmatched = pd.DataFrame(
+        {
+            "row": pd.concat([row_a.iloc[lone_a], row_b.iloc[lone_b]], ignore_index=True),
+            "side": pd.array(["a"] * len(lone_a) + ["b"] * len(lone_b), dtype="string"),
+        }
+    )
 
     # cells: pair (row, shared key) across the sides
     n_keys = len(shared)
@@ -391,22 +420,31 @@ def _compare(ra: pd.DataFrame, rb: pd.DataFrame, name_a: str, name_b: str,
     ia, ib = ia[by_key], ib[by_key]
     k = k_a[ia]
     # cells of rows both sides have, but with no partner cell on the other side
-    lonely = (np.bincount(k_a[pos_a][has_b[code_a[pos_a]]], minlength=n_keys)
-              + np.bincount(k_b[pos_b][has_a[code_b[pos_b]]], minlength=n_keys)
-              - 2 * np.bincount(k, minlength=n_keys))
-    has_score = (np.bincount(k_a[pos_a][~np.isnan(a.score[pos_a])], minlength=n_keys)
-                 + np.bincount(k_b[pos_b][~np.isnan(b.score[pos_b])], minlength=n_keys)) > 0
+    lonely = (
+        np.bincount(k_a[pos_a][has_b[code_a[pos_a]]], minlength=n_keys)
+        + np.bincount(k_b[pos_b][has_a[code_b[pos_b]]], minlength=n_keys)
+        - 2 * np.bincount(k, minlength=n_keys)
+    )
+    has_score = (
+        np.bincount(k_a[pos_a][~np.isnan(a.score[pos_a])], minlength=n_keys)
+        + np.bincount(k_b[pos_b][~np.isnan(b.score[pos_b])], minlength=n_keys)
+    ) > 0
     kinds = a.kind[a.keys.get_indexer(shared)]
 
     counted = a.counted[ia] & b.counted[ib]
     sa, sb, pa, pb = a.score[ia], b.score[ib], a.passed[ia], b.passed[ib]
-    pairs = _Pairs(k, sa, sb, pa, pb, counted & ~np.isnan(sa) & ~np.isnan(sb), counted & ~np.isnan(pa) & ~np.isnan(pb))
+    pairs = _Pairs(
+        k, sa, sb, pa, pb, counted & ~np.isnan(sa) & ~np.isnan(sb), counted & ~np.isnan(pa) & ~np.isnan(pb)
+    )
     table = _stats(pairs, shared, has_score, lonely, confidence, n_boot, seed)
     table.insert(2, "kind", pd.array(np.asarray(kinds, dtype=object), dtype="string"))
     p_holm = _holm(table["p_value"].to_numpy(dtype=float, na_value=np.nan))
     table.insert(table.columns.get_loc("p_value") + 1, "p_holm", _nullable(p_holm))
-    table.insert(table.columns.get_loc("p_holm") + 1, "significant",
-                 pd.array(np.nan_to_num(p_holm, nan=1.0) < alpha, dtype="boolean"))
+    table.insert(
+        table.columns.get_loc("p_holm") + 1,
+        "significant",
+        pd.array(np.nan_to_num(p_holm, nan=1.0) < alpha, dtype="boolean"),
+    )
     flips = _flips(pairs, shared, ra, rb, ia, ib)
     return Comparison(name_a, name_b, table, flips, unmatched, only_a, only_b, confidence, alpha)
 
@@ -427,8 +465,15 @@ class _Pairs:
 _INTS = ("n", "wins", "ties", "losses", "excluded")
 
 
-def _stats(pairs: _Pairs, shared: pd.MultiIndex, has_score: np.ndarray, lonely: np.ndarray,
-           confidence: float, n_boot: int, seed: int) -> pd.DataFrame:
+def _stats(
+    pairs: _Pairs,
+    shared: pd.MultiIndex,
+    has_score: np.ndarray,
+    lonely: np.ndarray,
+    confidence: float,
+    n_boot: int,
+    seed: int,
+) -> pd.DataFrame:
     """One row of statistics per shared key: loops over keys, each one vectorised."""
     from scipy.stats import binomtest, wilcoxon
 
@@ -446,39 +491,61 @@ def _stats(pairs: _Pairs, shared: pd.MultiIndex, has_score: np.ndarray, lonely: 
         p_w = _wilcoxon((sb - sa)[score_pair], wilcoxon) if is_score and score_pair.any() else nan
         p_m = _mcnemar(pass_a, pass_b, binomtest) if len(pass_a) else nan
         low, high = _bootstrap(d, confidence, n_boot, seed, f"{task}\x1f{criterion}")
-        rows.append({
-            "metric": "score" if is_score else "pass_rate", "n": n,
-            "mean_a": xa.mean() if n else nan, "mean_b": xb.mean() if n else nan, "delta": d.mean() if n else nan,
-            "ci_low": low, "ci_high": high,
-            "pass_rate_a": pass_a.mean() if len(pass_a) else nan, "pass_rate_b": pass_b.mean() if len(pass_b) else nan,
-            "p_wilcoxon": p_w, "p_mcnemar": p_m, "p_value": p_w if is_score else p_m,
-            "wins": int((d > 0).sum()), "ties": int((d == 0).sum()), "losses": int((d < 0).sum()),
-            "excluded": int(bounds[i + 1] - bounds[i] - n + lonely[i]),
-        })
+        rows.append(
+            {
+                "metric": "score" if is_score else "pass_rate",
+                "n": n,
+                "mean_a": xa.mean() if n else nan,
+                "mean_b": xb.mean() if n else nan,
+                "delta": d.mean() if n else nan,
+                "ci_low": low,
+                "ci_high": high,
+                "pass_rate_a": pass_a.mean() if len(pass_a) else nan,
+                "pass_rate_b": pass_b.mean() if len(pass_b) else nan,
+                "p_wilcoxon": p_w,
+                "p_mcnemar": p_m,
+                "p_value": p_w if is_score else p_m,
+                "wins": int((d > 0).sum()),
+                "ties": int((d == 0).sum()),
+                "losses": int((d < 0).sum()),
+                "excluded": int(bounds[i + 1] - bounds[i] - n + lonely[i]),
+            }
+        )
     table = _key_frame(shared)
     for c in rows[0]:
         values = [r[c] for r in rows]
-        table[c] = (pd.array(values, dtype="string") if c == "metric" else pd.array(values, dtype="Int64")
-                    if c in _INTS else _nullable(np.asarray(values, dtype=float)))
+        table[c] = (
+            pd.array(values, dtype="string")
+            if c == "metric"
+            else pd.array(values, dtype="Int64")
+            if c in _INTS
+            else _nullable(np.asarray(values, dtype=float))
+        )
     return table
 
 
-def _flips(pairs: _Pairs, shared: pd.MultiIndex, ra: pd.DataFrame, rb: pd.DataFrame,
-           ia: np.ndarray, ib: np.ndarray) -> pd.DataFrame:
+def _flips(
+    pairs: _Pairs, shared: pd.MultiIndex, ra: pd.DataFrame, rb: pd.DataFrame, ia: np.ndarray, ib: np.ndarray
+) -> pd.DataFrame:
     flipped = np.flatnonzero(pairs.pass_pair & (pairs.pa != pairs.pb))
     k = pairs.k[flipped]
     at_a, at_b = ia[flipped], ib[flipped]
-    reason = lambda r, at: (  # noqa: E731
-        pd.array(r["reason"].iloc[at].to_numpy(dtype=object, na_value=None), dtype="string") if "reason" in r.columns
+    reason = lambda r, at: (
+        pd.array(r["reason"].iloc[at].to_numpy(dtype=object, na_value=None), dtype="string")
+        if "reason" in r.columns
         else pd.array([None] * len(at), dtype="string")
     )
-    return pd.DataFrame({
-        "row": ra["row"].iloc[at_a].reset_index(drop=True),
-        "task": pd.array(np.asarray(shared.get_level_values(0), dtype=object)[k], dtype="string"),
-        "criterion": pd.array(np.asarray(shared.get_level_values(1), dtype=object)[k], dtype="string"),
-        "direction": pd.array(np.where(pairs.pa[flipped] == 1, "pass_to_fail", "fail_to_pass"), dtype="string"),
-        "score_a": _nullable(pairs.sa[flipped]),
-        "score_b": _nullable(pairs.sb[flipped]),
-        "reason_a": reason(ra, at_a),
-        "reason_b": reason(rb, at_b),
-    })
+    return pd.DataFrame(
+        {
+            "row": ra["row"].iloc[at_a].reset_index(drop=True),
+            "task": pd.array(np.asarray(shared.get_level_values(0), dtype=object)[k], dtype="string"),
+            "criterion": pd.array(np.asarray(shared.get_level_values(1), dtype=object)[k], dtype="string"),
+            "direction": pd.array(
+                np.where(pairs.pa[flipped] == 1, "pass_to_fail", "fail_to_pass"), dtype="string"
+            ),
+            "score_a": _nullable(pairs.sa[flipped]),
+            "score_b": _nullable(pairs.sb[flipped]),
+            "reason_a": reason(ra, at_a),
+            "reason_b": reason(rb, at_b),
+        }
+    )

@@ -53,8 +53,15 @@ def _bootstrap(d: np.ndarray, confidence: float, n_boot: int, seed: int, name: s
     else:
         from scipy.stats import bootstrap
 
-        ci = bootstrap((d,), np.mean, n_resamples=n_boot, confidence_level=confidence, method="percentile",
-                       vectorized=True, rng=rng).confidence_interval
+        ci = bootstrap(
+            (d,),
+            np.mean,
+            n_resamples=n_boot,
+            confidence_level=confidence,
+            method="percentile",
+            vectorized=True,
+            rng=rng,
+        ).confidence_interval
         return float(ci.low), float(ci.high)
     tail = (1 - confidence) / 2
     low, high = np.quantile(means, [tail, 1 - tail])

@@ -29,21 +29,8 @@ Example:
 
 from __future__ import annotations
 
-from ._prompt import (  # noqa: F401  (fence_token, like ScaleKind, is public but not in __all__)
-    build_messages,
-    cut_middle,
-    fence_token,
-    render_prompt,
-    repair_messages,
-    response_format,
-    system_prompt,
-    verdict_model,
-)
-from ._scales import ResolvedCriterion, ScaleKind, effective  # noqa: F401
-from ._verdict import Verdict, overall, parse_verdict
-
 # internals, importable from here as they were before the split into a package
-from ._prompt import (  # noqa: F401
+from ._prompt import (  # noqa: F401  (fence_token, like ScaleKind, is public but not in __all__)  # noqa: F401
     _FORBID,
     _ROLE,
     _UNTRUSTED,
@@ -54,18 +41,29 @@ from ._prompt import (  # noqa: F401
     _shape,
     _system_text,
     _template_parts,
+    build_messages,
+    cut_middle,
+    fence_token,
+    render_prompt,
+    repair_messages,
+    response_format,
+    system_prompt,
+    verdict_model,
 )
-from ._scales import _BINARY, _RESOLVED, _labels_text, _num, _resolve  # noqa: F401
+from ._scales import _BINARY, _RESOLVED, ResolvedCriterion, ScaleKind, _labels_text, _num, _resolve, effective  # noqa: F401  # noqa: F401
 from ._verdict import (  # noqa: F401
     _DECODER,
     _FENCE,
     _OBJECT_START,
+    Verdict,
     _check_one,
     _extract,
     _integer,
     _loads,
     _reject_constant,
     _show,
+    overall,
+    parse_verdict,
 )
 
 __all__ = [

@@ -16,7 +16,6 @@ from ..paths import _TEMPLATE, compact_json, loads_json
 from ..specs import Criterion, JudgeTask
 from ._scales import ResolvedCriterion, _labels_text, _resolve
 
-
 # --- the response schema ------------------------------------------------------------------
 
 
@@ -186,7 +185,7 @@ def cut_middle(text: str, limit: int | None) -> str:
         return text
     head = limit // 2
     tail = limit - head
-    return f"{text[:head]}[... {len(text) - limit} characters cut]{text[len(text) - tail:]}"
+    return f"{text[:head]}[... {len(text) - limit} characters cut]{text[len(text) - tail :]}"
 
 
 @lru_cache(maxsize=256)

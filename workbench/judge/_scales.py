@@ -10,7 +10,6 @@ from typing import Literal
 from ..errors import SpecError
 from ..specs import Criterion, JudgeTask, _check_threshold
 
-
 ScaleKind = Literal["range", "binary", "labels", "mapping"]
 """How a criterion is scored: an integer range, pass/fail, ordered labels, or labels with scores."""
 

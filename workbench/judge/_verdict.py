@@ -19,7 +19,6 @@ from ..paths import compact_json
 from ..specs import Criterion, JudgeTask
 from ._scales import ResolvedCriterion, _labels_text, _resolve
 
-
 # --- verdicts ---------------------------------------------------------------------------------------
 
 
@@ -140,12 +139,14 @@ def _check_one(rc: ResolvedCriterion, entry: Any) -> Verdict | str:
     where = f"criterion {rc.name!r}"
     if rc.kind == "range":
         if "score" not in entry:
-            return f"{where} has no \"score\" (an integer from {rc.low} to {rc.high})"
+            return f'{where} has no "score" (an integer from {rc.low} to {rc.high})'
         raw_score = entry["score"]
         score = _integer(raw_score)
         if score is None:
-            return (f"{where}: score {_show(raw_score)} is not an integer "
-                    f"(the scale is the integers {rc.low}..{rc.high})")
+            return (
+                f"{where}: score {_show(raw_score)} is not an integer "
+                f"(the scale is the integers {rc.low}..{rc.high})"
+            )
         if not rc.low <= score <= rc.high:  # type: ignore[operator]
             return f"{where}: score {_show(raw_score)} is outside the scale {rc.low}..{rc.high}"
         value = float(score)
@@ -154,7 +155,7 @@ def _check_one(rc: ResolvedCriterion, entry: Any) -> Verdict | str:
     if raw_label is None and isinstance(entry.get("score"), str):
         raw_label = entry["score"]  # the label written under "score"
     if raw_label is None:
-        return f"{where} has no \"label\" (one of {_labels_text(rc.labels)})"
+        return f'{where} has no "label" (one of {_labels_text(rc.labels)})'
     label = None
     if isinstance(raw_label, str):
         folded = raw_label.strip().casefold()

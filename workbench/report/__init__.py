@@ -97,9 +97,13 @@ def _output_path(src: Path, output: str | os.PathLike[str] | None) -> Path:
     if out.is_dir():
         out = out / src.with_suffix(".html").name
     if out.suffix.lower() not in (".html", ".htm"):
-        raise ReportError(f"output {str(out)!r} should be an .html file, got {out.suffix or 'no extension'!r}")
+        raise ReportError(
+            f"output {str(out)!r} should be an .html file, got {out.suffix or 'no extension'!r}"
+        )
     if not out.parent.is_dir():
-        raise ReportError(f"output folder '{out.parent}' does not exist (current directory: {Path.cwd()}); create it first")
+        raise ReportError(
+            f"output folder '{out.parent}' does not exist (current directory: {Path.cwd()}); create it first"
+        )
     return out
 
 
@@ -107,18 +111,26 @@ def _render(nb: object, src: Path) -> str:
     html = export_html(nb, name=src.stem, path=str(src.parent))  # type: ignore[arg-type]
     html, leaked = redact_secrets(html)
     if leaked:
-        warnings.warn(f"the report of {str(src)!r} showed the value of {cap_list(leaked)}; it was replaced by "
-                      "'[redacted NAME]'. Do not print credentials in a notebook you share.", stacklevel=3)
+        warnings.warn(
+            f"the report of {str(src)!r} showed the value of {cap_list(leaked)}; it was replaced by "
+            "'[redacted NAME]'. Do not print credentials in a notebook you share.",
+            stacklevel=3,
+        )
     fetched = external_references(html)
     if fetched:
-        warnings.warn(f"the report of {str(src)!r} still loads {len(fetched)} resource(s) from the network, so it "
-                      f"will not render fully offline: {cap_list(fetched, 5)}", stacklevel=3)
+        warnings.warn(
+            f"the report of {str(src)!r} still loads {len(fetched)} resource(s) from the network, so it "
+            f"will not render fully offline: {cap_list(fetched, 5)}",
+            stacklevel=3,
+        )
     return html
 
 
 def _write(path: Path, text: str) -> None:
     """Write all or nothing: a temporary file in the same folder, then renamed over ``path``."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")  # umask applies, unlike mkstemp
+    tmp = path.with_name(
+        f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    )  # umask applies, unlike mkstemp
     try:
         with open(tmp, "x", encoding="utf-8") as f:
             f.write(text)

@@ -23,11 +23,22 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("notebook", metavar="NOTEBOOK", help="the .ipynb file")
-    parser.add_argument("-o", "--output", metavar="OUT",
-                        help="the .html file (or an existing folder) to write; default NOTEBOOK with .html")
-    parser.add_argument("--timeout", type=float, default=600.0, metavar="S",
-                        help="seconds for the whole notebook, kernel start included (600)")
-    parser.add_argument("--cwd", metavar="DIR", help="the kernel's working directory; default the notebook's folder")
+    parser.add_argument(
+        "-o",
+        "--output",
+        metavar="OUT",
+        help="the .html file (or an existing folder) to write; default NOTEBOOK with .html",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=600.0,
+        metavar="S",
+        help="seconds for the whole notebook, kernel start included (600)",
+    )
+    parser.add_argument(
+        "--cwd", metavar="DIR", help="the kernel's working directory; default the notebook's folder"
+    )
     return parser
 
 

@@ -105,23 +105,31 @@ class NotebookError(WorkbenchError, RuntimeError):
         self.partial: Path | None = None
 
     def __str__(self) -> str:
-        where = f"cell {self.cell}" + (f" (code cell [{self.execution_count}])" if self.execution_count else "")
+        where = f"cell {self.cell}" + (
+            f" (code cell [{self.execution_count}])" if self.execution_count else ""
+        )
         first = next((line for line in self.source.splitlines() if line.strip()), "")
         if self.timed_out:
             head = f"notebook {self.notebook!r} timed out: {where} was still running when the overall timeout"
             lines = [f"{head} of {self.timeout:g} s ran out", f"  > {shorten(first, 100)}"]
         else:
-            lines = [f"notebook {self.notebook!r} failed in {where}: {self.ename}: {shorten(self.evalue, 300)}",
-                     f"  > {shorten(first, 100)}"]
+            lines = [
+                f"notebook {self.notebook!r} failed in {where}: {self.ename}: {shorten(self.evalue, 300)}",
+                f"  > {shorten(first, 100)}",
+            ]
             tb = [line for line in self.traceback.splitlines() if line.strip()]
             if len(tb) > 1:
                 shown = tb[-_TRACEBACK_LINES:]
-                lines.append("Traceback" + (f" (last {len(shown)} lines)" if len(tb) > len(shown) else "") + ":")
+                lines.append(
+                    "Traceback" + (f" (last {len(shown)} lines)" if len(tb) > len(shown) else "") + ":"
+                )
                 lines += ["    " + line for line in shown]
         if self.partial is not None:
             lines.append(f"Partial report, with the outputs up to this cell: {self.partial}")
         if self.timed_out:
-            lines.append("Give it more time with timeout=... (CLI: --timeout SECONDS), or make the cell faster.")
+            lines.append(
+                "Give it more time with timeout=... (CLI: --timeout SECONDS), or make the cell faster."
+            )
         else:
             lines.append("Fix the cell and run the report again; the notebook itself was not changed.")
         return "\n".join(lines)
@@ -140,7 +148,9 @@ def read_notebook(path: str | os.PathLike[str]) -> NotebookNode:
     """
     p = Path(path)
     if p.suffix.lower() != ".ipynb":
-        raise ReportError(f"{str(p)!r} is not a notebook; expected a .ipynb file, got {p.suffix or 'no extension'!r}")
+        raise ReportError(
+            f"{str(p)!r} is not a notebook; expected a .ipynb file, got {p.suffix or 'no extension'!r}"
+        )
     if not p.is_file():
         here = sorted(q.name for q in p.parent.glob("*.ipynb")) if p.parent.is_dir() else []
         hint = f"notebooks in '{p.parent}': {cap_list(here)}" if here else f"current directory: {Path.cwd()}"
@@ -150,8 +160,10 @@ def read_notebook(path: str | os.PathLike[str]) -> NotebookNode:
     try:
         nb = nbformat.read(p, as_version=4)
     except Exception as e:  # nbformat raises JSON, validation and unicode errors alike
-        raise ReportError(f"cannot read notebook {str(p)!r}: {type(e).__name__}: {shorten(str(e), 200)}; "
-                          "is it a valid .ipynb (JSON, nbformat 4)?") from e
+        raise ReportError(
+            f"cannot read notebook {str(p)!r}: {type(e).__name__}: {shorten(str(e), 200)}; "
+            "is it a valid .ipynb (JSON, nbformat 4)?"
+        ) from e
     return nb
 
 
@@ -200,7 +212,9 @@ def execute_notebook(
     if not workdir.is_dir():
         raise ReportError(f"cwd {str(workdir)!r} is not a folder (current directory: {Path.cwd()})")
     with tempfile.TemporaryDirectory(prefix="wb-kernel-") as sockets:
-        client = _client(nb, timeout=float(timeout), cwd=workdir, kernel_name=kernel_name, sockets=Path(sockets))
+        client = _client(
+            nb, timeout=float(timeout), cwd=workdir, kernel_name=kernel_name, sockets=Path(sockets)
+        )
         try:
             _run_sync(client.async_execute)
         except BaseException as e:
@@ -294,15 +308,19 @@ def _explain(e: BaseException, client: Any, nb: NotebookNode, name: str, timeout
         from jupyter_client.kernelspec import KernelSpecManager
 
         known = sorted(KernelSpecManager().find_kernel_specs())
-        return ReportError(f"notebook {name!r} asks for kernel {e.name!r}, which is not installed; installed kernels: "
-                           f"{cap_list(known)}; pass kernel_name=... or change the notebook's kernel")
+        return ReportError(
+            f"notebook {name!r} asks for kernel {e.name!r}, which is not installed; installed kernels: "
+            f"{cap_list(known)}; pass kernel_name=... or change the notebook's kernel"
+        )
     if not isinstance(e, (CellExecutionError, CellTimeoutError, DeadKernelError)):
         if isinstance(e, RuntimeError) and "didn't respond" in str(e):  # kernel start timed out
-            return ReportError(f"the kernel for {name!r} did not start: {e}; is ipykernel installed in this environment?")
+            return ReportError(
+                f"the kernel for {name!r} did not start: {e}; is ipykernel installed in this environment?"
+            )
         return e
     try:
         client.set_widgets_metadata()  # so a partial report still shows the widgets made so far
-    except Exception:  # noqa: BLE001, S110  # pragma: no cover - best effort, never hide the cell's error
+    except Exception:  # noqa: BLE001  # pragma: no cover - best effort, never hide the cell's error
         pass
     index = max(client.current, 0)
     cell: Any = nb.cells[index] if nb.cells else {"source": "", "execution_count": None}
@@ -317,6 +335,14 @@ def _explain(e: BaseException, client: Any, nb: NotebookNode, name: str, timeout
         lines = errors[-1].get("traceback", []) if errors else [e.traceback]
         ename, evalue, tb = e.ename, e.evalue, _ANSI.sub("", "\n".join(lines))
     return NotebookError(
-        notebook=name, cell=index + 1, execution_count=cell.get("execution_count"), source=cell.get("source", ""),
-        ename=ename, evalue=evalue, traceback=tb, timed_out=timed_out, timeout=timeout, executed=nb,
+        notebook=name,
+        cell=index + 1,
+        execution_count=cell.get("execution_count"),
+        source=cell.get("source", ""),
+        ename=ename,
+        evalue=evalue,
+        traceback=tb,
+        timed_out=timed_out,
+        timeout=timeout,
+        executed=nb,
     )

@@ -63,10 +63,14 @@ _CLOSE_SCRIPT = re.compile(r"</(script)", re.IGNORECASE)
 _URL = r"""((?:https?:)?//[^"'\s<>)]+)"""
 _FETCHES = re.compile(
     r"<(?:script|img|iframe|frame|embed|source|audio|video|track|input|link|object|image|use)\b[^>]*?\s"
-    r"(?:src|href|data|poster|srcset|xlink:href)\s*=\s*[\"']?\s*" + _URL
-    + r"|url\(\s*[\"']?\s*" + _URL
-    + r"|@import\s+[\"']" + _URL
-    + r"|\bimport\(\s*[\"'`]" + _URL,
+    r"(?:src|href|data|poster|srcset|xlink:href)\s*=\s*[\"']?\s*"
+    + _URL
+    + r"|url\(\s*[\"']?\s*"
+    + _URL
+    + r"|@import\s+[\"']"
+    + _URL
+    + r"|\bimport\(\s*[\"'`]"
+    + _URL,
     re.IGNORECASE,
 )
 # The widgets' CSS keeps a commented-out font import; never fetched, but it reads like a fetch.
@@ -113,7 +117,11 @@ def export_html(nb: NotebookNode, *, name: str = "report", path: str | None = No
     has_widgets = bool(nb.get("metadata", {}).get("widgets", {}).get(_WIDGET_STATE, {}).get("state"))
     resources: dict[str, Any] = {
         "metadata": {"name": name, **({"path": path} if path else {})},
-        "workbench": {"require_js": require_js, "widgets_js": widgets_js if has_widgets else "", "vega_js": vega_js},
+        "workbench": {
+            "require_js": require_js,
+            "widgets_js": widgets_js if has_widgets else "",
+            "vega_js": vega_js,
+        },
     }
     html, _ = exporter.from_notebook_node(nb, resources=resources)
     return str(html)
@@ -132,11 +140,11 @@ def _hoist_vega(nb: NotebookNode) -> str:
         end = text.find(_VEGA_END, start + len(_VEGA_START)) if start >= 0 else -1
         if end < 0:
             return html
-        found = text[start + len(_VEGA_START):end]
+        found = text[start + len(_VEGA_START) : end]
         if (bundle and found != bundle) or _CLOSE_SCRIPT.search(found) or "<!--" in found:
             return html  # another version, or not safe to move into a <script> of its own
         bundle = found
-        return text[:start + len(_VEGA_START)] + text[end:]
+        return text[: start + len(_VEGA_START)] + text[end:]
 
     def outputs(items: list[Any]) -> None:
         for output in items:
@@ -215,7 +223,9 @@ def _vendored_js() -> tuple[str, str]:
     scripts = _script_safe(read("require.js").decode("utf-8")), _script_safe(widgets)
     for script in scripts:  # a newer vendored build must not bring a fetch along unnoticed
         if _FETCHES.search(script):
-            raise WorkbenchError(f"a vendored script would fetch {external_references(script)[:3]}; see workbench/_vendor")
+            raise WorkbenchError(
+                f"a vendored script would fetch {external_references(script)[:3]}; see workbench/_vendor"
+            )
     return scripts
 
 

@@ -43,7 +43,11 @@ def data_fingerprint(df: pd.DataFrame) -> str:
     _feed(h, _VERSION)
     _feed(h, json.dumps([len(df), [str(c) for c in df.columns], [str(t) for t in df.dtypes]]).encode())
     index = df.index
-    levels = [index.get_level_values(i) for i in range(index.nlevels)] if isinstance(index, pd.MultiIndex) else [index]
+    levels = (
+        [index.get_level_values(i) for i in range(index.nlevels)]
+        if isinstance(index, pd.MultiIndex)
+        else [index]
+    )
     for level in levels:
         _feed(h, str(level.dtype).encode())
         _feed(h, _digest(level.array))
@@ -85,7 +89,9 @@ def _digest(values: Any) -> bytes:
 
 def _arrow_backed(values: Any) -> bool:
     dtype = getattr(values, "dtype", None)
-    return isinstance(dtype, pd.ArrowDtype) or (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow")
+    return isinstance(dtype, pd.ArrowDtype) or (
+        isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"
+    )
 
 
 def _numpy_digest(array: np.ndarray, h: Any) -> bytes:
@@ -106,7 +112,12 @@ def _arrow_digest(chunked: Any) -> bytes:
     if isinstance(chunked, pa.Array):
         chunked = pa.chunked_array([chunked])
     t = chunked.type
-    if not (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t) or pa.types.is_large_binary(t)):
+    if not (
+        pa.types.is_string(t)
+        or pa.types.is_large_string(t)
+        or pa.types.is_binary(t)
+        or pa.types.is_large_binary(t)
+    ):
         return _digest(np.asarray(chunked.to_numpy(zero_copy_only=False), dtype=object))
     lengths, data = xxhash.xxh3_128(), xxhash.xxh3_128()
     wide = pa.types.is_large_string(t) or pa.types.is_large_binary(t)

@@ -16,10 +16,27 @@ __all__ = ["safe_params", "scrub_secrets", "secret_values"]
 _HARMLESS_TRANSPORT = frozenset({"timeout", "max_retries", "num_retries"})
 """Transport settings that say how a run behaved and can hold no secret."""
 
-_SECRET_WORDS = frozenset({
-    "key", "apikey", "secret", "password", "passwd", "pwd", "token", "auth", "authorization",
-    "credential", "credentials", "cookie", "cookies", "header", "headers", "bearer", "signature",
-})
+_SECRET_WORDS = frozenset(
+    {
+        "key",
+        "apikey",
+        "secret",
+        "password",
+        "passwd",
+        "pwd",
+        "token",
+        "auth",
+        "authorization",
+        "credential",
+        "credentials",
+        "cookie",
+        "cookies",
+        "header",
+        "headers",
+        "bearer",
+        "signature",
+    }
+)
 """A parameter whose name has one of these words is dropped (``max_tokens`` has ``tokens``, kept)."""
 
 _ENV_SECRET = re.compile(r"KEY|TOKEN|SECRET|PASSW|CREDENTIAL|AUTH", re.IGNORECASE)

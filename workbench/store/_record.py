@@ -45,19 +45,29 @@ class Record:
         free = 0.0 if not judged else None  # no judge: nothing spent; else missing when the price is unknown
         tokens = r["tokens"].sum() if judged else 0
         values = {
-            "label": label, "suite": run.suite.name, "version": run.suite.version,
-            "suite_fingerprint": run.suite.fingerprint(), "suite_yaml": run.suite.to_yaml(),
-            "data_fingerprint": run.data_fingerprint, "model": run.model,
+            "label": label,
+            "suite": run.suite.name,
+            "version": run.suite.version,
+            "suite_fingerprint": run.suite.fingerprint(),
+            "suite_yaml": run.suite.to_yaml(),
+            "data_fingerprint": run.data_fingerprint,
+            "model": run.model,
             "params": json.dumps(run.params, default=lambda o: f"<{type(o).__name__}>"),
             "calls_json": json.dumps(run.calls, default=float),
             "started_at": utc_iso(run.started_at),
             "duration_s": float(run.duration_s),
-            "rows": int(r["row"].nunique(dropna=False)) if len(r) else 0, "cells": len(r),
-            "calls": int(run.calls.get("calls", 0)), "cache_hits": int(run.calls.get("cache_hits", 0)),
-            "errors": int(summary["errors"].sum()), "tokens": None if pd.isna(tokens) else int(tokens),
-            "cost_usd": _float(run.calls.get("cost_usd", free)), "saved_usd": _float(run.calls.get("saved_usd", free)),
-            "passed": int(summary["passed"].sum()), "failed": int(summary["failed"].sum()),
-            "saved_at": datetime.now(timezone.utc).isoformat(timespec="microseconds"), "workbench_version": __version__,
+            "rows": int(r["row"].nunique(dropna=False)) if len(r) else 0,
+            "cells": len(r),
+            "calls": int(run.calls.get("calls", 0)),
+            "cache_hits": int(run.calls.get("cache_hits", 0)),
+            "errors": int(summary["errors"].sum()),
+            "tokens": None if pd.isna(tokens) else int(tokens),
+            "cost_usd": _float(run.calls.get("cost_usd", free)),
+            "saved_usd": _float(run.calls.get("saved_usd", free)),
+            "passed": int(summary["passed"].sum()),
+            "failed": int(summary["failed"].sum()),
+            "saved_at": datetime.now(timezone.utc).isoformat(timespec="microseconds"),
+            "workbench_version": __version__,
         }
         rows = [tuple(_plain(x) for x in rec) for rec in summary[_schema.SUMMARY].itertuples(index=False)]
         return cls(values=values, blob=encode_results(results), summary=rows)
@@ -65,10 +75,16 @@ class Record:
 
 def insert(con: sqlite3.Connection, run_id: str, record: Record) -> None:
     values = {"id": run_id, **record.values}
-    con.execute(f"INSERT INTO runs ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})", tuple(values.values()))
+    con.execute(
+        f"INSERT INTO runs ({', '.join(values)}) VALUES ({', '.join('?' * len(values))})",
+        tuple(values.values()),
+    )
     blob = memoryview(record.blob)
     for part, start in enumerate(range(0, max(len(blob), 1), _PART)):
-        con.execute("INSERT INTO results (run_id, part, data) VALUES (?, ?, ?)", (run_id, part, blob[start:start + _PART]))
+        con.execute(
+            "INSERT INTO results (run_id, part, data) VALUES (?, ?, ?)",
+            (run_id, part, blob[start : start + _PART]),
+        )
     con.executemany(
         f"INSERT INTO summaries (run_id, position, {', '.join(_schema.SUMMARY)}) "
         f"VALUES (?, ?, {', '.join('?' * len(_schema.SUMMARY))})",

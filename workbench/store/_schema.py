@@ -25,9 +25,33 @@ SCHEMA_VERSION = 1
 
 V0_COLUMNS = ["id", "label", "suite_yaml", "model", "started_at", "duration_s", "results"]
 
-TOTALS = ["rows", "cells", "calls", "cache_hits", "errors", "tokens", "cost_usd", "saved_usd", "passed", "failed"]
-SUMMARY = ["task", "criterion", "kind", "n", "mean", "pass_rate", "pass_rate_low", "pass_rate_high",
-           "passed", "failed", "errors", "skipped", "scored"]
+TOTALS = [
+    "rows",
+    "cells",
+    "calls",
+    "cache_hits",
+    "errors",
+    "tokens",
+    "cost_usd",
+    "saved_usd",
+    "passed",
+    "failed",
+]
+SUMMARY = [
+    "task",
+    "criterion",
+    "kind",
+    "n",
+    "mean",
+    "pass_rate",
+    "pass_rate_low",
+    "pass_rate_high",
+    "passed",
+    "failed",
+    "errors",
+    "skipped",
+    "scored",
+]
 
 _DDL = """
 CREATE TABLE runs (
@@ -91,8 +115,12 @@ def check(con: sqlite3.Connection, path: Path) -> int | None:
     try:
         app = con.execute("PRAGMA application_id").fetchone()[0]
         version = con.execute("PRAGMA user_version").fetchone()[0]
-        tables = sorted(r[0] for r in con.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"))
+        tables = sorted(
+            r[0]
+            for r in con.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        )
     except sqlite3.DatabaseError as e:
         raise StoreError(
             f"{path} is not a workbench run store: SQLite cannot read it ({e}). Pass store= another path "
@@ -149,7 +177,14 @@ def _from_v0(con: sqlite3.Connection, insert: Any) -> None:
     create(con)
     for run_id, label, suite_yaml, model, started_at, duration_s, blob in old:
         results = pa.ipc.open_stream(pa.py_buffer(blob)).read_all().to_pandas()
-        run = Run(suite=Suite.from_yaml(suite_yaml), results=results, model=model, started_at=parse_time(started_at),
-                  duration_s=float(duration_s), id=run_id, label=label)
+        run = Run(
+            suite=Suite.from_yaml(suite_yaml),
+            results=results,
+            model=model,
+            started_at=parse_time(started_at),
+            duration_s=float(duration_s),
+            id=run_id,
+            label=label,
+        )
         insert(con, run)
     con.execute("DROP TABLE runs_v0")

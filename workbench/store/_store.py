@@ -28,12 +28,29 @@ __all__ = ["Store", "delete_run", "load_run", "runs", "save_or_warn", "save_run"
 
 _BUSY_S = 60.0
 """How long a writer waits for another one to finish its transaction."""
-_RUN_COLUMNS = ["id", "label", "suite", "version", "suite_fingerprint", "data_fingerprint", "model", "started_at",
-                "duration_s", "rows", "cells", "calls", "cache_hits", "errors", "tokens", "cost_usd", "saved_usd",
-                "passed", "failed"]
+_RUN_COLUMNS = [
+    "id",
+    "label",
+    "suite",
+    "version",
+    "suite_fingerprint",
+    "data_fingerprint",
+    "model",
+    "started_at",
+    "duration_s",
+    "rows",
+    "cells",
+    "calls",
+    "cache_hits",
+    "errors",
+    "tokens",
+    "cost_usd",
+    "saved_usd",
+    "passed",
+    "failed",
+]
 _STRINGS = ["id", "label", "suite", "version", "suite_fingerprint", "data_fingerprint", "model"]
 _INTS = ["rows", "cells", "calls", "cache_hits", "errors", "passed", "failed"]
-
 
 
 def default_path() -> Path:
@@ -110,8 +127,10 @@ class Store:
         """An open, current-schema connection; ``None`` when reading a store that does
         not exist yet (nothing is created by a read)."""
         if self.path.is_dir():
-            raise StoreError(f"the run store path {self.path} is a directory, not a file: pass store= the "
-                             "directory that should hold runs.sqlite, or another .sqlite file path")
+            raise StoreError(
+                f"the run store path {self.path} is a directory, not a file: pass store= the "
+                "directory that should hold runs.sqlite, or another .sqlite file path"
+            )
         if not self.path.exists():
             if not write:
                 yield None
@@ -126,7 +145,9 @@ class Store:
                 return
             if version != _schema.SCHEMA_VERSION:
                 self._upgrade(con)
-            con.execute("PRAGMA synchronous = NORMAL")  # in WAL mode: no fsync per commit, still never corrupt
+            con.execute(
+                "PRAGMA synchronous = NORMAL"
+            )  # in WAL mode: no fsync per commit, still never corrupt
             con.execute("PRAGMA foreign_keys = ON")
             yield con
         finally:
@@ -200,8 +221,13 @@ class Store:
         model, started_at (UTC), duration_s and the totals (rows, cells, judge calls, cache
         hits, error cells, tokens, dollars spent and saved by the cache, passed, failed)."""
         with self._connect(write=False) as con:
-            rows = [] if con is None else con.execute(
-                f"SELECT {', '.join(_RUN_COLUMNS)} FROM runs ORDER BY started_at DESC, rowid DESC").fetchall()
+            rows = (
+                []
+                if con is None
+                else con.execute(
+                    f"SELECT {', '.join(_RUN_COLUMNS)} FROM runs ORDER BY started_at DESC, rowid DESC"
+                ).fetchall()
+            )
         return _runs_frame(rows)
 
     def load(self, ref: str | Run) -> Run:
@@ -218,12 +244,26 @@ class Store:
             run_id = self._resolve(con, ref)
             row = con.execute(
                 "SELECT id, label, suite_yaml, model, started_at, duration_s, calls_json, data_fingerprint, params "
-                "FROM runs WHERE id = ?", (run_id,)).fetchone()
-            parts = [p[0] for p in con.execute("SELECT data FROM results WHERE run_id = ? ORDER BY part", (run_id,))]
+                "FROM runs WHERE id = ?",
+                (run_id,),
+            ).fetchone()
+            parts = [
+                p[0]
+                for p in con.execute("SELECT data FROM results WHERE run_id = ? ORDER BY part", (run_id,))
+            ]
         rid, label, suite_yaml, model, started_at, duration_s, calls, fingerprint, params = row
-        return Run(suite=Suite.from_yaml(suite_yaml), results=decode_results(b"".join(parts)), model=model,
-                   started_at=parse_time(started_at), duration_s=float(duration_s), calls=json.loads(calls),
-                   id=rid, label=label, data_fingerprint=fingerprint, params=json.loads(params))
+        return Run(
+            suite=Suite.from_yaml(suite_yaml),
+            results=decode_results(b"".join(parts)),
+            model=model,
+            started_at=parse_time(started_at),
+            duration_s=float(duration_s),
+            calls=json.loads(calls),
+            id=rid,
+            label=label,
+            data_fingerprint=fingerprint,
+            params=json.loads(params),
+        )
 
     def summaries(self, refs: str | Sequence[str] | None = None) -> pd.DataFrame:
         """Each run's summary stacked in one tidy frame, oldest run first, for trends: run,
@@ -248,7 +288,9 @@ class Store:
                     "SELECT r.id, r.label, r.started_at, r.suite, r.version, r.model, "
                     + ", ".join(f"s.{c}" for c in _schema.SUMMARY)
                     + f" FROM summaries s JOIN runs r ON r.id = s.run_id {where} "
-                    "ORDER BY r.started_at, r.rowid, s.position", args).fetchall()
+                    "ORDER BY r.started_at, r.rowid, s.position",
+                    args,
+                ).fetchall()
         out = pd.DataFrame.from_records(fetched, columns=cols)
         for c in ("run", "label", "suite", "version", "model", "task", "criterion", "kind"):
             out[c] = out[c].astype("string")
@@ -270,23 +312,32 @@ class Store:
             raise TypeError(f"a run reference is an id or a label (a string), got {type(ref).__name__}")
         if con.execute("SELECT 1 FROM runs WHERE id = ?", (ref,)).fetchone():
             return ref
-        hit = con.execute("SELECT id FROM runs WHERE label = ? ORDER BY started_at DESC, rowid DESC LIMIT 1",
-                          (ref,)).fetchone()
+        hit = con.execute(
+            "SELECT id FROM runs WHERE label = ? ORDER BY started_at DESC, rowid DESC LIMIT 1", (ref,)
+        ).fetchone()
         if hit:
             return str(hit[0])
         if len(ref) >= 4:
             escaped = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            hits = [r[0] for r in con.execute("SELECT id FROM runs WHERE id LIKE ? ESCAPE '\\' LIMIT 6",
-                                              (escaped + "%",))]
+            hits = [
+                r[0]
+                for r in con.execute(
+                    "SELECT id FROM runs WHERE id LIKE ? ESCAPE '\\' LIMIT 6", (escaped + "%",)
+                )
+            ]
             if len(hits) == 1:
                 return str(hits[0])
             if hits:
-                raise UnknownRunError(f"{ref!r} starts {len(hits)}+ run ids in {self.path}: {cap_list(hits, 5)}; "
-                                      "give more of the id")
+                raise UnknownRunError(
+                    f"{ref!r} starts {len(hits)}+ run ids in {self.path}: {cap_list(hits, 5)}; "
+                    "give more of the id"
+                )
         known = con.execute("SELECT id, label FROM runs ORDER BY started_at DESC, rowid DESC").fetchall()
         if not known:
-            raise UnknownRunError(f"no run {ref!r}: the run store at {self.path} holds no runs yet. Runs are saved "
-                                  "by wb.evaluate (save=True is the default) or run.save().")
+            raise UnknownRunError(
+                f"no run {ref!r}: the run store at {self.path} holds no runs yet. Runs are saved "
+                "by wb.evaluate (save=True is the default) or run.save()."
+            )
         names = [r[0] for r in known] + list(dict.fromkeys(r[1] for r in known if r[1]))
         newest = [f"{i} ({lab})" if lab else i for i, lab in known[:5]]
         raise UnknownRunError(
@@ -339,7 +390,9 @@ def _runs_frame(rows: list[tuple[Any, ...]]) -> pd.DataFrame:
         out[c] = out[c].astype("int64")
     out["tokens"] = pd.array(out["tokens"].tolist(), dtype="Int64")
     for c in ("cost_usd", "saved_usd"):
-        out[c] = pd.array([None if v is None or pd.isna(v) else float(v) for v in out[c].tolist()], dtype="Float64")
+        out[c] = pd.array(
+            [None if v is None or pd.isna(v) else float(v) for v in out[c].tolist()], dtype="Float64"
+        )
     return out
 
 
@@ -436,5 +489,6 @@ def save_or_warn(run: Run, store: Store | str | os.PathLike[str] | None, label: 
             f"the run started {_utc(run.started_at):%Y-%m-%d %H:%M:%S} UTC was not saved to the run store{where}: "
             f"{type(e).__name__}: {e}. The returned Run is complete; "
             "save it later with run.save(store=...), or pass save=False to evaluate to skip saving.",
-            StoreWarning, stacklevel=4,
+            StoreWarning,
+            stacklevel=4,
         )

@@ -46,13 +46,22 @@ Example:
 from __future__ import annotations
 
 from ._cli import main
-from ._options import API_KEY, HOST, MAX_SLEEP_S, MODEL_NAME, Reply, Script, ScriptItem, ServerOptions  # noqa: F401
-from ._schema import Gen  # noqa: F401
 from ._notebook import NotebookJudge, notebook_judge
-from ._server import JudgeServer
 
 # internals, importable from here as they were before the split into a package
-from ._options import _OPTION_NAMES, _make_options, _pick_fault  # noqa: F401
+from ._options import (  # noqa: F401  # noqa: F401
+    _OPTION_NAMES,
+    API_KEY,
+    HOST,
+    MAX_SLEEP_S,
+    MODEL_NAME,
+    Reply,
+    Script,
+    ScriptItem,
+    ServerOptions,
+    _make_options,
+    _pick_fault,
+)
 from ._schema import (  # noqa: F401
     _ANNOTATIONS,
     _FORMATS,
@@ -60,6 +69,7 @@ from ._schema import (  # noqa: F401
     _M64,
     _SOFT_DEPTH,
     _SORT,
+    Gen,
     _Compiler,
     _default_verdict,
     _generator,
@@ -74,6 +84,6 @@ from ._schema import (  # noqa: F401
     _span,
     _string,
 )
-from ._server import _as_bytes, _completion, _error_body, _health, _models, _resolve  # noqa: F401
+from ._server import JudgeServer, _as_bytes, _completion, _error_body, _health, _models, _resolve  # noqa: F401
 
 __all__ = ["JudgeServer", "NotebookJudge", "Reply", "ServerOptions", "main", "notebook_judge"]

@@ -17,9 +17,19 @@ def main(argv: list[str] | None = None) -> None:
     """
     p = argparse.ArgumentParser(prog="python -m workbench.testing", description=main.__doc__)
     p.add_argument("--port", type=int, default=8765)
-    for name in ("latency_ms", "jitter_ms", "rate_429", "rate_500", "rate_timeout", "rate_malformed",
-                 "retry_after_s", "timeout_s"):
-        p.add_argument("--" + name.replace("_", "-"), dest=name, type=float, default=getattr(ServerOptions, name))
+    for name in (
+        "latency_ms",
+        "jitter_ms",
+        "rate_429",
+        "rate_500",
+        "rate_timeout",
+        "rate_malformed",
+        "retry_after_s",
+        "timeout_s",
+    ):
+        p.add_argument(
+            "--" + name.replace("_", "-"), dest=name, type=float, default=getattr(ServerOptions, name)
+        )
     p.add_argument("--seed", type=int, default=0)
     args = vars(p.parse_args(argv))
     with JudgeServer(port=args.pop("port"), request_log_size=0, **args) as server:

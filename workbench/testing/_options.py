@@ -97,7 +97,9 @@ class ServerOptions:
         if isinstance(self.script, (str, bytes, dict, Reply)):
             problems.append("script is a single reply; pass a list of replies or a function")
         elif self.script is not None and not callable(self.script) and not isinstance(self.script, Iterable):
-            problems.append(f"script must be a function or a list of replies, not {type(self.script).__name__}")
+            problems.append(
+                f"script must be a function or a list of replies, not {type(self.script).__name__}"
+            )
         if problems:
             raise ValueError("Invalid JudgeServer options: " + "; ".join(problems) + ".")
 
@@ -115,8 +117,12 @@ def _make_options(base: ServerOptions, options: dict[str, Any]) -> ServerOptions
 
 
 def _pick_fault(u: float, opts: ServerOptions) -> str | None:
-    for kind, rate in (("429", opts.rate_429), ("500", opts.rate_500),
-                       ("timeout", opts.rate_timeout), ("malformed", opts.rate_malformed)):
+    for kind, rate in (
+        ("429", opts.rate_429),
+        ("500", opts.rate_500),
+        ("timeout", opts.rate_timeout),
+        ("malformed", opts.rate_malformed),
+    ):
         if u < rate:
             return kind
         u -= rate

@@ -65,8 +65,9 @@ def _reason(rng: _Rng) -> str:
 Gen: TypeAlias = Callable[[_Rng, int], Any]
 """Makes one value from a seeded RNG and the current nesting depth."""
 _generators: dict[bytes, Gen] = {}
-_ANNOTATIONS = frozenset({"title", "description", "default", "examples", "deprecated", "readOnly", "writeOnly",
-                          "$comment"})
+_ANNOTATIONS = frozenset(
+    {"title", "description", "default", "examples", "deprecated", "readOnly", "writeOnly", "$comment"}
+)
 
 
 def _generator(schema_key: bytes, schema: Any) -> Gen:
@@ -163,8 +164,10 @@ class _Compiler:
             options = [{**node, "type": t} for t in typ]
         if options is not None:
             rest = {k: v for k, v in node.items() if k not in ("anyOf", "oneOf", "type")}
-            gens = [(self.compile(_merge(rest, o) if rest and isinstance(o, dict) else o), _is_null(o))
-                    for o in options]
+            gens = [
+                (self.compile(_merge(rest, o) if rest and isinstance(o, dict) else o), _is_null(o))
+                for o in options
+            ]
             nulls = [g for g, null in gens if null]
             values = [g for g, null in gens if not null] or nulls
 
@@ -175,9 +178,15 @@ class _Compiler:
 
             return pick
         if typ is None:
-            typ = ("object" if "properties" in node or "required" in node else
-                   "array" if "items" in node or "prefixItems" in node else
-                   "number" if any(k in node for k in ("minimum", "maximum", "exclusiveMinimum")) else "string")
+            typ = (
+                "object"
+                if "properties" in node or "required" in node
+                else "array"
+                if "items" in node or "prefixItems" in node
+                else "number"
+                if any(k in node for k in ("minimum", "maximum", "exclusiveMinimum"))
+                else "string"
+            )
         if typ == "object":
             return self.object(node)
         if typ == "array":
@@ -195,8 +204,11 @@ class _Compiler:
         required = set(node.get("required") or ())
         extra = node.get("additionalProperties")
         fields = [(name, self.compile(sub), name in required) for name, sub in props.items()]
-        fields += [(name, self.compile(extra if isinstance(extra, dict) else {}), True)
-                   for name in node.get("required") or () if name not in props]
+        fields += [
+            (name, self.compile(extra if isinstance(extra, dict) else {}), True)
+            for name in node.get("required") or ()
+            if name not in props
+        ]
 
         def gen(rng: _Rng, depth: int) -> Any:
             if depth >= _HARD_DEPTH:
@@ -309,8 +321,11 @@ def _span(low: float | None, high: float | None, width: float, default_low: floa
 
 
 _FORMATS: dict[str, Callable[[_Rng], str]] = {
-    "date-time": lambda rng: (_dt.datetime(2024, 1, 1, tzinfo=_dt.timezone.utc)
-                              + _dt.timedelta(seconds=rng.randrange(10**7))).isoformat().replace("+00:00", "Z"),
+    "date-time": lambda rng: (
+        (_dt.datetime(2024, 1, 1, tzinfo=_dt.timezone.utc) + _dt.timedelta(seconds=rng.randrange(10**7)))
+        .isoformat()
+        .replace("+00:00", "Z")
+    ),
     "date": lambda rng: (_dt.date(2024, 1, 1) + _dt.timedelta(days=rng.randrange(365))).isoformat(),
     "time": lambda rng: f"{rng.randrange(24):02d}:{rng.randrange(60):02d}:00Z",
     "email": lambda rng: f"judge{rng.randrange(1000)}@example.com",

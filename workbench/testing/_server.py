@@ -91,12 +91,17 @@ class JudgeServer:
         ready = threading.Event()
         failure: list[BaseException] = []
         self._thread = threading.Thread(
-            target=self._serve, args=(sock, ready, failure), name=f"workbench-judge-server:{self._port}", daemon=True
+            target=self._serve,
+            args=(sock, ready, failure),
+            name=f"workbench-judge-server:{self._port}",
+            daemon=True,
         )
         self._thread.start()
         if not ready.wait(10) or failure:
             sock.close()
-            raise RuntimeError(f"JudgeServer failed to start on {HOST}:{self._port}") from (failure[0] if failure else None)
+            raise RuntimeError(f"JudgeServer failed to start on {HOST}:{self._port}") from (
+                failure[0] if failure else None
+            )
         self._state = "started"
         return self
 
@@ -280,8 +285,9 @@ class JudgeServer:
         await web.SockSite(self._runner, sock, backlog=2048).start()
 
     async def _get_stats(self, request: web.Request) -> web.Response:
-        return web.Response(body=orjson.dumps(self.stats(), option=orjson.OPT_NON_STR_KEYS),
-                            content_type="application/json")
+        return web.Response(
+            body=orjson.dumps(self.stats(), option=orjson.OPT_NON_STR_KEYS), content_type="application/json"
+        )
 
     async def _post_reset(self, request: web.Request) -> web.Response:
         self.reset()
@@ -332,7 +338,9 @@ class JudgeServer:
             with self._lock:
                 self._in_flight -= 1
 
-    async def _answer(self, request: web.Request, opts: ServerOptions, u_fault: float, u_jitter: float) -> web.Response:
+    async def _answer(
+        self, request: web.Request, opts: ServerOptions, u_fault: float, u_jitter: float
+    ) -> web.Response:
         try:
             body = orjson.loads(await request.read())
         except orjson.JSONDecodeError as e:
@@ -357,11 +365,17 @@ class JudgeServer:
             if fault == "429":
                 headers = {"Retry-After": f"{opts.retry_after_s:g}"}
                 msg = "Rate limit reached (simulated by workbench.testing). Please retry after a short wait."
-                return self._respond(429, _error_body(msg, "rate_limit_error", "rate_limit_exceeded"), headers)
+                return self._respond(
+                    429, _error_body(msg, "rate_limit_error", "rate_limit_exceeded"), headers
+                )
             if fault == "500":
-                msg = "The server had an error while processing your request (simulated by workbench.testing)."
+                msg = (
+                    "The server had an error while processing your request (simulated by workbench.testing)."
+                )
                 return self._fail(500, msg, "server_error")
-            return self._respond(200, b'{"id": "chatcmpl-malformed", "object": "chat.completion", "choices": [{"mess')
+            return self._respond(
+                200, b'{"id": "chatcmpl-malformed", "object": "chat.completion", "choices": [{"mess'
+            )
         reply = self._scripted(body) if opts.script is not None else None
         if isinstance(reply, web.Response):
             return reply
@@ -372,7 +386,9 @@ class JudgeServer:
             return self._respond(reply.status, _as_bytes(reply.body), reply.headers)
         if reply is not None and reply.status != 200:
             text = _as_bytes(reply.content or f"Scripted error {reply.status}.").decode()
-            return self._respond(reply.status, _error_body(text, "scripted_error", str(reply.status)), reply.headers)
+            return self._respond(
+                reply.status, _error_body(text, "scripted_error", str(reply.status)), reply.headers
+            )
         try:
             completion = _completion(body, opts.seed, reply)
         except _SchemaError as e:
@@ -392,8 +408,10 @@ class JudgeServer:
                     item = next(it) if it is not None else None
                     self._script_used += 1
         except StopIteration:
-            problem = (f"The scripted replies are exhausted: all {self._script_used} were used. "
-                       "Add replies, or wrap the list in itertools.cycle(...) to repeat it.")
+            problem = (
+                f"The scripted replies are exhausted: all {self._script_used} were used. "
+                "Add replies, or wrap the list in itertools.cycle(...) to repeat it."
+            )
             return self._problem(500, problem)
         except Exception as e:  # noqa: BLE001  (reported to the client and in server.errors)
             return self._problem(500, f"The script raised {type(e).__name__}: {e}")
@@ -401,7 +419,9 @@ class JudgeServer:
             return item
         if isinstance(item, (str, dict)):
             return Reply(content=item)
-        return self._problem(500, f"The script gave a {type(item).__name__}; expected str, dict, Reply or None.")
+        return self._problem(
+            500, f"The script gave a {type(item).__name__}; expected str, dict, Reply or None."
+        )
 
     def _problem(self, status: int, problem: str) -> web.Response:
         with self._lock:
@@ -416,7 +436,13 @@ def _resolve(fut: asyncio.Future[None]) -> None:
 
 
 def _as_bytes(value: str | bytes | dict[str, Any]) -> bytes:
-    return value if isinstance(value, bytes) else value.encode() if isinstance(value, str) else orjson.dumps(value)
+    return (
+        value
+        if isinstance(value, bytes)
+        else value.encode()
+        if isinstance(value, str)
+        else orjson.dumps(value)
+    )
 
 
 def _error_body(message: str, kind: str, code: str | None = None) -> bytes:
@@ -449,18 +475,25 @@ def _completion(body: dict[str, Any], seed: int, reply: Reply | None) -> bytes:
         value = _generator(schema_key, schema)(rng, 0) if schema is not None else _default_verdict(rng)
         content = orjson.dumps(value).decode()
     prompt_tokens, completion_tokens = max(1, len(msg_key) // 4), max(1, (len(content) + 3) // 4)
-    return orjson.dumps({
-        "id": "chatcmpl-" + digest[:12].hex(),
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": body.get("model") or MODEL_NAME,
-        "system_fingerprint": "fp_workbench",
-        "choices": [{
-            "index": 0,
-            "message": {"role": "assistant", "content": content, "refusal": None},
-            "logprobs": None,
-            "finish_reason": reply.finish_reason if reply is not None else "stop",
-        }],
-        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                  "total_tokens": prompt_tokens + completion_tokens},
-    })
+    return orjson.dumps(
+        {
+            "id": "chatcmpl-" + digest[:12].hex(),
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.get("model") or MODEL_NAME,
+            "system_fingerprint": "fp_workbench",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": content, "refusal": None},
+                    "logprobs": None,
+                    "finish_reason": reply.finish_reason if reply is not None else "stop",
+                }
+            ],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
+        }
+    )

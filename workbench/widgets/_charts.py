@@ -61,12 +61,18 @@ class ChartsPanel(w.VBox):
         self.comparison_table.add_class("wb-comparison-table")
         self.reload_button.on_click(lambda _: self.reload_runs())
         self.compare_button.on_click(lambda _: self.compare())
-        super().__init__([
-            w.HTML("<b>Score distributions</b>"), self.message, self.distributions_out,
-            w.HTML("<b>Compare with a saved run</b>"),
-            w.HBox([self.saved, self.reload_button, self.compare_button]), self.compare_message,
-            self.comparison_out, self.comparison_table,
-        ])
+        super().__init__(
+            [
+                w.HTML("<b>Score distributions</b>"),
+                self.message,
+                self.distributions_out,
+                w.HTML("<b>Compare with a saved run</b>"),
+                w.HBox([self.saved, self.reload_button, self.compare_button]),
+                self.compare_message,
+                self.comparison_out,
+                self.comparison_table,
+            ]
+        )
         self.add_class("wb-charts")
 
     def refresh(self) -> None:
@@ -110,7 +116,9 @@ class ChartsPanel(w.VBox):
 
         runs_fn = getattr(wb, "runs", None)
         if runs_fn is None:
-            self.compare_message.value = message_html("No run store in this installation: nothing saved.", "info")
+            self.compare_message.value = message_html(
+                "No run store in this installation: nothing saved.", "info"
+            )
             return
         try:
             table = runs_fn(store=panel.store)
@@ -131,15 +139,20 @@ class ChartsPanel(w.VBox):
     def compare(self) -> None:
         """Compare the chosen saved run (A) with the current version's results (B)."""
         import workbench as wb
+
         from .. import charts
 
         panel = self._panel
         cur = panel.current
         if self.saved.value is None:
-            self.compare_message.value = message_html("Pick a saved run first (Reload runs lists them).", "info")
+            self.compare_message.value = message_html(
+                "Pick a saved run first (Reload runs lists them).", "info"
+            )
             return
         if cur.results is None:
-            self.compare_message.value = message_html(f"{cur.label} has no results yet: run some rows.", "info")
+            self.compare_message.value = message_html(
+                f"{cur.label} has no results yet: run some rows.", "info"
+            )
             return
         try:
             mine = cur.run(panel.model)
@@ -147,12 +160,30 @@ class ChartsPanel(w.VBox):
             cmp = wb.compare(self.saved.value, mine, store=panel.store)
             chart = charts.comparison(cmp)
         except Exception as e:  # noqa: BLE001
-            self.compare_message.value = message_html(panel.redact(f"{type(e).__name__}: {e}"
-                                                                   if not isinstance(e, WorkbenchError) else str(e)))
+            self.compare_message.value = message_html(
+                panel.redact(f"{type(e).__name__}: {e}" if not isinstance(e, WorkbenchError) else str(e))
+            )
             return
         self.comparison, self.comparison_chart = cmp, chart
-        self.compare_message.value = message_html(f"A = saved run {self.saved.label}; B = {cur.label}", "info")
+        self.compare_message.value = message_html(
+            f"A = saved run {self.saved.label}; B = {cur.label}", "info"
+        )
         show_chart(self.comparison_out, chart)
-        cols = [c for c in ("task", "criterion", "metric", "n", "mean_a", "mean_b", "delta", "ci_low", "ci_high",
-                            "p_holm", "significant") if c in cmp.table.columns]
+        cols = [
+            c
+            for c in (
+                "task",
+                "criterion",
+                "metric",
+                "n",
+                "mean_a",
+                "mean_b",
+                "delta",
+                "ci_low",
+                "ci_high",
+                "p_holm",
+                "significant",
+            )
+            if c in cmp.table.columns
+        ]
         self.comparison_table.value = table_html(cmp.table[cols])

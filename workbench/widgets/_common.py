@@ -28,8 +28,10 @@ def esc(value: Any, limit: int | None = None) -> str:
     return html.escape(shorten(text, limit) if limit else text)
 
 
-TABLE_STYLE = ("<style>.wb-cells td, .wb-cells th, .wb-input td, .wb-input th, .wb-versions-table td, "
-               ".wb-versions-table th {padding: 2px 10px; text-align: left; vertical-align: top}</style>")
+TABLE_STYLE = (
+    "<style>.wb-cells td, .wb-cells th, .wb-input td, .wb-input th, .wb-versions-table td, "
+    ".wb-versions-table th {padding: 2px 10px; text-align: left; vertical-align: top}</style>"
+)
 
 
 def table_html(frame: pd.DataFrame, css_class: str = "wb-cells") -> str:
@@ -42,8 +44,10 @@ def table_html(frame: pd.DataFrame, css_class: str = "wb-cells") -> str:
 def message_html(text: str, kind: str = "error") -> str:
     """An inline message box; the text is escaped and keeps its line breaks."""
     colour = {"error": "#b00020", "ok": "#1b5e20", "info": "#555"}[kind]
-    return (f'<div class="wb-message wb-{kind}" style="color:{colour};white-space:pre-wrap;'
-            f'font-family:monospace;font-size:12px">{html.escape(text)}</div>')
+    return (
+        f'<div class="wb-message wb-{kind}" style="color:{colour};white-space:pre-wrap;'
+        f'font-family:monospace;font-size:12px">{html.escape(text)}</div>'
+    )
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
@@ -89,8 +93,10 @@ def parse_scale(text: str) -> Any:
         try:
             value = json.loads(text)
         except json.JSONDecodeError as e:
-            raise ValueError(f"scale {text!r} is not valid JSON: {e.msg}; write e.g. "
-                             '{"bad": 0, "good": 1}, 1..5, binary or labels a, b, c') from None
+            raise ValueError(
+                f"scale {text!r} is not valid JSON: {e.msg}; write e.g. "
+                '{"bad": 0, "good": 1}, 1..5, binary or labels a, b, c'
+            ) from None
         if not isinstance(value, dict):
             raise ValueError(f"scale {text!r} must map labels to scores")
         return value
@@ -139,7 +145,9 @@ class Version:
         """The results of this version as one :class:`Run` (``None`` before any run)."""
         if self.results is None:
             return None
-        return Run(suite=self.suite, results=self.results, model=model, label=f"{self.suite.name} {self.label}")
+        return Run(
+            suite=self.suite, results=self.results, model=model, label=f"{self.suite.name} {self.label}"
+        )
 
 
 def next_label(labels: list[str]) -> str:
@@ -178,10 +186,17 @@ def merge_results(old: pd.DataFrame | None, new: pd.DataFrame, index: pd.Index) 
     for col in new.columns:
         if col not in ("task", "criterion", "kind", "status"):
             frame[col] = frame[col].astype(new[col].dtype)
-    order = pd.DataFrame({
-        "t": frame["task"].cat.codes, "c": frame["criterion"].cat.codes,
-        "r": index.get_indexer(pd.Index(frame["row"].tolist())),
-    }).sort_values(["t", "c", "r"], kind="stable").index
+    order = (
+        pd.DataFrame(
+            {
+                "t": frame["task"].cat.codes,
+                "c": frame["criterion"].cat.codes,
+                "r": index.get_indexer(pd.Index(frame["row"].tolist())),
+            }
+        )
+        .sort_values(["t", "c", "r"], kind="stable")
+        .index
+    )
     return frame.loc[order].reset_index(drop=True)
 
 

@@ -66,16 +66,18 @@ class CriteriaEditor(w.VBox):
         self.criteria_box.add_class("wb-criteria")
         self.add_button = w.Button(description="Add criterion", icon="plus")
         self.add_button.add_class("wb-add-criterion")
-        self.apply_button = w.Button(description="Apply as new version", button_style="primary",
-                                     layout=w.Layout(width="auto"))
+        self.apply_button = w.Button(
+            description="Apply as new version", button_style="primary", layout=w.Layout(width="auto")
+        )
         self.apply_button.add_class("wb-apply")
         self.discard_button = w.Button(description="Discard edits")
         self.discard_button.add_class("wb-discard")
         self.error = w.HTML()
         self.error.add_class("wb-editor-error")
         rows = list(panel.df.index)
-        self.preview_row = w.Dropdown(description="row", options=[(str(r), r) for r in rows[:2000]],
-                                      value=rows[0] if rows else None)
+        self.preview_row = w.Dropdown(
+            description="row", options=[(str(r), r) for r in rows[:2000]], value=rows[0] if rows else None
+        )
         self.preview_row.add_class("wb-preview-row")
         self.preview_criterion = w.Dropdown(description="criterion", options=[])
         self.preview_criterion.add_class("wb-preview-criterion")
@@ -94,20 +96,38 @@ class CriteriaEditor(w.VBox):
         self.preview_row.observe(lambda _: self.render_preview(), names="value")
         self.preview_criterion.observe(lambda _: self.render_preview(), names="value")
 
-        task_row = w.HBox([w.Label("scale"), self.scale, w.Label("threshold"), self.threshold,
-                           w.Label("mode"), self.mode])
-        header = w.HBox([w.Label("name", layout=w.Layout(width="10em")), w.Label("description", layout=w.Layout(
-            width="28em")), w.Label("scale", layout=w.Layout(width="8em")), w.Label("threshold")])
+        task_row = w.HBox(
+            [w.Label("scale"), self.scale, w.Label("threshold"), self.threshold, w.Label("mode"), self.mode]
+        )
+        header = w.HBox(
+            [
+                w.Label("name", layout=w.Layout(width="10em")),
+                w.Label("description", layout=w.Layout(width="28em")),
+                w.Label("scale", layout=w.Layout(width="8em")),
+                w.Label("threshold"),
+            ]
+        )
         body: list[w.Widget] = [
-            w.HBox([self.version, self.fingerprint]), self.versions_table,
-            self.task, self.prompt, self.guidelines, task_row, header, self.criteria_box,
-            w.HBox([self.add_button, self.apply_button, self.discard_button]), self.error,
+            w.HBox([self.version, self.fingerprint]),
+            self.versions_table,
+            self.task,
+            self.prompt,
+            self.guidelines,
+            task_row,
+            header,
+            self.criteria_box,
+            w.HBox([self.add_button, self.apply_button, self.discard_button]),
+            self.error,
             w.HTML("<b>Rendered prompt</b> (the exact messages the judge receives)"),
-            w.HBox([self.preview_row, self.preview_criterion, self.preview_button]), self.preview,
+            w.HBox([self.preview_row, self.preview_criterion, self.preview_button]),
+            self.preview,
         ]
         if not judges:
-            body = [w.HBox([self.version, self.fingerprint]), self.versions_table,
-                    w.HTML(message_html("This suite has no judge task: nothing to edit.", "info"))]
+            body = [
+                w.HBox([self.version, self.fingerprint]),
+                self.versions_table,
+                w.HTML(message_html("This suite has no judge task: nothing to edit.", "info")),
+            ]
         super().__init__(body)
         self.add_class("wb-editor")
         self.load()
@@ -139,10 +159,12 @@ class CriteriaEditor(w.VBox):
         rows = "".join(
             f"<tr><td>{'▶' if v is cur else ''}</td><td>{esc(v.label)}</td><td><code>{esc(v.fingerprint)}</code></td>"
             f"<td>{esc(v.parent or '')}</td><td>{0 if v.results is None else v.results['row'].nunique()}</td></tr>"
-            for v in panel.versions)
+            for v in panel.versions
+        )
         self.versions_table.value = (
             f"{TABLE_STYLE}<table class='wb-versions-table'><tr><th></th><th>version</th><th>fingerprint</th>"
-            f"<th>edited from</th><th>rows run</th></tr>{rows}</table>")
+            f"<th>edited from</th><th>rows run</th></tr>{rows}</table>"
+        )
 
     def _task_draft(self, task_id: str) -> dict[str, Any]:
         if task_id in self._drafts:
@@ -150,16 +172,30 @@ class CriteriaEditor(w.VBox):
         t = self._panel.current.suite.task(task_id)
         assert isinstance(t, JudgeTask)
         return {
-            "prompt": t.prompt, "guidelines": t.guidelines, "scale": scale_text(t.scale),
-            "threshold": threshold_text(t.threshold), "mode": t.mode,
-            "criteria": [{"key": c.name, "name": c.name, "description": c.description,
-                          "scale": scale_text(c.scale), "threshold": threshold_text(c.threshold)}
-                         for c in t.criteria],
+            "prompt": t.prompt,
+            "guidelines": t.guidelines,
+            "scale": scale_text(t.scale),
+            "threshold": threshold_text(t.threshold),
+            "mode": t.mode,
+            "criteria": [
+                {
+                    "key": c.name,
+                    "name": c.name,
+                    "description": c.description,
+                    "scale": scale_text(c.scale),
+                    "threshold": threshold_text(c.threshold),
+                }
+                for c in t.criteria
+            ],
         }
 
     def _show(self, draft: dict[str, Any]) -> None:
         self.prompt.value, self.guidelines.value = draft["prompt"], draft["guidelines"]
-        self.scale.value, self.threshold.value, self.mode.value = draft["scale"], draft["threshold"], draft["mode"]
+        self.scale.value, self.threshold.value, self.mode.value = (
+            draft["scale"],
+            draft["threshold"],
+            draft["mode"],
+        )
         for d in (self.name, self.description, self.criterion_scale, self.criterion_threshold, self.remove):
             d.clear()
         self.criteria_box.children = [self._criterion_row(c) for c in draft["criteria"]]
@@ -168,17 +204,27 @@ class CriteriaEditor(w.VBox):
     def _criterion_row(self, c: dict[str, Any]) -> w.HBox:
         key = c["key"]
         self.name[key] = _text(c["name"], "name", "10em", "wb-criterion-name")
-        self.description[key] = w.Textarea(value=c["description"], layout=w.Layout(width="28em", height="3.2em"))
+        self.description[key] = w.Textarea(
+            value=c["description"], layout=w.Layout(width="28em", height="3.2em")
+        )
         self.description[key].add_class("wb-criterion-description")
         self.criterion_scale[key] = _text(c["scale"], "task's", cls="wb-criterion-scale")
         self.criterion_threshold[key] = _text(c["threshold"], "task's", cls="wb-criterion-threshold")
-        self.remove[key] = w.Button(description="", icon="trash", tooltip="remove this criterion",
-                                    layout=w.Layout(width="3em"))
+        self.remove[key] = w.Button(
+            description="", icon="trash", tooltip="remove this criterion", layout=w.Layout(width="3em")
+        )
         self.remove[key].add_class("wb-remove-criterion")
         self.remove[key].on_click(lambda _, key=key: self.remove_criterion(key))
         self.name[key].observe(lambda _: self._update_preview_criteria(), names="value")
-        row = w.HBox([self.name[key], self.description[key], self.criterion_scale[key],
-                      self.criterion_threshold[key], self.remove[key]])
+        row = w.HBox(
+            [
+                self.name[key],
+                self.description[key],
+                self.criterion_scale[key],
+                self.criterion_threshold[key],
+                self.remove[key],
+            ]
+        )
         row.add_class("wb-criterion")
         return row
 
@@ -186,11 +232,21 @@ class CriteriaEditor(w.VBox):
         """The shown task's fields as a draft."""
         keys = list(self.name)
         return {
-            "prompt": self.prompt.value, "guidelines": self.guidelines.value, "scale": self.scale.value,
-            "threshold": self.threshold.value, "mode": self.mode.value,
-            "criteria": [{"key": k, "name": self.name[k].value, "description": self.description[k].value,
-                          "scale": self.criterion_scale[k].value, "threshold": self.criterion_threshold[k].value}
-                         for k in keys],
+            "prompt": self.prompt.value,
+            "guidelines": self.guidelines.value,
+            "scale": self.scale.value,
+            "threshold": self.threshold.value,
+            "mode": self.mode.value,
+            "criteria": [
+                {
+                    "key": k,
+                    "name": self.name[k].value,
+                    "description": self.description[k].value,
+                    "scale": self.criterion_scale[k].value,
+                    "threshold": self.criterion_threshold[k].value,
+                }
+                for k in keys
+            ],
         }
 
     def _switch_task(self, change: dict[str, Any]) -> None:
@@ -206,8 +262,15 @@ class CriteriaEditor(w.VBox):
         """Add an empty criterion row; returns its key (``new_1``...)."""
         self._added += 1
         key = f"new_{self._added}"
-        row = self._criterion_row({"key": key, "name": f"criterion_{len(self.name) + 1}", "description": "",
-                                   "scale": "", "threshold": ""})
+        row = self._criterion_row(
+            {
+                "key": key,
+                "name": f"criterion_{len(self.name) + 1}",
+                "description": "",
+                "scale": "",
+                "threshold": "",
+            }
+        )
         self.criteria_box.children = (*self.criteria_box.children, row)
         self._update_preview_criteria()
         return key
@@ -245,9 +308,14 @@ class CriteriaEditor(w.VBox):
                 problems += e.problems or [str(e)]
         if problems:
             n = len(problems)
-            raise SpecError(f"{n} problem{'s' if n != 1 else ''} in the edit:\n"
-                            + "\n".join(f"  - {p}" for p in problems), problems)
-        return Suite(name=base.name, version=version or base.version, tasks=tasks, description=base.description)
+            raise SpecError(
+                f"{n} problem{'s' if n != 1 else ''} in the edit:\n"
+                + "\n".join(f"  - {p}" for p in problems),
+                problems,
+            )
+        return Suite(
+            name=base.name, version=version or base.version, tasks=tasks, description=base.description
+        )
 
     def apply(self) -> bool:
         """Make the edits a new version and select it; on a problem, show it and keep the edits.
@@ -259,7 +327,9 @@ class CriteriaEditor(w.VBox):
         try:
             suite = self.draft_suite()
             if suite.fingerprint() == panel.current.fingerprint:
-                self.error.value = message_html("Nothing changed: the edit gives the current version's tasks.", "info")
+                self.error.value = message_html(
+                    "Nothing changed: the edit gives the current version's tasks.", "info"
+                )
                 return False
             if len(panel.df):
                 self._check_columns(suite)
@@ -274,7 +344,9 @@ class CriteriaEditor(w.VBox):
         for t in suite.tasks:
             if isinstance(t, JudgeTask):
                 try:
-                    render_messages(self._panel.df, suite, t.id, self._panel.df.index[0], **self._panel.render_options)
+                    render_messages(
+                        self._panel.df, suite, t.id, self._panel.df.index[0], **self._panel.render_options
+                    )
                 except ColumnsError:
                     raise
                 except WorkbenchError:  # a gate or an unrenderable row is no reason to refuse the edit
@@ -296,9 +368,14 @@ class CriteriaEditor(w.VBox):
             return
         try:
             suite = self.draft_suite()
-            messages = render_messages(self._panel.df, suite, self.task.value, self.preview_row.value,
-                                       self.preview_criterion.value if self.mode.value == "per_criterion" else None,
-                                       **self._panel.render_options)
+            messages = render_messages(
+                self._panel.df,
+                suite,
+                self.task.value,
+                self.preview_row.value,
+                self.preview_criterion.value if self.mode.value == "per_criterion" else None,
+                **self._panel.render_options,
+            )
         except WorkbenchError as e:
             self.preview.value = message_html(self._panel.redact(str(e)))
             return
@@ -310,7 +387,8 @@ def messages_html(messages: list[dict[str, str]]) -> str:
     return "".join(
         f'<div class="wb-chat-message wb-role-{html.escape(m["role"])}"><b>{html.escape(m["role"])}</b>'
         f'<pre style="white-space:pre-wrap;max-height:24em;overflow:auto">{html.escape(m["content"])}</pre></div>'
-        for m in messages)
+        for m in messages
+    )
 
 
 def _build_task(base: JudgeTask, draft: dict[str, Any]) -> JudgeTask:
@@ -329,12 +407,25 @@ def _build_task(base: JudgeTask, draft: dict[str, Any]) -> JudgeTask:
         except ValueError as e:
             problems.append(f"{label}: {e}")
             continue
-        keep = old[c["key"]].model_dump(exclude={"name", "description", "scale", "threshold"}) if c["key"] in old else {}
+        keep = (
+            old[c["key"]].model_dump(exclude={"name", "description", "scale", "threshold"})
+            if c["key"] in old
+            else {}
+        )
         try:
-            criteria.append(Criterion(name=c["name"].strip(), description=c["description"], scale=scale,
-                                      threshold=parse_threshold(c["threshold"]), **keep))
+            criteria.append(
+                Criterion(
+                    name=c["name"].strip(),
+                    description=c["description"],
+                    scale=scale,
+                    threshold=parse_threshold(c["threshold"]),
+                    **keep,
+                )
+            )
         except SpecError as e:
-            problems += [p if p.startswith("task ") else f"task {base.id!r}: {p}" for p in e.problems or [str(e)]]
+            problems += [
+                p if p.startswith("task ") else f"task {base.id!r}: {p}" for p in e.problems or [str(e)]
+            ]
     try:
         scale = parse_scale(draft["scale"]) or (1, 5)
     except ValueError as e:
@@ -345,5 +436,12 @@ def _build_task(base: JudgeTask, draft: dict[str, Any]) -> JudgeTask:
     if problems:
         raise SpecError("\n".join(problems), problems)
     data = base.model_dump(exclude={"prompt", "guidelines", "scale", "threshold", "mode", "criteria"})
-    return JudgeTask(**data, prompt=draft["prompt"], guidelines=draft["guidelines"], scale=scale,
-                     threshold=parse_threshold(draft["threshold"]), mode=draft["mode"], criteria=criteria)
+    return JudgeTask(
+        **data,
+        prompt=draft["prompt"],
+        guidelines=draft["guidelines"],
+        scale=scale,
+        threshold=parse_threshold(draft["threshold"]),
+        mode=draft["mode"],
+        criteria=criteria,
+    )

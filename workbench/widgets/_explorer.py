@@ -41,8 +41,9 @@ class ResultsExplorer(w.VBox):
         self.criterion.add_class("wb-filter-criterion")
         self.status = w.Dropdown(description="status", options=[ALL, *STATUSES, NOT_RUN])
         self.status.add_class("wb-filter-status")
-        self.score = w.FloatRangeSlider(description="score", min=0.0, max=1.0, value=(0.0, 1.0), step=0.5,
-                                        continuous_update=False)
+        self.score = w.FloatRangeSlider(
+            description="score", min=0.0, max=1.0, value=(0.0, 1.0), step=0.5, continuous_update=False
+        )
         self.score.add_class("wb-filter-score")
         self.count = w.HTML()
         self.count.add_class("wb-count")
@@ -57,10 +58,17 @@ class ResultsExplorer(w.VBox):
         for widget in (self.task, self.criterion, self.status, self.score):
             widget.observe(lambda _: self.update(), names="value")
         self.row.observe(lambda _: self.show_row(), names="value")
-        super().__init__([
-            w.HBox([self.task, self.criterion, self.status]), self.score, self.count, self.table,
-            w.HTML("<b>One row</b>"), self.row, self.detail,
-        ])
+        super().__init__(
+            [
+                w.HBox([self.task, self.criterion, self.status]),
+                self.score,
+                self.count,
+                self.table,
+                w.HTML("<b>One row</b>"),
+                self.row,
+                self.detail,
+            ]
+        )
         self.add_class("wb-explorer")
         self.refresh()
 
@@ -69,7 +77,9 @@ class ResultsExplorer(w.VBox):
         panel = self._panel
         version = panel.current
         grid = pd.MultiIndex.from_tuples(
-            [(r, t, c) for t, c in cells_of(version.suite) for r in panel.df.index], names=["row", "task", "criterion"])
+            [(r, t, c) for t, c in cells_of(version.suite) for r in panel.df.index],
+            names=["row", "task", "criterion"],
+        )
         frame = pd.DataFrame(index=grid).reset_index()
         if version.results is None:
             res = pd.DataFrame(columns=_COLUMNS)
@@ -103,8 +113,11 @@ class ResultsExplorer(w.VBox):
     def filtered(self) -> pd.DataFrame:
         """The cells the filters keep."""
         f = self._frame
-        crits = [ALL, *dict.fromkeys(f.loc[f["task"] == self.task.value, "criterion"].tolist())] \
-            if self.task.value != ALL else [ALL, *dict.fromkeys(c for c in f["criterion"].tolist() if c)]
+        crits = (
+            [ALL, *dict.fromkeys(f.loc[f["task"] == self.task.value, "criterion"].tolist())]
+            if self.task.value != ALL
+            else [ALL, *dict.fromkeys(c for c in f["criterion"].tolist() if c)]
+        )
         self._set_options(self.criterion, crits)
         keep = np.ones(len(f), dtype=bool)
         if self.task.value != ALL:
@@ -132,8 +145,11 @@ class ResultsExplorer(w.VBox):
     def _update(self) -> None:
         f = self.filtered()
         shown = f.head(SHOWN)
-        self.count.value = f"<span class='wb-count-text'>{len(f):,} cells" + (
-            f", the first {SHOWN} shown" if len(f) > SHOWN else "") + "</span>"
+        self.count.value = (
+            f"<span class='wb-count-text'>{len(f):,} cells"
+            + (f", the first {SHOWN} shown" if len(f) > SHOWN else "")
+            + "</span>"
+        )
         self.table.value = _table(shown)
         rows = list(dict.fromkeys(f["row"].tolist()))
         self._set_options(self.row, [(str(r), r) for r in rows[:2000]], keep=True)
@@ -147,8 +163,10 @@ class ResultsExplorer(w.VBox):
             return
         row = self.row.value
         values = panel.df.loc[row]
-        inputs = "".join(f"<tr><th>{esc(k)}</th><td><pre style='white-space:pre-wrap'>{esc(v, 4000)}</pre></td></tr>"
-                         for k, v in values.items())
+        inputs = "".join(
+            f"<tr><th>{esc(k)}</th><td><pre style='white-space:pre-wrap'>{esc(v, 4000)}</pre></td></tr>"
+            for k, v in values.items()
+        )
         mine = self._frame[self._frame["row"] == row]
         verdicts = _table(mine.drop(columns=["row"]), limit=None)
         prompts = []
@@ -163,20 +181,27 @@ class ResultsExplorer(w.VBox):
             for name in names:
                 title = t.id + (f" · {name}" if name else "")
                 try:
-                    body = messages_html(render_messages(panel.df, suite, t.id, row, name, **panel.render_options))
+                    body = messages_html(
+                        render_messages(panel.df, suite, t.id, row, name, **panel.render_options)
+                    )
                 except WorkbenchError as e:
                     body = message_html(panel.redact(str(e)))
-                prompts.append(f"<details class='wb-sent-prompt'><summary>prompt sent: {esc(title)}</summary>"
-                               f"{body}</details>")
+                prompts.append(
+                    f"<details class='wb-sent-prompt'><summary>prompt sent: {esc(title)}</summary>"
+                    f"{body}</details>"
+                )
         self.detail.value = (
             f"<div class='wb-row-detail'><h4>row {esc(row)} · version {esc(panel.current.label)}</h4>"
-            f"<b>input</b><table class='wb-input'>{inputs}</table><b>verdicts</b>{verdicts}{''.join(prompts)}</div>")
+            f"<b>input</b><table class='wb-input'>{inputs}</table><b>verdicts</b>{verdicts}{''.join(prompts)}</div>"
+        )
 
     @staticmethod
     def _set_options(dropdown: w.Dropdown, options: list[Any], keep: bool = True) -> None:
         values = [o[1] if isinstance(o, tuple) else o for o in options]
-        if list(dropdown.options) == options or [
-                o[1] if isinstance(o, tuple) else o for o in dropdown.options] == values:
+        if (
+            list(dropdown.options) == options
+            or [o[1] if isinstance(o, tuple) else o for o in dropdown.options] == values
+        ):
             return
         old = dropdown.value
         dropdown.options = options
@@ -188,5 +213,7 @@ def _table(frame: pd.DataFrame, limit: int | None = 300) -> str:
     shown = frame.copy()
     for col in ("reason", "error", "label"):
         if col in shown and limit:
-            shown[col] = shown[col].map(lambda v: v if not isinstance(v, str) or len(v) <= limit else v[:limit] + "…")
+            shown[col] = shown[col].map(
+                lambda v: v if not isinstance(v, str) or len(v) <= limit else v[:limit] + "…"
+            )
     return table_html(shown)

@@ -13,8 +13,8 @@ from ..errors import WorkbenchError, cap_list
 from ..frame import _load_suite
 from ..run import Run
 from ..specs import Suite
-from ._charts import ChartsPanel
 from ..store._params import secret_values
+from ._charts import ChartsPanel
 from ._common import Version, merge_results, next_label, redact
 from ._editor import CriteriaEditor
 from ._explorer import ResultsExplorer
@@ -72,8 +72,9 @@ class Workbench(w.VBox):
         (['v1', 'v2'], 5.0)
     """
 
-    def __init__(self, df: pd.DataFrame, suite: Suite | str | Path, model: str | None = None,
-                 **options: Any) -> None:
+    def __init__(
+        self, df: pd.DataFrame, suite: Suite | str | Path, model: str | None = None, **options: Any
+    ) -> None:
         if not isinstance(df, pd.DataFrame):
             raise WorkbenchError(f"Workbench needs a pandas DataFrame, got {type(df).__name__}")
         owned = sorted(_PANEL_OWNED & set(options))
@@ -84,8 +85,10 @@ class Workbench(w.VBox):
             )
         if not df.index.is_unique:
             dupes = df.index[df.index.duplicated()].unique().tolist()
-            raise WorkbenchError(f"the DataFrame's index has duplicate labels {cap_list(dupes)}; give each row its "
-                                 "own label, e.g. df.reset_index(drop=True) or df.set_index('id')")
+            raise WorkbenchError(
+                f"the DataFrame's index has duplicate labels {cap_list(dupes)}; give each row its "
+                "own label, e.g. df.reset_index(drop=True) or df.set_index('id')"
+            )
         first = _load_suite(suite)
         self.df = df
         self.model = model
@@ -99,8 +102,10 @@ class Workbench(w.VBox):
         self.runner = SubsetRunner(self)
         self.explorer = ResultsExplorer(self)
         self.charts = ChartsPanel(self)
-        self.tabs = w.Tab(children=[self.editor, self.runner, self.explorer, self.charts],
-                          titles=("Criteria", "Run", "Results", "Charts"))
+        self.tabs = w.Tab(
+            children=[self.editor, self.runner, self.explorer, self.charts],
+            titles=("Criteria", "Run", "Results", "Charts"),
+        )
         self.tabs.add_class("wb-tabs")
         super().__init__([self.header, self.tabs])
         self.add_class("wb-workbench")
@@ -133,7 +138,9 @@ class Workbench(w.VBox):
             WorkbenchError: no such version; the message lists them.
         """
         if self.version(label) is None:
-            raise WorkbenchError(f"no version {label!r}; versions are {cap_list([v.label for v in self.versions])}")
+            raise WorkbenchError(
+                f"no version {label!r}; versions are {cap_list([v.label for v in self.versions])}"
+            )
         self._current = label
         self.editor.load()
         self.explorer.refresh()
@@ -144,7 +151,9 @@ class Workbench(w.VBox):
     def add_version(self, suite: Suite) -> Version:
         """Add ``suite`` as a new version edited from the current one, labelled ``v<n>``, and select it."""
         label = next_label([v.label for v in self.versions])
-        version = Version(label=label, suite=suite.model_copy(update={"version": label}), parent=self._current)
+        version = Version(
+            label=label, suite=suite.model_copy(update={"version": label}), parent=self._current
+        )
         self.versions.append(version)
         self.select(label)
         return version
@@ -158,7 +167,9 @@ class Workbench(w.VBox):
         while v is not None:
             if v.results is not None:
                 part = v.results[~v.results["row"].isin(seen)]
-                frames.append(part.astype({"task": object, "criterion": object, "status": object, "kind": object}))
+                frames.append(
+                    part.astype({"task": object, "criterion": object, "status": object, "kind": object})
+                )
                 seen |= set(part["row"].tolist())
             v = self.version(v.parent) if v.parent else None
         return pd.concat(frames, ignore_index=True) if frames else None
@@ -202,8 +213,11 @@ class Workbench(w.VBox):
         self.header.value = (
             f"<b>{html.escape(cur.suite.name)}</b> · version <b class='wb-current-version'>{html.escape(cur.label)}"
             f"</b> <code>{html.escape(cur.fingerprint)}</code> · {len(self.df):,} rows · judge model "
-            f"<code>{html.escape(self.model or 'none')}</code>")
+            f"<code>{html.escape(self.model or 'none')}</code>"
+        )
 
     def __repr__(self) -> str:
-        return (f"Workbench(suite={self.current.suite.name!r}, version={self._current!r}, "
-                f"versions={[v.label for v in self.versions]}, rows={len(self.df)})")
+        return (
+            f"Workbench(suite={self.current.suite.name!r}, version={self._current!r}, "
+            f"versions={[v.label for v in self.versions]}, rows={len(self.df)})"
+        )

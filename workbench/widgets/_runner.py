@@ -51,16 +51,26 @@ class SubsetRunner(w.VBox):
         df = panel.df
         self.subset = w.Dropdown(description="rows", options=SUBSETS, value="all")
         self.subset.add_class("wb-subset")
-        self.sample_n = w.BoundedIntText(description="N", value=min(20, max(len(df), 1)), min=1,
-                                         max=max(len(df), 1), layout=w.Layout(width="12em"))
+        self.sample_n = w.BoundedIntText(
+            description="N",
+            value=min(20, max(len(df), 1)),
+            min=1,
+            max=max(len(df), 1),
+            layout=w.Layout(width="12em"),
+        )
         self.sample_n.add_class("wb-sample-n")
         self.seed = w.IntText(description="seed", value=0, layout=w.Layout(width="12em"))
         self.seed.add_class("wb-seed")
-        self.query = w.Text(description="query", placeholder="e.g. lang == 'en' and len(answer) > 200",
-                            continuous_update=False, layout=w.Layout(width="40em"))
+        self.query = w.Text(
+            description="query",
+            placeholder="e.g. lang == 'en' and len(answer) > 200",
+            continuous_update=False,
+            layout=w.Layout(width="40em"),
+        )
         self.query.add_class("wb-query")
-        self.picked = w.SelectMultiple(description="rows", options=[(str(r), r) for r in df.index[:5000]],
-                                       rows=8)
+        self.picked = w.SelectMultiple(
+            description="rows", options=[(str(r), r) for r in df.index[:5000]], rows=8
+        )
         self.picked.add_class("wb-picked")
         self.estimate_button = w.Button(description="Estimate", icon="calculator")
         self.estimate_button.add_class("wb-estimate-button")
@@ -80,11 +90,16 @@ class SubsetRunner(w.VBox):
         self.estimate_button.on_click(lambda _: self.refresh())
         self.run_button.on_click(lambda _: self.run())
         self.cancel_button.on_click(lambda _: self.cancel())
-        super().__init__([
-            w.HBox([self.subset, self.sample_n, self.seed]), self.query, self.picked,
-            w.HBox([self.estimate_button, self.summary]),
-            w.HBox([self.run_button, self.cancel_button, self.progress]), self.status,
-        ])
+        super().__init__(
+            [
+                w.HBox([self.subset, self.sample_n, self.seed]),
+                self.query,
+                self.picked,
+                w.HBox([self.estimate_button, self.summary]),
+                w.HBox([self.run_button, self.cancel_button, self.progress]),
+                self.status,
+            ]
+        )
         self.add_class("wb-runner")
         self._show_inputs()
 
@@ -92,8 +107,12 @@ class SubsetRunner(w.VBox):
 
     def _show_inputs(self) -> None:
         kind = self.subset.value
-        for widget, shown in ((self.sample_n, kind == "sample"), (self.seed, kind == "sample"),
-                              (self.query, kind == "query"), (self.picked, kind == "picked")):
+        for widget, shown in (
+            (self.sample_n, kind == "sample"),
+            (self.seed, kind == "sample"),
+            (self.query, kind == "query"),
+            (self.picked, kind == "picked"),
+        ):
             widget.layout.display = "" if shown else "none"
 
     def _subset_changed(self) -> None:
@@ -116,7 +135,9 @@ class SubsetRunner(w.VBox):
         if kind in ("failing", "errored"):
             known = panel.known_results()
             if known is None:
-                raise WorkbenchError(f"no results yet to find {kind} rows in: run all rows (or a sample) first")
+                raise WorkbenchError(
+                    f"no results yet to find {kind} rows in: run all rows (or a sample) first"
+                )
             status = "failed" if kind == "failing" else "error"
             hit = set(known.loc[known["status"] == status, "row"].tolist())
             return [r for r in df.index if r in hit]
@@ -139,7 +160,9 @@ class SubsetRunner(w.VBox):
             if not rows:
                 self.summary.value = message_html("No rows in this subset.", "info")
                 return
-            est = estimate(self._panel.df, self._panel.current.suite, rows=rows, **self._panel.estimate_kwargs())
+            est = estimate(
+                self._panel.df, self._panel.current.suite, rows=rows, **self._panel.estimate_kwargs()
+            )
         except Exception as e:  # noqa: BLE001  (shown inline; the panel stays usable)
             self.summary.value = message_html(self._panel.redact(_describe(e)))
             return
@@ -148,7 +171,8 @@ class SubsetRunner(w.VBox):
         money = "cost unknown" if pd.isna(cost) else f"estimated ${float(cost):.4f}"
         self.summary.value = (
             f'<span class="wb-estimate-text">{len(rows):,} rows · {int(total["calls"]):,} judge calls: '
-            f'{int(total["cached"]):,} cached, {int(total["new"]):,} new · {money}</span>')
+            f"{int(total['cached']):,} cached, {int(total['new']):,} new · {money}</span>"
+        )
 
     # --- running -----------------------------------------------------------------------------
 
@@ -184,11 +208,17 @@ class SubsetRunner(w.VBox):
 
     async def _run_async(self, version: Version, rows: list[Any], kwargs: dict[str, Any]) -> None:
         try:
-            run = await evaluate_async(self._panel.df, version.suite, rows=rows, progress=self._on_progress, **kwargs)
+            run = await evaluate_async(
+                self._panel.df, version.suite, rows=rows, progress=self._on_progress, **kwargs
+            )
         except asyncio.CancelledError:
-            self._stopped(message_html(
-                f"Cancelled after {self.progress.value:,} of {self.progress.max:,} calls; the verdicts that "
-                "finished are cached, so running again resumes from there.", "info"))
+            self._stopped(
+                message_html(
+                    f"Cancelled after {self.progress.value:,} of {self.progress.max:,} calls; the verdicts that "
+                    "finished are cached, so running again resumes from there.",
+                    "info",
+                )
+            )
             return
         except Exception as e:  # noqa: BLE001
             self._stopped(message_html(self._panel.redact(_describe(e))))
@@ -224,8 +254,10 @@ class SubsetRunner(w.VBox):
         self.progress.value = min(p.done, self.progress.max)
         self.status.value = (
             f'<span class="wb-progress-text">done {p.done:,}/{p.total:,} · cached {p.cached:,} · '
-            f'errors {p.errors:,} · ${p.cost_usd:.4f}'
-            + (f" (+{p.unpriced:,} calls of unknown price)" if getattr(p, "unpriced", 0) else "") + "</span>")
+            f"errors {p.errors:,} · ${p.cost_usd:.4f}"
+            + (f" (+{p.unpriced:,} calls of unknown price)" if getattr(p, "unpriced", 0) else "")
+            + "</span>"
+        )
 
     def _stopped(self, message: str) -> None:
         self.running = False
@@ -240,7 +272,9 @@ class SubsetRunner(w.VBox):
         try:  # results, explorer and charts first: "finished" means everything is drawn
             self._panel.record(version, run)
         except Exception as e:  # noqa: BLE001  (the run is kept in last_run; the panel stays usable)
-            shown = message_html(self._panel.redact(f"the run finished but could not be shown: {_describe(e)}"))
+            shown = message_html(
+                self._panel.redact(f"the run finished but could not be shown: {_describe(e)}")
+            )
         self.running = False
         self.run_button.disabled = False
         self.cancel_button.disabled = True
@@ -249,11 +283,16 @@ class SubsetRunner(w.VBox):
         self.progress.value = int(c.get("calls", 0))
         self.progress.bar_style = "success"
         cost = c.get("cost_usd")
-        money = "cost unknown" if cost is None or (isinstance(cost, float) and math.isnan(cost)) else f"${cost:.4f}"
+        money = (
+            "cost unknown"
+            if cost is None or (isinstance(cost, float) and math.isnan(cost))
+            else f"${cost:.4f}"
+        )
         self.status.value = (
             f'<span class="wb-progress-text">finished {version.label}: {len(rows):,} rows · '
-            f'done {int(c.get("calls", 0)):,} calls · cached {int(c.get("cache_hits", 0)):,} · '
-            f'errors {int(c.get("errors", 0)):,} · {money}</span>') + shown
+            f"done {int(c.get('calls', 0)):,} calls · cached {int(c.get('cache_hits', 0)):,} · "
+            f"errors {int(c.get('errors', 0)):,} · {money}</span>"
+        ) + shown
 
 
 def _query(df: pd.DataFrame, text: str) -> pd.DataFrame:
