@@ -33,11 +33,11 @@ def test_bulk_prefetch_reads_what_single_gets_read(tmp_path: Path) -> None:
             k, L.Completion(text=f"verdict {i}", prompt_tokens=i, completion_tokens=1, cost_usd=None)
         )
     writer.close()
-    L._HOT.clear()  # as in a fresh process
+    L.forget_in_process()  # as in a fresh process
     reader = L.LLM("openai/m", cache_dir=tmp_path)
     reader.prefetch(keys + ["absent"])
-    assert all((str(tmp_path), k) in L._HOT for k in keys)
-    assert (str(tmp_path), "absent") not in L._HOT
+    assert all(reader._cache.known(k) for k in keys)
+    assert not reader._cache.known("absent")
     for i in (0, 599, 1199):
         hit = reader.cached(keys[i])
         assert hit is not None and hit.cached and hit.text == f"verdict {i}" and hit.prompt_tokens == i

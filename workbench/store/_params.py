@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..llm import _TRANSPORT
+from ..config import TRANSPORT_PARAMS
 
 __all__ = ["safe_params", "scrub_secrets", "secret_values"]
 
@@ -46,7 +46,7 @@ REDACTED = "[redacted]"
 def secret_name(name: object) -> bool:
     """Whether a parameter called ``name`` may hold a credential or routing secret."""
     text = str(name)
-    if text.lower() in _TRANSPORT and text.lower() not in _HARMLESS_TRANSPORT:
+    if text.lower() in TRANSPORT_PARAMS and text.lower() not in _HARMLESS_TRANSPORT:
         return True
     words = re.split(r"[^a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", text).lower())
     return any(w in _SECRET_WORDS for w in words)

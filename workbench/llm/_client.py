@@ -1,26 +1,15 @@
-"""LLM calls: the only module that imports litellm and diskcache.
+"""Judge calls through litellm: the only module that imports litellm.
 
-One :class:`LLM` per run: async calls with bounded, adaptive concurrency; retries with
-exponential backoff and jitter on 429, 5xx, timeouts and connection errors (a 429's
+One :class:`LLM` per model and run: async calls with bounded, adaptive concurrency; retries
+with exponential backoff and jitter on 429, 5xx, timeouts and connection errors (a 429's
 ``Retry-After`` is honoured and halves the concurrency, which then ramps back up); a
-per-call timeout; and a disk cache keyed by a hash of the model, the rendered messages,
-the sampling parameters and the response schema. Credentials, base URLs and headers never
-enter the key or the cache: only the reply text and its token counts are stored.
-
-Example:
-    >>> from workbench.llm import cache_key
-    >>> k1 = cache_key("openai/gpt-4o-mini", [{"role": "user", "content": "hi"}], {"temperature": 0})
-    >>> k2 = cache_key("openai/gpt-4o-mini", [{"role": "user", "content": "hi"}],
-    ...                {"temperature": 0, "api_key": "sk-secret", "timeout": 5})
-    >>> k1 == k2
-    True
+per-call timeout; and the disk cache (:class:`~workbench.llm.DiskCache`) keyed by
+:func:`~workbench.llm.cache_key`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import os
 import random
 import time
@@ -29,157 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-try:
-    import orjson as _orjson
-except ImportError:  # pragma: no cover - orjson is a dependency
-    _orjson = None
+from ._cache import DiskCache, default_cache_dir
+from ._keys import cache_key, cache_keys
 
-__all__ = ["LLM", "Completion", "cache_key", "cache_keys", "default_cache_dir"]
+__all__ = ["LLM", "Completion"]
 
 # Read litellm's bundled price table instead of fetching one at import: notebooks and CI
 # run offline, and a fetch at import would leak that a run happened.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-
-_TRANSPORT = frozenset(
-    {
-        "api_key",
-        "api_base",
-        "base_url",
-        "api_version",
-        "organization",
-        "headers",
-        "extra_headers",
-        "timeout",
-        "num_retries",
-        "max_retries",
-        "custom_llm_provider",
-        "aws_access_key_id",
-        "aws_secret_access_key",
-        "aws_session_token",
-        "aws_region_name",
-        "vertex_credentials",
-        "vertex_project",
-        "vertex_location",
-        "azure_ad_token",
-        "client",
-        "metadata",
-        "user",
-    }
-)
-"""Parameters that choose where and how a request travels, not what the model computes:
-never part of the cache key, never stored."""
-
-_CACHE_VERSION = 3
-
-
-def _canonical(obj: Any) -> str:
-    """Canonical JSON (sorted keys), computed afresh on every call: a dict changed in place
-    must never keep an old key."""
-    if _orjson is not None:
-        try:
-            return _orjson.dumps(
-                obj, option=_orjson.OPT_SORT_KEYS | _orjson.OPT_NON_STR_KEYS, default=str
-            ).decode()
-        except TypeError:
-            pass
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
-def cache_key(
-    model: str,
-    messages: Sequence[Mapping[str, Any]],
-    params: Mapping[str, Any] | None = None,
-    response_format: Mapping[str, Any] | None = None,
-) -> str:
-    """The cache key of a request: sha256 over model, messages, sampling params and schema.
-
-    Transport and credential parameters (``api_key``, ``api_base``, ``headers``, ``timeout``,
-    ...) are left out, so they can never reach the cache and never split it.
-    """
-    h = _prefix(model, params, response_format)
-    for m in messages:
-        _feed(h, _canonical(m))
-    return h.hexdigest()
-
-
-def cache_keys(
-    model: str,
-    requests: Sequence[tuple[Sequence[Mapping[str, Any]], Mapping[str, Any] | None]],
-    params: Mapping[str, Any] | None = None,
-) -> list[str]:
-    """``[cache_key(model, messages, params, rf) for messages, rf in requests]``, faster:
-    within this one call, requests sharing a response schema and a first (system) message
-    hash that prefix once. The sharing is decided by object identity, and only inside the
-    call (the objects are held until it returns), so a dict changed in place between two
-    calls still gets a fresh key.
-
-    Example:
-        >>> msgs = [{"role": "system", "content": "Judge."}, {"role": "user", "content": "x"}]
-        >>> cache_keys("m", [(msgs, {"type": "json_object"})]) == [cache_key("m", msgs, None, {"type": "json_object"})]
-        True
-    """
-    base = _prefix(model, params, None, schema=False)
-    schemas: dict[int, tuple[Any, Any]] = {}
-    heads: dict[tuple[int, int], tuple[Any, Any, Any]] = {}
-    out = []
-    for messages, rf in requests:
-        hit = schemas.get(id(rf))
-        if hit is None:
-            h = base.copy()
-            _feed(h, _canonical(rf))
-            schemas[id(rf)] = hit = (rf, h)
-        first = messages[0] if messages else None
-        if (
-            first is not None
-            and len(first) == 2
-            and first.get("role") == "system"
-            and isinstance(first.get("content"), str)
-        ):
-            pair = (id(rf), id(first["content"]))
-            head = heads.get(pair)
-            if head is None:
-                h = hit[1].copy()
-                _feed(h, _canonical(first))
-                heads[pair] = head = (first["content"], rf, h)
-            h = head[2].copy()
-            rest = messages[1:]
-        else:
-            h = hit[1].copy()
-            rest = messages
-        for m in rest:
-            _feed(h, _canonical(m))
-        out.append(h.hexdigest())
-    return out
-
-
-def _prefix(
-    model: str, params: Mapping[str, Any] | None, response_format: Any, *, schema: bool = True
-) -> Any:
-    sampling = {k: v for k, v in (params or {}).items() if k not in _TRANSPORT}
-    h = hashlib.sha256()
-    for part in (str(_CACHE_VERSION), model, _canonical(sampling)):
-        _feed(h, part)
-    if schema:
-        _feed(h, _canonical(response_format))
-    return h
-
-
-def _feed(h: Any, part: str) -> None:
-    data = part.encode()
-    h.update(len(data).to_bytes(8, "little"))  # length-prefixed: no two requests share a key
-    h.update(data)
-
-
-_HOT: dict[tuple[str, str], dict[str, Any]] = {}
-"""Entries read or written in this process, by (cache directory, key): rerunning an
-unchanged notebook cell then costs a dict lookup per call, not a disk read."""
-_HOT_LIMIT = 500_000
-
-
-def default_cache_dir() -> Path:
-    """``$WORKBENCH_HOME/cache``, else ``.workbench/cache`` in the working directory."""
-    home = os.environ.get("WORKBENCH_HOME")
-    return Path(home) / "cache" if home else Path.cwd() / ".workbench" / "cache"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -335,13 +181,9 @@ class LLM:
         self.backoff_s = backoff_s
         self.litellm_kwargs = litellm_kwargs
         self._secrets = [str(v) for k, v in litellm_kwargs.items() if k in ("api_key", "azure_ad_token")]
-        self._cache: Any = None
+        self._cache: DiskCache | None = None
         if self.use_cache:
-            import diskcache
-
-            directory = default_cache_dir() if cache_dir in (None, True) else Path(cache_dir)  # type: ignore[arg-type]
-            directory.mkdir(parents=True, exist_ok=True)
-            self._cache = diskcache.Cache(str(directory), size_limit=2**34)
+            self._cache = DiskCache(default_cache_dir() if cache_dir in (None, True) else Path(cache_dir))  # type: ignore[arg-type]
         self._limiter: _Limiter | None = None
 
     # --- cache ------------------------------------------------------------------------
@@ -360,12 +202,9 @@ class LLM:
         """The cached completion for ``key``, if caching is on and it exists."""
         if self._cache is None or self.refresh:
             return None
-        hit = _HOT.get((self._cache.directory, key))
+        hit = self._cache.get(key)
         if hit is None:
-            hit = self._cache.get(key)
-            if hit is None:
-                return None
-            self._remember(key, hit)
+            return None
         return Completion(
             text=hit["text"],
             prompt_tokens=hit.get("prompt_tokens"),
@@ -376,53 +215,23 @@ class LLM:
         )
 
     def prefetch(self, keys: Sequence[str]) -> None:
-        """Read many keys from disk in a few queries (a warm rerun of 10,000 rows would
-        otherwise make 10,000 separate reads); later :meth:`cached` calls find them in memory.
-
-        Uses diskcache's storage layout for the bulk read, the same query its ``get`` runs;
-        if that layout ever changes, lookups fall back to one ``get`` per key.
-        """
-        if self._cache is None or self.refresh:
-            return
-        directory = self._cache.directory
-        missing = [k for k in keys if (directory, k) not in _HOT]
-        try:
-            sql, disk = self._cache._sql, self._cache._disk
-            for start in range(0, len(missing), 500):
-                chunk = missing[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                rows = sql(
-                    f"SELECT key, mode, filename, value FROM Cache WHERE raw = 1 AND key IN ({marks})"
-                    " AND (expire_time IS NULL OR expire_time > ?)",
-                    (*chunk, time.time()),
-                ).fetchall()
-                for key, mode, filename, value in rows:
-                    try:
-                        entry = disk.fetch(mode, filename, value, False)
-                    except OSError:  # evicted meanwhile: cached() will look again
-                        continue
-                    if isinstance(entry, dict) and "text" in entry:
-                        self._remember(key, entry)
-        except (AttributeError, TypeError, ValueError):  # pragma: no cover - another diskcache layout
-            return
+        """Read many cache entries from disk at once (see :meth:`DiskCache.prefetch`)."""
+        if self._cache is not None and not self.refresh:
+            self._cache.prefetch(keys)
 
     def _store(self, key: str, c: Completion) -> None:
         if self._cache is not None:
-            entry = {
-                "text": c.text,
-                "prompt_tokens": c.prompt_tokens,
-                "completion_tokens": c.completion_tokens,
-                "cost_usd": c.cost_usd,
-                "model": self.model,
-                "created": time.time(),
-            }
-            self._cache.set(key, entry)  # on disk before anyone sees it: a killed kernel keeps it
-            self._remember(key, entry)
-
-    def _remember(self, key: str, entry: dict[str, Any]) -> None:
-        if len(_HOT) >= _HOT_LIMIT:
-            _HOT.clear()
-        _HOT[(self._cache.directory, key)] = entry
+            self._cache.set(
+                key,
+                {
+                    "text": c.text,
+                    "prompt_tokens": c.prompt_tokens,
+                    "completion_tokens": c.completion_tokens,
+                    "cost_usd": c.cost_usd,
+                    "model": self.model,
+                    "created": time.time(),
+                },
+            )
 
     def price(self, prompt_tokens: int, completion_tokens: int) -> float | None:
         """The cost in USD of that many tokens on this model, from litellm's price table;
@@ -523,7 +332,7 @@ class LLM:
             litellm.ServiceUnavailableError,
             litellm.BadGatewayError,
         )
-        if isinstance(exc, retryable) or isinstance(exc, asyncio.TimeoutError):
+        if isinstance(exc, (retryable, asyncio.TimeoutError)):
             return True, backoff
         status = getattr(exc, "status_code", None)
         if isinstance(status, int) and (status >= 500 or status in (408, 409)):

@@ -1,0 +1,122 @@
+"""Cache keys: sha256 over the model, the rendered messages, the request's parameters and the
+response schema; transport and credential parameters never enter a key.
+
+Example:
+    >>> from workbench.llm import cache_key
+    >>> k1 = cache_key("openai/gpt-4o-mini", [{"role": "user", "content": "hi"}], {"temperature": 0})
+    >>> k2 = cache_key("openai/gpt-4o-mini", [{"role": "user", "content": "hi"}],
+    ...                {"temperature": 0, "api_key": "sk-secret", "timeout": 5})
+    >>> k1 == k2
+    True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import orjson
+
+from ..config import TRANSPORT_PARAMS
+
+__all__ = ["CACHE_VERSION", "cache_key", "cache_keys", "canonical_json"]
+
+CACHE_VERSION = 3
+
+
+def canonical_json(obj: Any) -> str:
+    """Canonical JSON (sorted keys), computed afresh on every call: a dict changed in place
+    must never keep an old key."""
+    try:
+        return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str).decode()
+    except TypeError:
+        pass
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def cache_key(
+    model: str,
+    messages: Sequence[Mapping[str, Any]],
+    params: Mapping[str, Any] | None = None,
+    response_format: Mapping[str, Any] | None = None,
+) -> str:
+    """The cache key of a request: sha256 over model, messages, sampling params and schema.
+
+    Transport and credential parameters (``api_key``, ``api_base``, ``headers``, ``timeout``,
+    ...) are left out, so they can never reach the cache and never split it.
+    """
+    h = _prefix(model, params, response_format)
+    for m in messages:
+        _feed(h, canonical_json(m))
+    return h.hexdigest()
+
+
+def cache_keys(
+    model: str,
+    requests: Sequence[tuple[Sequence[Mapping[str, Any]], Mapping[str, Any] | None]],
+    params: Mapping[str, Any] | None = None,
+) -> list[str]:
+    """``[cache_key(model, messages, params, rf) for messages, rf in requests]``, faster:
+    within this one call, requests sharing a response schema and a first (system) message
+    hash that prefix once. The sharing is decided by object identity, and only inside the
+    call (the objects are held until it returns), so a dict changed in place between two
+    calls still gets a fresh key.
+
+    Example:
+        >>> msgs = [{"role": "system", "content": "Judge."}, {"role": "user", "content": "x"}]
+        >>> rf = {"type": "json_object"}
+        >>> cache_keys("m", [(msgs, rf)]) == [cache_key("m", msgs, None, rf)]
+        True
+    """
+    base = _prefix(model, params, None, schema=False)
+    schemas: dict[int, tuple[Any, Any]] = {}
+    heads: dict[tuple[int, int], tuple[Any, Any, Any]] = {}
+    out = []
+    for messages, rf in requests:
+        hit = schemas.get(id(rf))
+        if hit is None:
+            h = base.copy()
+            _feed(h, canonical_json(rf))
+            schemas[id(rf)] = hit = (rf, h)
+        first = messages[0] if messages else None
+        if (
+            first is not None
+            and len(first) == 2
+            and first.get("role") == "system"
+            and isinstance(first.get("content"), str)
+        ):
+            pair = (id(rf), id(first["content"]))
+            head = heads.get(pair)
+            if head is None:
+                h = hit[1].copy()
+                _feed(h, canonical_json(first))
+                heads[pair] = head = (first["content"], rf, h)
+            h = head[2].copy()
+            rest = messages[1:]
+        else:
+            h = hit[1].copy()
+            rest = messages
+        for m in rest:
+            _feed(h, canonical_json(m))
+        out.append(h.hexdigest())
+    return out
+
+
+def _prefix(
+    model: str, params: Mapping[str, Any] | None, response_format: Any, *, schema: bool = True
+) -> Any:
+    sampling = {k: v for k, v in (params or {}).items() if k not in TRANSPORT_PARAMS}
+    h = hashlib.sha256()
+    for part in (str(CACHE_VERSION), model, canonical_json(sampling)):
+        _feed(h, part)
+    if schema:
+        _feed(h, canonical_json(response_format))
+    return h
+
+
+def _feed(h: Any, part: str) -> None:
+    data = part.encode()
+    h.update(len(data).to_bytes(8, "little"))  # length-prefixed: no two requests share a key
+    h.update(data)
