@@ -14,14 +14,20 @@ Example:
 from __future__ import annotations
 
 from . import accessor as _accessor  # noqa: F401  (registers df.wb)
-from .compare import CompareError, Comparison, compare
+from .compare import Comparison, compare
 from .errors import (
     ColumnsError,
+    CompareError,
     DataError,
     EvaluationError,
     JudgeParseError,
     MissingDependencyError,
+    NotebookError,
+    ReportError,
     SpecError,
+    StoreError,
+    StoreWarning,
+    UnknownRunError,
     WorkbenchError,
 )
 from .frame import estimate, evaluate, evaluate_async
@@ -45,10 +51,15 @@ __all__ = [
     "JudgeParseError",
     "JudgeTask",
     "MissingDependencyError",
+    "NotebookError",
+    "ReportError",
     "Run",
     "SpecError",
     "Store",
+    "StoreError",
+    "StoreWarning",
     "Suite",
+    "UnknownRunError",
     "Workbench",
     "WorkbenchError",
     "__version__",

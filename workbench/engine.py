@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -20,37 +19,22 @@ from . import _vector
 from .assertions import OpError, ResolvedOp, apply, describe, lookup
 from .assertions._core import _Phrase  # the phrase apply() writes, so fast reasons read the same
 from .context import Context, Output, gc_paused
-from .errors import EvaluationError, did_you_mean, shorten
+from .errors import EvaluationError, WorkbenchError, did_you_mean, shorten
 from .paths import PathError, Segment, parse_path, substitute, template_paths, to_plain
-from .results import STATUSES
+from .results import ERROR, FAILED, PASSED, SCORED, SKIPPED, STATUSES, CellColumns, passed_values
 from .specs import AssertionTask, JudgeTask, Suite
 
-__all__ = ["Block", "reference_problems", "run_assertions", "run_suite", "skips"]
-
-PASSED, FAILED, ERROR, SKIPPED, SCORED = 0, 1, 2, 3, 4
-"""Status codes, in the order of :data:`workbench.results.STATUSES`. SCORED: a judge gave a
-valid score but no threshold makes it pass or fail."""
+__all__ = ["JudgeStage", "reference_problems", "run_assertions", "run_suite", "skips"]
 
 
-@dataclass(eq=False)
-class Block:
-    """The cells of one (task, criterion) over all evaluated rows, as columns."""
+class JudgeStage(Protocol):
+    """What runs the judge tasks of a stage: :class:`workbench.runner.JudgeRunner`, or any
+    object with this one method."""
 
-    task: str
-    criterion: str
-    kind: str
-    status: np.ndarray
-    """int8 codes: PASSED, FAILED, ERROR, SKIPPED, SCORED."""
-    reason: np.ndarray
-    """object array of ``str`` or ``None``."""
-    error: np.ndarray
-    """object array of ``str`` or ``None``."""
-    score: np.ndarray | None = None
-    label: np.ndarray | None = None
-    cached: np.ndarray | None = None
-    tokens: np.ndarray | None = None
-    cost_usd: np.ndarray | None = None
-    latency_s: np.ndarray | None = None
+    async def run(self, task: JudgeTask, ctx: Context, skip: np.ndarray) -> list[CellColumns]:
+        """Judge ``task`` at every row of ``ctx`` whose ``skip`` entry is None (the others are
+        skipped, the entry says why): one :class:`CellColumns` per criterion."""
+        ...
 
 
 # --- static checks -----------------------------------------------------------------
@@ -124,16 +108,20 @@ async def run_suite(
     ctx: Context,
     *,
     strict: bool = False,
-    judges: Any = None,
-) -> list[Block]:
-    """Run every task of ``suite`` over ``ctx`` stage by stage; one Block per cell column.
+    judges: JudgeStage | None = None,
+) -> list[CellColumns]:
+    """Run every task of ``suite`` over ``ctx`` stage by stage; one :class:`CellColumns` per
+    (task, criterion).
 
     Assertions run column-wise in the calling thread; the judge tasks of a stage run
     concurrently through ``judges`` (a :class:`workbench.runner.JudgeRunner`).
+
+    Raises:
+        WorkbenchError: the suite has judge tasks and ``judges`` is None.
     """
-    blocks: list[Block] = []
+    blocks: list[CellColumns] = []
     for stage in suite.stages():
-        produced_by: dict[str, list[Block]] = {}
+        produced_by: dict[str, list[CellColumns]] = {}
         fields_by: dict[str, dict[str, pd.Series]] = {}
         skip_by = {task.id: skips(task, suite, ctx, ctx.n) for task in stage}
         for task in stage:
@@ -144,7 +132,10 @@ async def run_suite(
         judge_tasks = [t for t in stage if isinstance(t, JudgeTask)]
         if judge_tasks:
             if judges is None:
-                raise NotImplementedError("judge tasks need a judge runner")
+                raise WorkbenchError(
+                    f"judge tasks {[t.id for t in judge_tasks]} need a judge: pass judges= "
+                    "(a workbench.runner.JudgeRunner); evaluate() builds one from its model"
+                )
             results = await asyncio.gather(*(judges.run(t, ctx, skip_by[t.id]) for t in judge_tasks))
             for t, produced in zip(judge_tasks, results):
                 produced_by[t.id], fields_by[t.id] = produced, {}
@@ -158,7 +149,7 @@ async def run_suite(
     return sorted(blocks, key=lambda b: order[b.task])  # stable: criteria keep their order
 
 
-def run_assertions(suite: Suite, ctx: Context, *, strict: bool = False) -> list[Block]:
+def run_assertions(suite: Suite, ctx: Context, *, strict: bool = False) -> list[CellColumns]:
     """:func:`run_suite` for suites without judge tasks, from synchronous code (also inside
     a running event loop: without judges the coroutine never suspends)."""
     if any(isinstance(t, JudgeTask) for t in suite.tasks):
@@ -172,7 +163,7 @@ def run_assertions(suite: Suite, ctx: Context, *, strict: bool = False) -> list[
     raise RuntimeError("an assertion-only run suspended")  # pragma: no cover
 
 
-def _raise_first_error(blocks: list[Block], ctx: Context) -> None:
+def _raise_first_error(blocks: list[CellColumns], ctx: Context) -> None:
     for b in blocks:
         bad = np.flatnonzero(b.status == ERROR)
         if bad.size:
@@ -185,7 +176,7 @@ def _raise_first_error(blocks: list[Block], ctx: Context) -> None:
 
 
 def _output(
-    task: AssertionTask | JudgeTask, blocks: list[Block], fields: dict[str, pd.Series], skip: np.ndarray
+    task: AssertionTask | JudgeTask, blocks: list[CellColumns], fields: dict[str, pd.Series], skip: np.ndarray
 ) -> Output:
     # a task passes only if every criterion passes (a threshold-less score counts as a
     # pass for gating); the worst status wins
@@ -234,12 +225,10 @@ def _output(
 
 def _passed_array(status: np.ndarray) -> pd.arrays.BooleanArray:
     """``passed`` for status codes: NA where there is no pass/fail (error, skipped, scored)."""
-    return pd.arrays.BooleanArray(
-        status == PASSED, (status == ERROR) | (status == SKIPPED) | (status == SCORED)
-    )
+    return pd.arrays.BooleanArray(*passed_values(status))
 
 
-def _run_assertion(task: AssertionTask, ctx: Context, skip: np.ndarray) -> tuple[Block, pd.Series]:
+def _run_assertion(task: AssertionTask, ctx: Context, skip: np.ndarray) -> tuple[CellColumns, pd.Series]:
     n = ctx.n
     rop = lookup(task.op)
     status = np.full(n, PASSED, dtype=np.int8)
@@ -286,7 +275,7 @@ def _run_assertion(task: AssertionTask, ctx: Context, skip: np.ndarray) -> tuple
         status[skipped] = SKIPPED
         reason[skipped] = [f"skipped: {s}" for s in skip[skipped]]
         error[skipped] = None
-    return Block(task.id, "", "assertion", status, reason, error), values
+    return CellColumns(task.id, "", "assertion", status, reason, error), values
 
 
 def _fast_reasons(rop: ResolvedOp, cells: list[Any], prepared: Any, expected: Any) -> list[str | None]:

@@ -18,9 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .engine import ERROR, PASSED, SCORED, SKIPPED, Block
 from .errors import ColumnsError, cap_list
-from .results import RESULT_COLUMNS, STATUSES
+from .results import RESULT_COLUMNS, STATUSES, CellColumns, passed_values
 from .specs import Suite
 
 __all__ = ["Run", "results_frame", "summarize", "widen", "wilson"]
@@ -279,7 +278,7 @@ def widen(results: pd.DataFrame, values: str | Sequence[str] = "passed") -> pd.D
     return out
 
 
-def results_frame(blocks: list[Block], index: pd.Index) -> pd.DataFrame:
+def results_frame(blocks: list[CellColumns], index: pd.Index) -> pd.DataFrame:
     """Stack the blocks into the long results frame with its dtypes."""
     n, b = len(index), len(blocks)
     flat = index.to_flat_index() if isinstance(index, pd.MultiIndex) else index
@@ -308,9 +307,7 @@ def results_frame(blocks: list[Block], index: pd.Index) -> pd.DataFrame:
             categories=["assertion", "judge"],
         ),
         "status": pd.Categorical.from_codes(status, categories=list(STATUSES)),
-        "passed": pd.arrays.BooleanArray(
-            status == PASSED, (status == ERROR) | (status == SKIPPED) | (status == SCORED)
-        ),
+        "passed": pd.arrays.BooleanArray(*passed_values(status)),
         "score": pd.arrays.FloatingArray(np.nan_to_num(score), np.isnan(score)),
         "label": _strings([x.label for x in blocks], n),
         "reason": _strings([x.reason for x in blocks], n),

@@ -14,10 +14,10 @@ import numpy as np
 
 from . import judge
 from .context import Context
-from .engine import ERROR, FAILED, PASSED, SCORED, SKIPPED, Block
 from .errors import JudgeParseError, WorkbenchError, shorten
 from .llm import LLM, Completion
 from .paths import PathError, to_plain
+from .results import ERROR, FAILED, PASSED, SCORED, SKIPPED, CellColumns
 from .specs import Criterion, JudgeTask
 
 __all__ = ["JudgeOptions", "JudgeRunner", "Progress"]
@@ -202,8 +202,8 @@ class JudgeRunner:
             "new_at": new_at,
         }
 
-    async def run(self, task: JudgeTask, ctx: Context, skip: np.ndarray) -> list[Block]:
-        """Judge every non-skipped row; one Block per criterion (plus ``overall`` if asked)."""
+    async def run(self, task: JudgeTask, ctx: Context, skip: np.ndarray) -> list[CellColumns]:
+        """Judge every non-skipped row; one CellColumns per criterion (plus ``overall`` if asked)."""
         llm = self.llm(task)
         jobs = self.plan(task, ctx, skip)
         self.progress.planned(sum(1 for j in jobs if isinstance(j[2], list)))
@@ -319,7 +319,7 @@ def _blocks(
     outcomes: Mapping[tuple[int, int], _Cell],
     n: int,
     skip: np.ndarray,
-) -> list[Block]:
+) -> list[CellColumns]:
     blocks = []
     verdicts_by_row: list[dict[str, judge.Verdict]] = [{} for _ in range(n)]
     for g, group in enumerate(groups):
@@ -354,8 +354,8 @@ def _blocks(
     return blocks
 
 
-def _empty_block(task_id: str, criterion: str, n: int) -> Block:
-    return Block(
+def _empty_block(task_id: str, criterion: str, n: int) -> CellColumns:
+    return CellColumns(
         task_id,
         criterion,
         "judge",
@@ -372,8 +372,8 @@ def _empty_block(task_id: str, criterion: str, n: int) -> Block:
 
 
 def _overall_block(
-    task: JudgeTask, verdicts: Sequence[dict[str, judge.Verdict]], blocks: list[Block], n: int
-) -> Block:
+    task: JudgeTask, verdicts: Sequence[dict[str, judge.Verdict]], blocks: list[CellColumns], n: int
+) -> CellColumns:
     b = _empty_block(task.id, "overall", n)
     threshold = task.threshold if isinstance(task.threshold, (int, float)) else None
     for i in range(n):

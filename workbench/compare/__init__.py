@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import ColumnsError, WorkbenchError, cap_list, did_you_mean
+from ..errors import ColumnsError, CompareError, cap_list, did_you_mean
 from ..results import STATUSES
 from ..run import _nullable_float as _nullable
 from ._stats import _bootstrap, _holm, _mcnemar, _wilcoxon
@@ -37,19 +37,6 @@ REQUIRED_COLUMNS: tuple[str, ...] = ("row", "task", "criterion", "status", "pass
 
 _COUNTED = ("passed", "failed", "scored")
 """A multinomial draw per distinct value costs about as much as this many resampled indices."""
-
-
-class CompareError(WorkbenchError, ValueError):
-    """Two results cannot be compared: not a run, nothing shared, or bad parameters.
-
-    Example:
-        >>> import workbench as wb
-        >>> try:
-        ...     wb.compare([1, 2], [3])
-        ... except wb.CompareError as e:
-        ...     print(str(e).split(":")[0])
-        compare() cannot use a of type list
-    """
 
 
 @dataclass(eq=False)

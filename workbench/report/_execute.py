@@ -25,7 +25,7 @@ from pathlib import Path
 from queue import Empty
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..errors import WorkbenchError, cap_list, shorten
+from ..errors import NotebookError, ReportError, cap_list, shorten
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
@@ -36,103 +36,6 @@ T = TypeVar("T")
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _SLICE_S = 1.0
-_TRACEBACK_LINES = 12
-
-
-class ReportError(WorkbenchError, ValueError):
-    """Bad input to a report: a notebook that is missing or not a notebook, an output path
-    that cannot be written, a kernel that is not installed, a timeout that is not positive.
-
-    Example:
-        >>> from workbench.report import ReportError, report
-        >>> try:
-        ...     report("no_such_notebook.ipynb")
-        ... except ReportError as e:
-        ...     print(str(e).split(" (")[0])
-        notebook 'no_such_notebook.ipynb' does not exist
-    """
-
-
-class NotebookError(WorkbenchError, RuntimeError):
-    """A cell of the notebook raised, timed out, or killed its kernel.
-
-    Attributes:
-        notebook: the notebook's path (or ``"<notebook>"`` when it was given in memory).
-        cell: the failing cell's 1-based position among all cells of the notebook.
-        execution_count: the ``[n]`` the cell got, if it got one.
-        source: the failing cell's source.
-        ename: the exception's class name (``"CellTimeoutError"`` for a timeout,
-            ``"DeadKernelError"`` when the kernel died).
-        evalue: the exception's message.
-        traceback: the traceback as plain text (no colour codes).
-        timed_out: whether the overall timeout ran out in this cell.
-        timeout: the overall timeout in seconds.
-        partial: the partial report (outputs up to the failing cell), when one was written.
-        executed: the notebook as far as it ran, with the failing cell's outputs.
-
-    Example:
-        >>> e = NotebookError(notebook="nb.ipynb", cell=3, execution_count=2, source="1 / 0",
-        ...                   ename="ZeroDivisionError", evalue="division by zero")
-        >>> print(str(e).splitlines()[0])
-        notebook 'nb.ipynb' failed in cell 3 (code cell [2]): ZeroDivisionError: division by zero
-    """
-
-    def __init__(
-        self,
-        *,
-        notebook: str,
-        cell: int,
-        execution_count: int | None,
-        source: str,
-        ename: str,
-        evalue: str,
-        traceback: str = "",
-        timed_out: bool = False,
-        timeout: float | None = None,
-        executed: NotebookNode | None = None,
-    ) -> None:
-        super().__init__(notebook, cell, ename, evalue)
-        self.notebook = notebook
-        self.cell = cell
-        self.execution_count = execution_count
-        self.source = source
-        self.ename = ename
-        self.evalue = evalue
-        self.traceback = traceback
-        self.timed_out = timed_out
-        self.timeout = timeout
-        self.executed = executed
-        self.partial: Path | None = None
-
-    def __str__(self) -> str:
-        where = f"cell {self.cell}" + (
-            f" (code cell [{self.execution_count}])" if self.execution_count else ""
-        )
-        first = next((line for line in self.source.splitlines() if line.strip()), "")
-        if self.timed_out:
-            head = f"notebook {self.notebook!r} timed out: {where} was still running when the overall timeout"
-            lines = [f"{head} of {self.timeout:g} s ran out", f"  > {shorten(first, 100)}"]
-        else:
-            lines = [
-                f"notebook {self.notebook!r} failed in {where}: {self.ename}: {shorten(self.evalue, 300)}",
-                f"  > {shorten(first, 100)}",
-            ]
-            tb = [line for line in self.traceback.splitlines() if line.strip()]
-            if len(tb) > 1:
-                shown = tb[-_TRACEBACK_LINES:]
-                lines.append(
-                    "Traceback" + (f" (last {len(shown)} lines)" if len(tb) > len(shown) else "") + ":"
-                )
-                lines += ["    " + line for line in shown]
-        if self.partial is not None:
-            lines.append(f"Partial report, with the outputs up to this cell: {self.partial}")
-        if self.timed_out:
-            lines.append(
-                "Give it more time with timeout=... (CLI: --timeout SECONDS), or make the cell faster."
-            )
-        else:
-            lines.append("Fix the cell and run the report again; the notebook itself was not changed.")
-        return "\n".join(lines)
 
 
 def read_notebook(path: str | os.PathLike[str]) -> NotebookNode:

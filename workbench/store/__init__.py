@@ -21,7 +21,7 @@ Example:
 
 from __future__ import annotations
 
-from ._errors import StoreError, StoreWarning, UnknownRunError
+from ..errors import StoreError, StoreWarning, UnknownRunError
 from ._fingerprint import data_fingerprint
 from ._params import safe_params
 from ._schema import SCHEMA_VERSION

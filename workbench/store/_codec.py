@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._errors import StoreError
+from ..errors import StoreError
 
 __all__ = ["decode_results", "encode_results"]
 

@@ -16,7 +16,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from ._errors import StoreError
+from ..errors import StoreError
 
 __all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "check", "create", "migrate"]
 

@@ -16,12 +16,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import cap_list, did_you_mean
+from ..errors import StoreError, StoreWarning, UnknownRunError, cap_list, did_you_mean
 from ..run import Run
 from ..specs import Suite
 from . import _schema
 from ._codec import decode_results
-from ._errors import StoreError, StoreWarning, UnknownRunError
 from ._record import Record, insert
 
 __all__ = ["Store", "delete_run", "load_run", "runs", "save_or_warn", "save_run"]
