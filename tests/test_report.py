@@ -171,7 +171,7 @@ def test_secrets_in_outputs_are_redacted_and_a_report_without_widgets_stays_smal
     with pytest.warns(UserWarning, match=r"showed the value of \['WB_TEST_API_KEY'\]"):
         out = report(nb, tmp_path / "plain.html", timeout=120)
     html = out.read_text()
-    assert secret not in html and "[redacted WB_TEST_API_KEY]" in html
+    assert secret not in html and "[redacted]" in html
     assert "{&#x27;answer&#x27;: 42}" in html or "{'answer': 42}" in html
     assert "widget-state" not in html and "@jupyter-widgets/html-manager" not in html
     assert len(html) < 600_000 and external_references(html) == []
@@ -272,10 +272,7 @@ def test_redaction_takes_secret_names_only_and_long_values_first() -> None:
     html, found = redact_secrets(
         "k=sk-abcdefgh-and-more j=sk-abcdefgh t=hf_abcdefgh12345 abc /root/x/y/z us-international", env
     )
-    assert html == (
-        "k=[redacted OUTER_SECRET] j=[redacted OPENAI_API_KEY] t=[redacted HF_TOKEN] abc /root/x/y/z "
-        "us-international"
-    )
+    assert html == "k=[redacted] j=[redacted] t=[redacted] abc /root/x/y/z us-international"
     assert found == ["HF_TOKEN", "OPENAI_API_KEY", "OUTER_SECRET"]
 
 

@@ -25,8 +25,8 @@ from workbench.store import (
     StoreWarning,
     UnknownRunError,
     data_fingerprint,
-    safe_params,
 )
+from workbench.secrets import safe_params
 from workbench.testing import JudgeServer, Reply
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -343,7 +343,7 @@ def test_evaluate_saves_to_the_default_store_unless_told_not_to(
     df = pd.DataFrame({"x": [1, -2]})
     unsaved = wb.evaluate(df, assertions_suite(), save=False, label="draft")
     assert unsaved.id is None and unsaved.label == "draft" and not (tmp_path / "home").exists()
-    assert unsaved.data_fingerprint == data_fingerprint(df) and unsaved.params["concurrency"] == 16
+    assert unsaved.data_fingerprint == data_fingerprint(df) and unsaved.params == {"strict": False}
     saved = wb.evaluate(df, assertions_suite())
     assert (tmp_path / "home" / "runs.sqlite").is_file() and wb.runs()["id"].tolist() == [saved.id]
     unsaved.save()
@@ -567,11 +567,21 @@ def test_no_api_key_reaches_the_store_file(tmp_path: Path, monkeypatch: pytest.M
             store=store,
         )
     assert run.id is not None
-    assert run.params == {
-        "concurrency": 16,
+    assert run.params == {  # what the judge calls were made with, the connection left out
         "strict": False,
-        "params": {"max_tokens": 50},
+        "model": server.model,
+        "concurrency": 16,
+        "timeout": 60.0,
+        "max_retries": 4,
+        "backoff_s": 0.5,
         "cache_dir": str(tmp_path / "cache"),
+        "use_cache": True,
+        "refresh": False,
+        "params": {"max_tokens": 50},
+        "extra": {},
+        "max_field_chars": 8000,
+        "transport": "auto",
+        "breaker_after": 20,
     }
     stored = sorted(p.name for p in tmp_path.glob("keys.sqlite*"))
     assert stored == ["keys.sqlite", "keys.sqlite-shm", "keys.sqlite-wal"]
@@ -616,7 +626,7 @@ def test_safe_params_drops_credentials_at_any_depth() -> None:
         "params": {"temperature": 0, "max_tokens": 100, "max_completion_tokens": 50, "seed": 3},
         "extra_body": {"nested": {"keep": "ok"}},
         "columns": {"response": "answer"},
-        "note": "[redacted]",
+        "note": "uses [redacted]",
     }
 
 

@@ -24,6 +24,8 @@ def test_public_surface_is_small_and_complete() -> None:
             "load_dataset",
             "CompareError",
             "Comparison",
+            "ConfigError",
+            "JudgeConfig",
             "NotebookError",
             "ReportError",
             "StoreError",

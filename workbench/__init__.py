@@ -15,9 +15,11 @@ from __future__ import annotations
 
 from . import accessor as _accessor  # noqa: F401  (registers df.wb)
 from .compare import Comparison, compare
+from .config import JudgeConfig
 from .errors import (
     ColumnsError,
     CompareError,
+    ConfigError,
     DataError,
     EvaluationError,
     JudgeParseError,
@@ -45,9 +47,11 @@ __all__ = [
     "ColumnsError",
     "CompareError",
     "Comparison",
+    "ConfigError",
     "Criterion",
     "DataError",
     "EvaluationError",
+    "JudgeConfig",
     "JudgeParseError",
     "JudgeTask",
     "MissingDependencyError",

@@ -14,6 +14,7 @@ from typing import Any
 __all__ = [
     "ColumnsError",
     "CompareError",
+    "ConfigError",
     "DataError",
     "EvaluationError",
     "JudgeParseError",
@@ -66,6 +67,19 @@ class ColumnsError(WorkbenchError, ValueError):
         ... except wb.ColumnsError as e:
         ...     print(str(e).splitlines()[1])
           - task 't': path 'answr' starts with 'answr', which is neither a column nor a task; did you mean 'answer'?
+    """
+
+
+class ConfigError(WorkbenchError, ValueError):
+    """A judge option is unknown, out of range, or given twice with different values.
+
+    Example:
+        >>> import workbench as wb
+        >>> try:
+        ...     wb.JudgeConfig(concurrency=0)
+        ... except wb.ConfigError as e:
+        ...     print(e)
+        judge option concurrency=0 is not allowed: Input should be greater than or equal to 1
     """
 
 

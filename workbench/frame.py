@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import signal
+import sys
+import threading
 import time
-from collections.abc import Callable, Mapping
+import warnings
+from collections.abc import Callable, Coroutine, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -21,48 +25,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .config import JudgeConfig
 from .context import Context
-from .engine import reference_problems, run_assertions, run_suite, skips
-from .errors import ColumnsError, WorkbenchError, cap_list
+from .engine import run_assertions, run_suite, skips
+from .inputs import prepare, require_models
 from .run import Run, results_frame
 from .specs import JudgeTask, Suite
 
 __all__ = ["estimate", "evaluate", "evaluate_async"]
-
-
-def _select_rows(df: pd.DataFrame, rows: Any) -> pd.DataFrame:
-    if rows is None:
-        return df
-    if (
-        isinstance(rows, (pd.Series, np.ndarray, list))
-        and len(rows) == len(df)
-        and len(rows)
-        and all(isinstance(x, (bool, np.bool_)) for x in (rows.tolist() if hasattr(rows, "tolist") else rows))
-    ):
-        mask = np.asarray(rows, dtype=bool)
-        if isinstance(rows, pd.Series) and not rows.index.equals(df.index):
-            raise ColumnsError(
-                "rows= is a boolean Series whose index differs from the DataFrame's; align it first"
-            )
-        return df[mask]
-    labels = list(rows) if not np.isscalar(rows) else [rows]
-    missing = [x for x in labels if x not in df.index]
-    if missing:
-        raise ColumnsError(
-            f"rows= names {len(missing)} label(s) not in the DataFrame's index: {cap_list(missing)}; "
-            f"the index runs {cap_list(list(df.index[:5]), 5)} ({len(df):,} rows). "
-            "Pass index labels, or a boolean mask as long as the DataFrame."
-        )
-    return df.loc[labels]
-
-
-def _load_suite(suite: Suite | str | Path) -> Suite:
-    if isinstance(suite, Suite):
-        return suite
-    if isinstance(suite, (str, Path)):
-        text = str(suite)
-        return Suite.from_json(suite) if text.endswith(".json") else Suite.from_yaml(suite)
-    raise TypeError(f"suite must be a wb.Suite or a path to a YAML/JSON file, got {type(suite).__name__}")
 
 
 def evaluate(
@@ -72,8 +42,9 @@ def evaluate(
     rows: Any = None,
     columns: Mapping[str, str] | None = None,
     strict: bool = False,
+    judge: JudgeConfig | None = None,
     model: str | None = None,
-    concurrency: int = 16,
+    concurrency: int | None = None,
     progress: bool | Callable[[Any], Any] = True,
     save: bool = True,
     label: str | None = None,
@@ -93,24 +64,28 @@ def evaluate(
             ``{"response": "answer"}`` when the suite says ``response``.
         strict: raise :class:`~workbench.EvaluationError` on the first error cell instead
             of recording it.
+        judge: how judge calls are made, a :class:`~workbench.JudgeConfig`; ``model=``,
+            ``concurrency=`` and ``**options`` build one (on top of ``judge`` when both are given).
         model: the judge model for judge tasks, a litellm model string
             (``"openai/gpt-4o-mini"``); credentials and base URLs follow litellm's
             environment variables, or pass ``api_base=``/``api_key=``.
-        concurrency: most judge calls in flight at once.
+        concurrency: most judge calls in flight at once (default 16).
         progress: show a progress bar (done, cached, errors, dollars) while judges run; or a
             callable, called with the run's :class:`~workbench.runner.Progress` (``total``,
             ``done``, ``cached``, ``errors``, ``cost_usd``) at every change, e.g. to drive a
             widget. It runs on the evaluation's event loop: keep it quick.
         save: save the run in the run store when it ends (the default); ``run.id`` is then
             set. ``False`` does not touch disk (``run.save()`` can save it later). A failure
-            to save warns (:class:`~workbench.store.StoreWarning`) and returns the run unsaved.
+            to save warns (:class:`~workbench.StoreWarning`) and returns the run unsaved.
         label: a name for the run in the store (``wb.load_run(label)`` loads the newest).
         store: where to save: a directory, a ``.sqlite`` file or a :class:`~workbench.Store`
             (default: ``$WORKBENCH_HOME``, else ``.workbench/`` in the working directory).
-        **options: judge call options: ``timeout`` (s per attempt), ``max_retries``,
-            ``use_cache`` (False: neither read nor write the cache), ``refresh`` (True: call
-            again and overwrite), ``cache_dir``, ``params`` (sampling parameters such as
-            ``{"temperature": 0}``), ``max_field_chars``; anything else goes to litellm.
+        **options: the other judge options of :class:`~workbench.JudgeConfig` (``timeout``,
+            ``max_retries``, ``use_cache``, ``refresh``, ``cache_dir``, ``params``,
+            ``max_field_chars``, ``transport``, ``extra``), sampling parameters as litellm users
+            write them (``temperature=``, ``max_tokens=``, ``seed=``: sent, and part of the cache
+            key), and connection settings (``api_base=``, ``api_key=``, ``extra_headers=``:
+            never cached or stored). An unknown keyword is an error naming the closest ones.
 
     Returns:
         A :class:`Run`; ``run.results`` has one row per (row, task, criterion).
@@ -118,6 +93,7 @@ def evaluate(
     Raises:
         ColumnsError: a path or ``${var}`` names no column or upstream task, the index has
             duplicate labels, or ``rows`` names labels that do not exist. Raised before any work.
+        ConfigError: an unknown judge option, a value out of range, or a parameter given twice.
         EvaluationError: with ``strict=True``, for the first error cell.
         WorkbenchError: the suite has judge tasks and no model was given.
 
@@ -130,36 +106,31 @@ def evaluate(
         0    0  passed                <NA>
         1    1  failed  12 is not less than 10
     """
-    call = lambda: evaluate_async(
-        df,
-        suite,
-        rows=rows,
-        columns=columns,
-        strict=strict,
-        model=model,
-        concurrency=concurrency,
-        progress=progress,
-        save=save,
-        label=label,
-        store=store,
-        **options,
-    )
+    config = JudgeConfig.build(judge, model=model, concurrency=concurrency, **options)
+    df, suite = _checked(df, suite, rows, columns, config)
+    return run_sync(lambda: _run(df, suite, config, columns, strict, progress, save, label, store))
+
+
+def run_sync(call: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
+    """Run the coroutine ``call()`` makes to its end from sync code: on a fresh loop, or in a
+    worker thread when this thread already runs one (Jupyter). The first Ctrl-C cancels the
+    calls in flight (finished verdicts stay cached) and raises ``KeyboardInterrupt``."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(call())  # Ctrl-C cancels the calls in flight; finished verdicts stay cached
+        return asyncio.run(call())
     return _run_in_thread(call)
 
 
-def _run_in_thread(call: Any) -> Run:
+def _run_in_thread(call: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
     """Run ``call()`` on a new loop in a worker thread, as Jupyter's loop is already running
     (``run_until_complete`` would raise). A KeyboardInterrupt in the notebook cancels the
     calls in flight and waits for them to stop, so no call keeps spending after the cell ends;
     verdicts that finished are in the cache and a rerun resumes from there."""
     loop = asyncio.new_event_loop()
-    task_box: list[asyncio.Task[Run]] = []
+    task_box: list[asyncio.Task[Any]] = []
 
-    def target() -> Run:
+    def target() -> Any:
         asyncio.set_event_loop(loop)
         try:
             task = loop.create_task(call())
@@ -176,7 +147,7 @@ def _run_in_thread(call: Any) -> Run:
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="workbench") as pool:
         future = pool.submit(target)
         try:
-            return future.result()
+            return _wait(future)
         except KeyboardInterrupt:
             if task_box:
                 loop.call_soon_threadsafe(task_box[0].cancel)
@@ -187,6 +158,22 @@ def _run_in_thread(call: Any) -> Run:
             ) from None
 
 
+def _wait(future: concurrent.futures.Future[Any]) -> Any:
+    """``future.result()``, interruptible by the first Ctrl-C even when the caller runs inside
+    ``asyncio.run``, whose own SIGINT handler would only cancel a task of the loop this call
+    is blocking (so the first Ctrl-C would be lost)."""
+    if threading.current_thread() is not threading.main_thread():
+        return future.result()
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is signal.default_int_handler or previous in (signal.SIG_IGN, None):
+        return future.result()
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return future.result()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 async def evaluate_async(
     df: pd.DataFrame,
     suite: Suite | str | Path,
@@ -194,8 +181,9 @@ async def evaluate_async(
     rows: Any = None,
     columns: Mapping[str, str] | None = None,
     strict: bool = False,
+    judge: JudgeConfig | None = None,
     model: str | None = None,
-    concurrency: int = 16,
+    concurrency: int | None = None,
     progress: bool | Callable[[Any], Any] = True,
     save: bool = True,
     label: str | None = None,
@@ -210,16 +198,51 @@ async def evaluate_async(
         >>> asyncio.run(wb.evaluate_async(pd.DataFrame({"x": [1]}), suite)).results["status"].tolist()
         ['passed']
     """
-    df, suite = _prepare(df, suite, rows, columns)
-    judges = None
-    _require_models(suite, model)
-    bar = None
-    if any(isinstance(t, JudgeTask) for t in suite.tasks):
+    config = JudgeConfig.build(judge, model=model, concurrency=concurrency, **options)
+    df, suite = _checked(df, suite, rows, columns, config)
+    return await _run(df, suite, config, columns, strict, progress, save, label, store)
+
+
+def _checked(
+    df: pd.DataFrame,
+    suite: Suite | str | Path,
+    rows: Any,
+    columns: Mapping[str, str] | None,
+    config: JudgeConfig,
+) -> tuple[pd.DataFrame, Suite]:
+    """The inputs checked (every problem raised before any work) and the rows selected;
+    an empty selection warns, once, pointing at the caller's line."""
+    df, suite = prepare(df, suite, rows, columns)
+    require_models(suite, config)
+    if len(df) == 0:
+        warnings.warn(
+            f"the DataFrame has no rows (after rows= selected them), so suite {suite.name!r} evaluated "
+            "nothing: the run's results are empty",
+            UserWarning,
+            stacklevel=3,
+        )
+    return df, suite
+
+
+async def _run(
+    df: pd.DataFrame,
+    suite: Suite,
+    config: JudgeConfig,
+    columns: Mapping[str, str] | None,
+    strict: bool,
+    progress: bool | Callable[[Any], Any],
+    save: bool,
+    label: str | None,
+    store: Any,
+) -> Run:
+    judged = any(isinstance(t, JudgeTask) for t in suite.tasks)
+    judges = bar = None
+    if judged:
         from .runner import JudgeRunner, Progress
 
         bar = _progress_bar() if progress is True else None
         hook = bar.update if bar else (progress if callable(progress) else None)
-        judges = JudgeRunner(_judge_options(model, concurrency, options), Progress(hook))
+        judges = JudgeRunner(config, Progress(hook))
     started, t0 = datetime.now(timezone.utc), time.perf_counter()
     try:
         blocks = await run_suite(suite, Context(df), strict=strict, judges=judges)
@@ -242,22 +265,24 @@ async def evaluate_async(
     run = Run(
         suite=suite,
         results=results,
-        model=model,
+        model=config.model,
         started_at=started,
         duration_s=time.perf_counter() - t0,
         calls=calls,
         label=label,
     )
-    _record(
-        run, df, save, store, {"concurrency": concurrency, "strict": strict, "columns": columns, **options}
-    )
+    recorded: dict[str, Any] = {"strict": strict, "columns": columns}
+    if judged:
+        recorded.update(config.to_params())
+    _record(run, df, save, store, recorded)
     return run
 
 
 def _record(run: Run, df: pd.DataFrame, save: bool, store: Any, params: dict[str, Any]) -> None:
     """Fingerprint the evaluated rows, keep the parameters (credentials removed), and save
     the run unless ``save=False`` (a failed save warns; the run is returned either way)."""
-    from .store import data_fingerprint, safe_params, save_or_warn
+    from .secrets import safe_params
+    from .store import data_fingerprint, save_or_warn
 
     run.data_fingerprint = data_fingerprint(df)
     run.params = safe_params({k: v for k, v in params.items() if v is not None})
@@ -271,6 +296,7 @@ def estimate(
     *,
     rows: Any = None,
     columns: Mapping[str, str] | None = None,
+    judge: JudgeConfig | None = None,
     model: str | None = None,
     by_row: bool = False,
     **options: Any,
@@ -285,8 +311,9 @@ def estimate(
     Assertions run (they are free), so their gates skip rows as they would in the run; rows
     behind a judge gate are all counted, so ``new`` is an upper bound. Token counts are
     estimated from characters (~4 per token) and ~60 completion tokens per criterion; the
-    cost comes from litellm's price table and is missing (not 0) for an unknown price.
-    Takes the same arguments as :func:`evaluate`.
+    cost comes from litellm's price table and is missing (not 0) when the price is unknown,
+    even when every call is cached. Takes the same judge arguments as :func:`evaluate`
+    (``evaluate``'s run-only ones, such as ``save`` or ``label``, are refused).
 
     Example:
         >>> import pandas as pd, workbench as wb
@@ -301,8 +328,9 @@ def estimate(
     """
     from .runner import JudgeRunner
 
-    df, suite = _prepare(df, suite, rows, columns)
-    _require_models(suite, model)
+    config = JudgeConfig.build(judge, model=model, **options)
+    df, suite = prepare(df, suite, rows, columns)
+    require_models(suite, config)
     judges = [t for t in suite.tasks if isinstance(t, JudgeTask)]
     blocked = {t.id for t in judges}
     grew = True
@@ -314,7 +342,7 @@ def estimate(
     ctx = Context(df)
     if free:
         run_assertions(Suite(name=suite.name, version=suite.version, tasks=free), ctx)
-    runner = JudgeRunner(_judge_options(model, 16, options))
+    runner = JudgeRunner(config)
     try:
         records = []
         for t in judges:
@@ -356,83 +384,68 @@ def estimate(
     return out
 
 
-def _require_models(suite: Suite, model: str | None) -> None:
-    unmodelled = [t.id for t in suite.tasks if isinstance(t, JudgeTask) and not (t.model or model)]
-    if unmodelled:
-        raise WorkbenchError(
-            f"judge tasks {unmodelled} need a model: pass model='openai/gpt-4o-mini' (any litellm "
-            "model string), or set 'model' on the task. Nothing was run."
-        )
-
-
-def _judge_options(model: str | None, concurrency: int, options: Mapping[str, Any]) -> Any:
-    from .runner import JudgeOptions
-
-    known = {
-        f for f in JudgeOptions.__dataclass_fields__ if f not in ("model", "concurrency", "litellm_kwargs")
-    }
-    return JudgeOptions(
-        model=model,
-        concurrency=concurrency,
-        **{k: v for k, v in options.items() if k in known},
-        litellm_kwargs={k: v for k, v in options.items() if k not in known},
-    )
+def _postfix(p: Any) -> str:
+    cost = "cost unknown" if p.unpriced else f"${p.cost_usd:.4f}"
+    return f"cached={p.cached:,}, errors={p.errors:,}, {cost}"
 
 
 class _Bar:
-    """A tqdm.auto bar showing done / total calls, cached, errors and dollars."""
+    """A tqdm.auto bar (a widget in a notebook, a live line on a terminal) showing done /
+    total calls, cached, errors and dollars, redrawn at most ten times a second."""
+
+    _EVERY_S = 0.1
 
     def __init__(self) -> None:
         from tqdm.auto import tqdm
 
         self._bar = tqdm(total=0, unit="call", desc="judging", leave=True)
+        self._drawn = 0.0
 
     def update(self, p: Any) -> None:
         self._bar.total = p.total
         self._bar.n = p.done
-        self._bar.set_postfix(cached=p.cached, errors=p.errors, cost=f"${p.cost_usd:.4f}", refresh=False)
-        self._bar.refresh()
+        now = time.monotonic()
+        if now - self._drawn >= self._EVERY_S or p.done >= p.total:
+            self._bar.set_postfix_str(_postfix(p), refresh=False)
+            self._bar.refresh()
+            self._drawn = now
 
     def close(self) -> None:
         self._bar.close()
 
 
-def _progress_bar() -> _Bar | None:
+class _Lines:
+    """Progress for a log (stderr piped to a file or a CI log): a line when the calls are
+    planned, at each quarter, and at the end, not one per call."""
+
+    def __init__(self) -> None:
+        self._quarter = 0
+        self._last: Any = None
+
+    def update(self, p: Any) -> None:
+        self._last = p
+        quarter = 4 * p.done // p.total if p.total else 0
+        if p.done == 0 and self._quarter == 0 and p.total:
+            self._print(p, "judging")
+            self._quarter = -1 if quarter == 0 else quarter
+        elif quarter > max(self._quarter, 0) and p.done < p.total:
+            self._quarter = quarter
+            self._print(p, "judging")
+
+    def close(self) -> None:
+        if self._last is not None and self._last.total:
+            self._print(self._last, "judged")
+
+    @staticmethod
+    def _print(p: Any, verb: str) -> None:
+        print(f"{verb}: {p.done:,}/{p.total:,} calls ({_postfix(p)})", file=sys.stderr, flush=True)
+
+
+def _progress_bar() -> _Bar | _Lines | None:
+    interactive = "ipykernel" in sys.modules or (hasattr(sys.stderr, "isatty") and sys.stderr.isatty())
+    if not interactive:
+        return _Lines()
     try:
         return _Bar()
     except ImportError:  # tqdm comes with litellm; without it, no bar
-        return None
-
-
-def _prepare(
-    df: pd.DataFrame, suite: Suite | str | Path, rows: Any, columns: Mapping[str, str] | None
-) -> tuple[pd.DataFrame, Suite]:
-    """Validate the inputs and select the rows; every problem is raised before any work."""
-    if not isinstance(df, pd.DataFrame):
-        raise TypeError(f"evaluate needs a pandas DataFrame, got {type(df).__name__}")
-    suite = _load_suite(suite)
-    if not df.index.is_unique:
-        dupes = df.index[df.index.duplicated()].unique().tolist()
-        raise ColumnsError(
-            f"the DataFrame's index has duplicate labels {cap_list(dupes)}; results are keyed by index "
-            "label, so each row needs its own. Use df.reset_index(drop=True), or set a unique id column "
-            "with df.set_index('id')."
-        )
-    if columns:
-        absent = [c for c in columns.values() if c not in df.columns]
-        if absent:
-            raise ColumnsError(
-                f"columns= maps to {absent}, which are not in the DataFrame; columns are {cap_list(list(df.columns))}"
-            )
-        df = df.rename(columns={v: k for k, v in columns.items()})
-    df = _select_rows(df, rows)
-    problems = reference_problems(suite, list(df.columns))
-    if problems:
-        n = len(problems)
-        raise ColumnsError(
-            f"{n} problem{'s' if n != 1 else ''} between suite {suite.name!r} and the DataFrame:\n"
-            + "\n".join(f"  - {p}" for p in problems)
-            + f"\nColumns in the DataFrame: {cap_list([str(c) for c in df.columns], 30)}."
-            + "\nFix the paths, or map names to columns with columns={'name_in_suite': 'column'}."
-        )
-    return df, suite
+        return _Lines()

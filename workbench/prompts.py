@@ -19,7 +19,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from .config import JudgeConfig
 from .errors import WorkbenchError, cap_list, did_you_mean
+from .inputs import prepare
 from .specs import JudgeTask, Suite
 
 if TYPE_CHECKING:
@@ -36,6 +38,7 @@ def render_messages(
     criterion: str | None = None,
     *,
     columns: Mapping[str, str] | None = None,
+    judge: JudgeConfig | None = None,
     **options: Any,
 ) -> list[dict[str, str]]:
     """The messages judge task ``task_id`` sends for the row labelled ``row``.
@@ -52,8 +55,9 @@ def render_messages(
             first); in ``joint`` mode every criterion is in the one call, and a name given
             here must still be one of the task's.
         columns: the same mapping of suite names to columns as :func:`workbench.evaluate`.
-        **options: evaluate's judge options; only ``max_field_chars`` changes the messages,
-            the rest is accepted and ignored so a caller can pass one options dict.
+        judge: the run's :class:`~workbench.JudgeConfig`; only ``max_field_chars`` changes
+            the messages, the rest is checked and ignored, so a caller can pass the run's config.
+        **options: judge options as :func:`workbench.evaluate` takes them, building ``judge``.
 
     Returns:
         The chat messages, ``[{"role": "system", ...}, {"role": "user", ...}]``.
@@ -78,12 +82,12 @@ def render_messages(
 
     from .context import Context
     from .engine import run_assertions, skips
-    from .frame import _judge_options, _prepare
     from .runner import JudgeRunner
 
     task = _judge_task(suite, task_id)
     group = _group_index(task, criterion)
-    sub, suite = _prepare(df, suite, [row], columns)
+    config = JudgeConfig.build(judge, **options)
+    sub, suite = prepare(df, suite, [row], columns)
     ctx = Context(sub)
     upstream = _upstream(suite, task)
     judged = [t for t in upstream if isinstance(suite.task(t), JudgeTask)]
@@ -102,9 +106,7 @@ def render_messages(
         raise WorkbenchError(
             f"row {row!r} is skipped by judge task {task_id!r} ({skip[0]}): no call is made for it"
         )
-    runner = JudgeRunner(
-        _judge_options(None, 1, {k: v for k, v in options.items() if k == "max_field_chars"})
-    )
+    runner = JudgeRunner(config)
     jobs = runner.plan(task, ctx, skip)
     messages = next(m for i, g, m, _ in jobs if g == group)
     if isinstance(messages, str):

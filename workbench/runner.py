@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from . import judge
+from .config import JudgeConfig
 from .context import Context
 from .errors import JudgeParseError, WorkbenchError, shorten
 from .llm import LLM, Completion
@@ -20,27 +20,10 @@ from .paths import PathError, to_plain
 from .results import ERROR, FAILED, PASSED, SCORED, SKIPPED, CellColumns
 from .specs import Criterion, JudgeTask
 
-__all__ = ["JudgeOptions", "JudgeRunner", "Progress"]
+__all__ = ["JudgeRunner", "Progress"]
 
 _RAW_KEPT = 2000
 """How much of an unusable reply an error cell keeps."""
-
-
-@dataclass(kw_only=True)
-class JudgeOptions:
-    """How judge calls are made during one run."""
-
-    model: str | None = None
-    concurrency: int = 16
-    timeout: float = 60.0
-    max_retries: int = 4
-    cache_dir: str | Path | bool | None = None
-    use_cache: bool = True
-    refresh: bool = False
-    params: Mapping[str, Any] | None = None
-    max_field_chars: int | None = 8000
-    backoff_s: float = 0.5
-    litellm_kwargs: dict[str, Any] = field(default_factory=dict)
 
 
 class Progress:
@@ -64,7 +47,7 @@ class Progress:
         self.cached += c.cached
         self.errors += c.error is not None
         self.cost_usd += c.cost_usd or 0.0
-        self.unpriced += (not c.cached) and c.error is None and c.cost_usd is None
+        self.unpriced += c.error is None and c.cost_usd is None
         self.saved_usd += c.saved_usd or 0.0
         if self.on_update:
             self.on_update(self)
@@ -94,32 +77,19 @@ class _Cell:
 class JudgeRunner:
     """Runs :class:`JudgeTask` s; holds one :class:`LLM` per model for the whole run."""
 
-    def __init__(self, options: JudgeOptions, progress: Progress | None = None) -> None:
-        self.options = options
+    def __init__(self, judge: JudgeConfig, progress: Progress | None = None) -> None:
+        self.config = judge
         self.progress = progress or Progress()
         self._llms: dict[str, LLM] = {}
 
     def llm(self, task: JudgeTask) -> LLM:
-        model = task.model or self.options.model
-        if not model:
+        model = task.model or self.config.model
+        if not model:  # evaluate checks this first (inputs.require_models); a direct caller may not
             raise WorkbenchError(
-                f"judge task {task.id!r} needs a model: pass model='openai/gpt-4o-mini' (any litellm "
-                "model string) to evaluate, or set 'model' on the task"
+                f"judge task {task.id!r} needs a model: set JudgeConfig.model or the task's model"
             )
         if model not in self._llms:
-            o = self.options
-            self._llms[model] = LLM(
-                model,
-                concurrency=o.concurrency,
-                timeout=o.timeout,
-                max_retries=o.max_retries,
-                cache_dir=o.cache_dir,
-                use_cache=o.use_cache,
-                refresh=o.refresh,
-                params=o.params,
-                backoff_s=o.backoff_s,
-                **o.litellm_kwargs,
-            )
+            self._llms[model] = LLM(model, self.config)
         return self._llms[model]
 
     def close(self) -> None:
@@ -154,10 +124,12 @@ class JudgeRunner:
                     user = judge.render_prompt(
                         task,
                         lambda p, i=i: to_plain(lookups[p.strip()][0][i]),
-                        max_field_chars=self.options.max_field_chars,
+                        max_field_chars=self.config.max_field_chars,
                     )
                 except PathError as e:
                     problem = f"prompt: {e}"
+                else:
+                    problem = _not_unicode(user)
             for g in range(len(groups)):
                 if problem:
                     jobs.append((i, g, problem, None))
@@ -187,7 +159,7 @@ class JudgeRunner:
             completion += 60 * len(self.groups(task)[g])
         prompt = prompt_chars // 4
         new = calls - cached
-        cost = llm.price(prompt, completion) if new else 0.0
+        cost = llm.price(prompt, completion)  # 0.0 for no new call, None when the price is unknown
         return {
             "task": task.id,
             "model": llm.model,
@@ -252,6 +224,10 @@ class JudgeRunner:
         key: str,
         first: Completion | None = None,
     ) -> _Cell:
+        """One cell: the call (or its cached reply ``first``), and one repair call when the
+        reply cannot be used. A cached reply that stays unusable after its (cached) repair is
+        not final: both calls are made again, so an errored cell is retried on every run."""
+        fresh = first is None
         if first is None:
             first = await llm.complete(messages, rf, key=key, check_cache=False)
             self.progress.finished(first)
@@ -264,8 +240,30 @@ class JudgeRunner:
             return cell
         except JudgeParseError as e:
             problem = e
-        repair = await llm.complete(judge.repair_messages(messages, first.text or "", problem), rf)
+        repair_messages = judge.repair_messages(messages, first.text or "", problem)
+        repair_key = llm.key(repair_messages, rf)
+        cached_repair = None if fresh else llm.cached(repair_key)
+        if cached_repair is not None:
+            self.progress.planned(1)
+            if _parses(cached_repair, task, criteria):
+                self.progress.finished(cached_repair)
+                return self._repaired(cell, first, cached_repair, problem, task, criteria)
+            # the cached pair gave no verdict: not final, ask both again
+            return await self._call(llm, task, criteria, messages, rf, key, None)
+        self.progress.planned(1)
+        repair = await llm.complete(repair_messages, rf, key=repair_key, check_cache=False)
         self.progress.finished(repair)
+        return self._repaired(cell, first, repair, problem, task, criteria)
+
+    @staticmethod
+    def _repaired(
+        cell: _Cell,
+        first: Completion,
+        repair: Completion,
+        problem: JudgeParseError,
+        task: JudgeTask,
+        criteria: list[Criterion],
+    ) -> _Cell:
         cell.tokens = _add(cell.tokens, repair.tokens)
         cell.cost_usd = _add(cell.cost_usd, repair.cost_usd) if first.cost_usd is not None else None
         cell.latency_s = (cell.latency_s or 0.0) + repair.latency_s
@@ -285,6 +283,28 @@ class JudgeRunner:
                 f"repair reply: {shorten(repair.text or '', _RAW_KEPT)!r}"
             )
         return cell
+
+
+def _not_unicode(text: str) -> str | None:
+    """Why ``text`` cannot be sent (a lone surrogate is not valid Unicode), or None."""
+    if text.isascii():
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        return (
+            f"prompt: the rendered text is not valid Unicode ({e.reason}: {e.object[e.start : e.end]!r} at "
+            f"character {e.start}); clean the data, e.g. s.encode('utf-8', 'replace').decode()"
+        )
+    return None
+
+
+def _parses(c: Completion, task: JudgeTask, criteria: list[Criterion]) -> bool:
+    try:
+        judge.parse_verdict(c.text or "", task, criteria)
+    except JudgeParseError:
+        return False
+    return True
 
 
 def _cell_from(c: Completion) -> _Cell:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..config import JudgeConfig
+from ..secrets import known_secrets, redact
 from ._cache import DiskCache, default_cache_dir
 from ._keys import cache_key, cache_keys
 
@@ -133,70 +135,54 @@ def _is_float(v: Any) -> bool:
     return True
 
 
-def _scrub(text: str, secrets: Sequence[str]) -> str:
-    for s in secrets:
-        if s and len(s) >= 6:
-            text = text.replace(s, "[redacted]")
-    return text
-
-
 class LLM:
-    """Calls one model through litellm, with the cache, retries and rate limiting.
+    """Calls one model, with the cache, retries and rate limiting.
 
     Args:
         model: a litellm model string (``openai/gpt-4o-mini``, ``anthropic/...``).
-        concurrency: most calls in flight at once.
-        timeout: seconds per attempt.
-        max_retries: retries after the first attempt on 429, 5xx, timeouts, connection errors.
-        cache_dir: where the disk cache lives (default :func:`default_cache_dir`); ``False``
-            disables caching.
-        use_cache: read and write the cache. ``refresh=True`` skips reads but writes.
-        params: sampling parameters (``temperature``, ``max_tokens``, ``seed``...), part of the key.
-        **litellm_kwargs: passed to ``litellm.acompletion`` and never cached or keyed
-            (``api_base``, ``api_key``...). Credentials otherwise follow litellm's
-            environment variables.
+        judge: how calls are made (:class:`~workbench.JudgeConfig`: concurrency, timeout,
+            retries, cache, sampling parameters, provider extras, connection). Its ``model``
+            is ignored: ``model`` decides.
+        **options: keywords as :meth:`JudgeConfig.build` takes them, on top of ``judge``.
+
+    What a request carries besides the model, the messages and the response format is
+    ``judge.request_params()`` (sampling parameters and provider extras): the cache key is
+    computed from exactly that, so no route a parameter took can leave it out of the key.
+    The connection (``api_base``, ``api_key``, headers) travels with the request and never
+    enters the key or the cache; every secret the run knows (connection values at any depth,
+    credential-like environment variables) is redacted from error texts.
     """
 
-    def __init__(
-        self,
-        model: str,
-        *,
-        concurrency: int = 16,
-        timeout: float = 60.0,
-        max_retries: int = 4,
-        cache_dir: str | Path | bool | None = None,
-        use_cache: bool = True,
-        refresh: bool = False,
-        params: Mapping[str, Any] | None = None,
-        backoff_s: float = 0.5,
-        **litellm_kwargs: Any,
-    ) -> None:
+    def __init__(self, model: str, judge: JudgeConfig | None = None, **options: Any) -> None:
+        config = JudgeConfig.build(judge, **options)
+        self.config = config
         self.model = model
-        self.concurrency = concurrency
-        self.timeout = timeout
-        self.max_retries = max_retries
-        self.params = dict(params or {"temperature": 0})
-        self.use_cache = use_cache and cache_dir is not False
-        self.refresh = refresh
-        self.backoff_s = backoff_s
-        self.litellm_kwargs = litellm_kwargs
-        self._secrets = [str(v) for k, v in litellm_kwargs.items() if k in ("api_key", "azure_ad_token")]
+        self.concurrency = config.concurrency
+        self.timeout = config.timeout
+        self.max_retries = config.max_retries
+        self.backoff_s = config.backoff_s
+        self.request = config.request_params()
+        self.connection = dict(config.connection)
+        self.use_cache = config.use_cache and config.cache_dir is not False
+        self.refresh = config.refresh
+        self._secrets = known_secrets(self.connection)
         self._cache: DiskCache | None = None
         if self.use_cache:
-            self._cache = DiskCache(default_cache_dir() if cache_dir in (None, True) else Path(cache_dir))  # type: ignore[arg-type]
+            where = config.cache_dir
+            self._cache = DiskCache(default_cache_dir() if where is None or where is True else Path(where))
         self._limiter: _Limiter | None = None
 
     # --- cache ------------------------------------------------------------------------
 
     def key(self, messages: Sequence[Mapping[str, Any]], response_format: Mapping[str, Any] | None) -> str:
         """The cache key this LLM uses for a request."""
-        return cache_key(self.model, messages, self.params, response_format)
+        return cache_key(self.model, messages, self.request, response_format)
 
     def keys(
         self, requests: Sequence[tuple[Sequence[Mapping[str, Any]], Mapping[str, Any] | None]]
     ) -> list[str]:
         """The cache keys of many ``(messages, response_format)`` requests (see :func:`cache_keys`)."""
-        return cache_keys(self.model, requests, self.params)
+        return cache_keys(self.model, requests, self.request)
 
     def cached(self, key: str) -> Completion | None:
         """The cached completion for ``key``, if caching is on and it exists."""
@@ -209,7 +195,7 @@ class LLM:
             text=hit["text"],
             prompt_tokens=hit.get("prompt_tokens"),
             completion_tokens=hit.get("completion_tokens"),
-            cost_usd=0.0,
+            cost_usd=0.0 if hit.get("cost_usd") is not None else None,  # an unpriced model stays unpriced
             saved_usd=hit.get("cost_usd"),
             cached=True,
         )
@@ -276,7 +262,7 @@ class LLM:
         limiter = self._limiter
         started = time.perf_counter()
         last_error = "no attempt made"
-        kwargs: dict[str, Any] = {**self.params, **self.litellm_kwargs}
+        kwargs: dict[str, Any] = {**self.request, **self.connection}
         if response_format is not None:
             kwargs["response_format"] = dict(response_format)
         for attempt in range(self.max_retries + 1):
@@ -294,7 +280,7 @@ class LLM:
                 raise
             except Exception as exc:  # noqa: BLE001 - classified below
                 retryable, wait = self._classify(exc, attempt, limiter, sent_at)
-                last_error = _scrub(
+                last_error = redact(
                     f"{type(exc).__name__}: {getattr(exc, 'message', None) or exc}", self._secrets
                 )
                 if not retryable or attempt == self.max_retries:

@@ -113,7 +113,7 @@ def _render(nb: object, src: Path) -> str:
     if leaked:
         warnings.warn(
             f"the report of {str(src)!r} showed the value of {cap_list(leaked)}; it was replaced by "
-            "'[redacted NAME]'. Do not print credentials in a notebook you share.",
+            "'[redacted]'. Do not print credentials in a notebook you share.",
             stacklevel=3,
         )
     fetched = external_references(html)

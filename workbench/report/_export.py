@@ -16,12 +16,12 @@ import base64
 import copy
 import functools
 import json
-import os
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..errors import WorkbenchError
+from ..secrets import env_secrets, redact
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
@@ -80,8 +80,6 @@ _NO_IMPORT = "/* (a commented-out Roboto Mono @import, removed when inlined) */"
 # a page evaluates it once. A report holds it once, in its head, and drops the copies.
 _VEGA_START = "if (!window.vegaEmbed) { (function () {\n"
 _VEGA_END = "\n})(); }\n"
-_SECRET_NAME = re.compile(r"(?:^|_)(?:KEY|TOKEN|SECRET|PASSWORD|PASSWD)(?:$|_)", re.IGNORECASE)
-_MIN_SECRET_LEN = 8
 
 
 def export_html(nb: NotebookNode, *, name: str = "report", path: str | None = None) -> str:
@@ -177,23 +175,18 @@ def external_references(html: str) -> list[str]:
 
 
 def redact_secrets(html: str, environ: Mapping[str, str] | None = None) -> tuple[str, list[str]]:
-    """Replace the values of secret-looking environment variables (names with a ``KEY``,
-    ``TOKEN``, ``SECRET`` or ``PASSWORD`` part, values of 8 characters or more) by
-    ``[redacted NAME]``; return the page and the names of the variables found in it.
+    """Replace the values of credential-like environment variables (the rule of
+    :mod:`workbench.secrets`) by ``[redacted]``; return the page and the names of the variables
+    whose value it held.
 
     Example:
         >>> from workbench.report import redact_secrets
         >>> redact_secrets("<pre>sk-abc123456</pre>", {"OPENAI_API_KEY": "sk-abc123456", "HOME": "/root"})
-        ('<pre>[redacted OPENAI_API_KEY]</pre>', ['OPENAI_API_KEY'])
+        ('<pre>[redacted]</pre>', ['OPENAI_API_KEY'])
     """
-    env = os.environ if environ is None else environ
-    found: list[str] = []
-    secrets = [(k, v) for k, v in env.items() if _SECRET_NAME.search(k) and len(v.strip()) >= _MIN_SECRET_LEN]
-    for key, value in sorted(secrets, key=lambda kv: -len(kv[1])):  # longest first: one may contain another
-        if value in html:
-            html = html.replace(value, f"[redacted {key}]")
-            found.append(key)
-    return html, sorted(found)
+    secrets = env_secrets(environ)
+    found = sorted(k for k, v in secrets.items() if v in html)
+    return redact(html, secrets.values()), found
 
 
 @functools.lru_cache(maxsize=1)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 from ..errors import StoreError, StoreWarning, UnknownRunError
 from ._fingerprint import data_fingerprint
-from ._params import safe_params
 from ._schema import SCHEMA_VERSION
 from ._store import Store, default_path, delete_run, load_run, runs, save_or_warn, save_run
 
@@ -38,7 +37,6 @@ __all__ = [
     "delete_run",
     "load_run",
     "runs",
-    "safe_params",
     "save_or_warn",
     "save_run",
 ]

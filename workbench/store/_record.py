@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 
 from ..run import Run, summarize
+from ..secrets import env_secrets, redact_frame
 from . import _schema
 from ._codec import encode_results
-from ._params import env_secrets, scrub_secrets
 
 __all__ = ["Record", "insert"]
 
@@ -39,7 +39,7 @@ class Record:
     def of(cls, run: Run, label: str | None) -> Record:
         from .. import __version__
 
-        results = r = scrub_secrets(run.results, env_secrets())
+        results = r = redact_frame(run.results, env_secrets().values())
         summary = summarize(r) if len(r) else pd.DataFrame(columns=_schema.SUMMARY)
         judged = bool((summary["kind"] == "judge").any())
         free = 0.0 if not judged else None  # no judge: nothing spent; else missing when the price is unknown

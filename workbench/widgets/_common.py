@@ -5,7 +5,6 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,13 +47,6 @@ def message_html(text: str, kind: str = "error") -> str:
         f'<div class="wb-message wb-{kind}" style="color:{colour};white-space:pre-wrap;'
         f'font-family:monospace;font-size:12px">{html.escape(text)}</div>'
     )
-
-
-def redact(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every secret replaced by ``***``."""
-    for s in secrets:
-        text = text.replace(s, "***")
-    return text
 
 
 # --- scales and thresholds as text ------------------------------------------------------------

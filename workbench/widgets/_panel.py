@@ -9,21 +9,23 @@ from typing import Any
 import ipywidgets as w
 import pandas as pd
 
+from ..config import JudgeConfig
 from ..errors import WorkbenchError, cap_list
-from ..frame import _load_suite
+from ..inputs import check_index, load_suite
 from ..run import Run
+from ..secrets import known_secrets, redact
 from ..specs import Suite
-from ..store._params import secret_values
 from ._charts import ChartsPanel
-from ._common import Version, merge_results, next_label, redact
+from ._common import Version, merge_results, next_label
 from ._editor import CriteriaEditor
 from ._explorer import ResultsExplorer
 from ._runner import SubsetRunner
 
-_RUN_ONLY = frozenset({"save", "store", "label", "strict", "concurrency"})
-"""evaluate() options that do not apply to estimate()."""
+_RUN_OPTIONS = frozenset({"save", "store", "strict", "columns", "label"})
+"""evaluate() arguments that are about the run, not the judge calls (the rest build the
+panel's JudgeConfig)."""
 _PANEL_OWNED = frozenset({"rows", "progress"})
-"""evaluate() options the panel sets itself."""
+"""evaluate() arguments the panel sets itself."""
 
 
 class Workbench(w.VBox):
@@ -49,12 +51,16 @@ class Workbench(w.VBox):
         df: the rows to evaluate (never modified).
         suite: a :class:`~workbench.Suite` (or a YAML/JSON path); its version is the first one.
         model: the judge model, a litellm model string.
-        **options: options of :func:`~workbench.evaluate` (``cache_dir``, ``api_base``,
-            ``api_key``, ``concurrency``, ``columns``, ``store``...). Credentials are passed
-            through and never shown or stored in widget state.
+        judge: how judge calls are made (:class:`~workbench.JudgeConfig`); ``model=`` and
+            the judge keywords of ``**options`` build one, as :func:`~workbench.evaluate` does.
+        **options: the run arguments of :func:`~workbench.evaluate` (``columns``, ``store``,
+            ``save``, ``strict``, ``label``) and its judge keywords (``cache_dir``, ``api_base``,
+            ``api_key``, ``concurrency``...). Credentials are passed through and never shown or
+            stored in widget state.
 
     Raises:
         WorkbenchError: ``rows=`` or ``progress=`` was given (the panel chooses those).
+        ConfigError: an unknown or invalid judge option.
 
     Example:
         >>> import pandas as pd, workbench as wb
@@ -73,7 +79,13 @@ class Workbench(w.VBox):
     """
 
     def __init__(
-        self, df: pd.DataFrame, suite: Suite | str | Path, model: str | None = None, **options: Any
+        self,
+        df: pd.DataFrame,
+        suite: Suite | str | Path,
+        model: str | None = None,
+        *,
+        judge: JudgeConfig | None = None,
+        **options: Any,
     ) -> None:
         if not isinstance(df, pd.DataFrame):
             raise WorkbenchError(f"Workbench needs a pandas DataFrame, got {type(df).__name__}")
@@ -83,17 +95,15 @@ class Workbench(w.VBox):
                 f"Workbench chooses {owned} itself (the Run tab picks the rows and draws the progress); "
                 f"remove {', '.join(f'{k}=' for k in owned)} from the call"
             )
-        if not df.index.is_unique:
-            dupes = df.index[df.index.duplicated()].unique().tolist()
-            raise WorkbenchError(
-                f"the DataFrame's index has duplicate labels {cap_list(dupes)}; give each row its "
-                "own label, e.g. df.reset_index(drop=True) or df.set_index('id')"
-            )
-        first = _load_suite(suite)
+        check_index(df)
+        first = load_suite(suite)
         self.df = df
-        self.model = model
-        self._options = dict(options)
-        self._secrets = secret_values(self._options)  # the store's notion of a credential
+        self._run_options = {k: v for k, v in options.items() if k in _RUN_OPTIONS}
+        self.judge = JudgeConfig.build(
+            judge, model=model, **{k: v for k, v in options.items() if k not in _RUN_OPTIONS}
+        )
+        self.model = self.judge.model
+        self._secrets = known_secrets(self.judge.connection)
         self.versions: list[Version] = [Version(label=first.version, suite=first)]
         self._current = first.version
         self.header = w.HTML()
@@ -125,7 +135,7 @@ class Workbench(w.VBox):
     @property
     def store(self) -> Any:
         """The run store given as ``store=`` (``None``: the default store)."""
-        return self._options.get("store")
+        return self._run_options.get("store")
 
     def version(self, label: str) -> Version | None:
         """The version labelled ``label``, if any."""
@@ -193,19 +203,20 @@ class Workbench(w.VBox):
 
     def estimate_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for :func:`workbench.estimate`."""
-        return {"model": self.model, **{k: v for k, v in self._options.items() if k not in _RUN_ONLY}}
+        return {"judge": self.judge, "columns": self._run_options.get("columns")}
 
     def run_kwargs(self, version: Version) -> dict[str, Any]:
         """Keyword arguments for :func:`workbench.evaluate` (rows and progress excepted)."""
-        return {"model": self.model, "label": f"{version.suite.name} {version.label}", **self._options}
+        return {"judge": self.judge, "label": f"{version.suite.name} {version.label}", **self._run_options}
 
     @property
     def render_options(self) -> dict[str, Any]:
         """Keyword arguments for :func:`workbench.prompts.render_messages`."""
-        return {k: self._options[k] for k in ("columns", "max_field_chars") if k in self._options}
+        return {"judge": self.judge, "columns": self._run_options.get("columns")}
 
     def redact(self, text: str) -> str:
-        """``text`` with every credential given in the options replaced by ``***``."""
+        """``text`` with every secret the panel knows (options, credential-like environment
+        variables) replaced by ``[redacted]``."""
         return redact(text, self._secrets)
 
     def _draw_header(self) -> None:
