@@ -14,7 +14,7 @@ import pytest
 from scipy import stats
 
 import workbench as wb
-from workbench.compare import _holm
+from workbench.compare._stats import holm
 from workbench.testing import JudgeServer
 
 C = wb.Criterion
@@ -143,9 +143,9 @@ def test_a_shifted_criterion_is_flagged_and_the_statistics_agree_with_scipy(
 
     p = t["p_value"].to_numpy(dtype=float)
     order = np.argsort(p)
-    holm = np.empty(3)
-    holm[order] = np.minimum(np.maximum.accumulate([(3 - j) * p[i] for j, i in enumerate(order)]), 1)
-    np.testing.assert_allclose(t["p_holm"].to_numpy(dtype=float), holm)
+    expected_holm = np.empty(3)
+    expected_holm[order] = np.minimum(np.maximum.accumulate([(3 - j) * p[i] for j, i in enumerate(order)]), 1)
+    np.testing.assert_allclose(t["p_holm"].to_numpy(dtype=float), expected_holm)
 
     flips = c.flips[c.flips["criterion"] == "accuracy"]
     assert set(flips["direction"]) == {"fail_to_pass"}  # 2 -> 3 crosses the threshold, never back
@@ -288,9 +288,9 @@ def test_no_difference_gives_p_one_not_a_crash() -> None:
 
 
 def test_holm_is_a_monotone_step_down_capped_at_one() -> None:
-    np.testing.assert_allclose(_holm(np.array([0.01, 0.04, 0.03, 0.005])), [0.03, 0.06, 0.06, 0.02])
-    np.testing.assert_allclose(_holm(np.array([0.5, np.nan, 0.9])), [1.0, np.nan, 1.0])
-    assert len(_holm(np.array([]))) == 0
+    np.testing.assert_allclose(holm(np.array([0.01, 0.04, 0.03, 0.005])), [0.03, 0.06, 0.06, 0.02])
+    np.testing.assert_allclose(holm(np.array([0.5, np.nan, 0.9])), [1.0, np.nan, 1.0])
+    assert len(holm(np.array([]))) == 0
 
 
 def test_table_dtypes_are_real_dtypes(runs: tuple[wb.Run, wb.Run]) -> None:
@@ -329,7 +329,7 @@ def test_table_dtypes_are_real_dtypes(runs: tuple[wb.Run, wb.Run]) -> None:
 def test_bad_inputs_get_clear_errors() -> None:
     suite = wb.Suite(name="s", tasks=[SHORT])
     run = wb.evaluate(pd.DataFrame({"answer": ["a", "b"]}), suite)
-    with pytest.raises(wb.CompareError, match="cannot use b of type int: pass a wb.Run"):
+    with pytest.raises(wb.CompareError, match=r"cannot use b of type int: pass a wb\.Run"):
         wb.compare(run, 3)
     with pytest.raises(
         wb.ColumnsError, match=r"lacks the columns \['status', 'score'\]; did you mean 'statu'"
@@ -349,11 +349,11 @@ def test_bad_inputs_get_clear_errors() -> None:
         match=f"no row of '{run.id}' is in '{moved.id}'.*A has rows \\[0, 1\\], B has \\['0', '1'\\]",
     ):
         wb.compare(run, moved)
-    with pytest.raises(wb.CompareError, match="2 repeated .* e.g. row 0 of 'short'"):
+    with pytest.raises(wb.CompareError, match=r"2 repeated .* e\.g\. row 0 of 'short'"):
         wb.compare(pd.concat([run.results, run.results]), run)
     with pytest.raises(wb.CompareError, match="unknown statuses \\['pass'\\]; did you mean 'passed'"):
         wb.compare(run.results.astype({"status": object}).assign(status="pass"), run)
-    with pytest.raises(wb.CompareError, match="confidence=95 must be between 0 and 1.*n_boot=0"):
+    with pytest.raises(wb.CompareError, match=r"confidence=95 must be between 0 and 1.*n_boot=0"):
         wb.compare(run, run, confidence=95, n_boot=0)
 
 
