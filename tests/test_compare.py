@@ -218,6 +218,45 @@ def test_flips_on_a_hand_made_example() -> None:
     assert "1 pass->fail, 1 fail->pass" in repr(c)
 
 
+def test_flips_hold_both_reasons_whole_and_the_display_cuts_none(tmp_path: Path) -> None:
+    policy = "Refunds are granted within 14 days of purchase and reach the card within ten business days."
+    drifted = (
+        "Yes, refunds are possible within 30 days of purchase, and reach your card within a week or two."
+    )
+    verdict = "Fails: the answer promises a 30-day refund window; the policy grants 14 days. "
+    long_reason = verdict + " ".join(["The rest of the policy is quoted correctly."] * 50)
+
+    def script(body: dict[str, Any]) -> str:
+        if drifted in body["messages"][-1]["content"]:
+            return json.dumps({"policy": {"reason": long_reason, "score": 1}})
+        return json.dumps({"policy": {"reason": "Passes: matches the policy.", "score": 5}})
+
+    close = wb.AssertionTask(id="close", path="answer", op="similarity_gte", expected=["${policy}", 0.8])
+    judge = wb.JudgeTask(
+        id="judge", prompt="${answer}", threshold=3, criteria=[C(name="policy", description="Matches.")]
+    )
+    suite = wb.Suite(name="s", tasks=[close, judge])
+    with JudgeServer(script=script) as server:
+        before, after = (
+            wb.evaluate(
+                pd.DataFrame({"answer": [answer], "policy": policy}),
+                suite,
+                model=server.model,
+                **server.litellm_kwargs,
+                cache_dir=tmp_path,
+                progress=False,
+            )
+            for answer in (policy, drifted)
+        )
+    c = wb.compare(before, after)
+    flips = c.flips.set_index("task")
+    reasons = after.results.set_index("task")["reason"]
+    assert flips["direction"].tolist() == ["pass_to_fail", "pass_to_fail"]
+    assert reasons["close"].count("[... ") == 2 and flips.loc["close", "reason_b"] == reasons["close"]
+    assert flips.loc["judge", "reason_b"] == long_reason == reasons["judge"]
+    assert "[..." not in repr(c) and "[..." not in c._repr_html_()
+
+
 def test_unmatched_rows_are_reported_not_dropped() -> None:
     suite = wb.Suite(name="s", tasks=[SHORT])
     v1 = wb.evaluate(pd.DataFrame({"answer": ["a"] * 5}, index=[0, 1, 2, 3, 4]), suite)
@@ -226,6 +265,25 @@ def test_unmatched_rows_are_reported_not_dropped() -> None:
     assert c.unmatched.to_dict("list") == {"row": [0, 1, 5, 6], "side": ["a", "a", "b", "b"]}
     assert c.table.loc[0, "n"] == 3 and c.table.loc[0, "excluded"] == 0
     assert "unmatched rows: 2 only in A, 2 only in B" in repr(c)
+
+
+def test_a_missing_row_label_is_a_row_of_its_own() -> None:
+    def results(rows: list[float], passed: list[bool]) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "row": rows,
+                "task": "t",
+                "criterion": "",
+                "status": ["passed" if p else "failed" for p in passed],
+                "passed": pd.array(passed, dtype="boolean"),
+                "score": pd.array([None] * len(rows), dtype="Float64"),
+            }
+        )
+
+    c = wb.compare(results([1.0, 2.0, np.nan], [True, True, False]), results([1.0, 3.0, np.nan], [True] * 3))
+    assert c.unmatched.to_dict("list") == {"row": [2.0, 3.0], "side": ["a", "b"]}
+    assert (c.table.loc[0, "n"], c.table.loc[0, "excluded"]) == (2, 0)
+    assert c.flips["direction"].tolist() == ["fail_to_pass"] and c.flips["row"].isna().all()
 
 
 def test_a_cell_missing_on_one_side_of_a_matched_row_is_counted_as_excluded() -> None:
