@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -341,3 +342,65 @@ def test_runs_and_compare_read_the_store(capsys: pytest.CaptureFixture[str], tmp
 def test_report_help_comes_from_its_own_parser(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_cli(capsys, "report", "--help")
     assert code == 0 and "usage: workbench report" in out and "--timeout" in out
+
+
+VERDICT = "Fails: the answer promises a 30-day refund window; the policy grants 14 days"
+"""The head of a judge's long reason: what `workbench compare` must keep when it cuts."""
+
+POLICY = "Refunds are granted within 14 days of purchase and reach the card within ten business days."
+LONG_ANSWER = (
+    "Yes, refunds are possible within 30 days of purchase, and the money reaches your card "
+    "within five business days of the request."
+)
+
+
+def saved_versions(store: Path, cache: Path) -> tuple[wb.Run, wb.Run]:
+    """Two runs saved as 'before' and 'after'. In 'after' the first answer drifts from the
+    policy: `close` fails with a reason that holds both texts already cut by the operator,
+    and the judge fails it with a reason of 400 characters that leads with its verdict."""
+    from workbench.testing import JudgeServer
+
+    judge = wb.JudgeTask(
+        id="judge",
+        prompt="Answer: ${answer}",
+        threshold=3,
+        criteria=[wb.Criterion(name="policy", description="Matches the refund policy.")],
+    )
+    close = wb.AssertionTask(id="close", path="answer", op="similarity_gte", expected=["${policy}", 0.6])
+    suite = wb.Suite(name="refunds", tasks=[close, judge])
+
+    def script(body: dict[str, Any]) -> str:
+        user = str(body["messages"][-1]["content"])
+        if LONG_ANSWER in user:
+            reason = VERDICT + "; " + " ".join(["the rest of the policy is quoted correctly."] * 8)
+            return json.dumps({"policy": {"reason": reason, "score": 1}})
+        return json.dumps({"policy": {"reason": "Passes: matches the policy", "score": 5}})
+
+    versions = []
+    with JudgeServer(script=script) as server:
+        for label, answer in (("before", POLICY), ("after", LONG_ANSWER)):
+            df = pd.DataFrame({"answer": [answer, POLICY], "policy": POLICY})
+            options = {"model": server.model, **server.litellm_kwargs, "cache_dir": cache}
+            versions.append(wb.evaluate(df, suite, label=label, store=store, progress=False, **options))
+    return versions[0], versions[1]
+
+
+def test_compare_shows_a_cut_reason_whole_and_cuts_a_long_one_once_at_its_tail(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    _, after = saved_versions(tmp_path / "store", tmp_path / "cache")
+    code, out, err = run_cli(capsys, "compare", "before", "after", "--store", tmp_path / "store")
+    assert code == 0, err
+    lines = {line.split()[1]: line for line in out.splitlines() if line.startswith("0 ")}
+    reasons = after.results[after.results["row"] == 0].set_index("task")["reason"]
+
+    cut_by_the_operator = reasons["close"]
+    assert cut_by_the_operator.count("[... ") == 2 and len(cut_by_the_operator) > 100
+    assert lines["close"].endswith("pass to fail  " + cut_by_the_operator)  # the similarity included
+
+    judged = reasons["judge"]
+    assert judged.startswith(VERDICT) and len(judged) > 400
+    shown = lines["judge.policy"].split("pass to fail  ")[1]
+    head, marker = shown.split(" [... ")
+    assert head.startswith(VERDICT) and judged.startswith(head)
+    assert marker == f"{len(judged) - len(head)} chars]" and len(shown) <= 100

@@ -14,7 +14,7 @@ import pytest
 from scipy import stats
 
 import workbench as wb
-from workbench.compare import _holm
+from workbench.compare._stats import holm
 from workbench.testing import JudgeServer
 
 C = wb.Criterion
@@ -143,9 +143,9 @@ def test_a_shifted_criterion_is_flagged_and_the_statistics_agree_with_scipy(
 
     p = t["p_value"].to_numpy(dtype=float)
     order = np.argsort(p)
-    holm = np.empty(3)
-    holm[order] = np.minimum(np.maximum.accumulate([(3 - j) * p[i] for j, i in enumerate(order)]), 1)
-    np.testing.assert_allclose(t["p_holm"].to_numpy(dtype=float), holm)
+    expected_holm = np.empty(3)
+    expected_holm[order] = np.minimum(np.maximum.accumulate([(3 - j) * p[i] for j, i in enumerate(order)]), 1)
+    np.testing.assert_allclose(t["p_holm"].to_numpy(dtype=float), expected_holm)
 
     flips = c.flips[c.flips["criterion"] == "accuracy"]
     assert set(flips["direction"]) == {"fail_to_pass"}  # 2 -> 3 crosses the threshold, never back
@@ -218,6 +218,45 @@ def test_flips_on_a_hand_made_example() -> None:
     assert "1 pass->fail, 1 fail->pass" in repr(c)
 
 
+def test_flips_hold_both_reasons_whole_and_the_display_cuts_none(tmp_path: Path) -> None:
+    policy = "Refunds are granted within 14 days of purchase and reach the card within ten business days."
+    drifted = (
+        "Yes, refunds are possible within 30 days of purchase, and reach your card within a week or two."
+    )
+    verdict = "Fails: the answer promises a 30-day refund window; the policy grants 14 days. "
+    long_reason = verdict + " ".join(["The rest of the policy is quoted correctly."] * 50)
+
+    def script(body: dict[str, Any]) -> str:
+        if drifted in body["messages"][-1]["content"]:
+            return json.dumps({"policy": {"reason": long_reason, "score": 1}})
+        return json.dumps({"policy": {"reason": "Passes: matches the policy.", "score": 5}})
+
+    close = wb.AssertionTask(id="close", path="answer", op="similarity_gte", expected=["${policy}", 0.8])
+    judge = wb.JudgeTask(
+        id="judge", prompt="${answer}", threshold=3, criteria=[C(name="policy", description="Matches.")]
+    )
+    suite = wb.Suite(name="s", tasks=[close, judge])
+    with JudgeServer(script=script) as server:
+        before, after = (
+            wb.evaluate(
+                pd.DataFrame({"answer": [answer], "policy": policy}),
+                suite,
+                model=server.model,
+                **server.litellm_kwargs,
+                cache_dir=tmp_path,
+                progress=False,
+            )
+            for answer in (policy, drifted)
+        )
+    c = wb.compare(before, after)
+    flips = c.flips.set_index("task")
+    reasons = after.results.set_index("task")["reason"]
+    assert flips["direction"].tolist() == ["pass_to_fail", "pass_to_fail"]
+    assert reasons["close"].count("[... ") == 2 and flips.loc["close", "reason_b"] == reasons["close"]
+    assert flips.loc["judge", "reason_b"] == long_reason == reasons["judge"]
+    assert "[..." not in repr(c) and "[..." not in c._repr_html_()
+
+
 def test_unmatched_rows_are_reported_not_dropped() -> None:
     suite = wb.Suite(name="s", tasks=[SHORT])
     v1 = wb.evaluate(pd.DataFrame({"answer": ["a"] * 5}, index=[0, 1, 2, 3, 4]), suite)
@@ -226,6 +265,25 @@ def test_unmatched_rows_are_reported_not_dropped() -> None:
     assert c.unmatched.to_dict("list") == {"row": [0, 1, 5, 6], "side": ["a", "a", "b", "b"]}
     assert c.table.loc[0, "n"] == 3 and c.table.loc[0, "excluded"] == 0
     assert "unmatched rows: 2 only in A, 2 only in B" in repr(c)
+
+
+def test_a_missing_row_label_is_a_row_of_its_own() -> None:
+    def results(rows: list[float], passed: list[bool]) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "row": rows,
+                "task": "t",
+                "criterion": "",
+                "status": ["passed" if p else "failed" for p in passed],
+                "passed": pd.array(passed, dtype="boolean"),
+                "score": pd.array([None] * len(rows), dtype="Float64"),
+            }
+        )
+
+    c = wb.compare(results([1.0, 2.0, np.nan], [True, True, False]), results([1.0, 3.0, np.nan], [True] * 3))
+    assert c.unmatched.to_dict("list") == {"row": [2.0, 3.0], "side": ["a", "b"]}
+    assert (c.table.loc[0, "n"], c.table.loc[0, "excluded"]) == (2, 0)
+    assert c.flips["direction"].tolist() == ["fail_to_pass"] and c.flips["row"].isna().all()
 
 
 def test_a_cell_missing_on_one_side_of_a_matched_row_is_counted_as_excluded() -> None:
@@ -288,9 +346,9 @@ def test_no_difference_gives_p_one_not_a_crash() -> None:
 
 
 def test_holm_is_a_monotone_step_down_capped_at_one() -> None:
-    np.testing.assert_allclose(_holm(np.array([0.01, 0.04, 0.03, 0.005])), [0.03, 0.06, 0.06, 0.02])
-    np.testing.assert_allclose(_holm(np.array([0.5, np.nan, 0.9])), [1.0, np.nan, 1.0])
-    assert len(_holm(np.array([]))) == 0
+    np.testing.assert_allclose(holm(np.array([0.01, 0.04, 0.03, 0.005])), [0.03, 0.06, 0.06, 0.02])
+    np.testing.assert_allclose(holm(np.array([0.5, np.nan, 0.9])), [1.0, np.nan, 1.0])
+    assert len(holm(np.array([]))) == 0
 
 
 def test_table_dtypes_are_real_dtypes(runs: tuple[wb.Run, wb.Run]) -> None:
@@ -329,7 +387,7 @@ def test_table_dtypes_are_real_dtypes(runs: tuple[wb.Run, wb.Run]) -> None:
 def test_bad_inputs_get_clear_errors() -> None:
     suite = wb.Suite(name="s", tasks=[SHORT])
     run = wb.evaluate(pd.DataFrame({"answer": ["a", "b"]}), suite)
-    with pytest.raises(wb.CompareError, match="cannot use b of type int: pass a wb.Run"):
+    with pytest.raises(wb.CompareError, match=r"cannot use b of type int: pass a wb\.Run"):
         wb.compare(run, 3)
     with pytest.raises(
         wb.ColumnsError, match=r"lacks the columns \['status', 'score'\]; did you mean 'statu'"
@@ -349,11 +407,11 @@ def test_bad_inputs_get_clear_errors() -> None:
         match=f"no row of '{run.id}' is in '{moved.id}'.*A has rows \\[0, 1\\], B has \\['0', '1'\\]",
     ):
         wb.compare(run, moved)
-    with pytest.raises(wb.CompareError, match="2 repeated .* e.g. row 0 of 'short'"):
+    with pytest.raises(wb.CompareError, match=r"2 repeated .* e\.g\. row 0 of 'short'"):
         wb.compare(pd.concat([run.results, run.results]), run)
     with pytest.raises(wb.CompareError, match="unknown statuses \\['pass'\\]; did you mean 'passed'"):
         wb.compare(run.results.astype({"status": object}).assign(status="pass"), run)
-    with pytest.raises(wb.CompareError, match="confidence=95 must be between 0 and 1.*n_boot=0"):
+    with pytest.raises(wb.CompareError, match=r"confidence=95 must be between 0 and 1.*n_boot=0"):
         wb.compare(run, run, confidence=95, n_boot=0)
 
 

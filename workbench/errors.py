@@ -7,6 +7,7 @@ derives from the built-in it refines, so ``except ValueError`` keeps working.
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -66,7 +67,8 @@ class ColumnsError(WorkbenchError, ValueError):
         ...     wb.evaluate(pd.DataFrame({"answer": ["hi"]}), suite)
         ... except wb.ColumnsError as e:
         ...     print(str(e).splitlines()[1])
-          - task 't': path 'answr' starts with 'answr', which is neither a column nor a task; did you mean 'answer'?
+          - task 't': path 'answr' starts with 'answr', which is neither a column nor a task;
+          did you mean 'answer'?
     """
 
 
@@ -320,3 +322,33 @@ def shorten(text: str, limit: int = 80) -> str:
     keep = max(limit - 20, 10)
     head, tail = text[: keep // 2], text[-(keep - keep // 2) :]
     return f"{head}[... {len(text) - keep} chars ...]{tail}"
+
+
+_CUT_MARKER = re.compile(r"\[\.\.\. \d[\d,]* chars(?: \.\.\.)?\]")
+"""What :func:`shorten` (``[... N chars ...]``) and :func:`shorten_once` (``[... N chars]``) leave
+where they cut."""
+
+
+def shorten_once(text: str, limit: int = 100) -> str:
+    """Fit ``text`` to about ``limit`` characters for a display, keeping its head, and never cut
+    a text that was cut before.
+
+    A text holding a cut marker (a reason whose value :func:`shorten` cut) comes back whole:
+    cutting it again nests the markers and can cut away what the first cut kept, such as the
+    number in ``'Yes, annual plans ar[... 89 chars ...]months.' has similarity 0.271``. A
+    longer text keeps its head, where a reason leads with its verdict, ended at a word when
+    one ends near the limit, then says how many characters were cut.
+
+    Example:
+        >>> shorten_once("fails: the answer invents a refund policy that the documents never mention", 50)
+        'fails: the answer invents a refund [... 40 chars]'
+        >>> reason = shorten("x" * 100, 30) + " (length 100) is not shorter than 80"
+        >>> shorten_once(reason, 40) == reason
+        True
+    """
+    if len(text) <= limit or _CUT_MARKER.search(text):
+        return text
+    keep = max(limit - 16, 10)  # room for " [... NNN chars]"
+    word_end = text.rfind(" ", keep // 2, keep + 1)
+    head = text[: word_end if word_end > 0 else keep].rstrip()
+    return f"{head} [... {len(text) - len(head)} chars]"

@@ -57,7 +57,7 @@ def compare_command(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from ..compare import compare
-    from ..errors import shorten
+    from ..errors import shorten_once
 
     store = _store(args.store)
     result = compare(args.a, args.b, store=store)
@@ -71,7 +71,9 @@ def compare_command(args: argparse.Namespace) -> int:
             name = str(rec["task"]) + (f".{rec['criterion']}" if rec["criterion"] else "")
             why = rec["reason_b"] if str(rec["direction"]) == "pass_to_fail" else rec["reason_a"]
             why = "" if pd.isna(why) else " ".join(str(why).split())
-            rows.append([str(rec["row"]), name, str(rec["direction"]).replace("_", " "), shorten(why, 100)])
+            # once: a reason whose value was cut is shown whole, a long one keeps its head (the verdict)
+            flip = str(rec["direction"]).replace("_", " ")
+            rows.append([str(rec["row"]), name, flip, shorten_once(why, 100)])
         print(_table(["row", "check", "flip", "reason (of the failing side)"], rows, right=[False] * 4))
     table = result.table
     worse = table[table["significant"].fillna(False).astype(bool) & (table["delta"] < 0).fillna(False)]
