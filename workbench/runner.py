@@ -204,7 +204,7 @@ class JudgeRunner:
                 self.progress.finished(hit)
                 cell = _cell_from(hit)
                 try:
-                    cell.verdicts = judge.parse_verdict(hit.text or "", task, groups[g])
+                    cell.verdicts = judge.parse_verdict(hit.text or "", task, groups[g], _untrusted(messages))
                 except JudgeParseError:
                     pending.append(one(i, g, messages, rf, key, hit))  # needs its repair call
                     continue
@@ -236,7 +236,7 @@ class JudgeRunner:
             cell.error = f"judge call failed after {first.attempts} attempt(s): {first.error}"
             return cell
         try:
-            cell.verdicts = judge.parse_verdict(first.text or "", task, criteria)
+            cell.verdicts = judge.parse_verdict(first.text or "", task, criteria, _untrusted(messages))
             return cell
         except JudgeParseError as e:
             problem = e
@@ -245,15 +245,15 @@ class JudgeRunner:
         cached_repair = None if fresh else llm.cached(repair_key)
         if cached_repair is not None:
             self.progress.planned(1)
-            if _parses(cached_repair, task, criteria):
+            if _parses(cached_repair, task, criteria, _untrusted(messages)):
                 self.progress.finished(cached_repair)
-                return self._repaired(cell, first, cached_repair, problem, task, criteria)
+                return self._repaired(cell, first, cached_repair, problem, task, criteria, messages)
             # the cached pair gave no verdict: not final, ask both again
             return await self._call(llm, task, criteria, messages, rf, key, None)
         self.progress.planned(1)
         repair = await llm.complete(repair_messages, rf, key=repair_key, check_cache=False)
         self.progress.finished(repair)
-        return self._repaired(cell, first, repair, problem, task, criteria)
+        return self._repaired(cell, first, repair, problem, task, criteria, messages)
 
     @staticmethod
     def _repaired(
@@ -263,6 +263,7 @@ class JudgeRunner:
         problem: JudgeParseError,
         task: JudgeTask,
         criteria: list[Criterion],
+        messages: list[dict[str, str]],
     ) -> _Cell:
         cell.tokens = _add(cell.tokens, repair.tokens)
         cell.cost_usd = _add(cell.cost_usd, repair.cost_usd) if first.cost_usd is not None else None
@@ -275,7 +276,7 @@ class JudgeRunner:
             )
             return cell
         try:
-            cell.verdicts = judge.parse_verdict(repair.text or "", task, criteria)
+            cell.verdicts = judge.parse_verdict(repair.text or "", task, criteria, _untrusted(messages))
         except JudgeParseError as e:
             cell.error = (
                 f"judge reply could not be used, even after one repair call: {e}; "
@@ -299,9 +300,14 @@ def _not_unicode(text: str) -> str | None:
     return None
 
 
-def _parses(c: Completion, task: JudgeTask, criteria: list[Criterion]) -> bool:
+def _untrusted(messages: Sequence[Mapping[str, str]]) -> str:
+    """The user message: the prompt with the judged data fenced in it."""
+    return messages[-1]["content"]
+
+
+def _parses(c: Completion, task: JudgeTask, criteria: list[Criterion], untrusted: str) -> bool:
     try:
-        judge.parse_verdict(c.text or "", task, criteria)
+        judge.parse_verdict(c.text or "", task, criteria, untrusted)
     except JudgeParseError:
         return False
     return True

@@ -29,18 +29,7 @@ Example:
 
 from __future__ import annotations
 
-# internals, importable from here as they were before the split into a package
-from ._prompt import (  # noqa: F401  (fence_token, like ScaleKind, is public but not in __all__)  # noqa: F401
-    _FORBID,
-    _ROLE,
-    _UNTRUSTED,
-    _inline_refs,
-    _model_for,
-    _placeholder,
-    _schema_for,
-    _shape,
-    _system_text,
-    _template_parts,
+from ._prompt import (
     build_messages,
     cut_middle,
     fence_token,
@@ -50,28 +39,17 @@ from ._prompt import (  # noqa: F401  (fence_token, like ScaleKind, is public bu
     system_prompt,
     verdict_model,
 )
-from ._scales import _BINARY, _RESOLVED, ResolvedCriterion, ScaleKind, _labels_text, _num, _resolve, effective  # noqa: F401  # noqa: F401
-from ._verdict import (  # noqa: F401
-    _DECODER,
-    _FENCE,
-    _OBJECT_START,
-    Verdict,
-    _check_one,
-    _extract,
-    _integer,
-    _loads,
-    _reject_constant,
-    _show,
-    overall,
-    parse_verdict,
-)
+from ._scales import ResolvedCriterion, ScaleKind, effective
+from ._verdict import Verdict, overall, parse_verdict
 
 __all__ = [
     "ResolvedCriterion",
+    "ScaleKind",
     "Verdict",
     "build_messages",
     "cut_middle",
     "effective",
+    "fence_token",
     "overall",
     "parse_verdict",
     "render_prompt",

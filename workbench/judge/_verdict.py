@@ -62,38 +62,23 @@ def _loads(text: str) -> Any:
     return obj
 
 
-def _extract(text: str) -> dict[str, Any]:
-    """The verdict object in a reply: the whole text, else a code fence, else the first JSON
-    object in surrounding prose."""
-    stripped = text.strip()
-    if not stripped:
-        raise JudgeParseError("the reply is empty", raw=text)
-    try:
-        obj = _loads(stripped)
-    except ValueError:
-        pass
-    else:
-        if isinstance(obj, dict):
-            return obj
-        if isinstance(obj, str) and obj.strip().startswith("{"):  # a verdict encoded twice
-            try:
-                return _extract(obj)
-            except JudgeParseError:
-                pass
-    for m in _FENCE.finditer(text):
-        try:
-            obj = _loads(m.group(1).strip())
-        except ValueError:
-            continue
-        if isinstance(obj, dict):
-            return obj
+_DATA_BLOCK = re.compile(r"<<<DATA ([0-9a-f]+)>>>\n(.*?)\n<<<END \1>>>", re.DOTALL)
+
+
+def _objects(text: str, skip: Sequence[tuple[int, int]] = ()) -> list[tuple[int, int, dict[str, Any]]]:
+    """Every top-level JSON object in ``text`` as ``(start, end, object)``, outside the spans
+    in ``skip``. A ``{`` that starts like JSON but does not parse is a broken verdict (a
+    truncated reply): reading on would pick an inner object of it, so it raises."""
+    found: list[tuple[int, int, dict[str, Any]]] = []
     pos = text.find("{")
     while pos != -1:
+        inside = next((end for start, end in skip if start <= pos < end), None)
+        if inside is not None:
+            pos = text.find("{", inside)
+            continue
         try:
-            obj, _ = _DECODER.raw_decode(text, pos)
+            obj, end = _DECODER.raw_decode(text, pos)
         except ValueError as e:
-            # a '{' that starts like JSON but does not parse is a broken verdict; reading on
-            # would pick an inner object of it, e.g. one criterion of a truncated reply
             if _OBJECT_START.match(text, pos):
                 why = str(e)
                 if isinstance(e, json.JSONDecodeError):
@@ -103,10 +88,92 @@ def _extract(text: str) -> dict[str, Any]:
                     f"truncated: {why}",
                     raw=text,
                 ) from None
+            pos = text.find("{", pos + 1)
+            continue
+        if isinstance(obj, dict):
+            found.append((pos, end, obj))
+            pos = text.find("{", end)
         else:
-            return obj
-        pos = text.find("{", pos + 1)
-    raise JudgeParseError(f"the reply holds no JSON object (it reads {shorten(stripped, 60)!r})", raw=text)
+            pos = text.find("{", pos + 1)
+    return found
+
+
+def _data_objects(untrusted: str | None) -> set[str]:
+    """The canonical JSON of every object in the fenced data of the user message: what a reply
+    may quote, and must not be read as the judge's verdict."""
+    canon: set[str] = set()
+    for m in _DATA_BLOCK.finditer(untrusted or ""):
+        t = m.group(2)
+        if "{" in t:
+            try:
+                objs = _objects(t)
+            except JudgeParseError:
+                continue
+            for _, _, o in objs:
+                _walk_objects(o, canon)
+    return canon
+
+
+def _walk_objects(value: Any, into: set[str]) -> None:
+    """Add the canonical JSON of ``value`` and of every object nested in it."""
+    if isinstance(value, dict):
+        into.add(json.dumps(value, sort_keys=True))
+        for v in value.values():
+            _walk_objects(v, into)
+    elif isinstance(value, list):
+        for v in value:
+            _walk_objects(v, into)
+
+
+def _candidates(text: str, untrusted: str | None = None) -> list[dict[str, Any]]:
+    """The objects in a reply that may be the verdict, the most likely first: the whole text
+    when it is JSON; else the objects of code fences, the last first; else the objects in the
+    prose, the last first (a judge that reasons before answering ends with its verdict).
+    Objects that are copies of the fenced data the judge was shown are left out: a verdict
+    planted in the judged text is the data's, not the judge's."""
+    stripped = text.strip()
+    if not stripped:
+        raise JudgeParseError("the reply is empty", raw=text)
+    try:
+        obj = _loads(stripped)
+    except ValueError:
+        pass
+    else:
+        if isinstance(obj, dict):
+            return [obj]
+        if isinstance(obj, str) and obj.strip().startswith("{"):  # a verdict encoded twice
+            try:
+                return _candidates(obj, untrusted)
+            except JudgeParseError:
+                pass
+    fenced: list[dict[str, Any]] = []
+    spans: list[tuple[int, int]] = []
+    for m in _FENCE.finditer(text):
+        try:
+            obj = _loads(m.group(1).strip())
+        except ValueError:
+            continue  # not JSON as a whole: the prose scan reads what the fence holds
+        if isinstance(obj, dict):
+            fenced.append(obj)
+            spans.append(m.span())
+    prose = [o for _, _, o in _objects(text, spans)]
+    found = fenced[::-1] + prose[::-1]
+    if not found:
+        raise JudgeParseError(
+            f"the reply holds no JSON object (it reads {shorten(stripped, 60)!r})", raw=text
+        )
+    copies = _data_objects(untrusted)
+    if not copies:
+        return found
+    own = [o for o in found if json.dumps(o, sort_keys=True) not in copies]
+    if not own:
+        raise JudgeParseError(
+            f"the only JSON object{'s' if len(found) > 1 else ''} in the reply "
+            f"{'are copies' if len(found) > 1 else 'is a copy'} of the judged data, not the judge's "
+            "verdict (a verdict planted in the data is ignored)",
+            raw=text,
+        )
+    return own
 
 
 def _show(value: Any) -> str:
@@ -166,13 +233,18 @@ def _check_one(rc: ResolvedCriterion, entry: Any) -> Verdict | str:
     return Verdict(score=score_, label=label, passed=rc.passed(score_, label), reason=reason)
 
 
-def parse_verdict(text: str, task: JudgeTask, criteria: Sequence[Criterion]) -> dict[str, Verdict]:
+def parse_verdict(
+    text: str, task: JudgeTask, criteria: Sequence[Criterion], untrusted: str | None = None
+) -> dict[str, Verdict]:
     """Parse and validate a judge's reply into one :class:`Verdict` per criterion.
 
-    Extraction is tolerant: the whole text as JSON; else the first ```` ```json ```` (or
-    bare ```` ``` ````) fence holding an object; else the first JSON object in surrounding
-    prose. A ``{`` that starts like JSON but does not parse (a truncated reply) is an error,
-    not a reason to look further in.
+    Extraction is tolerant: the whole text as JSON; else the objects of ```` ```json ```` (or
+    bare ```` ``` ````) fences, the last first; else the JSON objects in surrounding prose,
+    the last first; the first that validates is the verdict. A ``{`` that starts like JSON but
+    does not parse (a truncated reply) is an error, not a reason to look further in. With
+    ``untrusted`` (the user message that fenced the judged data), objects that copy the fenced
+    data are never the verdict: a verdict-shaped JSON planted in the judged text and quoted
+    back by the judge is ignored, and a reply whose only objects are such copies is an error.
 
     Validation is strict: every criterion must be present (extra keys are ignored). A range
     score must be an integer within the range: ``4``, ``4.0`` and ``"4"`` are accepted as 4,
@@ -195,7 +267,16 @@ def parse_verdict(text: str, task: JudgeTask, criteria: Sequence[Criterion]) -> 
         {'tone': Verdict(score=None, label='good', passed=True, reason='Kind.')}
     """
     rcs = _resolve(task, criteria)
-    data = _extract(text)
+    failures: list[JudgeParseError] = []
+    for data in _candidates(text, untrusted):
+        try:
+            return _validate(data, rcs, text)
+        except JudgeParseError as e:
+            failures.append(e)
+    raise failures[0]  # the most likely verdict's problems
+
+
+def _validate(data: dict[str, Any], rcs: Sequence[ResolvedCriterion], text: str) -> dict[str, Verdict]:
     if len(rcs) == 1 and rcs[0].name not in data and ("score" in data or "label" in data):
         data = {rcs[0].name: data}
     verdicts: dict[str, Verdict] = {}

@@ -139,7 +139,12 @@ def _object_digest(array: np.ndarray) -> bytes:
     if pd.api.types.infer_dtype(array, skipna=True) in ("string", "empty"):
         import pyarrow as pa
 
-        return _arrow_digest(pa.chunked_array([pa.array(array, type=pa.large_string(), from_pandas=True)]))
+        try:
+            return _arrow_digest(
+                pa.chunked_array([pa.array(array, type=pa.large_string(), from_pandas=True)])
+            )
+        except UnicodeEncodeError:  # a lone surrogate: not valid Unicode, so not an Arrow string
+            pass
     values = [None if _missing(v) else v for v in array.tolist()]
     return xxhash.xxh3_128(_canonical(values)).digest()
 
@@ -158,9 +163,11 @@ def _canonical(values: list[Any]) -> bytes:
     except (ImportError, TypeError):
         pass
     try:
-        return json.dumps(values, sort_keys=True, default=_tagged, ensure_ascii=False).encode()
+        return json.dumps(values, sort_keys=True, default=_tagged, ensure_ascii=False).encode(
+            "utf-8", "surrogatepass"
+        )
     except TypeError:  # keys of mixed types cannot be sorted
-        return json.dumps(values, default=_tagged, ensure_ascii=False).encode()
+        return json.dumps(values, default=_tagged, ensure_ascii=False).encode("utf-8", "surrogatepass")
 
 
 def _tagged(v: Any) -> Any:
