@@ -25,7 +25,8 @@ import pytest
 from pydantic import BaseModel, Field, conint
 
 from workbench import _pytest_plugin
-from workbench.testing import JudgeServer, Reply, ServerOptions, _generator, _Rng
+from workbench.testing import JudgeServer, Reply, ServerOptions
+from workbench.testing._schema import Rng, generator
 
 litellm.suppress_debug_info = True
 judge_server = _pytest_plugin.judge_server  # the plugin's fixtures, before its entry point is installed
@@ -155,10 +156,10 @@ def test_properties_keep_the_schema_order(judge_server: JudgeServer) -> None:
 def test_many_seeds_stay_valid_for_every_model() -> None:
     for model in MODELS:
         schema = model.model_json_schema()
-        gen = _generator(json.dumps(schema, sort_keys=True).encode(), schema)
+        gen = generator(json.dumps(schema, sort_keys=True).encode(), schema)
         validator = jsonschema.Draft202012Validator(schema)
         for seed in range(200):
-            validator.validate(gen(_Rng(seed), 0))
+            validator.validate(gen(Rng(seed), 0))
 
 
 @pytest.mark.parametrize(
@@ -206,12 +207,12 @@ def test_many_seeds_stay_valid_for_every_model() -> None:
     ],
 )
 def test_generated_values_respect_keywords(schema: dict[str, Any]) -> None:
-    gen = _generator(json.dumps(schema, sort_keys=True).encode(), schema)
+    gen = generator(json.dumps(schema, sort_keys=True).encode(), schema)
     checker = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
     if "exclusiveMinimum" in schema and schema["exclusiveMinimum"] is True:
         checker = jsonschema.Draft4Validator(schema)
     for seed in range(50):
-        checker.validate(gen(_Rng(seed), 0))
+        checker.validate(gen(Rng(seed), 0))
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 from . import accessor as _accessor  # noqa: F401  (registers df.wb)
+from ._version import __version__
 from .compare import Comparison, compare
 from .config import JudgeConfig
 from .errors import (
@@ -38,8 +39,6 @@ from .results import RESULT_COLUMNS
 from .run import Run
 from .specs import AssertionTask, Criterion, JudgeTask, Suite
 from .store import Store, delete_run, load_run, runs
-
-__version__ = "0.1.0"
 
 __all__ = [
     "RESULT_COLUMNS",

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from ..paths import _TEMPLATE, compact_json, loads_json
 from ..specs import Criterion, JudgeTask
-from ._scales import ResolvedCriterion, _labels_text, _resolve
+from ._scales import ResolvedCriterion, labels_text, resolve_criteria
 
 # --- the response schema ------------------------------------------------------------------
 
@@ -55,7 +55,7 @@ def verdict_model(task: JudgeTask, criteria: Sequence[Criterion]) -> type[BaseMo
         >>> m.model_validate({"accuracy": {"reason": "ok", "score": 5}}).model_dump(by_alias=True)
         {'accuracy': {'reason': 'ok', 'score': 5}}
     """
-    return _model_for(tuple(_shape(rc) for rc in _resolve(task, criteria)))
+    return _model_for(tuple(_shape(rc) for rc in resolve_criteria(task, criteria)))
 
 
 def _inline_refs(node: Any, defs: Mapping[str, Any]) -> Any:
@@ -91,7 +91,7 @@ def response_format(task: JudgeTask, criteria: Sequence[Criterion]) -> dict[str,
         >>> rf["json_schema"]["schema"]["properties"]["safe"]["properties"]["label"]["enum"]
         ['fail', 'pass']
     """
-    schema = _schema_for(tuple(_shape(rc) for rc in _resolve(task, criteria)))
+    schema = _schema_for(tuple(_shape(rc) for rc in resolve_criteria(task, criteria)))
     return {
         "type": "json_schema",
         "json_schema": {"name": "verdict", "schema": loads_json(schema), "strict": True},
@@ -119,7 +119,7 @@ _UNTRUSTED = (
 def _placeholder(rc: ResolvedCriterion) -> str:
     if rc.kind == "range":
         return f"<integer {rc.low}..{rc.high}>"
-    return "<one of " + _labels_text(rc.labels) + ">"
+    return "<one of " + labels_text(rc.labels) + ">"
 
 
 @lru_cache(maxsize=1024)
@@ -168,7 +168,7 @@ def system_prompt(task: JudgeTask, criteria: Sequence[Criterion]) -> str:
         Scale: integer scores, 1 = the worst, 5 = the best; use the whole range.
         Passing: a score of 4 or more.
     """
-    return _system_text(task.guidelines, _resolve(task, criteria))
+    return _system_text(task.guidelines, resolve_criteria(task, criteria))
 
 
 def cut_middle(text: str, limit: int | None) -> str:

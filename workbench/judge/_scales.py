@@ -21,7 +21,7 @@ def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else repr(float(x))
 
 
-def _labels_text(labels: Sequence[str]) -> str:
+def labels_text(labels: Sequence[str]) -> str:
     return ", ".join(json.dumps(label, ensure_ascii=False) for label in labels)
 
 
@@ -90,7 +90,7 @@ class ResolvedCriterion:
         if self.kind == "binary":
             return 'the label "pass" when the criterion is met, "fail" when it is not'
         if self.kind == "labels":
-            return f"one label, from worst to best: {_labels_text(self.labels)}"
+            return f"one label, from worst to best: {labels_text(self.labels)}"
         ranked = sorted(zip(self.labels, self.scores), key=lambda p: p[1])
         shown = ", ".join(f"{json.dumps(lab, ensure_ascii=False)} (= {_num(s)})" for lab, s in ranked)
         return f"one label, from worst to best: {shown}"
@@ -209,7 +209,7 @@ def effective(task: JudgeTask, criterion: Criterion) -> ResolvedCriterion:
 _RESOLVED: dict[tuple[int, ...], tuple[JudgeTask, tuple[Criterion, ...], tuple[ResolvedCriterion, ...]]] = {}
 
 
-def _resolve(task: JudgeTask, criteria: Sequence[Criterion]) -> tuple[ResolvedCriterion, ...]:
+def resolve_criteria(task: JudgeTask, criteria: Sequence[Criterion]) -> tuple[ResolvedCriterion, ...]:
     # keyed by identity: specs are frozen, and a run resolves the same objects once per cell,
     # so this saves microseconds that add up over a cached rerun of many rows
     key = (id(task), *map(id, criteria))

@@ -17,7 +17,7 @@ except ImportError:  # pragma: no cover - orjson is a dependency
 from ..errors import JudgeParseError, shorten
 from ..paths import compact_json
 from ..specs import Criterion, JudgeTask
-from ._scales import ResolvedCriterion, _labels_text, _resolve
+from ._scales import ResolvedCriterion, labels_text, resolve_criteria
 
 # --- verdicts ---------------------------------------------------------------------------------------
 
@@ -222,13 +222,13 @@ def _check_one(rc: ResolvedCriterion, entry: Any) -> Verdict | str:
     if raw_label is None and isinstance(entry.get("score"), str):
         raw_label = entry["score"]  # the label written under "score"
     if raw_label is None:
-        return f'{where} has no "label" (one of {_labels_text(rc.labels)})'
+        return f'{where} has no "label" (one of {labels_text(rc.labels)})'
     label = None
     if isinstance(raw_label, str):
         folded = raw_label.strip().casefold()
         label = next((lab for lab in rc.labels if lab.casefold() == folded), None)
     if label is None:
-        return f"{where}: label {_show(raw_label)} is not one of {_labels_text(rc.labels)}"
+        return f"{where}: label {_show(raw_label)} is not one of {labels_text(rc.labels)}"
     score_ = rc.score_of(label)
     return Verdict(score=score_, label=label, passed=rc.passed(score_, label), reason=reason)
 
@@ -266,7 +266,7 @@ def parse_verdict(
         >>> parse_verdict(reply, task, task.criteria)
         {'tone': Verdict(score=None, label='good', passed=True, reason='Kind.')}
     """
-    rcs = _resolve(task, criteria)
+    rcs = resolve_criteria(task, criteria)
     failures: list[JudgeParseError] = []
     for data in _candidates(text, untrusted):
         try:

@@ -37,7 +37,7 @@ class Record:
 
     @classmethod
     def of(cls, run: Run, label: str | None) -> Record:
-        from .. import __version__
+        from .._version import __version__
 
         results = r = redact_frame(run.results, env_secrets().values())
         summary = summarize(r) if len(r) else pd.DataFrame(columns=_schema.SUMMARY)

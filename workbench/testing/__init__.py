@@ -47,43 +47,16 @@ from __future__ import annotations
 
 from ._cli import main
 from ._notebook import NotebookJudge, notebook_judge
+from ._options import Reply, Script, ScriptItem, ServerOptions
+from ._server import JudgeServer
 
-# internals, importable from here as they were before the split into a package
-from ._options import (  # noqa: F401  # noqa: F401
-    _OPTION_NAMES,
-    API_KEY,
-    HOST,
-    MAX_SLEEP_S,
-    MODEL_NAME,
-    Reply,
-    Script,
-    ScriptItem,
-    ServerOptions,
-    _make_options,
-    _pick_fault,
-)
-from ._schema import (  # noqa: F401
-    _ANNOTATIONS,
-    _FORMATS,
-    _HARD_DEPTH,
-    _M64,
-    _SOFT_DEPTH,
-    _SORT,
-    Gen,
-    _Compiler,
-    _default_verdict,
-    _generator,
-    _generators,
-    _is_null,
-    _merge,
-    _number,
-    _reason,
-    _Rng,
-    _SchemaError,
-    _short,
-    _span,
-    _string,
-)
-from ._server import JudgeServer, _as_bytes, _completion, _error_body, _health, _models, _resolve  # noqa: F401
-
-__all__ = ["JudgeServer", "NotebookJudge", "Reply", "ServerOptions", "main", "notebook_judge"]
+__all__ = [
+    "JudgeServer",
+    "NotebookJudge",
+    "Reply",
+    "Script",
+    "ScriptItem",
+    "ServerOptions",
+    "main",
+    "notebook_judge",
+]

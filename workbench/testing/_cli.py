@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import threading
 
 from ._options import ServerOptions
@@ -34,7 +35,5 @@ def main(argv: list[str] | None = None) -> None:
     args = vars(p.parse_args(argv))
     with JudgeServer(port=args.pop("port"), request_log_size=0, **args) as server:
         print(f"workbench judge server on {server.url} (model {server.model}); Ctrl-C stops it", flush=True)
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             threading.Event().wait()
-        except KeyboardInterrupt:
-            pass

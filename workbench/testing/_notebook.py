@@ -84,7 +84,7 @@ def notebook_judge(model: str | None = None, *, latency_ms: float = 2.0) -> Note
     chosen = model or os.environ.get(ENV, "").strip() or None
     if chosen:
         return NotebookJudge(chosen, {}, None)
-    global _shared
+    global _shared  # noqa: PLW0603 - one shared server per kernel, made on first use
     with _lock:
         if _shared is None:
             _shared = JudgeServer(latency_ms=latency_ms).start()

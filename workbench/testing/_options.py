@@ -104,19 +104,19 @@ class ServerOptions:
             raise ValueError("Invalid JudgeServer options: " + "; ".join(problems) + ".")
 
 
-_OPTION_NAMES = tuple(f.name for f in dataclasses.fields(ServerOptions))
+OPTION_NAMES = tuple(f.name for f in dataclasses.fields(ServerOptions))
 
 
-def _make_options(base: ServerOptions, options: dict[str, Any]) -> ServerOptions:
-    unknown = [k for k in options if k not in _OPTION_NAMES]
+def make_options(base: ServerOptions, options: dict[str, Any]) -> ServerOptions:
+    unknown = [k for k in options if k not in OPTION_NAMES]
     if unknown:
-        hint = did_you_mean(unknown[0], _OPTION_NAMES)
-        msg = f"Unknown JudgeServer option {unknown[0]!r}{hint} Options: {', '.join(_OPTION_NAMES)}."
+        hint = did_you_mean(unknown[0], OPTION_NAMES)
+        msg = f"Unknown JudgeServer option {unknown[0]!r}{hint} Options: {', '.join(OPTION_NAMES)}."
         raise ValueError(msg)
     return dataclasses.replace(base, **options)
 
 
-def _pick_fault(u: float, opts: ServerOptions) -> str | None:
+def pick_fault(u: float, opts: ServerOptions) -> str | None:
     for kind, rate in (
         ("429", opts.rate_429),
         ("500", opts.rate_500),

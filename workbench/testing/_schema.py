@@ -1,5 +1,5 @@
 """Deterministic content for the judge server: the default verdict and values that follow a
-``response_format`` JSON schema, drawn from a seeded :class:`_Rng`."""
+``response_format`` JSON schema, drawn from a seeded :class:`Rng`."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from typing import Any, TypeAlias
 import orjson
 
 _SOFT_DEPTH, _HARD_DEPTH = 4, 40
-_SORT = orjson.OPT_SORT_KEYS
+SORT = orjson.OPT_SORT_KEYS
 
 
-class _Rng:
+class Rng:
     """splitmix64: seeding ``random.Random`` costs ~10 us, a third of a whole reply."""
 
     __slots__ = ("_state",)
@@ -51,18 +51,18 @@ class _Rng:
 _M64 = (1 << 64) - 1
 
 
-def _default_verdict(rng: _Rng) -> dict[str, Any]:
+def default_verdict(rng: Rng) -> dict[str, Any]:
     score = rng.randint(1, 5)
     return {"score": score, "label": "pass" if score >= 3 else "fail", "reason": _reason(rng)}
 
 
-def _reason(rng: _Rng) -> str:
+def _reason(rng: Rng) -> str:
     return f"simulated reason {rng.getrandbits(24):06x}"
 
 
 # -- schema-following values ----------------------------------------------------
 
-Gen: TypeAlias = Callable[[_Rng, int], Any]
+Gen: TypeAlias = Callable[[Rng, int], Any]
 """Makes one value from a seeded RNG and the current nesting depth."""
 _generators: dict[bytes, Gen] = {}
 _ANNOTATIONS = frozenset(
@@ -70,7 +70,7 @@ _ANNOTATIONS = frozenset(
 )
 
 
-def _generator(schema_key: bytes, schema: Any) -> Gen:
+def generator(schema_key: bytes, schema: Any) -> Gen:
     """The compiled generator of ``schema``, cached by its canonical JSON ``schema_key``.
     Compiled from ``schema`` itself, not the key, to keep the property order of the request."""
     gen = _generators.get(schema_key)
@@ -81,7 +81,7 @@ def _generator(schema_key: bytes, schema: Any) -> Gen:
     return gen
 
 
-class _SchemaError(ValueError):
+class SchemaError(ValueError):
     """A ``response_format`` schema the generator cannot follow."""
 
 
@@ -95,18 +95,18 @@ class _Compiler:
 
     def resolve(self, ref: str) -> Any:
         if not ref.startswith("#"):
-            raise _SchemaError(f"only local $ref are supported, not {ref!r}")
+            raise SchemaError(f"only local $ref are supported, not {ref!r}")
         node = self.root
         try:
             for part in filter(None, ref[1:].split("/")):
                 part = part.replace("~1", "/").replace("~0", "~")
                 node = node[int(part)] if isinstance(node, list) else node[part]
         except (KeyError, IndexError, ValueError, TypeError):
-            raise _SchemaError(f"$ref {ref!r} points to nothing") from None
+            raise SchemaError(f"$ref {ref!r} points to nothing") from None
         return node
 
     def ref(self, ref: str) -> Gen:
-        def gen(rng: _Rng, depth: int) -> Any:
+        def gen(rng: Rng, depth: int) -> Any:
             target = self.refs.get(ref)
             if target is None:
                 target = self.refs[ref] = self.compile(self.resolve(ref))
@@ -118,7 +118,7 @@ class _Compiler:
         """A generator compiled on first use: lets recursive schemas compile."""
         cell: list[Gen] = []
 
-        def gen(rng: _Rng, depth: int) -> Any:
+        def gen(rng: Rng, depth: int) -> Any:
             if not cell:
                 cell.append(make())
             return cell[0](rng, depth)
@@ -136,7 +136,7 @@ class _Compiler:
                     part = _merge(self.resolve(part["$ref"]), {k: v for k, v in part.items() if k != "$ref"})
                 rest = _merge(rest, part if isinstance(part, dict) else {})
             node = rest
-        raise _SchemaError("the schema nests allOf too deeply")
+        raise SchemaError("the schema nests allOf too deeply")
 
     def compile(self, node: Any) -> Gen:
         if node is True or node == {} or node is None:
@@ -144,7 +144,7 @@ class _Compiler:
         if node is False:
             return lambda rng, depth: None
         if not isinstance(node, dict):
-            raise _SchemaError(f"expected a schema object, got {_short(node)}")
+            raise SchemaError(f"expected a schema object, got {_short(node)}")
         node = self.flatten(node)
         if "$ref" in node:
             ref = node["$ref"]
@@ -171,7 +171,7 @@ class _Compiler:
             nulls = [g for g, null in gens if null]
             values = [g for g, null in gens if not null] or nulls
 
-            def pick(rng: _Rng, depth: int) -> Any:
+            def pick(rng: Rng, depth: int) -> Any:
                 if depth >= _SOFT_DEPTH and nulls:
                     return None
                 return rng.choice(values)(rng, depth)
@@ -210,7 +210,7 @@ class _Compiler:
             if name not in props
         ]
 
-        def gen(rng: _Rng, depth: int) -> Any:
+        def gen(rng: Rng, depth: int) -> Any:
             if depth >= _HARD_DEPTH:
                 return None
             soft = depth >= _SOFT_DEPTH
@@ -226,7 +226,7 @@ class _Compiler:
         lo, hi = int(node.get("minItems", 0)), node.get("maxItems")
         unique = bool(node.get("uniqueItems"))
 
-        def gen(rng: _Rng, depth: int) -> Any:
+        def gen(rng: Rng, depth: int) -> Any:
             if depth >= _HARD_DEPTH:
                 return []
             n = max(lo, len(prefix_gens) if depth < _SOFT_DEPTH else 0, 1 if depth < _SOFT_DEPTH else 0)
@@ -234,12 +234,12 @@ class _Compiler:
                 n = min(n, int(hi))
             out: list[Any] = []
             seen: set[bytes] = set()
-            for i in range(n * 8 if unique else n):
+            for _i in range(n * 8 if unique else n):
                 if len(out) == n:
                     break
                 value = (prefix_gens[len(out)] if len(out) < len(prefix_gens) else rest)(rng, depth + 1)
                 if unique:
-                    key = orjson.dumps(value, option=_SORT)
+                    key = orjson.dumps(value, option=SORT)
                     if key in seen:
                         continue
                     seen.add(key)
@@ -304,7 +304,7 @@ def _number(node: dict[str, Any], *, integer: bool) -> Gen:
         return lambda rng, depth: rng.randint(k_lo, max(k_lo, k_hi)) * step
     mid = (lo + hi) / 2
 
-    def gen(rng: _Rng, depth: int) -> float:
+    def gen(rng: Rng, depth: int) -> float:
         value = round(lo + rng.random() * (hi - lo), 3)
         if value < lo or value > hi or (lo_open and value <= lo) or (hi_open and value >= hi):
             return mid
@@ -320,7 +320,7 @@ def _span(low: float | None, high: float | None, width: float, default_low: floa
     return (low, low + width) if high is None else (low, high)
 
 
-_FORMATS: dict[str, Callable[[_Rng], str]] = {
+_FORMATS: dict[str, Callable[[Rng], str]] = {
     "date-time": lambda rng: (
         (_dt.datetime(2024, 1, 1, tzinfo=_dt.timezone.utc) + _dt.timedelta(seconds=rng.randrange(10**7)))
         .isoformat()
@@ -339,7 +339,7 @@ def _string(node: dict[str, Any]) -> Gen:
     make = _FORMATS.get(node.get("format", ""), _reason)
     lo, hi = int(node.get("minLength", 0)), node.get("maxLength")
 
-    def gen(rng: _Rng, depth: int) -> str:
+    def gen(rng: Rng, depth: int) -> str:
         text = make(rng)
         if len(text) < lo:
             text += "." * (lo - len(text))

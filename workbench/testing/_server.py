@@ -23,10 +23,10 @@ from ._options import (
     Reply,
     ScriptItem,
     ServerOptions,
-    _make_options,
-    _pick_fault,
+    make_options,
+    pick_fault,
 )
-from ._schema import _SORT, _default_verdict, _generator, _Rng, _SchemaError
+from ._schema import SORT, Rng, SchemaError, default_verdict, generator
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -50,7 +50,7 @@ class JudgeServer:
     """
 
     def __init__(self, *, port: int = 0, **options: Any) -> None:
-        self._options = _make_options(ServerOptions(), options)
+        self._options = make_options(ServerOptions(), options)
         self._port = port
         self._lock = threading.Lock()
         self._script_iter: Iterator[ScriptItem] | None = None
@@ -226,7 +226,7 @@ class JudgeServer:
             ...     server.set(latency_ms=5); server.options.latency_ms
             5
         """
-        new = _make_options(self._options, options)
+        new = make_options(self._options, options)
         with self._lock:
             self._options = new
             if "script" in options:
@@ -354,7 +354,7 @@ class JudgeServer:
             msg = "workbench.testing.JudgeServer does not stream; call without stream=True."
             return self._fail(400, msg, "invalid_request_error")
         delay = max(0.0, opts.latency_ms + (2 * u_jitter - 1) * opts.jitter_ms) / 1000
-        fault = _pick_fault(u_fault, opts)
+        fault = pick_fault(u_fault, opts)
         if fault is not None:
             with self._lock:
                 self._faults[fault] += 1
@@ -391,7 +391,7 @@ class JudgeServer:
             )
         try:
             completion = _completion(body, opts.seed, reply)
-        except _SchemaError as e:
+        except SchemaError as e:
             return self._problem(400, f"Cannot generate a value for the response_format schema: {e}")
         except Exception as e:  # noqa: BLE001  (a server must answer; the problem is kept in server.errors)
             return self._problem(500, f"Building the reply failed with {type(e).__name__}: {e}")
@@ -465,14 +465,14 @@ def _completion(body: dict[str, Any], seed: int, reply: Reply | None) -> bytes:
     if isinstance(rf, dict) and rf.get("type") == "json_schema":
         spec = rf.get("json_schema")
         schema = spec.get("schema", {}) if isinstance(spec, dict) else {}
-    msg_key = orjson.dumps(messages, option=_SORT)
-    schema_key = orjson.dumps(schema, option=_SORT)
+    msg_key = orjson.dumps(messages, option=SORT)
+    schema_key = orjson.dumps(schema, option=SORT)
     digest = hashlib.sha256(b"%b\0%b\0%d" % (msg_key, schema_key, seed)).digest()
     if reply is not None and reply.content is not None:
         content = reply.content if isinstance(reply.content, str) else orjson.dumps(reply.content).decode()
     else:
-        rng = _Rng(int.from_bytes(digest[:8], "big"))
-        value = _generator(schema_key, schema)(rng, 0) if schema is not None else _default_verdict(rng)
+        rng = Rng(int.from_bytes(digest[:8], "big"))
+        value = generator(schema_key, schema)(rng, 0) if schema is not None else default_verdict(rng)
         content = orjson.dumps(value).decode()
     prompt_tokens, completion_tokens = max(1, len(msg_key) // 4), max(1, (len(content) + 3) // 4)
     return orjson.dumps(
