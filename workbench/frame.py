@@ -259,6 +259,7 @@ async def _run(
             "calls": p.done,
             "cache_hits": p.cached,
             "errors": p.errors,
+            "not_sent": p.unsent,
             "cost_usd": None if p.unpriced else p.cost_usd,  # an unknown price is missing, not 0
             "saved_usd": p.saved_usd,
         }
@@ -386,7 +387,8 @@ def estimate(
 
 def _postfix(p: Any) -> str:
     cost = "cost unknown" if p.unpriced else f"${p.cost_usd:.4f}"
-    return f"cached={p.cached:,}, errors={p.errors:,}, {cost}"
+    unreachable = f", provider unreachable: {p.unsent:,} not sent" if p.unsent else ""
+    return f"cached={p.cached:,}, errors={p.errors:,}{unreachable}, {cost}"
 
 
 class _Bar:

@@ -31,6 +31,8 @@ class Progress:
 
     def __init__(self, on_update: Callable[[Progress], None] | None = None) -> None:
         self.total = self.done = self.cached = self.errors = 0
+        self.unsent = 0
+        """Calls never made because the circuit breaker opened (the provider is unreachable)."""
         self.cost_usd = 0.0
         self.saved_usd = 0.0
         self.unpriced = 0
@@ -46,6 +48,7 @@ class Progress:
         self.done += 1
         self.cached += c.cached
         self.errors += c.error is not None
+        self.unsent += c.unsent
         self.cost_usd += c.cost_usd or 0.0
         self.unpriced += c.error is None and c.cost_usd is None
         self.saved_usd += c.saved_usd or 0.0
@@ -232,6 +235,9 @@ class JudgeRunner:
             first = await llm.complete(messages, rf, key=key, check_cache=False)
             self.progress.finished(first)
         cell = _cell_from(first)
+        if first.unsent:
+            cell.error = f"judge call not made: {first.error}"
+            return cell
         if first.error is not None:
             cell.error = f"judge call failed after {first.attempts} attempt(s): {first.error}"
             return cell

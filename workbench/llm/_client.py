@@ -45,6 +45,9 @@ class Completion:
     cached: bool = False
     attempts: int = 0
     error: str | None = None
+    unsent: bool = False
+    """The call was never made: the circuit breaker had opened (the provider is unreachable).
+    Nothing is cached for it, so a rerun makes it."""
 
     @property
     def tokens(self) -> int | None:
@@ -102,6 +105,46 @@ class _Limiter:
             if self._successes >= max(1, self.limit // 4):
                 self.limit += 1
                 self._successes = 0
+
+
+@dataclass(frozen=True)
+class _Failure:
+    """One failed attempt, classified the same way whichever transport made it."""
+
+    kind: str
+    """``rate_limited`` (retried after backoff, halves the concurrency), ``unreachable`` (a
+    connection failure or timeout: retried, and counted by the circuit breaker), ``retryable``
+    (a 5xx: retried) or ``final`` (400, 401, 403, 404 and the like: not retried)."""
+    message: str
+    retry_after: float | None = None
+
+
+class _Breaker:
+    """Opens after ``threshold`` connection failures or timeouts in a row with no success in
+    between; once open, the rest of the run's calls fail at once instead of each retrying."""
+
+    def __init__(self, threshold: int) -> None:
+        self.threshold = threshold
+        self.in_a_row = 0
+        self.last = ""
+        self.open = False
+
+    def failed(self, message: str) -> None:
+        self.in_a_row += 1
+        self.last = message
+        if self.in_a_row >= self.threshold:
+            self.open = True
+
+    def succeeded(self) -> None:
+        if not self.open:
+            self.in_a_row = 0
+
+    def reason(self) -> str:
+        return (
+            f"the provider is unreachable: {self.in_a_row} connection failures or timeouts in a row with no "
+            f"success (the last: {self.last[:300]}); this call was not made and nothing was cached for it, "
+            "so running again resumes here once the provider answers"
+        )
 
 
 def _litellm() -> Any:
@@ -171,6 +214,7 @@ class LLM:
             where = config.cache_dir
             self._cache = DiskCache(default_cache_dir() if where is None or where is True else Path(where))
         self._limiter: _Limiter | None = None
+        self._breaker = _Breaker(config.breaker_after)
 
     # --- cache ------------------------------------------------------------------------
 
@@ -255,75 +299,93 @@ class LLM:
         hit = self.cached(key) if check_cache else None
         if hit is not None:
             return hit
-        litellm = _litellm()
-
         if self._limiter is None:
             self._limiter = _Limiter(self.concurrency)
-        limiter = self._limiter
+        limiter, breaker = self._limiter, self._breaker
         started = time.perf_counter()
-        last_error = "no attempt made"
+        failure = _Failure("final", "no attempt made")
+        for attempt in range(self.max_retries + 1):
+            if breaker.open:
+                return self._unsent(started, attempt)
+            sent_at = await limiter.acquire()
+            try:
+                if breaker.open:  # opened while this call waited for a slot
+                    return self._unsent(started, attempt)
+                try:
+                    completion = await self._send(messages, response_format, started, attempt + 1)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - classified below, never raised to the run
+                    failure = self._failure(exc)
+                else:
+                    limiter.succeeded()
+                    breaker.succeeded()
+                    if completion.error is None:
+                        self._store(key, completion)
+                    return completion
+            finally:
+                await limiter.release()
+            if failure.kind == "unreachable":
+                breaker.failed(failure.message)
+            elif failure.kind == "rate_limited":
+                limiter.rate_limited(sent_at, failure.retry_after)
+            if failure.kind == "final" or attempt == self.max_retries:
+                break
+            backoff = min(20.0, self.backoff_s * 2**attempt) * random.uniform(0.5, 1.0)
+            await asyncio.sleep(max(backoff, failure.retry_after or 0.0))  # outside the slot
+        return Completion(
+            text=None,
+            latency_s=time.perf_counter() - started,
+            attempts=attempt + 1,
+            error=failure.message[:2000],
+        )
+
+    def _unsent(self, started: float, attempts: int) -> Completion:
+        return Completion(
+            text=None,
+            latency_s=time.perf_counter() - started,
+            attempts=attempts,
+            error=self._breaker.reason(),
+            unsent=True,
+        )
+
+    async def _send(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        response_format: Mapping[str, Any] | None,
+        started: float,
+        attempts: int,
+    ) -> Completion:
+        """One attempt through litellm; raises what litellm raises."""
         kwargs: dict[str, Any] = {**self.request, **self.connection}
         if response_format is not None:
             kwargs["response_format"] = dict(response_format)
-        for attempt in range(self.max_retries + 1):
-            sent_at = await limiter.acquire()
-            try:
-                response = await litellm.acompletion(
-                    model=self.model,
-                    messages=list(messages),
-                    timeout=self.timeout,
-                    num_retries=0,
-                    max_retries=0,
-                    **kwargs,
-                )
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - classified below
-                retryable, wait = self._classify(exc, attempt, limiter, sent_at)
-                last_error = redact(
-                    f"{type(exc).__name__}: {getattr(exc, 'message', None) or exc}", self._secrets
-                )
-                if not retryable or attempt == self.max_retries:
-                    return Completion(
-                        text=None,
-                        latency_s=time.perf_counter() - started,
-                        attempts=attempt + 1,
-                        error=last_error[:2000],
-                    )
-            else:
-                limiter.succeeded()
-                completion = self._completion(response, started, attempt + 1)
-                if completion.error is None:
-                    self._store(key, completion)
-                return completion
-            finally:
-                await limiter.release()
-            await asyncio.sleep(wait)  # outside the slot: a backing-off call holds no capacity
-        return Completion(text=None, error=last_error, attempts=self.max_retries + 1)  # pragma: no cover
-
-    def _classify(
-        self, exc: BaseException, attempt: int, limiter: _Limiter, sent_at: float
-    ) -> tuple[bool, float]:
-        litellm = _litellm()
-
-        backoff = min(20.0, self.backoff_s * 2**attempt) * random.uniform(0.5, 1.0)
-        if isinstance(exc, litellm.RateLimitError):
-            after = _retry_after(exc)
-            limiter.rate_limited(sent_at, after)
-            return True, max(backoff, after or 0.0)
-        retryable = (
-            litellm.Timeout,
-            litellm.APIConnectionError,
-            litellm.InternalServerError,
-            litellm.ServiceUnavailableError,
-            litellm.BadGatewayError,
+        response = await _litellm().acompletion(
+            model=self.model,
+            messages=list(messages),
+            timeout=self.timeout,
+            num_retries=0,
+            max_retries=0,
+            **kwargs,
         )
-        if isinstance(exc, (retryable, asyncio.TimeoutError)):
-            return True, backoff
+        return self._completion(response, started, attempts)
+
+    def _failure(self, exc: BaseException) -> _Failure:
+        """What a failed attempt means: retry or not, and whether the provider is unreachable."""
+        litellm = _litellm()
+        message = redact(f"{type(exc).__name__}: {getattr(exc, 'message', None) or exc}", self._secrets)
+        if isinstance(exc, litellm.RateLimitError):
+            return _Failure("rate_limited", message, _retry_after(exc))
+        if isinstance(exc, (litellm.Timeout, litellm.APIConnectionError, asyncio.TimeoutError)):
+            return _Failure("unreachable", message)
+        if isinstance(
+            exc, (litellm.InternalServerError, litellm.ServiceUnavailableError, litellm.BadGatewayError)
+        ):
+            return _Failure("retryable", message)
         status = getattr(exc, "status_code", None)
         if isinstance(status, int) and (status >= 500 or status in (408, 409)):
-            return True, backoff
-        return False, 0.0
+            return _Failure("retryable", message)
+        return _Failure("final", message)
 
     def _completion(self, response: Any, started: float, attempts: int) -> Completion:
         litellm = _litellm()
