@@ -30,6 +30,7 @@ __all__ = [
     "home",
     "homes_above",
     "homes_below",
+    "nearly_full",
     "read_only",
 ]
 
@@ -198,6 +199,22 @@ def disk_problem(error: BaseException) -> DiskProblem | None:
     return None
 
 
+def nearly_full(path: str | os.PathLike[str]) -> bool:
+    """Whether the file system holding ``path`` has almost no room left (under 256 KB): an
+    I/O error there is the full disk, whatever SQLite calls it (writing its ``-shm`` file on
+    a full disk is a "disk I/O error").
+
+    Example:
+        >>> nearly_full("/") in (True, False)
+        True
+    """
+    p = _existing(path)
+    try:
+        return shutil.disk_usage(p).free < 256 * 1024
+    except OSError:
+        return False
+
+
 def free_space(path: str | os.PathLike[str]) -> str:
     """The free space on the file system holding ``path`` (or its nearest existing parent),
     for a message: ``"12 KB free"``; ``""`` when it cannot be known.
@@ -206,9 +223,7 @@ def free_space(path: str | os.PathLike[str]) -> str:
         >>> free_space("/").endswith(" free")
         True
     """
-    p = Path(path).absolute()
-    while not p.exists() and p != p.parent:
-        p = p.parent
+    p = _existing(path)
     try:
         free = shutil.disk_usage(p).free
     except OSError:
@@ -218,6 +233,14 @@ def free_space(path: str | os.PathLike[str]) -> str:
             return f"{free:,.0f} {unit} free" if unit == "bytes" else f"{free:,.1f} {unit} free"
         free /= 1024
     return ""  # pragma: no cover - the loop always returns
+
+
+def _existing(path: str | os.PathLike[str]) -> Path:
+    """``path``, or its nearest parent that exists."""
+    p = Path(path).absolute()
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    return p
 
 
 def read_only(path: str | os.PathLike[str]) -> str | None:

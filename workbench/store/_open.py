@@ -15,7 +15,7 @@ from typing import TypeVar
 from urllib.parse import quote
 
 from ..errors import StoreError
-from ..files import disk_problem, free_space, read_only
+from ..files import disk_problem, free_space, nearly_full, read_only
 from . import _schema
 from ._record import Record, insert
 
@@ -185,6 +185,8 @@ def _disk_error(path: Path, e: sqlite3.Error) -> StoreError:
     why = read_only(path)
     if why and kind in ("read-only", "failing", None):
         return read_only_error(path, why)
+    if kind == "failing" and nearly_full(path):
+        kind = "full"
     if kind == "full":
         return StoreError(
             f"the disk holding the run store {path} is full ({free_space(path)}): nothing was written "
@@ -197,6 +199,9 @@ def _disk_error(path: Path, e: sqlite3.Error) -> StoreError:
             f"the run store at {path} stayed locked by another process for {BUSY_S:.0f} s (SQLite: {e}): "
             "another notebook or process is in the middle of a long write. Try again when it ends."
         )
-    if isinstance(e, sqlite3.DatabaseError):
+    if kind == "damaged" and isinstance(e, sqlite3.DatabaseError):
         return _schema.unreadable(path, e)
-    return StoreError(f"the run store at {path} failed: {type(e).__name__}: {e}")  # pragma: no cover
+    return StoreError(
+        f"reading or writing the run store at {path} failed: SQLite reports {str(e)!r} (the disk or the "
+        "file system failed). Check the disk, or pass store= another path."
+    )

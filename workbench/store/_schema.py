@@ -146,6 +146,8 @@ def check(con: sqlite3.Connection, path: Path) -> int | None:
     except sqlite3.DatabaseError as e:
         if own and con.in_transaction:
             con.execute("ROLLBACK")
+        if disk_problem(e) not in (None, "damaged"):
+            raise  # full, read-only, locked, failing: the caller says which, for this file
         raise unreadable(path, e) from None
     if app == APPLICATION_ID:
         if version > SCHEMA_VERSION:
