@@ -19,6 +19,7 @@ import pyarrow as pa
 import pytest
 
 import workbench as wb
+from workbench.secrets import safe_params
 from workbench.store import (
     SCHEMA_VERSION,
     StoreError,
@@ -26,7 +27,6 @@ from workbench.store import (
     UnknownRunError,
     data_fingerprint,
 )
-from workbench.secrets import safe_params
 from workbench.testing import JudgeServer, Reply
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -750,7 +750,10 @@ def test_the_data_fingerprint_is_the_same_in_another_process(tmp_path: Path) -> 
         {"a": [{"x": 1}, [1, 2]], "b": ["u", "v"]}, index=pd.MultiIndex.from_tuples([("a", 1), ("b", 2)])
     )
     df.to_pickle(tmp_path / "df.pkl")
-    code = f"import pandas as pd; from workbench.store import data_fingerprint as f; print(f(pd.read_pickle({str(tmp_path / 'df.pkl')!r})))"
+    code = (
+        "import pandas as pd; from workbench.store import data_fingerprint as f; "
+        f"print(f(pd.read_pickle({str(tmp_path / 'df.pkl')!r})))"
+    )
     out = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,
