@@ -27,6 +27,7 @@ from __future__ import annotations
 from ..errors import StoreError, StoreWarning, UnknownRunError
 from ..files import home
 from ._fingerprint import data_fingerprint
+from ._nearby import nearby_stores
 from ._schema import SCHEMA_VERSION
 from ._store import Store, default_path, delete_run, load_run, runs, save_or_warn, save_run
 
@@ -41,6 +42,7 @@ __all__ = [
     "delete_run",
     "home",
     "load_run",
+    "nearby_stores",
     "runs",
     "save_or_warn",
     "save_run",

@@ -18,13 +18,28 @@ _SHOWN = 5
 """How many other stores a message names at most."""
 
 
-def nearby_stores(current: Path, ref: str | None = None) -> list[tuple[Path, int, bool]]:
+def nearby_stores(
+    current: Path, ref: str | None = None, start: str | os.PathLike[str] | None = None
+) -> list[tuple[Path, int, bool]]:
     """``(store file, runs, whether a run has id or label ref)`` for every workbench run
-    store with runs, other than ``current``: in ``.workbench`` folders in the working
-    directory and above it, in its sub-folders (two levels down, and below the project
-    that holds ``current``), and in ``$WORKBENCH_HOME``. Nothing is written to them."""
-    cwd = Path.cwd()
-    folders = [*homes_above(cwd), *homes_below(cwd)]
+    store with runs, other than ``current``: in ``.workbench`` folders in ``start`` (default:
+    the working directory) and above it, in its sub-folders (two levels down, and below the
+    project that holds ``current``), and in ``$WORKBENCH_HOME``. Nothing is written to them.
+
+    Example:
+        >>> import tempfile, pandas as pd, workbench as wb
+        >>> from pathlib import Path
+        >>> from workbench.store import nearby_stores
+        >>> project = Path(tempfile.mkdtemp()).resolve()
+        >>> pos = wb.Suite(name="s", tasks=[wb.AssertionTask(id="pos", path="x", op="is_positive")])
+        >>> below = project / "notebooks" / ".workbench"
+        >>> _ = wb.evaluate(pd.DataFrame({"x": [1]}), pos, label="m0", store=below)
+        >>> [(p.relative_to(project).as_posix(), n, has) for p, n, has in
+        ...  nearby_stores(project / ".workbench" / "runs.sqlite", "m0", start=project)]
+        [('notebooks/.workbench/runs.sqlite', 1, True)]
+    """
+    here = Path.cwd() if start is None else Path(start).absolute()
+    folders = [*homes_above(here), *homes_below(here)]
     if current.parent.name == HOME_NAME:
         folders += homes_below(current.parent.parent)
     folders.append(home())
