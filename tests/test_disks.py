@@ -268,3 +268,28 @@ def test_a_cache_file_that_is_not_a_database_is_an_error_naming_it_before_any_ca
         judged(judge_server, 5, cache)
     assert judge_server.count == 0
     assert isinstance(CacheError("x"), wb.WorkbenchError)
+
+
+def test_a_cache_file_damaged_inside_is_dropped_for_the_run_with_one_warning(
+    judge_server: JudgeServer, tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"
+    judged(judge_server, 30, cache)
+    con = sqlite3.connect(cache / "cache.db")
+    page = con.execute("PRAGMA page_size").fetchone()[0]
+    roots = [
+        r[0] for r in con.execute("SELECT rootpage FROM sqlite_master WHERE tbl_name = 'Cache' AND rootpage")
+    ]
+    con.close()
+    data = bytearray((cache / "cache.db").read_bytes())
+    for root in roots:  # the verdicts' table and indexes; the settings diskcache opens with stay whole
+        data[(root - 1) * page : (root - 1) * page + 64] = b"\xff" * 64
+    (cache / "cache.db").write_bytes(bytes(data))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run = judged(judge_server, 30, cache)
+    every_verdict_kept(run, 30)
+    assert judge_server.count == 60 and not run.results["cached"].any()
+    said = only(caught, CacheWarning)
+    assert len(said) == 1 and f"the judge cache file {cache / 'cache.db'} is damaged" in said[0], said
+    assert "It is not used for the rest of this run" in said[0]

@@ -225,7 +225,7 @@ def free_space(path: str | os.PathLike[str]) -> str:
     """
     p = _existing(path)
     try:
-        free = shutil.disk_usage(p).free
+        free = float(shutil.disk_usage(p).free)
     except OSError:
         return ""
     for unit in ("bytes", "KB", "MB", "GB"):

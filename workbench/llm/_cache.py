@@ -246,7 +246,7 @@ class DiskCache:
             text = f"writing the judge cache at {here} failed ({error}). {kept} Check the disk."
         warnings.warn(text, CacheWarning, stacklevel=3)
 
-    def _read_failed(self, e: sqlite3.Error) -> None:
+    def _read_failed(self, e: BaseException) -> None:
         """A damaged or failing cache file found during a run: stop using it (reads would
         miss or fail at random) and say how to get a working one back."""
         if self._cache is not None:

@@ -93,7 +93,7 @@ def encode_results(results: pd.DataFrame) -> bytes:
         else:  # an empty table has no batches: write one, or the category dictionaries are lost
             columns = [c.chunks[0] if c.num_chunks else pa.array([], type=c.type) for c in table.columns]
             writer.write_batch(pa.RecordBatch.from_arrays(columns, schema=table.schema))
-    return sink.getvalue().to_pybytes()
+    return bytes(sink.getvalue().to_pybytes())
 
 
 def decode_results(data: bytes) -> pd.DataFrame:
