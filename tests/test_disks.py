@@ -234,6 +234,10 @@ def test_a_read_only_store_lists_and_loads_and_says_it_is_read_only_on_save(tmp_
         assert kept.id is None and len(kept.results) == 2
         with pytest.raises(StoreError, match=r"is read-only .*nothing can be saved in it or deleted from it"):
             wb.delete_run("a", store=view)
+        with pytest.warns(
+            StoreWarning, match=rf"cannot create the run store at {re.escape(str(view / 'new'))}"
+        ):
+            wb.evaluate(questions(2), wb.Suite(name="a", tasks=[suite().tasks[0]]), store=view / "new")
     assert len(wb.runs(store=source)) == 2
 
 

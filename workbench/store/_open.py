@@ -47,9 +47,14 @@ def connect(path: Path, write: bool) -> Iterator[sqlite3.Connection | None]:
             yield None
             return
         _make_folder(path)
-    why = read_only(path) if path.exists() else None
+    why = read_only(path)
     if why and write:
-        raise read_only_error(path, why)
+        if path.exists():
+            raise read_only_error(path, why)
+        raise StoreError(
+            f"cannot create the run store at {path}: {why}. Pass store= a writable folder (or set "
+            "WORKBENCH_HOME)."
+        )
     try:
         con = _open_read_only(path, why) if why else _open(path)
     except sqlite3.Error as e:
@@ -69,9 +74,8 @@ def connect(path: Path, write: bool) -> Iterator[sqlite3.Connection | None]:
         elif version != _schema.SCHEMA_VERSION:
             _retry_locked(lambda: _upgrade(con, path))
         if not why:
-            con.execute(
-                "PRAGMA synchronous = NORMAL"
-            )  # in WAL mode: no fsync per commit, still never corrupt
+            # in WAL mode: no fsync per commit, and still never corrupt
+            con.execute("PRAGMA synchronous = NORMAL")
             con.execute("PRAGMA foreign_keys = ON")
         yield con
     except sqlite3.Error as e:
