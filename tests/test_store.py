@@ -19,6 +19,7 @@ import pyarrow as pa
 import pytest
 
 import workbench as wb
+from workbench.secrets import safe_params
 from workbench.store import (
     SCHEMA_VERSION,
     StoreError,
@@ -26,7 +27,6 @@ from workbench.store import (
     UnknownRunError,
     data_fingerprint,
 )
-from workbench.secrets import safe_params
 from workbench.testing import JudgeServer, Reply
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -416,9 +416,15 @@ def test_a_full_disk_leaves_the_run_unsaved_and_the_store_intact(tmp_path: Path)
 
 def test_two_processes_saving_at_once_do_not_corrupt_the_store(tmp_path: Path) -> None:
     store = tmp_path / "shared"
+    # both wait at a barrier, so they create the store at the same moment: that is where
+    # SQLite answers "locked" without waiting, and where a half-made store looked foreign
     script = textwrap.dedent(f"""
-        import sys, pandas as pd, workbench as wb
+        import pathlib, sys, time, pandas as pd, workbench as wb
         suite = wb.Suite(name="s", tasks=[wb.AssertionTask(id="t", path="x", op="is_positive")])
+        ready = pathlib.Path({str(tmp_path)!r}) / ("ready-" + sys.argv[1])
+        ready.touch()
+        while len(list(ready.parent.glob("ready-*"))) < 2:
+            time.sleep(0.001)
         for i in range(20):
             wb.evaluate(pd.DataFrame({{"x": list(range(-50, 50 + i))}}), suite, store={str(store)!r},
                         label=sys.argv[1])
@@ -531,6 +537,79 @@ def test_a_foreign_file_is_refused_and_left_alone(content: str, tmp_path: Path) 
     with pytest.warns(StoreWarning, match="not a workbench run store"):
         wb.evaluate(pd.DataFrame({"x": [1]}), assertions_suite(), store=path)
     assert path.read_bytes() == before
+
+
+# --- integrity ---------------------------------------------------------------------------------
+
+
+def test_a_blob_damaged_on_disk_is_an_error_naming_the_run_never_other_data(tmp_path: Path) -> None:
+    store = tmp_path / "runs.sqlite"
+    victim = wb.evaluate(
+        pd.DataFrame({"x": range(-700, 700)}), assertions_suite(), store=store, label="victim"
+    )
+    bystander = wb.evaluate(pd.DataFrame({"x": [1]}), assertions_suite(), store=store, label="bystander")
+    con = sqlite3.connect(store)
+    con.execute(
+        "PRAGMA wal_checkpoint(TRUNCATE)"
+    )  # every page in the main file, where a disk would damage it
+    blob = b"".join(r[0] for r in con.execute("SELECT data FROM results WHERE run_id = ?", (victim.id,)))
+    other = b"".join(r[0] for r in con.execute("SELECT data FROM results WHERE run_id != ?", (victim.id,)))
+    con.close()
+    original = store.read_bytes()
+    rng = np.random.default_rng(7)
+    outcomes: list[str] = []
+    for pos in rng.permutation(len(blob) - 16):
+        window = blob[pos : pos + 16]
+        if original.count(window) != 1 or window in other:  # not only the victim's: not a clean target
+            continue
+        damaged = bytearray(original)
+        damaged[original.index(window)] ^= int(rng.integers(1, 256))
+        store.write_bytes(bytes(damaged))
+        try:
+            loaded = wb.load_run(victim.id, store=store)
+        except StoreError as e:
+            named = f"run {victim.id!r} (label 'victim') in the run store at {store} is damaged" in str(e)
+            outcomes.append("error naming the run" if named else str(e))
+        else:
+            outcomes.append("same data" if loaded.results.equals(victim.results) else "different data")
+        assert wb.load_run("bystander", store=store).id == bystander.id  # the other runs still load
+        if len(outcomes) == 40:
+            break
+    store.write_bytes(original)
+    assert outcomes == ["error naming the run"] * 40
+    pd.testing.assert_frame_equal(wb.load_run(victim.id, store=store).results, victim.results)
+
+
+def test_a_store_saved_before_checksums_is_migrated_and_checked_from_then_on(tmp_path: Path) -> None:
+    store = tmp_path / "runs.sqlite"
+    run = wb.evaluate(pd.DataFrame({"x": [1, -2, 3]}), assertions_suite(), store=store, label="old")
+    con = sqlite3.connect(store)  # the layout of schema version 1: no checksum column
+    con.execute("ALTER TABLE runs DROP COLUMN checksum")
+    con.execute("PRAGMA user_version = 1")
+    con.commit()
+    con.close()
+    assert_same_run(wb.load_run("old", store=store), run)  # migrated on this first read
+    con = sqlite3.connect(store)
+    assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert con.execute("SELECT checksum FROM runs").fetchone()[0] is not None
+    (data,) = con.execute("SELECT data FROM results").fetchone()
+    con.execute("UPDATE results SET data = ?", (data[:-9] + bytes([data[-9] ^ 1]) + data[-8:],))
+    con.commit()
+    con.close()
+    with pytest.raises(StoreError, match=r"run '.*' \(label 'old'\) .* is damaged: its stored results"):
+        wb.load_run("old", store=store)
+
+
+def test_a_changed_suite_or_parameter_on_disk_is_caught_too(tmp_path: Path) -> None:
+    store = tmp_path / "runs.sqlite"
+    run = wb.evaluate(pd.DataFrame({"x": [1, 20]}), assertions_suite(), store=store, label="r")
+    con = sqlite3.connect(store)
+    con.execute("UPDATE runs SET suite_yaml = replace(suite_yaml, 'expected: 10', 'expected: 90')")
+    assert con.total_changes == 1
+    con.commit()
+    con.close()
+    with pytest.raises(StoreError, match="is damaged"):
+        wb.load_run(run.id, store=store)
 
 
 # --- credentials ----------------------------------------------------------------------------------
@@ -671,7 +750,10 @@ def test_the_data_fingerprint_is_the_same_in_another_process(tmp_path: Path) -> 
         {"a": [{"x": 1}, [1, 2]], "b": ["u", "v"]}, index=pd.MultiIndex.from_tuples([("a", 1), ("b", 2)])
     )
     df.to_pickle(tmp_path / "df.pkl")
-    code = f"import pandas as pd; from workbench.store import data_fingerprint as f; print(f(pd.read_pickle({str(tmp_path / 'df.pkl')!r})))"
+    code = (
+        "import pandas as pd; from workbench.store import data_fingerprint as f; "
+        f"print(f(pd.read_pickle({str(tmp_path / 'df.pkl')!r})))"
+    )
     out = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,

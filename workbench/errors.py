@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "CacheError",
+    "CacheWarning",
     "ColumnsError",
     "CompareError",
     "ConfigError",
@@ -279,6 +281,30 @@ class StoreWarning(UserWarning):
     Example:
         >>> from workbench.store import StoreWarning
         >>> issubclass(StoreWarning, UserWarning)
+        True
+    """
+
+
+class CacheError(WorkbenchError):
+    """The judge cache cannot be opened: its database file is damaged or is not one. The
+    message names the file and the fix (nothing has been spent when it is raised).
+
+    Example:
+        >>> import workbench as wb
+        >>> from workbench.errors import CacheError
+        >>> issubclass(CacheError, wb.WorkbenchError)
+        True
+    """
+
+
+class CacheWarning(UserWarning):
+    """The judge cache could not be written (a full disk, a read-only folder): the run goes
+    on and keeps every verdict, but those verdicts are not cached on disk. The message names
+    the folder and what to do.
+
+    Example:
+        >>> from workbench.errors import CacheWarning
+        >>> issubclass(CacheWarning, UserWarning)
         True
     """
 

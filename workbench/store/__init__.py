@@ -1,14 +1,17 @@
 """The run store: every run saved in an embedded SQLite database, listed, loaded and deleted.
 
 ``wb.evaluate`` saves each run by default (``save=False`` does not touch disk), in
-``$WORKBENCH_HOME/runs.sqlite`` or ``.workbench/runs.sqlite`` in the working directory, or
-where ``store=`` says. Results come back with the dtypes they had; credentials never reach
-the file.
+``runs.sqlite`` in :func:`home` (``$WORKBENCH_HOME``, else the nearest ``.workbench/`` in
+the working directory or above it, as git finds a repository, else ``.workbench/`` in the
+working directory), or where ``store=`` says. The judge cache lives in the same folder
+(``cache/``). Results come back with the dtypes they had, checked against the checksum
+written with them; credentials never reach the file.
 
 Example:
     >>> import tempfile, pandas as pd, workbench as wb
     >>> tmp = tempfile.TemporaryDirectory()
-    >>> suite = wb.Suite(name="demo", version="v1", tasks=[wb.AssertionTask(id="pos", path="x", op="is_positive")])
+    >>> pos = wb.AssertionTask(id="pos", path="x", op="is_positive")
+    >>> suite = wb.Suite(name="demo", version="v1", tasks=[pos])
     >>> first = wb.evaluate(pd.DataFrame({"x": [1, -2]}), suite, label="baseline", store=tmp.name)
     >>> wb.runs(store=tmp.name)[["label", "suite", "version", "passed", "failed"]]
           label suite version  passed  failed
@@ -22,7 +25,9 @@ Example:
 from __future__ import annotations
 
 from ..errors import StoreError, StoreWarning, UnknownRunError
+from ..files import home
 from ._fingerprint import data_fingerprint
+from ._nearby import nearby_stores
 from ._schema import SCHEMA_VERSION
 from ._store import Store, default_path, delete_run, load_run, runs, save_or_warn, save_run
 
@@ -35,7 +40,9 @@ __all__ = [
     "data_fingerprint",
     "default_path",
     "delete_run",
+    "home",
     "load_run",
+    "nearby_stores",
     "runs",
     "save_or_warn",
     "save_run",

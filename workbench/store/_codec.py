@@ -9,12 +9,16 @@ The ``row`` column holds the input's index labels. Arrow-typed labels (int, floa
 datetimes, categorical) are stored as they are. Object labels (tuples from a MultiIndex,
 mixed types) are stored as int64 codes plus the distinct labels as tagged JSON in the
 schema metadata, and rebuilt as the same Python values.
+
+Each stored run carries a :func:`checksum` of its results and of the fields a load
+returns, so a blob changed on disk is an error, never different data.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -22,9 +26,44 @@ import pandas as pd
 
 from ..errors import StoreError
 
-__all__ = ["decode_results", "encode_results"]
+__all__ = ["checksum", "decode_results", "encode_results"]
 
 _META = b"workbench"
+_CHECKSUM_VERSION = b"workbench-run-v2"
+_NONE = (2**64 - 1).to_bytes(8, "little")
+"""The length prefix of a missing field: no real field is that long, so None and "" differ."""
+
+
+def checksum(blob: bytes, fields: Sequence[str | float | None]) -> str:
+    """xxh3-128 (hex) of a run's results blob and its other stored fields, each length-prefixed
+    so no two different runs hash alike by shifting bytes between fields. About 10 GB/s: a
+    1M-cell run costs about a millisecond.
+
+    Example:
+        >>> a = checksum(b"results", ["suite: s", None, 1.5])
+        >>> a == checksum(b"results", ["suite: s", None, 1.5])
+        True
+        >>> a == checksum(b"results", ["suite: s", "", 1.5])  # a missing field is not an empty one
+        False
+    """
+    import xxhash
+
+    h = xxhash.xxh3_128()
+    h.update(_CHECKSUM_VERSION)
+    for value in (blob, *fields):
+        if value is None:
+            h.update(_NONE)
+            continue
+        data = (
+            value
+            if isinstance(value, bytes | memoryview)
+            else float(value).hex().encode()
+            if isinstance(value, float | int)
+            else str(value).encode("utf-8", "surrogatepass")
+        )
+        h.update(len(data).to_bytes(8, "little"))
+        h.update(data)
+    return h.hexdigest()
 
 
 def encode_results(results: pd.DataFrame) -> bytes:
@@ -54,7 +93,7 @@ def encode_results(results: pd.DataFrame) -> bytes:
         else:  # an empty table has no batches: write one, or the category dictionaries are lost
             columns = [c.chunks[0] if c.num_chunks else pa.array([], type=c.type) for c in table.columns]
             writer.write_batch(pa.RecordBatch.from_arrays(columns, schema=table.schema))
-    return sink.getvalue().to_pybytes()
+    return bytes(sink.getvalue().to_pybytes())
 
 
 def decode_results(data: bytes) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""A run as the rows the store writes: totals, summary and the encoded results."""
+"""A run as the rows the store writes: totals, summary, the encoded results and their checksum."""
 
 from __future__ import annotations
 
@@ -14,17 +14,24 @@ import pandas as pd
 from ..run import Run, summarize
 from ..secrets import env_secrets, redact_frame
 from . import _schema
-from ._codec import encode_results
+from ._codec import checksum, encode_results
 
-__all__ = ["Record", "insert"]
+__all__ = ["Record", "insert", "parse_time", "utc_iso"]
 
 _PART = 256 * 2**20
 """Results blobs are split in parts of this size, well below SQLite's 1 GB value limit."""
 
 
 def utc_iso(t: datetime) -> str:
+    """``t`` in UTC as ISO 8601 text (a naive time is taken as UTC)."""
     t = t.astimezone(timezone.utc) if t.tzinfo is not None else t.replace(tzinfo=timezone.utc)
     return t.isoformat(timespec="microseconds")
+
+
+def parse_time(text: str) -> datetime:
+    """The aware time :func:`utc_iso` wrote (a time without zone is taken as UTC)."""
+    t = datetime.fromisoformat(text)
+    return t if t.tzinfo is not None else t.replace(tzinfo=timezone.utc)
 
 
 @dataclass
@@ -70,7 +77,9 @@ class Record:
             "workbench_version": __version__,
         }
         rows = [tuple(_plain(x) for x in rec) for rec in summary[_schema.SUMMARY].itertuples(index=False)]
-        return cls(values=values, blob=encode_results(results), summary=rows)
+        blob = encode_results(results)
+        values["checksum"] = checksum(blob, [values[c] for c in _schema.CHECKED])
+        return cls(values=values, blob=blob, summary=rows)
 
 
 def insert(con: sqlite3.Connection, run_id: str, record: Record) -> None:

@@ -8,6 +8,10 @@ A store is marked by ``PRAGMA application_id`` and versioned by ``PRAGMA user_ve
 * Version 1: suite name/version/fingerprints, parameters, totals and call counts as columns;
   results in their own table (compressed, split in parts below SQLite's blob limit); each
   run's summary in ``summaries`` so trends need no results read.
+* Version 2: ``runs.checksum``, the :func:`~workbench.store._codec.checksum` of the results
+  and of the :data:`CHECKED` fields, verified on every load. Migrating a version 1 store
+  computes it for the runs already there (one read of every blob, once): from then on a
+  change on disk is caught, though one made before the migration cannot be.
 """
 
 from __future__ import annotations
@@ -17,11 +21,17 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import StoreError
+from ..files import disk_problem
+from ._codec import checksum
 
-__all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "check", "create", "migrate"]
+__all__ = ["APPLICATION_ID", "CHECKED", "SCHEMA_VERSION", "check", "create", "migrate"]
 
 APPLICATION_ID = 0x77627273  # b"wbrs"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+CHECKED = ["suite_yaml", "model", "started_at", "duration_s", "calls_json", "data_fingerprint", "params"]
+"""The columns of ``runs`` that a load returns besides the results, covered by the checksum
+(the label is not: saving a run again may change it)."""
 
 V0_COLUMNS = ["id", "label", "suite_yaml", "model", "started_at", "duration_s", "results"]
 
@@ -78,7 +88,8 @@ CREATE TABLE runs (
     passed INTEGER NOT NULL,
     failed INTEGER NOT NULL,
     saved_at TEXT NOT NULL,
-    workbench_version TEXT NOT NULL
+    workbench_version TEXT NOT NULL,
+    checksum TEXT
 );
 CREATE INDEX runs_by_time ON runs (started_at);
 CREATE INDEX runs_by_label ON runs (label, started_at);
@@ -111,8 +122,16 @@ CREATE TABLE summaries (
 
 def check(con: sqlite3.Connection, path: Path) -> int | None:
     """The schema version of the open file: ``None`` for an empty file (no store yet), the
-    version for a workbench store, or a :class:`StoreError` for anything else."""
+    version for a workbench store, or a :class:`StoreError` for anything else.
+
+    The id, the version and the tables are read in one snapshot: read one by one, a
+    store another process is creating at that moment looks like a foreign file (no
+    application id yet, tables already there).
+    """
+    own = not con.in_transaction
     try:
+        if own:
+            con.execute("BEGIN")
         app = con.execute("PRAGMA application_id").fetchone()[0]
         version = con.execute("PRAGMA user_version").fetchone()[0]
         tables = sorted(
@@ -121,11 +140,15 @@ def check(con: sqlite3.Connection, path: Path) -> int | None:
                 "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
             )
         )
+        columns = [r[1] for r in con.execute("PRAGMA table_info(runs)")] if tables == ["runs"] else []
+        if own:
+            con.execute("COMMIT")
     except sqlite3.DatabaseError as e:
-        raise StoreError(
-            f"{path} is not a workbench run store: SQLite cannot read it ({e}). Pass store= another path "
-            "(a directory or a .sqlite file), or move this file away."
-        ) from None
+        if own and con.in_transaction:
+            con.execute("ROLLBACK")
+        if disk_problem(e) not in (None, "damaged"):
+            raise  # full, read-only, locked, failing: the caller says which, for this file
+        raise unreadable(path, e) from None
     if app == APPLICATION_ID:
         if version > SCHEMA_VERSION:
             raise StoreError(
@@ -133,17 +156,36 @@ def check(con: sqlite3.Connection, path: Path) -> int | None:
                 f"workbench knows versions up to {SCHEMA_VERSION}. Upgrade workbench (pip install -U "
                 "workbench) to read it, or pass store= another path to start a separate store."
             )
-        return version
+        return int(version)
     if app == 0 and not tables:
         return None
-    if app == 0 and tables == ["runs"]:
-        columns = [r[1] for r in con.execute("PRAGMA table_info(runs)")]
-        if columns == V0_COLUMNS:
-            return 0
+    if app == 0 and columns == V0_COLUMNS:
+        return 0
     raise StoreError(
         f"{path} is an SQLite file but not a workbench run store (application id {app:#x}, tables "
         f"{tables[:10]}); workbench will not write into it. Pass store= another path (a directory or a "
         ".sqlite file of its own)."
+    )
+
+
+def unreadable(path: Path, e: sqlite3.DatabaseError) -> StoreError:
+    """The message for a file SQLite cannot read: not a database at all, a damaged one, or
+    a disk that fails; never advice to move a good store away."""
+    text = str(e)
+    if "not a database" in text:
+        return StoreError(
+            f"{path} is not a workbench run store: SQLite cannot read it as a database ({text}). Pass "
+            "store= another path (a directory or a .sqlite file); this file was left as it is."
+        )
+    if disk_problem(e) == "damaged":
+        return StoreError(
+            f"the run store at {path} is damaged: SQLite reports {text!r}. Keep the file (the sqlite3 "
+            f"tool's .recover command may save its runs: sqlite3 {path} .recover > recovered.sql) and "
+            "pass store= another path to go on saving runs."
+        )
+    return StoreError(
+        f"the run store at {path} cannot be read: SQLite reports {text!r} (the disk or the file "
+        "system failed). Check the disk, or pass store= another path."
     )
 
 
@@ -160,9 +202,22 @@ def migrate(con: sqlite3.Connection, version: int, insert: Any) -> None:
     """Bring a store from ``version`` to :data:`SCHEMA_VERSION` inside the caller's
     transaction. ``insert(con, run)`` writes one run in the current layout."""
     if version == 0:
-        _from_v0(con, insert)
-        version = 1
+        _from_v0(con, insert)  # rebuilt in the current layout: nothing else to do
+    elif version == 1:
+        _from_v1(con)
     con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _from_v1(con: sqlite3.Connection) -> None:
+    """Add ``runs.checksum`` and compute it for every run already stored, one run at a time
+    (a store can hold gigabytes of results: never all in memory at once)."""
+    con.execute("ALTER TABLE runs ADD COLUMN checksum TEXT")
+    for (run_id,) in con.execute("SELECT id FROM runs").fetchall():
+        fields = con.execute(f"SELECT {', '.join(CHECKED)} FROM runs WHERE id = ?", (run_id,)).fetchone()
+        blob = b"".join(
+            p[0] for p in con.execute("SELECT data FROM results WHERE run_id = ? ORDER BY part", (run_id,))
+        )
+        con.execute("UPDATE runs SET checksum = ? WHERE id = ?", (checksum(blob, fields), run_id))
 
 
 def _from_v0(con: sqlite3.Connection, insert: Any) -> None:
@@ -170,7 +225,7 @@ def _from_v0(con: sqlite3.Connection, insert: Any) -> None:
 
     from ..run import Run
     from ..specs import Suite
-    from ._store import parse_time
+    from ._record import parse_time
 
     old = con.execute(f"SELECT {', '.join(V0_COLUMNS)} FROM runs ORDER BY started_at, rowid").fetchall()
     con.execute("ALTER TABLE runs RENAME TO runs_v0")

@@ -17,16 +17,16 @@ import numpy as np
 import pandas as pd
 
 from ..errors import StoreError, StoreWarning, UnknownRunError, cap_list, did_you_mean
+from ..files import home
 from ..run import Run
 from ..specs import Suite
 from . import _schema
-from ._codec import decode_results
-from ._record import Record, insert
+from ._codec import checksum, decode_results
+from ._nearby import nearby_hint
+from ._open import connect, transaction
+from ._record import Record, insert, parse_time
 
-__all__ = ["Store", "delete_run", "load_run", "runs", "save_or_warn", "save_run"]
-
-_BUSY_S = 60.0
-"""How long a writer waits for another one to finish its transaction."""
+__all__ = ["Store", "default_path", "delete_run", "load_run", "runs", "save_or_warn", "save_run"]
 _RUN_COLUMNS = [
     "id",
     "label",
@@ -53,21 +53,16 @@ _INTS = ["rows", "cells", "calls", "cache_hits", "errors", "passed", "failed"]
 
 
 def default_path() -> Path:
-    """``$WORKBENCH_HOME/runs.sqlite``, else ``.workbench/runs.sqlite`` in the working directory.
+    """The default run store: ``runs.sqlite`` in :func:`~workbench.store.home` (``$WORKBENCH_HOME``,
+    else the nearest ``.workbench/`` in the working directory or above, else
+    ``.workbench/`` in the working directory).
 
     Example:
-        >>> import os
-        >>> path = default_path()
-        >>> path.name, path.parent == Path(os.environ.get("WORKBENCH_HOME") or ".workbench").absolute()
-        ('runs.sqlite', True)
+        >>> from workbench.store import home
+        >>> default_path() == home() / "runs.sqlite"
+        True
     """
-    home = os.environ.get("WORKBENCH_HOME")
-    return (Path(home).expanduser() if home else Path.cwd() / ".workbench").absolute() / "runs.sqlite"
-
-
-def parse_time(text: str) -> datetime:
-    t = datetime.fromisoformat(text)
-    return t if t.tzinfo is not None else t.replace(tzinfo=timezone.utc)
+    return home() / "runs.sqlite"
 
 
 def _utc(t: datetime) -> datetime:
@@ -78,13 +73,17 @@ class Store:
     """The run store: an embedded SQLite database holding every saved run.
 
     Args:
-        path: ``None`` for the default (``$WORKBENCH_HOME/runs.sqlite`` when that variable
-            is set, else ``.workbench/runs.sqlite`` in the working directory), a directory
+        path: ``None`` for the default (:func:`default_path`: ``runs.sqlite`` in
+            ``$WORKBENCH_HOME``, else in the nearest ``.workbench/`` in the working directory
+            or above it, else in ``.workbench/`` in the working directory), a directory
             (``<dir>/runs.sqlite``), or a ``.sqlite``/``.db`` file. Nothing is created
             until the first run is saved.
 
     Several notebooks or processes can write at once: the file is in WAL mode, a writer
-    waits for another's transaction, and each save is one transaction.
+    waits for another's transaction, and each save is one transaction. A store on a
+    read-only disk (or in a read-only folder) is opened read-only: listing and loading
+    work, saving raises a :class:`StoreError` that says so. Each run's results carry a
+    checksum, verified on load.
 
     Example:
         >>> import tempfile, pandas as pd, workbench as wb
@@ -119,50 +118,10 @@ class Store:
     def __repr__(self) -> str:
         return f"Store({str(self.path)!r})"
 
-    # --- connections ------------------------------------------------------------------
-
     @contextmanager
     def _connect(self, write: bool) -> Iterator[sqlite3.Connection | None]:
-        """An open, current-schema connection; ``None`` when reading a store that does
-        not exist yet (nothing is created by a read)."""
-        if self.path.is_dir():
-            raise StoreError(
-                f"the run store path {self.path} is a directory, not a file: pass store= the "
-                "directory that should hold runs.sqlite, or another .sqlite file path"
-            )
-        if not self.path.exists():
-            if not write:
-                yield None
-                return
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        con = sqlite3.connect(str(self.path), timeout=_BUSY_S, isolation_level=None, check_same_thread=False)
-        try:
-            con.execute(f"PRAGMA busy_timeout = {int(_BUSY_S * 1000)}")
-            version = _schema.check(con, self.path)
-            if version is None and not write:
-                yield None
-                return
-            if version != _schema.SCHEMA_VERSION:
-                self._upgrade(con)
-            con.execute(
-                "PRAGMA synchronous = NORMAL"
-            )  # in WAL mode: no fsync per commit, still never corrupt
-            con.execute("PRAGMA foreign_keys = ON")
+        with connect(self.path, write) as con:
             yield con
-        finally:
-            con.close()
-
-    def _upgrade(self, con: sqlite3.Connection) -> None:
-        """Create the schema in an empty file, or migrate an older one, under the write lock
-        (another process may be doing the same: the version is read again inside)."""
-        if con.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
-            con.execute("PRAGMA journal_mode = WAL")
-        with _transaction(con):
-            version = _schema.check(con, self.path)
-            if version is None:
-                _schema.create(con)
-            elif version < _schema.SCHEMA_VERSION:
-                _schema.migrate(con, version, lambda c, run: insert(c, run.id, Record.of(run, run.label)))
 
     # --- writing ----------------------------------------------------------------------
 
@@ -174,8 +133,8 @@ class Store:
         API keys and other credentials in the environment are redacted from its text.
 
         Raises:
-            StoreError: the file is not a workbench store, or was written by a newer one.
-            OSError, sqlite3.Error: the disk is full or read-only; nothing was written.
+            StoreError: the file is not a workbench store, was written by a newer one, is
+                read-only or damaged, or the disk is full; nothing was written.
         """
         if not isinstance(run, Run):
             raise TypeError(f"Store.save needs a wb.Run (what wb.evaluate returns), got {type(run).__name__}")
@@ -186,13 +145,13 @@ class Store:
         with self._connect(write=True) as con:
             assert con is not None
             if run.id is not None:
-                with _transaction(con):
+                with transaction(con):
                     if con.execute("SELECT 1 FROM runs WHERE id = ?", (run.id,)).fetchone():
                         con.execute("UPDATE runs SET label = ? WHERE id = ?", (label, run.id))
                         run.label = label
                         return run.id
             record = Record.of(run, label)  # encode outside the write lock
-            with _transaction(con):
+            with transaction(con):
                 run_id = run.id or _new_id(con, run.started_at)
                 insert(con, run_id, record)
         run.id, run.label = run_id, label
@@ -203,11 +162,12 @@ class Store:
 
         Raises:
             UnknownRunError: no run matches; the message lists the closest.
+            StoreError: the store is read-only.
         """
         with self._connect(write=self.path.exists()) as con:
             if con is None:
                 raise self._no_store(ref)
-            with _transaction(con):
+            with transaction(con):
                 run_id = self._resolve(con, ref)
                 for table, key in (("results", "run_id"), ("summaries", "run_id"), ("runs", "id")):
                     con.execute(f"DELETE FROM {table} WHERE {key} = ?", (run_id,))
@@ -234,15 +194,18 @@ class Store:
         its results with the dtypes they were saved with.
 
         Raises:
-            UnknownRunError: no such run (the message lists the closest ids and labels), or
-                no store exists at this path yet.
+            UnknownRunError: no such run (the message lists the closest ids and labels, and
+                other stores nearby that have runs), or no store exists at this path yet.
+            StoreError: the run's stored results do not match their checksum (the file was
+                changed on disk), or cannot be decoded.
         """
         with self._connect(write=False) as con:
             if con is None:
                 raise self._no_store(ref)
             run_id = self._resolve(con, ref)
+            checked = con.execute("PRAGMA user_version").fetchone()[0] >= 2  # a read-only v1 store: none
             row = con.execute(
-                "SELECT id, label, suite_yaml, model, started_at, duration_s, calls_json, data_fingerprint, params "
+                f"SELECT id, label, {', '.join(_schema.CHECKED)}, {'checksum' if checked else 'NULL'} "
                 "FROM runs WHERE id = ?",
                 (run_id,),
             ).fetchone()
@@ -250,18 +213,32 @@ class Store:
                 p[0]
                 for p in con.execute("SELECT data FROM results WHERE run_id = ? ORDER BY part", (run_id,))
             ]
-        rid, label, suite_yaml, model, started_at, duration_s, calls, fingerprint, params = row
+        rid, label, *fields, expected = row
+        blob = b"".join(parts)
+        if expected is not None and checksum(blob, fields) != expected:
+            raise self._damaged(
+                rid, label, "its stored results or fields do not match the checksum written when it was saved"
+            )
+        suite_yaml, model, started_at, duration_s, calls, fingerprint, params = fields
+        try:
+            results = decode_results(blob)
+            suite = Suite.from_yaml(suite_yaml)
+            calls_, params_ = json.loads(calls), json.loads(params)
+        except Exception as e:
+            if expected is not None:
+                raise  # the bytes are the ones saved: this is a bug to see, not a damaged file
+            raise self._damaged(rid, label, f"it cannot be decoded ({type(e).__name__}: {e})") from None
         return Run(
-            suite=Suite.from_yaml(suite_yaml),
-            results=decode_results(b"".join(parts)),
+            suite=suite,
+            results=results,
             model=model,
             started_at=parse_time(started_at),
             duration_s=float(duration_s),
-            calls=json.loads(calls),
+            calls=calls_,
             id=rid,
             label=label,
             data_fingerprint=fingerprint,
-            params=json.loads(params),
+            params=params_,
         )
 
     def summaries(self, refs: str | Sequence[str] | None = None) -> pd.DataFrame:
@@ -335,13 +312,14 @@ class Store:
         if not known:
             raise UnknownRunError(
                 f"no run {ref!r}: the run store at {self.path} holds no runs yet. Runs are saved "
-                "by wb.evaluate (save=True is the default) or run.save()."
+                f"by wb.evaluate (save=True is the default) or run.save().{nearby_hint(self.path, ref)}"
             )
         names = [r[0] for r in known] + list(dict.fromkeys(r[1] for r in known if r[1]))
         newest = [f"{i} ({lab})" if lab else i for i, lab in known[:5]]
         raise UnknownRunError(
             f"no run with id or label {ref!r} in the run store at {self.path}{did_you_mean(ref, names)}. "
             f"The newest runs are {cap_list(newest, 5)}; wb.runs() lists all {len(known)}."
+            f"{nearby_hint(self.path, ref)}"
         )
 
     def _no_store(self, ref: object) -> UnknownRunError:
@@ -349,20 +327,17 @@ class Store:
             f"no run {ref!r}: no run store exists at {self.path} yet. It is created when a run is saved: "
             "wb.evaluate(df, suite) saves by default (store= picks another place), or run.save(). "
             "To read a store elsewhere, pass store='path/to/dir' or set WORKBENCH_HOME."
+            f"{nearby_hint(self.path, ref if isinstance(ref, str) else None)}"
         )
 
-
-@contextmanager
-def _transaction(con: sqlite3.Connection) -> Iterator[None]:
-    """``BEGIN IMMEDIATE``: take the write lock up front (waiting up to the busy timeout),
-    so two writers never interleave or deadlock on an upgrade from a read lock."""
-    con.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
+    def _damaged(self, run_id: str, label: str | None, what: str) -> StoreError:
+        named = f"run {run_id!r}" + (f" (label {label!r})" if label else "")
+        return StoreError(
+            f"{named} in the run store at {self.path} is damaged: {what}, so the file was changed on "
+            "disk (a failing disk, a copy cut short, or a program writing into it). The other runs are "
+            f"not affected. Delete this one with wb.delete_run({run_id!r}, store={str(self.path)!r}) and run "
+            "it again, or restore the store file from a backup."
+        )
 
 
 def _new_id(con: sqlite3.Connection, started_at: datetime) -> str:
@@ -471,11 +446,11 @@ def save_or_warn(run: Run, store: Store | str | os.PathLike[str] | None, label: 
         >>> from workbench.store import save_or_warn
         >>> suite = wb.Suite(name="demo", tasks=[wb.AssertionTask(id="pos", path="x", op="is_positive")])
         >>> run = wb.evaluate(pd.DataFrame({"x": [1]}), suite, save=False)
-        >>> with tempfile.NamedTemporaryFile(suffix=".db") as f, warnings.catch_warnings(record=True) as caught:
+        >>> with tempfile.NamedTemporaryFile(suffix=".db") as f, warnings.catch_warnings(record=True) as w:
         ...     _ = f.write(b"not a database" * 100); f.flush()
         ...     warnings.simplefilter("always")
         ...     save_or_warn(run, f.name, None)
-        >>> run.id is None, "not a workbench run store" in str(caught[0].message)
+        >>> run.id is None, "not a workbench run store" in str(w[0].message)
         (True, True)
     """
     target = None
@@ -485,8 +460,8 @@ def save_or_warn(run: Run, store: Store | str | os.PathLike[str] | None, label: 
     except Exception as e:  # noqa: BLE001 - any failure to save must leave the run usable
         where = f" at {target.path}" if target is not None else ""
         warnings.warn(
-            f"the run started {_utc(run.started_at):%Y-%m-%d %H:%M:%S} UTC was not saved to the run store{where}: "
-            f"{type(e).__name__}: {e}. The returned Run is complete; "
+            f"the run started {_utc(run.started_at):%Y-%m-%d %H:%M:%S} UTC was not saved to the run "
+            f"store{where}: {type(e).__name__}: {e}. The returned Run is complete; "
             "save it later with run.save(store=...), or pass save=False to evaluate to skip saving.",
             StoreWarning,
             stacklevel=4,
