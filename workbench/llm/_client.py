@@ -130,6 +130,8 @@ class _Breaker:
         self.open = False
 
     def failed(self, message: str) -> None:
+        if self.open:
+            return  # calls in flight when it opened: the reason stays the one it opened with
         self.in_a_row += 1
         self.last = message
         if self.in_a_row >= self.threshold:
@@ -145,6 +147,32 @@ class _Breaker:
             f"success (the last: {self.last[:300]}); this call was not made and nothing was cached for it, "
             "so running again resumes here once the provider answers"
         )
+
+
+_CONNECTION_FAILURES = frozenset(
+    {
+        "APIConnectionError",  # the OpenAI SDK's (its APITimeoutError is one)
+        "TransportError",  # httpx's connect, read and timeout errors
+        "ClientConnectionError",  # aiohttp's
+        "ServerTimeoutError",
+    }
+)
+"""Class names (anywhere in an exception's class hierarchy) of the libraries under litellm
+that mean the request did not get an answer; litellm itself may report them as a 500."""
+
+
+def _connection_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` or an exception that caused it is a connection failure or a timeout."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, (ConnectionError, TimeoutError, asyncio.TimeoutError)):
+            return True
+        if any(cls.__name__ in _CONNECTION_FAILURES for cls in type(current).__mro__):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def _litellm() -> Any:
@@ -376,7 +404,7 @@ class LLM:
         message = redact(f"{type(exc).__name__}: {getattr(exc, 'message', None) or exc}", self._secrets)
         if isinstance(exc, litellm.RateLimitError):
             return _Failure("rate_limited", message, _retry_after(exc))
-        if isinstance(exc, (litellm.Timeout, litellm.APIConnectionError, asyncio.TimeoutError)):
+        if isinstance(exc, (litellm.Timeout, litellm.APIConnectionError)) or _connection_failure(exc):
             return _Failure("unreachable", message)
         if isinstance(
             exc, (litellm.InternalServerError, litellm.ServiceUnavailableError, litellm.BadGatewayError)
