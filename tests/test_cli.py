@@ -54,7 +54,7 @@ def test_run_prints_a_row_per_task(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_run_prints_the_run_line(capsys: pytest.CaptureFixture[str]) -> None:
     _, out, _ = run_cli(capsys, "run", SUITE, DATA)
-    assert "Run(suite='support-answers' v1, 55 rows, 550 cells:" in out
+    assert "Run(suite 'support-answers' version 'v1', 55 rows, 550 cells:" in out
 
 
 def test_pass_rates_come_with_intervals(capsys: pytest.CaptureFixture[str]) -> None:

@@ -21,6 +21,7 @@ bad input (the message goes to stderr, without a traceback); 3 for an unexpected
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import traceback
 from collections.abc import Sequence
@@ -48,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
         help="run a suite over a dataset, save the run and print a summary",
         description=(
             "Run every task of SUITE over the rows of DATA, save the run in the run store, print the pass "
-            "rate of each task with its 95%% interval, and the first failures. Exit code 0 when the run "
+            "rate of each task with its 95% interval, and the first failures. Exit code 0 when the run "
             "completed and met every min_pass_rate target in the suite, 1 when a target was missed (or a "
             "cell errored under --strict), 2 for bad input, 3 for an unexpected error."
         ),
@@ -72,7 +73,8 @@ def _parser() -> argparse.ArgumentParser:
         "--model",
         metavar="M",
         help="the judge model for judge tasks, a litellm model string such as openai/gpt-4o-mini "
-        "(credentials and base URL from litellm's environment variables, e.g. OPENAI_API_KEY, OPENAI_API_BASE)",
+        "(credentials and base URL from litellm's environment variables, e.g. OPENAI_API_KEY, "
+        "OPENAI_API_BASE)",
     )
     run.add_argument(
         "--concurrency", type=int, default=16, metavar="C", help="judge calls in flight at once (16)"
@@ -95,7 +97,7 @@ def _parser() -> argparse.ArgumentParser:
         help="compare two saved runs with paired statistics",
         description=(
             "Compare run B with run A (ids or labels of saved runs) on the rows and criteria they share: "
-            "mean scores or pass rates, the paired difference with a bootstrap 95%% interval, Wilcoxon or "
+            "mean scores or pass rates, the paired difference with a bootstrap 95% interval, Wilcoxon or "
             "McNemar p-values adjusted with Holm's method, and the rows that flipped between pass and fail."
         ),
     )
@@ -186,7 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _fail("interrupted")
         return 130
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001  (any other error is a bug: show it, exit 3, never a bare crash)
         traceback.print_exc(file=sys.stderr)
         _fail(f"unexpected {type(e).__name__}: {e} (a bug in workbench; please report it with the traceback)")
         return 3
@@ -200,10 +202,8 @@ def _tolerate_unencodable(stream: Any) -> None:
     # answers hold CJK and emoji; on a non-UTF-8 terminal print escapes rather than crash
     encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
     if encoding != "utf8" and hasattr(stream, "reconfigure"):
-        try:
+        with contextlib.suppress(ValueError, OSError):  # a stream that cannot be reconfigured
             stream.reconfigure(errors="backslashreplace")
-        except (ValueError, OSError):  # pragma: no cover - a stream that cannot be reconfigured
-            pass
 
 
 if __name__ == "__main__":
