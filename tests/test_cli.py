@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -198,6 +199,33 @@ def test_suite_with_an_unknown_extension(capsys: pytest.CaptureFixture[str], tmp
     assert code == 2 and "expected a .yaml, .yml, .json file, got '.txt'" in err
 
 
+def test_an_alias_bomb_suite_exits_2_quickly(tmp_path: Path) -> None:
+    from tests.test_suite_files import alias_bomb
+
+    suite = write(tmp_path / "bomb.yaml", alias_bomb())
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "workbench.cli", "run", str(suite), str(DATA), "--no-save"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=60,  # it spun past 60 s before aliases were bounded
+    )
+    assert time.perf_counter() - start < 30  # most of it is starting Python and importing pandas
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.startswith(f"workbench: error: file '{suite}' is refused: its YAML aliases make its ")
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_suite_nested_too_deeply_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    suite = write(tmp_path / "deep.json", '{"name": "s", "tasks": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    code, _, err = run_cli(capsys, "run", suite, DATA)
+    assert code == 2 and err.startswith(
+        f"workbench: error: file '{suite}' is nested too deeply to read as JSON"
+    )
+
+
 def test_suite_naming_a_missing_column(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     suite = write(tmp_path / "s.yaml", "name: x\ntasks:\n  - id: a\n    path: answer_text\n    op: is_json\n")
     code, out, err = run_cli(capsys, "run", suite, DATA)
@@ -280,6 +308,19 @@ def test_help_lists_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None
     code, out, _ = run_cli(capsys, "--help")
     assert code == 0
     assert all(c in out for c in ("run", "runs", "compare", "report", "lab"))
+
+
+@pytest.mark.parametrize("argv", [[], ["run"], ["runs"], ["compare"], ["report"], ["lab"]], ids=str)
+def test_help_texts_print_percent_signs_once(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    code, out, _ = run_cli(capsys, *argv, "--help")
+    assert code == 0 and out.startswith("usage: workbench")
+    assert "%%" not in out
+
+
+@pytest.mark.parametrize("command", ["run", "compare"])
+def test_help_says_95_percent(capsys: pytest.CaptureFixture[str], command: str) -> None:
+    _, out, _ = run_cli(capsys, command, "--help")
+    assert "95% interval" in " ".join(out.split())
 
 
 def test_lab_runs_jupyterlab_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
