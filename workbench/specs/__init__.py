@@ -15,8 +15,9 @@ Example:
     True
 """
 
-from ._models import AssertionTask, Criterion, JudgeTask, Scale, Suite, Task
 from ._problems import check_threshold
+from ._suite import Suite
+from ._tasks import AssertionTask, Criterion, JudgeTask, Scale, Task
 from ._yaml import ALIAS_BUDGET
 
 __all__ = [

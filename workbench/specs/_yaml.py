@@ -84,7 +84,7 @@ def _too_deep(origin: str, language: str) -> str:
     )
 
 
-class _SuiteLoader(yaml.SafeLoader):
+class _SuiteLoader(yaml.SafeLoader):  # type: ignore[misc, unused-ignore]  # no stubs: Any
     """PyYAML's safe loader, also noting each alias it meets (the node it stands for and
     where it is written) and refusing an alias inside the value it names."""
 
@@ -94,7 +94,7 @@ class _SuiteLoader(yaml.SafeLoader):
         self.aliases: list[tuple[yaml.Node, yaml.Mark, str]] = []
         self._open: list[str] = []  # anchors whose value is still being read
 
-    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         event = self.peek_event()
         anchor = getattr(event, "anchor", None)
         if isinstance(event, yaml.AliasEvent) and anchor is not None:
@@ -105,15 +105,15 @@ class _SuiteLoader(yaml.SafeLoader):
                     f"stands for a value that contains it, so it never ends; write that value out "
                     f"instead of '*{anchor}'"
                 )
-            node = super().compose_node(parent, index)  # type: ignore[arg-type]
+            node = super().compose_node(parent, index)
             if node is not None:
                 self.aliases.append((node, event.start_mark, anchor))
             return node
         if anchor is None:
-            return super().compose_node(parent, index)  # type: ignore[arg-type]
+            return super().compose_node(parent, index)
         self._open.append(anchor)
         try:
-            return super().compose_node(parent, index)  # type: ignore[arg-type]
+            return super().compose_node(parent, index)
         finally:
             self._open.pop()
 
