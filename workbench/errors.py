@@ -316,7 +316,10 @@ def closest(name: str, options: Iterable[str], n: int = 3) -> list[str]:
     hits = difflib.get_close_matches(name.lower(), list(by_lower), n=n, cutoff=0.6)
     if not hits:
         return []
-    ratio = lambda h: difflib.SequenceMatcher(None, name.lower(), h).ratio()
+
+    def ratio(hit: str) -> float:
+        return difflib.SequenceMatcher(None, name.lower(), hit).ratio()
+
     best = ratio(hits[0])
     return [by_lower[h] for h in hits if ratio(h) >= best - 0.05]
 

@@ -91,15 +91,16 @@ class _SuiteLoader(yaml.SafeLoader):  # type: ignore[misc, unused-ignore]  # no 
     def __init__(self, stream: str, origin: str) -> None:
         super().__init__(stream)
         self.origin = origin
-        self.aliases: list[tuple[yaml.Node, yaml.Mark, str]] = []
+        self.aliases: list[tuple[yaml.Node, int, str]] = []  # node, 1-based line, anchor
         self._open: list[str] = []  # anchors whose value is still being read
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
-        event = self.peek_event()
+        event = self.peek_event()  # type: ignore[no-untyped-call, unused-ignore]
         anchor = getattr(event, "anchor", None)
         if isinstance(event, yaml.AliasEvent) and anchor is not None:
+            mark = event.start_mark
+            line, column = (mark.line + 1, mark.column + 1) if mark is not None else (0, 0)
             if anchor in self._open:
-                line, column = event.start_mark.line + 1, event.start_mark.column + 1
                 raise SpecError(
                     f"{self.origin} cannot be read: the alias '*{anchor}' at line {line}, column {column} "
                     f"stands for a value that contains it, so it never ends; write that value out "
@@ -107,7 +108,7 @@ class _SuiteLoader(yaml.SafeLoader):  # type: ignore[misc, unused-ignore]  # no 
                 )
             node = super().compose_node(parent, index)
             if node is not None:
-                self.aliases.append((node, event.start_mark, anchor))
+                self.aliases.append((node, line, anchor))
             return node
         if anchor is None:
             return super().compose_node(parent, index)
@@ -152,10 +153,10 @@ def _check_expansion(loader: _SuiteLoader, root: yaml.Node, origin: str) -> None
     written, total = len(sizes), sizes[id(root)]
     if total - written <= ALIAS_BUDGET:
         return
-    node, mark, anchor = max(loader.aliases, key=lambda a: sizes[id(a[0])])
+    node, line, anchor = max(loader.aliases, key=lambda a: sizes[id(a[0])])
     raise SpecError(
         f"{origin} is refused: its YAML aliases make its {written:,} written values stand for {total:,}, "
-        f"more than the {ALIAS_BUDGET:,} that aliases may add (the alias '*{anchor}' at line {mark.line + 1} "
+        f"more than the {ALIAS_BUDGET:,} that aliases may add (the alias '*{anchor}' at line {line} "
         f"alone stands for {sizes[id(node)]:,}). Aliases of aliases multiply like this in an 'alias bomb'; "
         "a suite needs none of that: write the repeated parts out, or alias only small shared values"
     )
