@@ -84,7 +84,7 @@ def _too_deep(origin: str, language: str) -> str:
     )
 
 
-class _SuiteLoader(yaml.SafeLoader):  # type: ignore[misc, unused-ignore]  # no stubs: Any
+class _SuiteLoader(yaml.SafeLoader):
     """PyYAML's safe loader, also noting each alias it meets (the node it stands for and
     where it is written) and refusing an alias inside the value it names."""
 
