@@ -192,16 +192,17 @@ def test_specs_are_immutable() -> None:
 
 BROKEN = [
     _task(id="a", op="equalz"),
-    _task(id="b", depends_on=["a"]),
     _task(id="b", depends_on=["missing"]),
+    _task(id="b", depends_on=["a"]),
     _task(id="c", depends_on=["b", "a"]),
 ]
-"""A bad operator, a duplicate id whose second task names an unknown dependency."""
+"""A bad operator, and an unknown dependency of a task whose id is used again (the second
+task's dependencies used to replace the first's, so this one went unreported)."""
 
 BROKEN_PROBLEMS = [
     "task 'a': unknown operator 'equalz'; did you mean 'equals'?",
-    "task id 'b' is used more than once; ids must be unique",
     "task 'b': depends_on names 'missing', which is not a task in this suite; tasks are ['a', 'b', 'c']",
+    "task id 'b' is used more than once; ids must be unique",
 ]
 
 
