@@ -199,6 +199,23 @@ def test_suite_with_an_unknown_extension(capsys: pytest.CaptureFixture[str], tmp
     assert code == 2 and "expected a .yaml, .yml, .json file, got '.txt'" in err
 
 
+def test_a_ported_scouter_suite_runs_with_a_warning_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    suite = write(
+        tmp_path / "s.yaml",
+        "name: ported\ntasks:\n  - {id: mail, path: response, op: IsEmail, expected: true}\n",
+    )
+    code, out, err = run_cli(capsys, "run", suite, DATA, "--rows", "3", "--no-save")
+    assert code == 0
+    assert err == (
+        "workbench: warning: task 'mail' (line 3): operator 'is_email' takes no expected value, so "
+        "expected=True is ignored (Scouter's suites write expected_value: true for unary operators); "
+        "remove 'expected' to silence this warning\n"
+    )
+    assert out.startswith(f"Suite 'ported' version '1' (1 task) on {DATA} (3 rows)\n")
+
+
 def test_an_alias_bomb_suite_exits_2_quickly(tmp_path: Path) -> None:
     from tests.test_suite_files import alias_bomb
 

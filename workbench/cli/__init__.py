@@ -24,8 +24,9 @@ import argparse
 import contextlib
 import sys
 import traceback
+import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TextIO
 
 from ._run import BadInput
 
@@ -164,21 +165,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ..errors import EvaluationError, WorkbenchError
 
     try:
-        if args.command == "run":
-            from ._run import run_command
-
-            return run_command(args)
-        if args.command == "runs":
-            from ._compare import runs_command
-
-            return runs_command(args)
-        if args.command == "compare":
-            from ._compare import compare_command
-
-            return compare_command(args)
-        from ._lab import lab_command
-
-        return lab_command(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return _dispatch(args)
     except EvaluationError as e:
         _fail(str(e))
         return 1
@@ -192,6 +181,45 @@ def main(argv: Sequence[str] | None = None) -> int:
         traceback.print_exc(file=sys.stderr)
         _fail(f"unexpected {type(e).__name__}: {e} (a bug in workbench; please report it with the traceback)")
         return 3
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "run":
+        from ._run import run_command
+
+        return run_command(args)
+    if args.command == "runs":
+        from ._compare import runs_command
+
+        return runs_command(args)
+    if args.command == "compare":
+        from ._compare import compare_command
+
+        return compare_command(args)
+    from ._lab import lab_command
+
+    return lab_command(args)
+
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """workbench's own warnings as ``workbench: warning: ...`` lines: where in workbench they
+    were raised means nothing to someone at a shell. Others keep Python's format."""
+    from ..errors import SpecWarning, StoreWarning
+
+    if issubclass(category, (SpecWarning, StoreWarning)):
+        print(f"workbench: warning: {message}", file=sys.stderr)
+    else:
+        _python_showwarning(message, category, filename, lineno, file, line)
+
+
+_python_showwarning = warnings.showwarning
 
 
 def _fail(message: str) -> None:

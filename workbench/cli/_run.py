@@ -51,7 +51,7 @@ def run_command(args: argparse.Namespace) -> int:
     )
     n_rows = len(df) if rows is None else len(rows)
     print(
-        f"Suite {suite.name!r} version {suite.version!r} ({len(suite.tasks)} tasks) on {args.data} "
+        f"Suite {suite.name!r} version {suite.version!r} ({_count(len(suite.tasks), 'task')}) on {args.data} "
         f"({n_rows:,} rows)"
     )
     print()
