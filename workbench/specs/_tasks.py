@@ -66,14 +66,14 @@ class Criterion(Spec):
         return self
 
 
-class _Task(Spec):
+class _TaskSpec(Spec):
     _what: ClassVar[str] = "task"
 
     def _own_label(self, data: Mapping[str, Any]) -> str:
         return f"task {data['id']!r}" if "id" in data else ""
 
 
-class AssertionTask(_Task):
+class AssertionTask(_TaskSpec):
     """A deterministic check of the value at ``path`` with an operator.
 
     Example:
@@ -178,7 +178,7 @@ def ignored_note(label: str, op: str) -> str:
     )
 
 
-class JudgeTask(_Task):
+class JudgeTask(_TaskSpec):
     """An LLM judge scoring a rendered prompt against one or more criteria.
 
     This is the spec; running it needs a model (``evaluate(..., model=...)``).
