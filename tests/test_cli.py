@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -55,7 +56,7 @@ def test_run_prints_a_row_per_task(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_run_prints_the_run_line(capsys: pytest.CaptureFixture[str]) -> None:
     _, out, _ = run_cli(capsys, "run", SUITE, DATA)
-    assert "Run(suite='support-answers' v1, 55 rows, 550 cells:" in out
+    assert "Run(suite 'support-answers' version 'v1', 55 rows, 550 cells:" in out
 
 
 def test_pass_rates_come_with_intervals(capsys: pytest.CaptureFixture[str]) -> None:
@@ -199,6 +200,50 @@ def test_suite_with_an_unknown_extension(capsys: pytest.CaptureFixture[str], tmp
     assert code == 2 and "expected a .yaml, .yml, .json file, got '.txt'" in err
 
 
+def test_a_ported_scouter_suite_runs_with_a_warning_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    suite = write(
+        tmp_path / "s.yaml",
+        "name: ported\ntasks:\n  - {id: mail, path: response, op: IsEmail, expected: true}\n",
+    )
+    code, out, err = run_cli(capsys, "run", suite, DATA, "--rows", "3", "--no-save")
+    assert code == 0
+    assert err == (
+        "workbench: warning: task 'mail' (line 3): operator 'is_email' takes no expected value, so "
+        "expected=True is ignored (Scouter's suites write expected_value: true for unary operators); "
+        "remove 'expected' to silence this warning\n"
+    )
+    assert out.startswith(f"Suite 'ported' version '1' (1 task) on {DATA} (3 rows)\n")
+
+
+def test_an_alias_bomb_suite_exits_2_quickly(tmp_path: Path) -> None:
+    from tests.test_suite_files import alias_bomb
+
+    suite = write(tmp_path / "bomb.yaml", alias_bomb())
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "workbench.cli", "run", str(suite), str(DATA), "--no-save"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=60,  # it spun past 60 s before aliases were bounded
+    )
+    assert time.perf_counter() - start < 30  # most of it is starting Python and importing pandas
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.startswith(f"workbench: error: file '{suite}' is refused: its YAML aliases make its ")
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_suite_nested_too_deeply_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    suite = write(tmp_path / "deep.json", '{"name": "s", "tasks": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    code, _, err = run_cli(capsys, "run", suite, DATA)
+    assert code == 2 and err.startswith(
+        f"workbench: error: file '{suite}' is nested too deeply to read as JSON"
+    )
+
+
 def test_suite_naming_a_missing_column(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     suite = write(tmp_path / "s.yaml", "name: x\ntasks:\n  - id: a\n    path: answer_text\n    op: is_json\n")
     code, out, err = run_cli(capsys, "run", suite, DATA)
@@ -281,6 +326,19 @@ def test_help_lists_every_subcommand(capsys: pytest.CaptureFixture[str]) -> None
     code, out, _ = run_cli(capsys, "--help")
     assert code == 0
     assert all(c in out for c in ("run", "runs", "compare", "report", "lab"))
+
+
+@pytest.mark.parametrize("argv", [[], ["run"], ["runs"], ["compare"], ["report"], ["lab"]], ids=str)
+def test_help_texts_print_percent_signs_once(capsys: pytest.CaptureFixture[str], argv: list[str]) -> None:
+    code, out, _ = run_cli(capsys, *argv, "--help")
+    assert code == 0 and out.startswith("usage: workbench")
+    assert "%%" not in out
+
+
+@pytest.mark.parametrize("command", ["run", "compare"])
+def test_help_says_95_percent(capsys: pytest.CaptureFixture[str], command: str) -> None:
+    _, out, _ = run_cli(capsys, command, "--help")
+    assert "95% interval" in " ".join(out.split())
 
 
 def test_lab_runs_jupyterlab_offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

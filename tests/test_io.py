@@ -219,7 +219,22 @@ def test_unreadable_parquet_is_a_columns_error(tmp_path: Path) -> None:
 def test_text_that_is_not_utf8(tmp_path: Path) -> None:
     path = tmp_path / "d.jsonl"
     path.write_bytes('{"x": "café"}\n'.encode("latin-1"))
-    with pytest.raises(wb.DataError, match="cannot read .* as jsonl: UnicodeDecodeError"):
+    with pytest.raises(wb.DataError, match=r"cannot read .* as jsonl: UnicodeDecodeError"):
+        load_dataset(path)
+
+
+def test_jsonl_nested_too_deeply_gives_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"x": 1}\n{"x": ' + "[" * 100_000 + "]" * 100_000 + "}\n", encoding="utf-8")
+    with pytest.raises(wb.DataError) as e:
+        load_dataset(path)
+    assert str(e.value).startswith(f"'{path}' line 2 is nested too deeply to read")
+
+
+def test_json_nested_too_deeply(tmp_path: Path) -> None:
+    path = tmp_path / "d.json"
+    path.write_text('[{"x": ' + "[" * 100_000 + "]" * 100_000 + "}]", encoding="utf-8")
+    with pytest.raises(wb.DataError, match=r"is nested too deeply to read .* flatten the deepest values"):
         load_dataset(path)
 
 

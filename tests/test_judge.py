@@ -26,7 +26,7 @@ from workbench.judge import (
     verdict_model,
 )
 from workbench.paths import PathError
-from workbench.specs import Criterion, JudgeTask
+from workbench.specs import Criterion, JudgeTask, Suite
 
 
 def make_task(*criteria: Criterion, **fields: Any) -> JudgeTask:
@@ -98,8 +98,8 @@ def test_effective_threshold(task_fields: dict, crit_fields: dict, threshold: An
 
 
 def test_a_threshold_outside_the_inherited_scale_is_a_spec_error_when_the_task_is_built() -> None:
-    with pytest.raises(SpecError) as e:
-        make_task(crit("x", threshold=7))
+    with pytest.raises(SpecError) as e:  # a task keeps its problems; its suite raises them
+        Suite(name="s", tasks=[make_task(crit("x", threshold=7))])
     assert "criterion 'x': threshold 7 is outside the scale 1..5" in str(e.value)
 
 

@@ -82,7 +82,7 @@ def test_no_payload_reaches_the_page_unescaped(xss_html: str) -> None:
     # shown escaped: by pandas and Run's HTML, and in the widget state (nbconvert escapes '/')
     assert "&lt;/script&gt;&lt;script&gt;window.__xss=3&lt;/script&gt;" in xss_html
     assert r'"value": "<\/script><script>window.__xss=3<\/script>"' in xss_html
-    assert re.search(r"Run\(suite=('|&#x27;)&lt;script&gt;window.__xss=1&lt;/script&gt;\1", xss_html)
+    assert re.search(r"Run\(suite ('|&#x27;)&lt;script&gt;window.__xss=1&lt;/script&gt;\1 version", xss_html)
 
 
 def test_a_failing_cell_is_named_and_leaves_a_partial_report_and_the_old_report(tmp_path: Path) -> None:

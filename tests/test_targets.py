@@ -68,12 +68,13 @@ def test_judge_targets_per_criterion(judge_server_factory, tmp_path: Path) -> No
 
 
 def test_a_target_without_a_threshold_is_a_spec_error() -> None:
-    with pytest.raises(wb.SpecError, match="min_pass_rate but no threshold"):
-        wb.JudgeTask(
-            id="q", prompt="${a}", min_pass_rate=0.5, criteria=[wb.Criterion(name="c", description="C.")]
-        )
+    judge = wb.JudgeTask(
+        id="q", prompt="${a}", min_pass_rate=0.5, criteria=[wb.Criterion(name="c", description="C.")]
+    )
+    with pytest.raises(wb.SpecError, match="min_pass_rate but no threshold"):  # raised by its suite
+        wb.Suite(name="s", tasks=[judge])
     with pytest.raises(wb.SpecError, match="min_pass_rate"):
-        wb.AssertionTask(id="a", path="x", op="is_positive", min_pass_rate=1.5)
+        wb.Suite(name="s", tasks=[wb.AssertionTask(id="a", path="x", op="is_positive", min_pass_rate=1.5)])
 
 
 def test_cli_exits_1_when_a_target_is_missed(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

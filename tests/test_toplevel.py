@@ -15,6 +15,7 @@ def test_public_surface_is_small_and_complete() -> None:
             "MissingDependencyError",
             "Run",
             "SpecError",
+            "SpecWarning",
             "Suite",
             "WorkbenchError",
             "__version__",
@@ -31,6 +32,7 @@ def test_public_surface_is_small_and_complete() -> None:
             "StoreError",
             "StoreWarning",
             "UnknownRunError",
+            "UnknownTaskError",
             "compare",
             "Store",
             "delete_run",
@@ -47,7 +49,10 @@ def test_core_does_not_import_notebook_layers() -> None:
     import subprocess
     import sys
 
-    code = "import sys, workbench; print(sorted(m for m in ('altair', 'ipywidgets', 'litellm') if m in sys.modules))"
+    code = (
+        "import sys, workbench; "
+        "print(sorted(m for m in ('altair', 'ipywidgets', 'litellm') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
     lazy = (

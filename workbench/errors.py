@@ -25,9 +25,11 @@ __all__ = [
     "NotebookError",
     "ReportError",
     "SpecError",
+    "SpecWarning",
     "StoreError",
     "StoreWarning",
     "UnknownRunError",
+    "UnknownTaskError",
     "WorkbenchError",
 ]
 
@@ -43,12 +45,13 @@ class WorkbenchError(Exception):
 
 
 class SpecError(WorkbenchError, ValueError):
-    """A suite, task or criterion is invalid. The message lists every problem found.
+    """A suite, task or criterion is invalid. The message lists every problem found;
+    ``problems`` holds them one per item.
 
     Example:
         >>> import workbench as wb
         >>> try:
-        ...     wb.AssertionTask(id="t", path="x", op="equalz", expected=1)
+        ...     wb.Suite(name="s", tasks=[wb.AssertionTask(id="t", path="x", op="equalz", expected=1)])
         ... except wb.SpecError as e:
         ...     print(str(e).splitlines()[1])
           - task 't': unknown operator 'equalz'; did you mean 'equals'?
@@ -57,6 +60,40 @@ class SpecError(WorkbenchError, ValueError):
     def __init__(self, message: str, problems: Sequence[str] = ()) -> None:
         super().__init__(message)
         self.problems: list[str] = list(problems)
+
+
+class SpecWarning(UserWarning):
+    """A spec was accepted with a change worth knowing, e.g. an ``expected`` value that a
+    unary operator ignores (Scouter's suites write ``expected_value: true`` for those).
+
+    Example:
+        >>> import warnings, workbench as wb
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     task = wb.AssertionTask(id="mail", path="x", op="is_email", expected=True)
+        >>> task.expected, caught[0].category is wb.SpecWarning
+        (None, True)
+    """
+
+
+class UnknownTaskError(WorkbenchError, KeyError):
+    """A suite has no task with this id; the message lists the closest ids and the others.
+
+    Also a ``KeyError``, so ``except KeyError`` around ``suite.task(id)`` keeps working.
+
+    Example:
+        >>> import workbench as wb
+        >>> suite = wb.Suite(name="s", tasks=[wb.AssertionTask(id="quality", path="x", op="is_json")])
+        >>> try:
+        ...     suite.task("qualty")
+        ... except wb.UnknownTaskError as e:
+        ...     print(e)
+        no task 'qualty' in suite 's'; did you mean 'quality'? Its tasks are ['quality'].
+    """
+
+    def __str__(self) -> str:
+        # KeyError's own str() is the repr of its argument, quotes and escapes included
+        return str(self.args[0]) if self.args else ""
 
 
 class ColumnsError(WorkbenchError, ValueError):
@@ -69,8 +106,7 @@ class ColumnsError(WorkbenchError, ValueError):
         ...     wb.evaluate(pd.DataFrame({"answer": ["hi"]}), suite)
         ... except wb.ColumnsError as e:
         ...     print(str(e).splitlines()[1])
-          - task 't': path 'answr' starts with 'answr', which is neither a column nor a task;
-          did you mean 'answer'?
+          - task 't': path 'answr' starts with 'answr', ...; did you mean 'answer'?
     """
 
 
@@ -321,7 +357,10 @@ def closest(name: str, options: Iterable[str], n: int = 3) -> list[str]:
     hits = difflib.get_close_matches(name.lower(), list(by_lower), n=n, cutoff=0.6)
     if not hits:
         return []
-    ratio = lambda h: difflib.SequenceMatcher(None, name.lower(), h).ratio()
+
+    def ratio(hit: str) -> float:
+        return difflib.SequenceMatcher(None, name.lower(), hit).ratio()
+
     best = ratio(hits[0])
     return [by_lower[h] for h in hits if ratio(h) >= best - 0.05]
 

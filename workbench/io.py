@@ -35,6 +35,12 @@ def _frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(records)
 
 
+_TOO_DEEP = (
+    "is nested too deeply to read (arrays or objects inside one another hundreds of levels deep); "
+    "flatten the deepest values"
+)
+
+
 def _load_jsonl(path: Path) -> pd.DataFrame:
     records: list[dict[str, Any]] = []
     with path.open(encoding="utf-8") as f:
@@ -49,6 +55,8 @@ def _load_jsonl(path: Path) -> pd.DataFrame:
                     f"{shorten(line.strip(), 80)!r}. Each line of a .jsonl file must hold one JSON object."
                 )
                 raise DataError(msg) from None
+            except RecursionError:
+                raise DataError(f"'{path}' line {lineno} {_TOO_DEEP}") from None
             if not isinstance(value, dict):
                 msg = (
                     f"'{path}' line {lineno} holds a JSON {json_type(value)}, not an object: "
@@ -66,6 +74,8 @@ def _load_json(path: Path) -> pd.DataFrame:
     except json.JSONDecodeError as e:
         msg = f"'{path}' is not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}"
         raise DataError(msg) from None
+    except RecursionError:
+        raise DataError(f"'{path}' {_TOO_DEEP}") from None
     if isinstance(data, list) and all(isinstance(r, dict) for r in data):
         return _frame(data)
     got = "an array holding non-objects" if isinstance(data, list) else f"a JSON {json_type(data)}"
@@ -134,8 +144,9 @@ def load_dataset(path: str | Path) -> pd.DataFrame:
         DataError: the file does not exist (the message gives the current directory),
             its ending is not supported (the message lists the supported ones), or its
             content cannot be read as rows: a ``.jsonl`` line that is not a JSON object (with
-            its line number), a ``.json`` file that is not an array of objects, or a file its
-            parser rejects (bad CSV, a corrupt Parquet file, text that is not UTF-8).
+            its line number), a ``.json`` file that is not an array of objects, JSON nested too
+            deeply for the parser, or a file its parser rejects (bad CSV, a corrupt Parquet
+            file, text that is not UTF-8).
 
     Example:
         >>> import tempfile, pathlib

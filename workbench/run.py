@@ -140,12 +140,20 @@ class Run:
         return widen(self.results, values)
 
     def __repr__(self) -> str:
+        """``Run(suite 'demo' version '1', 3 rows, 3 cells: 2 passed, 1 failed, 0.01s)``.
+
+        Example:
+            >>> import pandas as pd, workbench as wb
+            >>> suite = wb.Suite(name="demo", tasks=[wb.AssertionTask(id="pos", path="x", op="is_positive")])
+            >>> repr(wb.evaluate(pd.DataFrame({"x": [1, -2, 3]}), suite))  # doctest: +ELLIPSIS
+            "Run(suite 'demo' version '1', 3 rows, 3 cells: 2 passed, 1 failed, ...s)"
+        """
         r = self.results
         n_rows = r["row"].nunique() if len(r) else 0
         counts = r["status"].value_counts()
         parts = ", ".join(f"{int(counts.get(s, 0)):,} {s}" for s in STATUSES if counts.get(s, 0))
         return (
-            f"Run(suite={self.suite.name!r} {self.suite.version}, {n_rows:,} rows, "
+            f"Run(suite {self.suite.name!r} version {self.suite.version!r}, {n_rows:,} rows, "
             f"{len(r):,} cells: {parts or 'none'}, {self.duration_s:.2f}s)"
         )
 

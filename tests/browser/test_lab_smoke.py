@@ -51,7 +51,8 @@ def test_run_all_then_redraw_the_chart_from_the_widgets(
     prompts = wait_all_executed(page)
     timings["run_all"] = time.perf_counter() - t1
     assert prompts == ["[1]:", "[2]:", "[3]:"]
-    expect(out.filter(has_text="Run(suite='smoke' v1, 10 rows")).to_have_count(1)  # the run's HTML repr
+    run_line = "Run(suite 'smoke' version 'v1', 10 rows"
+    expect(out.filter(has_text=run_line)).to_have_count(1)  # the run's HTML repr
     charts = page.locator(".jp-OutputArea-output .vega-embed svg.marks")
     expect(charts).to_have_count(2)  # the top-level chart and the one in the Output widget
     expect(charts.first.locator("text", has_text="All rows")).to_have_count(1)

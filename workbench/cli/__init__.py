@@ -21,10 +21,12 @@ bad input (the message goes to stderr, without a traceback); 3 for an unexpected
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import traceback
+import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TextIO
 
 from ._run import BadInput
 
@@ -48,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
         help="run a suite over a dataset, save the run and print a summary",
         description=(
             "Run every task of SUITE over the rows of DATA, save the run in the run store, print the pass "
-            "rate of each task with its 95%% interval, and the first failures. Exit code 0 when the run "
+            "rate of each task with its 95% interval, and the first failures. Exit code 0 when the run "
             "completed and met every min_pass_rate target in the suite, 1 when a target was missed (or a "
             "cell errored under --strict), 2 for bad input, 3 for an unexpected error."
         ),
@@ -72,7 +74,8 @@ def _parser() -> argparse.ArgumentParser:
         "--model",
         metavar="M",
         help="the judge model for judge tasks, a litellm model string such as openai/gpt-4o-mini "
-        "(credentials and base URL from litellm's environment variables, e.g. OPENAI_API_KEY, OPENAI_API_BASE)",
+        "(credentials and base URL from litellm's environment variables, e.g. OPENAI_API_KEY, "
+        "OPENAI_API_BASE)",
     )
     run.add_argument(
         "--concurrency", type=int, default=16, metavar="C", help="judge calls in flight at once (16)"
@@ -95,7 +98,7 @@ def _parser() -> argparse.ArgumentParser:
         help="compare two saved runs with paired statistics",
         description=(
             "Compare run B with run A (ids or labels of saved runs) on the rows and criteria they share: "
-            "mean scores or pass rates, the paired difference with a bootstrap 95%% interval, Wilcoxon or "
+            "mean scores or pass rates, the paired difference with a bootstrap 95% interval, Wilcoxon or "
             "McNemar p-values adjusted with Holm's method, and the rows that flipped between pass and fail."
         ),
     )
@@ -162,21 +165,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from ..errors import EvaluationError, WorkbenchError
 
     try:
-        if args.command == "run":
-            from ._run import run_command
-
-            return run_command(args)
-        if args.command == "runs":
-            from ._compare import runs_command
-
-            return runs_command(args)
-        if args.command == "compare":
-            from ._compare import compare_command
-
-            return compare_command(args)
-        from ._lab import lab_command
-
-        return lab_command(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return _dispatch(args)
     except EvaluationError as e:
         _fail(str(e))
         return 1
@@ -186,10 +177,49 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _fail("interrupted")
         return 130
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001  (any other error is a bug: show it, exit 3, never a bare crash)
         traceback.print_exc(file=sys.stderr)
         _fail(f"unexpected {type(e).__name__}: {e} (a bug in workbench; please report it with the traceback)")
         return 3
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "run":
+        from ._run import run_command
+
+        return run_command(args)
+    if args.command == "runs":
+        from ._compare import runs_command
+
+        return runs_command(args)
+    if args.command == "compare":
+        from ._compare import compare_command
+
+        return compare_command(args)
+    from ._lab import lab_command
+
+    return lab_command(args)
+
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """workbench's own warnings as ``workbench: warning: ...`` lines: where in workbench they
+    were raised means nothing to someone at a shell. Others keep Python's format."""
+    from ..errors import SpecWarning, StoreWarning
+
+    if issubclass(category, (SpecWarning, StoreWarning)):
+        print(f"workbench: warning: {message}", file=sys.stderr)
+    else:
+        _python_showwarning(message, category, filename, lineno, file, line)
+
+
+_python_showwarning = warnings.showwarning
 
 
 def _fail(message: str) -> None:
@@ -200,10 +230,8 @@ def _tolerate_unencodable(stream: Any) -> None:
     # answers hold CJK and emoji; on a non-UTF-8 terminal print escapes rather than crash
     encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
     if encoding != "utf8" and hasattr(stream, "reconfigure"):
-        try:
+        with contextlib.suppress(ValueError, OSError):  # a stream that cannot be reconfigured
             stream.reconfigure(errors="backslashreplace")
-        except (ValueError, OSError):  # pragma: no cover - a stream that cannot be reconfigured
-            pass
 
 
 if __name__ == "__main__":

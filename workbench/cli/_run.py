@@ -50,7 +50,10 @@ def run_command(args: argparse.Namespace) -> int:
         store=args.store,
     )
     n_rows = len(df) if rows is None else len(rows)
-    print(f"Suite {suite.name!r} {suite.version} ({len(suite.tasks)} tasks) on {args.data} ({n_rows:,} rows)")
+    print(
+        f"Suite {suite.name!r} version {suite.version!r} ({_count(len(suite.tasks), 'task')}) on {args.data} "
+        f"({n_rows:,} rows)"
+    )
     print()
     print(_summary_table(run))
     print()
@@ -63,7 +66,8 @@ def run_command(args: argparse.Namespace) -> int:
             else f"${c['cost_usd']:.4f}"
         )
         print(
-            f"Judge calls: {c['calls']:,} ({c['cache_hits']:,} from the cache, {c['errors']:,} failed); spent {spent}"
+            f"Judge calls: {c['calls']:,} ({c['cache_hits']:,} from the cache, {c['errors']:,} failed); "
+            f"spent {spent}"
         )
     failures = _failures(run.results)
     if failures:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..errors import SpecError
-from ..specs import Criterion, JudgeTask, _check_threshold
+from ..specs import Criterion, JudgeTask, check_threshold
 
 ScaleKind = Literal["range", "binary", "labels", "mapping"]
 """How a criterion is scored: an integer range, pass/fail, ordered labels, or labels with scores."""
@@ -185,7 +185,7 @@ def effective(task: JudgeTask, criterion: Criterion) -> ResolvedCriterion:
     else:
         threshold = None
     try:
-        _check_threshold(threshold, scale)
+        check_threshold(threshold, scale)
     except ValueError as e:
         raise SpecError(f"criterion {criterion.name!r} of task {task.id!r}: {e}") from None
     common = {
