@@ -30,6 +30,7 @@ __all__ = [
     "StoreWarning",
     "UnknownRunError",
     "UnknownTaskError",
+    "UsageError",
     "WorkbenchError",
 ]
 
@@ -120,6 +121,16 @@ class ConfigError(WorkbenchError, ValueError):
         ... except wb.ConfigError as e:
         ...     print(e)
         judge option concurrency=0 is not allowed: Input should be greater than or equal to 1
+    """
+
+
+class UsageError(WorkbenchError, ValueError):
+    """A command-line argument is invalid (the ``workbench`` command exits with code 2).
+
+    Example:
+        >>> from workbench.errors import UsageError
+        >>> issubclass(UsageError, ValueError)
+        True
     """
 
 

@@ -47,7 +47,7 @@ def load_suite(suite: Suite | str | Path) -> Suite:
         ...     load_suite("suite.txt")
         ... except wb.SpecError as e:
         ...     print(e)
-        cannot read suite 'suite.txt': expected a .yaml, .yml or .json file, got '.txt'
+        cannot read suite 'suite.txt': expected a .yaml, .yml, .json file, got '.txt'
     """
     if isinstance(suite, Suite):
         return suite
@@ -59,7 +59,7 @@ def load_suite(suite: Suite | str | Path) -> Suite:
     suffix = path.suffix.lower()
     if suffix not in _SUITE_FILES:
         got = suffix or "no extension"
-        raise SpecError(f"cannot read suite '{path}': expected a .yaml, .yml or .json file, got {got!r}")
+        raise SpecError(f"cannot read suite '{path}': expected a {', '.join(_SUITE_FILES)} file, got {got!r}")
     if not path.is_file():
         raise SpecError(f"suite '{path}' does not exist (current directory: {Path.cwd()})")
     return Suite.from_json(path) if suffix == ".json" else Suite.from_yaml(path)

@@ -28,7 +28,7 @@ import warnings
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from ._run import BadInput
+from ..errors import UsageError
 
 __all__ = ["main"]
 
@@ -171,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except EvaluationError as e:
         _fail(str(e))
         return 1
-    except (WorkbenchError, BadInput) as e:
+    except (WorkbenchError, UsageError) as e:
         _fail(str(e))
         return 2
     except KeyboardInterrupt:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from urllib.parse import quote
 
-from ._run import BadInput
+from ..errors import UsageError
 
 QUICKSTART = Path("notebooks") / "01_quickstart.ipynb"
 SETTINGS = Path(__file__).with_name("lab_settings")
@@ -38,7 +38,7 @@ def lab_args(notebook: str | None, extra: list[str]) -> list[str]:
         extra, notebook = [notebook, *extra], None
     target = Path(notebook) if notebook else (QUICKSTART if QUICKSTART.exists() else None)
     if target is not None and not target.exists():
-        raise BadInput(
+        raise UsageError(
             f"'{target}' does not exist (current directory: {Path.cwd()}); "
             "name a notebook or folder, or run from the repository root"
         )

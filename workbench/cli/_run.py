@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from ..errors import UsageError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -14,12 +15,7 @@ if TYPE_CHECKING:
     from ..specs import Suite
 
 _OUTPUTS = (".csv", ".parquet", ".jsonl")
-_SUITES = (".yaml", ".yml", ".json")
 _SHOWN = 10
-
-
-class BadInput(Exception):
-    """A problem with the command's arguments, reported as exit code 2."""
 
 
 # --- run --------------------------------------------------------------------------------
@@ -28,12 +24,13 @@ class BadInput(Exception):
 def run_command(args: argparse.Namespace) -> int:
     """``workbench run``: evaluate, print, save; the exit code."""
     from ..frame import evaluate
+    from ..inputs import load_suite
     from ..io import load_dataset
 
     output = Path(args.output) if args.output else None
     if output is not None:
         _check_output(output)
-    suite = _load_suite(Path(args.suite))
+    suite = load_suite(Path(args.suite))
     df = load_dataset(args.data)
     rows = _parse_rows(args.rows, df) if args.rows is not None else None
     run = evaluate(
@@ -44,7 +41,7 @@ def run_command(args: argparse.Namespace) -> int:
         model=args.model,
         concurrency=args.concurrency,
         use_cache=not args.no_cache,
-        progress=sys.stderr.isatty(),
+        progress=True,  # a bar on a terminal, a few lines in a log
         save=not args.no_save,
         label=args.label,
         store=args.store,
@@ -121,26 +118,14 @@ def _report_targets(results: pd.DataFrame, suite: Suite) -> int:
     return 0
 
 
-def _load_suite(path: Path) -> Suite:
-    from ..specs import Suite
-
-    suffix = path.suffix.lower()
-    if suffix not in _SUITES:
-        got = suffix or "no extension"
-        raise BadInput(f"cannot read suite '{path}': expected a {', '.join(_SUITES)} file, got {got!r}")
-    if not path.is_file():
-        raise BadInput(f"suite '{path}' does not exist (current directory: {Path.cwd()})")
-    return Suite.from_json(path) if suffix == ".json" else Suite.from_yaml(path)
-
-
 def _check_output(path: Path) -> None:
     if path.suffix.lower() not in _OUTPUTS:
         got = path.suffix or "no extension"
-        raise BadInput(f"--output '{path}': expected a {', '.join(_OUTPUTS)} file, got {got!r}")
+        raise UsageError(f"--output '{path}': expected a {', '.join(_OUTPUTS)} file, got {got!r}")
     parent = path.parent
     if not parent.is_dir():
         msg = f"--output '{path}': folder '{parent}' does not exist (current directory: {Path.cwd()})"
-        raise BadInput(msg)
+        raise UsageError(msg)
 
 
 def _parse_rows(spec: str, df: pd.DataFrame) -> list[Any]:
@@ -153,11 +138,11 @@ def _parse_rows(spec: str, df: pd.DataFrame) -> list[Any]:
     wanted = [part.strip() for part in text.split(",") if part.strip()]
     if not wanted:
         msg = f"--rows {spec!r} names no rows; write a number (--rows 20) or ids (--rows s001,s007)"
-        raise BadInput(msg)
+        raise UsageError(msg)
     by_text = {str(label): label for label in df.index}
     missing = [w for w in wanted if w not in by_text]
     if missing:
-        raise BadInput(
+        raise UsageError(
             f"--rows names {len(missing)} id(s) not in the dataset: {cap_list(missing)}; "
             f"ids run {cap_list([str(x) for x in df.index[:5]], 5)} ({len(df):,} rows)"
         )
@@ -222,7 +207,7 @@ def _failures(results: pd.DataFrame, limit: int = _SHOWN) -> str:
     before any task shows twice."""
     import pandas as pd
 
-    from ..errors import shorten
+    from ..errors import shorten_once
 
     status = results["status"].astype(object)
     bad = results[status.isin(["failed", "error"])]
@@ -243,7 +228,7 @@ def _failures(results: pd.DataFrame, limit: int = _SHOWN) -> str:
         task = str(rec["task"]) + (f".{rec['criterion']}" if rec["criterion"] else "")
         why = rec["error"] if rec["status"] == "error" else rec["reason"]
         why = "" if pd.isna(why) else " ".join(str(why).split())
-        rows.append([str(rec["row"]), task, str(rec["status"]), shorten(why, 160)])
+        rows.append([str(rec["row"]), task, str(rec["status"]), shorten_once(why, 160)])
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     body = ["  " + "  ".join(r[i].ljust(widths[i]) for i in range(3)) + "  " + r[3] for r in rows]
     more = len(bad) - len(shown)
