@@ -14,8 +14,10 @@ Example:
 from __future__ import annotations
 
 from . import accessor as _accessor  # noqa: F401  (registers df.wb)
+from .agreement import Agreement, agreement
 from .compare import Comparison, compare
 from .errors import (
+    AgreementError,
     ColumnsError,
     CompareError,
     DataError,
@@ -41,6 +43,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "RESULT_COLUMNS",
+    "Agreement",
+    "AgreementError",
     "AssertionTask",
     "ColumnsError",
     "CompareError",
@@ -63,6 +67,7 @@ __all__ = [
     "Workbench",
     "WorkbenchError",
     "__version__",
+    "agreement",
     "compare",
     "delete_run",
     "estimate",
