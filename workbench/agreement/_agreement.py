@@ -30,7 +30,8 @@ from ._stats import (
 __all__ = ["agreement"]
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("row", "task", "criterion", "status", "passed", "score")
-"""Columns a results frame needs for :func:`agreement`; ``kind``, ``label`` and ``reason`` are used when present."""
+"""Columns a results frame needs for :func:`agreement`; ``kind``, ``label`` and ``reason`` are used
+when present."""
 
 _USABLE = ("passed", "failed", "scored")
 """Judge statuses that carry a verdict; ``error`` and ``skipped`` cells are left out and counted."""
@@ -186,8 +187,8 @@ def _split_by(by: Any, labels: Any, columns: Any) -> tuple[pd.Series | None, Any
                 first = per_row[clash].iloc[0]["row"]
                 seen = per_row.loc[per_row["row"] == first, by].tolist()
                 raise AgreementError(
-                    f"by={by!r}: row {first!r} has several values of {by!r} in the labels ({cap_list(seen)}); "
-                    "a row belongs to one group."
+                    f"by={by!r}: row {first!r} has several values of {by!r} in the labels "
+                    f"({cap_list(seen)}); a row belongs to one group."
                 )
             return pd.Series(per_row[by].to_numpy(), index=per_row["row"].to_numpy()), labels
         return labels[by], labels if columns is not None else labels.drop(columns=by)
@@ -244,26 +245,30 @@ def _agree(
     seed: int,
 ) -> Agreement:
     checks = _checks(results)
-    label_checks = list(dict.fromkeys(zip(labels["task"].astype(str), labels["criterion"].astype(str))))
+    named = labels[["task", "criterion"]].drop_duplicates()
+    label_checks = list(zip(named["task"].astype(str), named["criterion"].astype(str)))
     unknown = [k for k in label_checks if k not in checks]
     if unknown:
         have = [_name(*k) for k in checks]
         shown = [_name(*k) for k in unknown]
         raise AgreementError(
             f"the labels name {len(unknown)} (task, criterion) the run does not have: {cap_list(shown)}"
-            f"{did_you_mean(shown[0], have)}.\nThe run has {cap_list(have)}. Fix the task or criterion "
+            f"{did_you_mean(shown[0], have) or '.'}\nThe run has {cap_list(have)}. Fix the task or criterion "
             "names of the labels (an assertion's criterion is '')."
         )
     all_rows = pd.Index(pd.unique(results["row"].to_numpy()))
     in_run = all_rows.get_indexer(labels["row"].to_numpy()) >= 0
     if not in_run.any():
         raise AgreementError(
-            f"no labelled row is in the run: labels have rows {cap_list(list(pd.unique(labels['row'].to_numpy()))[:5], 5)}, "
+            "no labelled row is in the run: labels have rows "
+            f"{cap_list(list(pd.unique(labels['row'].to_numpy()))[:5], 5)}, "
             f"the run has {cap_list(list(all_rows[:5]), 5)}. Rows are matched on the evaluated DataFrame's "
             "index labels: index the labels the same way."
         )
     _check_duplicates(labels)
-    fingerprint = labels["criterion_fingerprint"].astype(object).where(labels["criterion_fingerprint"].notna(), "")
+    fingerprint = (
+        labels["criterion_fingerprint"].astype(object).where(labels["criterion_fingerprint"].notna(), "")
+    )
     units = labels.groupby(
         [labels["task"].astype(str), labels["criterion"].astype(str), fingerprint], sort=False
     ).indices
@@ -277,8 +282,8 @@ def _agree(
         x, passed = _human_values(part, scale, _name(task, criterion), problems)
         if np.isnan(x).all() and not np.isnan(passed).all() and check.cells["passed"].isna().all():
             problems.append(
-                f"{_name(task, criterion)}: the labels give pass/fail, but the judge neither passes nor fails "
-                "(the criterion has no threshold); set threshold= on the criterion, or label scores"
+                f"{_name(task, criterion)}: the labels give pass/fail, but the judge neither passes nor "
+                "fails (the criterion has no threshold); set threshold= on the criterion, or label scores"
             )
         prepared.append((check, str(fp), part, scale, x, passed))
     if problems:
@@ -292,15 +297,21 @@ def _agree(
         unit = _Unit(check, fp, part, scale, x, passed, all_rows, groups)
         rows.append(unit.table_row(confidence, n_resamples, seed))
         pairs.append(unit.pairs())
-        humans.append({"task": check.task, "criterion": check.criterion, "criterion_fingerprint": fp, **unit.humans})
-        excluded.append({"task": check.task, "criterion": check.criterion, "criterion_fingerprint": fp, **unit.excluded})
+        humans.append(
+            {"task": check.task, "criterion": check.criterion, "criterion_fingerprint": fp, **unit.humans}
+        )
+        excluded.append(
+            {"task": check.task, "criterion": check.criterion, "criterion_fingerprint": fp, **unit.excluded}
+        )
         cells[(check.task, check.criterion, fp)] = unit.cells()
     return Agreement(
         name=name,
         table=_typed(pd.DataFrame(rows), TABLE_COLUMNS),
         pairs=pd.concat(pairs, ignore_index=True),
         humans=_typed(pd.DataFrame(humans), ("task", "criterion", "criterion_fingerprint", *HUMAN_COLUMNS)),
-        excluded=_typed(pd.DataFrame(excluded), ("task", "criterion", "criterion_fingerprint", *EXCLUDED_COLUMNS)),
+        excluded=_typed(
+            pd.DataFrame(excluded), ("task", "criterion", "criterion_fingerprint", *EXCLUDED_COLUMNS)
+        ),
         confidence=confidence,
         n_resamples=n_resamples,
         _cells=cells,
@@ -329,10 +340,11 @@ def _typed(frame: pd.DataFrame, names: tuple[str, ...]) -> pd.DataFrame:
 
 def _check_duplicates(labels: pd.DataFrame) -> None:
     key = ["row", "task", "criterion", "annotator", "criterion_fingerprint"]
-    frame = labels[key].astype(object).where(labels[key].notna(), "\x00")
-    dup = frame.duplicated(keep=False)
+    # integer codes per column (missing is a code of its own): duplicated() on ints is fast
+    codes = pd.DataFrame({c: pd.factorize(labels[c], use_na_sentinel=False)[0] for c in key})
+    dup = codes.duplicated(keep=False).to_numpy()
     if dup.any():
-        first = labels[dup.to_numpy()].iloc[0]
+        first = labels[dup].iloc[0]
         who = "" if pd.isna(first["annotator"]) else f" by annotator {first['annotator']!r}"
         raise AgreementError(
             f"the labels hold {int(dup.sum())} repeated labels, e.g. row {first['row']!r} of "
@@ -453,7 +465,13 @@ class _Unit:
         self.group = None
         if groups is not None:
             self.group = groups.reindex(check.index[use_cells]).to_numpy(dtype=object)
-        self.humans = human_figures(self.raw_row, self.raw_annotator, self._human_scale_values(), self._human_scale(), self._human_judge())
+        self.humans = human_figures(
+            self.raw_row,
+            self.raw_annotator,
+            self._human_scale_values(),
+            self._human_scale(),
+            self._human_judge(),
+        )
         self.excluded["no_majority"] = int(self.tied.sum())
 
     # --- per row: the people's values and the judge's -----------------------------
@@ -572,7 +590,9 @@ class _Unit:
             row.update(pass_metrics(self.judge_passed[pp], self.human_passed[pp]))
         h = self.humans
         row["annotators"] = h["annotators"]
-        level = "ordinal" if scale.level == "ordinal" else "interval" if scale.level == "interval" else "nominal"
+        level = (
+            "ordinal" if scale.level == "ordinal" else "interval" if scale.level == "interval" else "nominal"
+        )
         row["alpha"] = h[f"alpha_{level}"] if self._human_scale() is self.scale else h["alpha_nominal"]
         row["human_spearman"] = h["human_spearman"]
         row["human_kappa"] = h["human_kappa"]

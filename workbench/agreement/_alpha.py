@@ -138,7 +138,7 @@ def alpha_of(units: np.ndarray, values: np.ndarray, level: Level) -> float:
 
 def _mid_cumulative(v: np.ndarray) -> np.ndarray:
     """Each value's ``N_{<c} + n_c / 2`` among the values, the position the ordinal metric uses."""
-    distinct, inverse, counts = np.unique(v, return_inverse=True, return_counts=True)
+    _, inverse, counts = np.unique(v, return_inverse=True, return_counts=True)
     below = np.cumsum(counts) - counts
     return (below + counts / 2.0)[inverse.ravel()].astype(np.float64)
 

@@ -84,7 +84,11 @@ def human_figures(
         kappa = lambda a, b: cohen_kappa(confusion_counts(a, b, k), weights)
         valid = eligible & (ref >= 0)
         human, judge = _loo(
-            annotator, valid, categories.astype(float), ref.astype(float), judge_cat.astype(float),
+            annotator,
+            valid,
+            categories.astype(float),
+            ref.astype(float),
+            judge_cat.astype(float),
             lambda a, b: kappa(a.astype(np.int64), b.astype(np.int64)),
         )
         out["human_kappa"], out["human_kappa_min"], out["human_kappa_max"] = _spread(human)

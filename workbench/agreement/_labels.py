@@ -122,7 +122,9 @@ def _from_long(labels: pd.DataFrame) -> pd.DataFrame:
             "score": _scores(labels.get("score", none), "score"),
             "label": _text(labels.get("label", none), "label"),
             "passed": _booleans(labels.get("passed", none), "passed"),
-            "criterion_fingerprint": _text(labels.get("criterion_fingerprint", none), "criterion_fingerprint"),
+            "criterion_fingerprint": _text(
+                labels.get("criterion_fingerprint", none), "criterion_fingerprint"
+            ),
         }
     )
     for c in labels.columns:
@@ -161,7 +163,9 @@ def _from_wide(labels: pd.DataFrame, columns: Mapping[str, Target] | None) -> pd
             f"Columns in the frame: {cap_list(have)}."
         )
     if not mapping:
-        raise AgreementError("the labels frame has no columns to read; pass columns={column: 'task.criterion'}.")
+        raise AgreementError(
+            "the labels frame has no columns to read; pass columns={column: 'task.criterion'}."
+        )
     rows = labels.index.to_flat_index() if isinstance(labels.index, pd.MultiIndex) else labels.index
     parts = []
     for name, target in mapping.items():
@@ -202,9 +206,13 @@ def _value_kind(values: pd.Series, name: Any) -> str:
     )
 
 
-def _text(values: pd.Series, name: str) -> pd.arrays.StringArray:
+def _text(values: pd.Series, name: str) -> pd.api.extensions.ExtensionArray:
+    if pd.api.types.is_string_dtype(values.dtype) or isinstance(values.dtype, pd.CategoricalDtype):
+        return values.astype("string").array  # Arrow-backed strings convert without a Python loop
     arr = values.to_numpy(dtype=object)
     missing = pd.isna(arr)
+    if missing.all():
+        return pd.array([None] * len(arr), dtype="string")
     return pd.array(np.where(missing, None, arr.astype(str)), dtype="string")
 
 
@@ -229,8 +237,12 @@ def _booleans(values: pd.Series, name: Any) -> pd.arrays.BooleanArray:
         return pd.array(values.to_numpy(dtype=object, na_value=None), dtype="boolean")
     arr = values.to_numpy(dtype=object)
     missing = pd.isna(arr)
+    if missing.all():
+        return pd.array([None] * len(arr), dtype="boolean")
     number = (int, float, np.integer, np.floating)
-    ok = np.array([isinstance(x, (bool, np.bool_)) or (isinstance(x, number) and x in (0, 1)) for x in arr], bool)
+    ok = np.array(
+        [isinstance(x, (bool, np.bool_)) or (isinstance(x, number) and x in (0, 1)) for x in arr], bool
+    )
     bad = arr[~missing & ~ok]
     if len(bad):
         raise AgreementError(

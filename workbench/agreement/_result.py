@@ -263,19 +263,22 @@ class Agreement:
     def _lines(self) -> list[str]:
         t = self.table
         rows = self.pairs["row"].nunique() if len(self.pairs) else 0
-        lines = [
-            f"Agreement of {self.name!r} with human labels: {len(t)} "
-            f"{'check' if len(t) == 1 else 'checks'}, {rows:,} labelled rows"
-        ]
+        checks = "check" if len(t) == 1 else "checks"
+        lines = [f"Agreement of {self.name!r} with human labels: {len(t)} {checks}, {rows:,} labelled rows"]
         pct = f"{self.confidence:.0%}"
         for r in t.itertuples(index=False):
             parts = [f"n={r.n}"]
             if pd.notna(r.exact):
                 parts.append(f"exact {r.exact:.2f}")
             if pd.notna(r.kappa):
-                parts.append(f"kappa {r.kappa:.2f}" + (f" (humans {r.human_kappa:.2f})" if pd.notna(r.human_kappa) else ""))
+                parts.append(
+                    f"kappa {r.kappa:.2f}"
+                    + (f" (humans {r.human_kappa:.2f})" if pd.notna(r.human_kappa) else "")
+                )
             if pd.notna(r.spearman):
-                interval = f" [{r.spearman_low:.2f}, {r.spearman_high:.2f}]" if pd.notna(r.spearman_low) else ""
+                interval = (
+                    f" [{r.spearman_low:.2f}, {r.spearman_high:.2f}]" if pd.notna(r.spearman_low) else ""
+                )
                 humans = f" (humans {r.human_spearman:.2f})" if pd.notna(r.human_spearman) else ""
                 parts.append(f"Spearman {r.spearman:.2f}{interval}{humans}")
             if pd.notna(r.spearman_grouped):

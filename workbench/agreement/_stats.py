@@ -183,9 +183,7 @@ def kendall_of_tables(grid: np.ndarray) -> np.ndarray:
         return np.where(denom > 0, (concordant - discordant) / np.sqrt(denom), np.nan)
 
 
-def grouped_correlations(
-    x: np.ndarray, y: np.ndarray, group: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+def grouped_correlations(x: np.ndarray, y: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Spearman's rho and Kendall's tau-b within each group (scipy on each group's pairs), one
     value per distinct group code in ascending order; NaN for a group of fewer than two pairs
     or with a constant side."""
