@@ -789,3 +789,99 @@ def test_ten_thousand_rows_by_five_criteria_with_intervals_is_fast() -> None:
     elapsed = time.perf_counter() - start
     assert ag.table["spearman_low"].notna().all() and ag.table["alpha"].notna().all()
     assert elapsed < 6.0, f"agreement took {elapsed:.2f}s (goal: 3 s on a quiet machine)"
+
+
+# --- charts ---------------------------------------------------------------------------------
+
+
+def data_of(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    return next(iter(spec["datasets"].values()))
+
+
+@pytest.fixture(scope="module")
+def with_experts(run: wb.Run, summeval: pd.DataFrame) -> wb.Agreement:
+    return wb.agreement(run, three_experts(summeval, CRITERIA), by=summeval["doc_id"])
+
+
+def test_confusion_heatmap_draws_the_confusion_matrix(with_experts: wb.Agreement) -> None:
+    from workbench import charts
+
+    spec = charts.confusion_heatmap(with_experts, "summary", "coherence").to_dict()
+    assert [layer["mark"]["type"] for layer in spec["layer"]] == ["rect", "text"]
+    enc = spec["layer"][0]["encoding"]
+    assert (enc["x"]["field"], enc["y"]["field"], enc["color"]["field"]) == ("human", "judge", "count")
+    assert enc["y"]["sort"] == ["5", "4", "3", "2", "1"]  # best at the top
+    matrix = with_experts.confusion("summary", "coherence")
+    cells = {(d["judge"], d["human"]): d["count"] for d in data_of(spec)}
+    assert cells == {(j, h): int(matrix.loc[j, h]) for j in matrix.index for h in matrix.columns}
+    agree = [d for d in data_of(spec) if d["agree"]]
+    assert len(agree) == 5 and all(d["judge"] == d["human"] for d in agree)
+    pf = charts.confusion_heatmap(with_experts, "summary", "coherence", passed=True).to_dict()
+    assert {d["judge"] for d in data_of(pf)} == {"fail", "pass"}
+    with pytest.raises(wb.AgreementError, match=r"draws one check, and 4 were labelled"):
+        charts.confusion_heatmap(with_experts)
+
+
+def test_agreement_by_criterion_shows_intervals_and_the_human_ceiling(with_experts: wb.Agreement) -> None:
+    from workbench import charts
+
+    spec = charts.agreement_by_criterion(with_experts).to_dict()
+    assert [layer["mark"]["type"] for layer in spec["layer"]] == ["rule", "point"]
+    rows = data_of(spec)
+    t, h = with_experts.table, with_experts.humans
+    judge = [r for r in rows if r["who"] == "Judge"]
+    people = [r for r in rows if r["who"] != "Judge"]
+    assert [r["value"] for r in judge] == pytest.approx(t["spearman"].tolist())
+    assert [r["low"] for r in judge] == pytest.approx(t["spearman_low"].tolist())
+    assert [r["high"] for r in judge] == pytest.approx(t["spearman_high"].tolist())
+    assert [r["value"] for r in people] == pytest.approx(h["human_spearman"].tolist())
+    assert [r["low"] for r in people] == pytest.approx(h["human_spearman_min"].tolist())
+    assert [r["high"] for r in people] == pytest.approx(h["human_spearman_max"].tolist())
+    assert spec["layer"][1]["encoding"]["shape"]["scale"]["range"] == ["circle", "diamond"]
+    grouped = data_of(charts.agreement_by_criterion(with_experts, "spearman_grouped").to_dict())
+    assert [r["value"] for r in grouped] == pytest.approx(t["spearman_grouped"].tolist())
+    mcc = data_of(charts.agreement_by_criterion(with_experts, "mcc").to_dict())
+    assert all(r["low"] == r["value"] == r["high"] for r in mcc)  # no interval for MCC
+    with pytest.raises(wb.AgreementError, match="metric='rho' is not one of"):
+        charts.agreement_by_criterion(with_experts, "rho")
+
+
+def test_judge_vs_human_is_a_jittered_scatter_with_the_row_in_the_tooltip(
+    with_experts: wb.Agreement, style_run: wb.Run
+) -> None:
+    from workbench import charts
+
+    one = charts.judge_vs_human(with_experts, "summary", "coherence").to_dict()
+    dots = one["layer"][1]
+    assert dots["mark"]["type"] == "circle" and dots["encoding"]["tooltip"][0]["field"] == "row"
+    rows = data_of(one)
+    pairs = with_experts.pairs[with_experts.pairs["criterion"] == "coherence"]
+    assert len(rows) == len(pairs) == 160
+    assert max(abs(r["judge_y"] - r["judge"]) for r in rows) <= 0.2
+    assert max(abs(r["human_x"] - r["human"]) for r in rows) <= 0.2
+    assert {r["agreement"] for r in rows} == {"Agree", "Disagree"}
+    assert one == charts.judge_vs_human(with_experts, "summary", "coherence").to_dict()  # seeded jitter
+    every = charts.judge_vs_human(with_experts).to_dict()
+    assert every["facet"]["field"] == "check" and len({r["check"] for r in data_of(every)}) == 4
+
+    labels = wb.agreement(style_run, style_people())
+    tone = charts.judge_vs_human(labels, "style", "tone").to_dict()
+    assert tone["encoding"]["x"]["field"] == "human_label" and tone["encoding"]["xOffset"]["field"] == "jx"
+
+
+def test_agreement_charts_render_offline() -> None:
+    import vl_convert
+
+    from workbench import charts
+
+    results = frame(score=[1, 2, 3, 4, 5, 4, 2, 3])
+    labels = pd.concat(
+        [
+            people(score=[1, 3, 3, 4, 5, 5, 2, 2], annotator="a"),
+            people(score=[2, 2, 3, 5, 5, 4, 1, 3], annotator="b"),
+        ]
+    )
+    ag = wb.agreement(results, labels)
+    for chart in (charts.confusion_heatmap(ag), charts.agreement_by_criterion(ag), charts.judge_vs_human(ag)):
+        svg = vl_convert.vegalite_to_svg(chart.to_dict(), vl_version="5.8")
+        assert svg.startswith("<svg") and "NaN" not in svg
