@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -12,7 +12,7 @@ import pandas as pd
 from ..errors import AgreementError, ColumnsError, cap_list, did_you_mean
 from ..specs import Suite
 from ._humans import HUMAN_COLUMNS, human_figures
-from ._labels import Target, is_long, labels_frame
+from ._labels import Target, is_long, labels_frame, object_values
 from ._result import EXCLUDED_COLUMNS, PAIR_COLUMNS, TABLE_COLUMNS, Agreement, Cells
 from ._scale import Scale, binary_scale, scale_of
 from ._stats import (
@@ -244,6 +244,11 @@ def _agree(
     n_resamples: int,
     seed: int,
 ) -> Agreement:
+    if groups is not None and groups.index.has_duplicates:
+        dup = groups.index[groups.index.duplicated()][0]
+        raise AgreementError(
+            f"by= gives row {dup!r} more than one group; pass one group per row label, e.g. df['doc_id']."
+        )
     checks = _checks(results)
     named = labels[["task", "criterion"]].drop_duplicates()
     label_checks = list(zip(named["task"].astype(str), named["criterion"].astype(str)))
@@ -275,7 +280,8 @@ def _agree(
     order = {k: i for i, k in enumerate(checks)}
     problems: list[str] = []
     prepared = []
-    for (task, criterion, fp), idx in sorted(units.items(), key=lambda kv: order[kv[0][:2]]):
+    keyed = [(cast(tuple[str, str, str], key), idx) for key, idx in units.items()]
+    for (task, criterion, fp), idx in sorted(keyed, key=lambda kv: order[kv[0][:2]]):
         check = checks[(task, criterion)]
         part = labels.iloc[idx]
         scale = _scale(suite, check, part)
@@ -362,7 +368,7 @@ def _scale(suite: Suite | None, check: _Check, part: pd.DataFrame) -> Scale:
         check.kind,
         usable,
         part["score"].to_numpy(dtype=np.float64, na_value=np.nan),
-        part["label"].to_numpy(dtype=object, na_value=None),
+        object_values(part["label"]),
     )
 
 
@@ -372,7 +378,7 @@ def _human_values(
     """Each label's value on the scale (NaN: none) and its own ``passed`` as 1.0/0.0 (NaN: not
     given). A problem is added for every value the scale does not allow."""
     score = part["score"].to_numpy(dtype=np.float64, na_value=np.nan)
-    label = part["label"].to_numpy(dtype=object, na_value=None)
+    label = object_values(part["label"])
     given = part["passed"].to_numpy(dtype=np.float64, na_value=np.nan)
     x = np.full(len(part), np.nan)
     has_score, has_label = ~np.isnan(score), pd.notna(label)
@@ -428,11 +434,14 @@ class _Unit:
         groups: pd.Series | None,
     ) -> None:
         self.check, self.fingerprint, self.scale = check, fingerprint, scale
-        label_rows = part["row"].to_numpy()
+        label_rows = pd.Index(part["row"].to_numpy())
         cell = check.index.get_indexer(label_rows)
         in_run = all_rows.get_indexer(label_rows) >= 0
         has_any = ~np.isnan(x) | ~np.isnan(passed)
-        distinct = lambda mask: len(pd.unique(label_rows[mask]))
+
+        def distinct(mask: np.ndarray) -> int:
+            return int(label_rows[mask].nunique())
+
         self.excluded = {
             "not_in_run": distinct(~in_run),
             "no_judge_cell": distinct(in_run & (cell < 0)),
@@ -534,8 +543,8 @@ class _Unit:
         if scale.judge_field == "passed":
             jx = cells["passed"].to_numpy(dtype=np.float64, na_value=np.nan)
         elif scale.judge_field == "label":
-            jx = pd.Series(cells["label"].to_numpy(dtype=object, na_value=None)).map(scale.label_values)
-            jx = jx.to_numpy(dtype=np.float64, na_value=np.nan)
+            mapped = pd.Series(object_values(cells["label"]), dtype=object).map(scale.label_values)
+            jx = mapped.to_numpy(dtype=np.float64, na_value=np.nan)
         else:
             jx = cells["score"].to_numpy(dtype=np.float64, na_value=np.nan)
         self.judge_x = jx
@@ -543,8 +552,8 @@ class _Unit:
         self.judge_passed = cells["passed"].to_numpy(dtype=np.float64, na_value=np.nan)
         self.judge_score = cells["score"].to_numpy(dtype=np.float64, na_value=np.nan)
         none = np.full(len(cells), None, dtype=object)
-        self.judge_label = cells["label"].to_numpy(dtype=object, na_value=None) if "label" in cells else none
-        self.reason = cells["reason"].to_numpy(dtype=object, na_value=None) if "reason" in cells else none
+        self.judge_label = object_values(cells["label"]) if "label" in cells else none
+        self.reason = object_values(cells["reason"]) if "reason" in cells else none
 
     def _human_scale(self) -> Scale:
         if np.isnan(self.raw_x).all() and not np.isnan(self.raw_passed).all():
@@ -638,8 +647,9 @@ class _Unit:
         rows = self.check.index[self.position][keep]
         judge_score = self.judge_x if scale.level != "nominal" else np.full(len(jx), np.nan)
         human_score = self.human_x if scale.level != "nominal" else np.full(len(jx), np.nan)
-        if scale.level == "binary":
-            human_score = np.where(np.isnan(self.pass_share), human_score, self.pass_share)
+        if scale.level == "binary":  # the share of people who passed the row
+            given = self.counts.sum(axis=1)
+            human_score = np.where(given > 0, self.counts[:, 1] / np.maximum(given, 1), np.nan)
         frame = {
             "row": rows,
             "task": pd.array([self.check.task] * k, dtype="string"),

@@ -81,7 +81,10 @@ def human_figures(
             ref = _majority_of_others(row, categories, k, len(m))
         judge_cat = scale.category(judge_x[row])
         weights = "quadratic" if scale.level == "ordinal" else "none"
-        kappa = lambda a, b: cohen_kappa(confusion_counts(a, b, k), weights)
+
+        def kappa(a: np.ndarray, b: np.ndarray) -> float:
+            return cohen_kappa(confusion_counts(a.astype(np.int64), b.astype(np.int64), k), weights)
+
         valid = eligible & (ref >= 0)
         human, judge = _loo(
             annotator,
@@ -89,7 +92,7 @@ def human_figures(
             categories.astype(float),
             ref.astype(float),
             judge_cat.astype(float),
-            lambda a, b: kappa(a.astype(np.int64), b.astype(np.int64)),
+            kappa,
         )
         out["human_kappa"], out["human_kappa_min"], out["human_kappa_max"] = _spread(human)
         out["judge_kappa_loo"] = _mean(judge)

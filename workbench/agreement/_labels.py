@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..errors import AgreementError, ColumnsError, cap_list, did_you_mean
 
-__all__ = ["LABEL_COLUMNS", "VALUE_COLUMNS", "labels_frame"]
+__all__ = ["LABEL_COLUMNS", "VALUE_COLUMNS", "is_long", "labels_frame", "object_values"]
 
 LABEL_COLUMNS: tuple[str, ...] = (
     "row",
@@ -93,6 +93,11 @@ def labels_frame(labels: pd.DataFrame, columns: Mapping[str, Target] | None = No
             f"(it has {cap_list(_present(labels))}); drop columns=."
         )
     return _from_wide(labels, columns)
+
+
+def object_values(values: pd.Series) -> np.ndarray:
+    """The values as an object array, missing ones as ``None``."""
+    return values.to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload,no-any-return]
 
 
 def is_long(frame: pd.DataFrame) -> bool:
@@ -213,7 +218,9 @@ def _text(values: pd.Series, name: str) -> pd.api.extensions.ExtensionArray:
     missing = pd.isna(arr)
     if missing.all():
         return pd.array([None] * len(arr), dtype="string")
-    return pd.array(np.where(missing, None, arr.astype(str)), dtype="string")
+    text = arr.astype(str).astype(object)
+    text[missing] = None
+    return pd.array(text, dtype="string")
 
 
 def _scores(values: pd.Series, name: Any) -> pd.arrays.FloatingArray:
@@ -234,7 +241,7 @@ def _scores(values: pd.Series, name: Any) -> pd.arrays.FloatingArray:
 
 def _booleans(values: pd.Series, name: Any) -> pd.arrays.BooleanArray:
     if pd.api.types.is_bool_dtype(values.dtype):  # bool or boolean: nothing to check
-        return pd.array(values.to_numpy(dtype=object, na_value=None), dtype="boolean")
+        return pd.array(object_values(values), dtype="boolean")
     arr = values.to_numpy(dtype=object)
     missing = pd.isna(arr)
     if missing.all():

@@ -138,8 +138,9 @@ class Agreement:
             ``difference`` (points apart on ordered scales; the share of annotators who gave
             another label or pass/fail otherwise), ``annotators``, ``human_spread`` (how far the
             people were apart), the judge's ``reason``, the row's ``group`` and ``disagrees``.
-        humans: per check, the annotators' agreement among themselves: ``units`` (rows with at
-            least two labels), Krippendorff's ``alpha_nominal``, ``alpha_ordinal``,
+        humans: per check, the annotators' agreement among themselves, on the rows paired with
+            the judge (so it sits beside the judge's figures): ``units`` (rows with at least two
+            labels), Krippendorff's ``alpha_nominal``, ``alpha_ordinal``,
             ``alpha_interval``; ``human_spearman``/``human_kappa``: each annotator against the
             mean (or majority) of the others, averaged, with ``_min``/``_max`` over annotators;
             ``judge_spearman_loo``/``judge_kappa_loo``: the judge against the same references.
@@ -266,31 +267,30 @@ class Agreement:
         checks = "check" if len(t) == 1 else "checks"
         lines = [f"Agreement of {self.name!r} with human labels: {len(t)} {checks}, {rows:,} labelled rows"]
         pct = f"{self.confidence:.0%}"
-        for r in t.itertuples(index=False):
-            parts = [f"n={r.n}"]
-            if pd.notna(r.exact):
-                parts.append(f"exact {r.exact:.2f}")
-            if pd.notna(r.kappa):
-                parts.append(
-                    f"kappa {r.kappa:.2f}"
-                    + (f" (humans {r.human_kappa:.2f})" if pd.notna(r.human_kappa) else "")
-                )
-            if pd.notna(r.spearman):
-                interval = (
-                    f" [{r.spearman_low:.2f}, {r.spearman_high:.2f}]" if pd.notna(r.spearman_low) else ""
-                )
-                humans = f" (humans {r.human_spearman:.2f})" if pd.notna(r.human_spearman) else ""
-                parts.append(f"Spearman {r.spearman:.2f}{interval}{humans}")
-            if pd.notna(r.spearman_grouped):
-                parts.append(f"per group {r.spearman_grouped:.2f} over {r.groups} groups")
-            if pd.notna(r.mcc):
-                parts.append(f"MCC {r.mcc:.2f}")
-            if pd.notna(r.alpha):
-                parts.append(f"alpha {r.alpha:.2f}")
-            if r.excluded:
-                parts.append(f"{r.excluded} excluded")
-            version = f" @{r.criterion_fingerprint}" if pd.notna(r.criterion_fingerprint) else ""
-            lines.append(f"  {_name(r.task, r.criterion)}{version} ({r.scale}): " + ", ".join(parts))
+        for r in t.to_dict("records"):
+            parts = [f"n={r['n']}"]
+            if pd.notna(r["exact"]):
+                parts.append(f"exact {r['exact']:.2f}")
+            if pd.notna(r["kappa"]):
+                humans = f" (humans {r['human_kappa']:.2f})" if pd.notna(r["human_kappa"]) else ""
+                parts.append(f"kappa {r['kappa']:.2f}{humans}")
+            if pd.notna(r["spearman"]):
+                low, high = r["spearman_low"], r["spearman_high"]
+                interval = f" [{low:.2f}, {high:.2f}]" if pd.notna(low) else ""
+                humans = f" (humans {r['human_spearman']:.2f})" if pd.notna(r["human_spearman"]) else ""
+                parts.append(f"Spearman {r['spearman']:.2f}{interval}{humans}")
+            if pd.notna(r["spearman_grouped"]):
+                parts.append(f"per group {r['spearman_grouped']:.2f} over {r['groups']} groups")
+            if pd.notna(r["mcc"]):
+                parts.append(f"MCC {r['mcc']:.2f}")
+            if pd.notna(r["alpha"]):
+                parts.append(f"alpha {r['alpha']:.2f}")
+            if r["excluded"]:
+                parts.append(f"{r['excluded']} excluded")
+            fp = r["criterion_fingerprint"]
+            version = f" @{fp}" if pd.notna(fp) else ""
+            name = _name(str(r["task"]), str(r["criterion"]))
+            lines.append(f"  {name}{version} ({r['scale']}): " + ", ".join(parts))
         lines.append(f"  intervals: {pct} bootstrap percentile, {self.n_resamples:,} resamples")
         lines.append(f"  {int(self.pairs['disagrees'].sum()):,} disagreements (see .disagreements)")
         return lines

@@ -66,16 +66,19 @@ def pass_metrics(judge: np.ndarray, human: np.ndarray) -> dict[str, float]:
     fp = float(((judge == 1) & (human == 0)).sum())
     fn = float(((judge == 0) & (human == 1)).sum())
     tn = float(((judge == 0) & (human == 0)).sum())
-    ratio = lambda a, b: a / b if b else float("nan")
     denom = math.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
     return {
-        "mcc": ratio(tp * tn - fp * fn, denom),
-        "f1": ratio(2 * tp, 2 * tp + fp + fn),
-        "precision": ratio(tp, tp + fp),
-        "recall": ratio(tp, tp + fn),
-        "false_pass_rate": ratio(fp, fp + tn),
-        "false_fail_rate": ratio(fn, fn + tp),
+        "mcc": _ratio(tp * tn - fp * fn, denom),
+        "f1": _ratio(2 * tp, 2 * tp + fp + fn),
+        "precision": _ratio(tp, tp + fp),
+        "recall": _ratio(tp, tp + fn),
+        "false_pass_rate": _ratio(fp, fp + tn),
+        "false_fail_rate": _ratio(fn, fn + tp),
     }
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if b else float("nan")
 
 
 def correlations(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -112,9 +115,9 @@ def bootstrap_correlations(
         step = max(1, _CHUNK_CELLS // (k1 * k2))
         for start in range(0, n_resamples, step):
             b = min(step, n_resamples - start)
-            grid = np.zeros((b, k1 * k2))
-            grid[:, cells] = rng.multinomial(n, p, size=b)
-            grid = grid.reshape(b, k1, k2)
+            flat = np.zeros((b, k1 * k2))
+            flat[:, cells] = rng.multinomial(n, p, size=b)
+            grid = flat.reshape(b, k1, k2)
             rho[start : start + b] = spearman_of_tables(grid)
             tau[start : start + b] = kendall_of_tables(grid)
     else:

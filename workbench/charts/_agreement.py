@@ -114,9 +114,14 @@ def confusion_heatmap(
     task, criterion = _one_check(ag, task, criterion, "confusion_heatmap")
     matrix = ag.confusion(task, criterion, passed=passed, criterion_fingerprint=criterion_fingerprint)
     names = [str(n) for n in matrix.index]
-    data = matrix.rename_axis(index="judge", columns="human").stack().rename("count").reset_index()
-    data["judge"], data["human"] = data["judge"].astype(str), data["human"].astype(str)
-    data["count"] = data["count"].astype(int)
+    k = len(names)
+    data = pd.DataFrame(
+        {
+            "judge": np.repeat(names, k),
+            "human": np.tile(names, k),
+            "count": matrix.to_numpy().ravel().astype(int),
+        }
+    )
     per_judge = data.groupby("judge")["count"].transform("sum")
     data["share"] = np.where(per_judge > 0, data["count"] / per_judge.where(per_judge > 0, 1), 0.0)
     data["agree"] = data["judge"] == data["human"]
@@ -376,19 +381,17 @@ def judge_vs_human(
             color=colour,
             tooltip=tips,
         )
-        layered = alt.layer(diagonal, dots).properties(width=width, height=height)
+        layered = alt.LayerChart(layer=[diagonal, dots]).properties(width=width, height=height)
         if task is None and data["check"].nunique() > 1:
-            return (
-                layered.facet(
-                    facet=alt.Facet("check:N", title=None, sort=list(dict.fromkeys(data["check"]))), columns=3
-                )
-                .resolve_scale(x="independent", y="independent")
-                .properties(title=title)
+            panels = alt.Facet("check:N", title=None, sort=list(dict.fromkeys(data["check"])))
+            faceted: alt.FacetChart = layered.facet(facet=panels, columns=3).resolve_scale(
+                x="independent", y="independent"
             )
+            return faceted.properties(title=title)
         return layered.properties(title=title)
     data["jx"] = rng.uniform(-0.3, 0.3, len(data))
     data["jy"] = rng.uniform(-0.3, 0.3, len(data))
-    return (
+    chart: alt.Chart = (
         alt.Chart(data)
         .mark_circle(size=36, opacity=0.7)
         .encode(
@@ -401,6 +404,7 @@ def judge_vs_human(
         )
         .properties(width=width, height=height, title=title)
     )
+    return chart
 
 
 def _gap(values: np.ndarray) -> float:
