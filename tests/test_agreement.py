@@ -184,6 +184,27 @@ def test_grouped_correlation_equals_a_per_document_loop(run: wb.Run, summeval: p
     assert set(ag.pairs["group"]) == set(summeval["doc_id"])
 
 
+def test_groups_of_every_size_equal_a_loop_over_the_groups() -> None:
+    rng = np.random.default_rng(8)
+    sizes = [1, 2, 2, 3, 5, 5, 5, 16, 16, 40, 250]  # one row, pairs, equal sizes, one big group
+    group = np.repeat(np.arange(len(sizes)), sizes)
+    n = len(group)
+    judge = rng.integers(1, 6, n).astype(float)
+    human = np.clip(judge + rng.integers(-1, 2, n), 1, 5)
+    human[group == 4] = 3  # a constant side: no correlation in that group
+    ag = wb.agreement(frame(score=judge), people(score=human), by=pd.Series(group))
+    rhos, taus = [], []
+    for k in range(len(sizes)):
+        j, h = judge[group == k], human[group == k]
+        if len(j) > 1 and len(set(j)) > 1 and len(set(h)) > 1:
+            rhos.append(stats.spearmanr(j, h).statistic)
+            taus.append(stats.kendalltau(j, h).statistic)
+    row = ag.table.iloc[0]
+    assert row["groups"] == len(rhos) and len(rhos) >= 7
+    assert row["spearman_grouped"] == pytest.approx(np.mean(rhos), rel=1e-12)
+    assert row["kendall_grouped"] == pytest.approx(np.mean(taus), rel=1e-12)
+
+
 def test_grouping_by_a_column_of_the_labels_is_the_same(run: wb.Run, summeval: pd.DataFrame) -> None:
     a = wb.agreement(run, summeval[[*CRITERIA, "doc_id"]], columns=expert_columns(), by="doc_id")
     b = wb.agreement(run, experts(summeval), columns=expert_columns(), by=summeval["doc_id"].to_dict())
