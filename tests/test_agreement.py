@@ -906,3 +906,19 @@ def test_agreement_charts_render_offline() -> None:
     for chart in (charts.confusion_heatmap(ag), charts.agreement_by_criterion(ag), charts.judge_vs_human(ag)):
         svg = vl_convert.vegalite_to_svg(chart.to_dict(), vl_version="5.8")
         assert svg.startswith("<svg") and "NaN" not in svg
+
+
+def test_the_readme_example_runs_against_the_local_judge(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = next(b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "wb.agreement(" in b)
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
+    with JudgeServer() as server:
+        namespace: dict[str, Any] = {"server": server}
+        code = block.replace('model="openai/gpt-4o-mini"', "model=server.model, **server.litellm_kwargs")
+        exec(compile(code, "README.md", "exec"), namespace)
+    ag = namespace["ag"]
+    assert ag.table["criterion"].tolist() == ["coherence", "relevance"] and (ag.table["n"] == 160).all()
+    assert (ag.table["groups"] > 0).all() and ag.table["spearman_low"].notna().all()
