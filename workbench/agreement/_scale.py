@@ -14,7 +14,6 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from ..judge import effective
 from ..specs import AssertionTask, JudgeTask, Suite
 
 __all__ = ["Scale", "ScaleLevel", "binary_scale", "scale_of"]
@@ -114,6 +113,8 @@ def binary_scale(judge_field: Literal["score", "label", "passed"]) -> Scale:
 
 
 def _from_criterion(task: JudgeTask, criterion: object) -> Scale:
+    from ..judge import effective  # on first use: `import workbench` does not load the judge package
+
     rc = effective(task, criterion)  # type: ignore[arg-type]
     t = rc.threshold
     if rc.kind == "range":
