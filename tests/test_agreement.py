@@ -761,6 +761,12 @@ def test_bad_parameters_and_inputs() -> None:
         wb.agreement(results, pd.DataFrame({"accuracy": [1]}), columns={"acc": "quality.accuracy"})
     with pytest.raises(wb.AgreementError, match="by='doc' is not a column of the labels frame"):
         wb.agreement(results, labels, by="doc")
+    with pytest.raises(
+        wb.AgreementError, match=r"by= has a group for no labelled row: its index holds \['a'"
+    ):
+        wb.agreement(results, labels, by=pd.Series(["d1", "d1", "d2"], index=["a", "b", "c"]))
+    with pytest.raises(wb.AgreementError, match="by= gives row 0 more than one group"):
+        wb.agreement(results, labels, by=pd.Series(["d1", "d2"], index=[0, 0]))
     with pytest.raises(wb.AgreementError, match="must hold numbers, but holds \\['high'\\]"):
         wb.agreement(results, people(score=[1, "high", 3]))
 

@@ -88,8 +88,9 @@ def agreement(
             criterion)}`` or ``{column: (task, criterion, annotator)}``.
         by: groups for the grouped correlation (as G-Eval reports SummEval: correlate within
             each group, then average): a column of the labels frame, or a Series or dict from
-            row label to group (``df["doc_id"]``). The pooled figures stay in ``spearman`` and
-            ``kendall``.
+            row label to group (``df["doc_id"]``); rows without a group are left out of the
+            grouped figures, and a group needs two rows and no constant side to count. The
+            pooled figures stay in ``spearman`` and ``kendall``.
         confidence: level of the bootstrap percentile intervals.
         n_resamples: bootstrap resamples (seeded by ``seed`` and the check's name, so a
             check's interval does not move when others are added).
@@ -187,7 +188,7 @@ def _split_by(by: Any, labels: Any, columns: Any) -> tuple[pd.Series | None, Any
                 first = per_row[clash].iloc[0]["row"]
                 seen = per_row.loc[per_row["row"] == first, by].tolist()
                 raise AgreementError(
-                    f"by={by!r}: row {first!r} has several values of {by!r} in the labels "
+                    f"by={by!r}: row {_plain(first)!r} has several values of {by!r} in the labels "
                     f"({cap_list(seen)}); a row belongs to one group."
                 )
             return pd.Series(per_row[by].to_numpy(), index=per_row["row"].to_numpy()), labels
@@ -223,11 +224,20 @@ def _checks(results: pd.DataFrame) -> dict[tuple[str, str], _Check]:
         index = pd.Index(part["row"].to_numpy())
         if index.has_duplicates:
             raise AgreementError(
-                f"agreement(): the results hold row {index[index.duplicated()][0]!r} of "
+                f"agreement(): the results hold row {_plain(index[index.duplicated()][0])!r} of "
                 f"{_name(str(t), str(c))!r} more than once; pass one run's results, not several concatenated."
             )
         out[(str(t), str(c))] = _Check(str(t), str(c), kind, part, index)
     return out
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds: messages show ``3``, not ``np.int64(3)``."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _plains(values: Any) -> list[Any]:
+    return [_plain(v) for v in values]
 
 
 def _name(task: str, criterion: str) -> str:
@@ -247,7 +257,8 @@ def _agree(
     if groups is not None and groups.index.has_duplicates:
         dup = groups.index[groups.index.duplicated()][0]
         raise AgreementError(
-            f"by= gives row {dup!r} more than one group; pass one group per row label, e.g. df['doc_id']."
+            f"by= gives row {_plain(dup)!r} more than one group; pass one group per row label, "
+            "e.g. df['doc_id']."
         )
     checks = _checks(results)
     named = labels[["task", "criterion"]].drop_duplicates()
@@ -266,11 +277,17 @@ def _agree(
     if not in_run.any():
         raise AgreementError(
             "no labelled row is in the run: labels have rows "
-            f"{cap_list(list(pd.unique(labels['row'].to_numpy()))[:5], 5)}, "
-            f"the run has {cap_list(list(all_rows[:5]), 5)}. Rows are matched on the evaluated DataFrame's "
-            "index labels: index the labels the same way."
+            f"{cap_list(_plains(pd.unique(labels['row'].to_numpy())[:5]), 5)}, "
+            f"the run has {cap_list(_plains(all_rows[:5]), 5)}. Rows are matched on the evaluated "
+            "DataFrame's index labels: index the labels the same way."
         )
     _check_duplicates(labels)
+    if groups is not None and not pd.Index(groups.index).isin(labels["row"].to_numpy()).any():
+        raise AgreementError(
+            f"by= has a group for no labelled row: its index holds {cap_list(_plains(groups.index[:5]), 5)}, "
+            f"the labels have rows {cap_list(_plains(pd.unique(labels['row'].to_numpy())[:5]), 5)}. Pass a "
+            "Series indexed like the evaluated DataFrame, e.g. by=df['doc_id']."
+        )
     fingerprint = (
         labels["criterion_fingerprint"].astype(object).where(labels["criterion_fingerprint"].notna(), "")
     )
@@ -353,7 +370,7 @@ def _check_duplicates(labels: pd.DataFrame) -> None:
         first = labels[dup].iloc[0]
         who = "" if pd.isna(first["annotator"]) else f" by annotator {first['annotator']!r}"
         raise AgreementError(
-            f"the labels hold {int(dup.sum())} repeated labels, e.g. row {first['row']!r} of "
+            f"the labels hold {int(dup.sum())} repeated labels, e.g. row {_plain(first['row'])!r} of "
             f"{_name(first['task'], first['criterion'])!r}{who}. Keep one label per (row, task, criterion, "
             "annotator), or name who gave each label in an 'annotator' column."
         )

@@ -95,6 +95,10 @@ def labels_frame(labels: pd.DataFrame, columns: Mapping[str, Target] | None = No
     return _from_wide(labels, columns)
 
 
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def object_values(values: pd.Series) -> np.ndarray:
     """The values as an object array, missing ones as ``None``."""
     return values.to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload,no-any-return]
@@ -206,8 +210,8 @@ def _value_kind(values: pd.Series, name: Any) -> str:
         return "label"
     raise AgreementError(
         f"column {name!r} of the labels frame mixes kinds of values ({inferred}, e.g. "
-        f"{cap_list(list(values.dropna().unique()[:4]), 4)}); a column holds numbers (scores), "
-        "booleans (passed) or strings (labels)."
+        f"{cap_list([_plain(v) for v in values.dropna().unique()[:4]], 4)}); a column holds numbers "
+        "(scores), booleans (passed) or strings (labels)."
     )
 
 
@@ -234,7 +238,8 @@ def _scores(values: pd.Series, name: Any) -> pd.arrays.FloatingArray:
     if len(bad):
         raise AgreementError(
             f"column {name!r} of the labels frame must hold numbers, but holds "
-            f"{cap_list(list(pd.unique(bad.to_numpy(dtype=object)))[:10])}; put text labels in 'label'."
+            f"{cap_list([_plain(v) for v in pd.unique(bad.to_numpy(dtype=object))[:10]])}; "
+            "put text labels in 'label'."
         )
     return pd.array(numbers.to_numpy(dtype=np.float64, na_value=np.nan), dtype="Float64")
 
@@ -254,6 +259,6 @@ def _booleans(values: pd.Series, name: Any) -> pd.arrays.BooleanArray:
     if len(bad):
         raise AgreementError(
             f"column {name!r} of the labels frame must hold True/False (or 1/0), but holds "
-            f"{cap_list(list(pd.unique(bad))[:10])}."
+            f"{cap_list([_plain(v) for v in pd.unique(bad)[:10]])}."
         )
     return pd.arrays.BooleanArray(np.where(missing, False, arr).astype(bool), missing.astype(bool))
