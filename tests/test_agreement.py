@@ -865,6 +865,7 @@ def test_agreement_by_criterion_shows_intervals_and_the_human_ceiling(with_exper
     assert [r["low"] for r in people] == pytest.approx(h["human_spearman_min"].tolist())
     assert [r["high"] for r in people] == pytest.approx(h["human_spearman_max"].tolist())
     assert spec["layer"][1]["encoding"]["shape"]["scale"]["range"] == ["circle", "diamond"]
+    assert [r["loo"] for r in judge] == pytest.approx(h["judge_spearman_loo"].tolist())
     grouped = data_of(charts.agreement_by_criterion(with_experts, "spearman_grouped").to_dict())
     assert [r["value"] for r in grouped] == pytest.approx(t["spearman_grouped"].tolist())
     mcc = data_of(charts.agreement_by_criterion(with_experts, "mcc").to_dict())

@@ -166,7 +166,8 @@ def agreement_by_criterion(
     when several annotators labelled a check, the people's leave-one-out figure (each
     annotator against the others, averaged) is a grey diamond with the range over the
     annotators: a judge dot inside that range agrees with people as well as they agree with
-    each other.
+    each other. (The judge's dot is against the mean of all annotators; its tooltip also gives
+    the judge against each annotator's leave-one-out references, the like-for-like figure.)
 
     Args:
         agreement: the result of ``wb.agreement(run, labels)``.
@@ -205,8 +206,18 @@ def agreement_by_criterion(
             continue
         low = t[f"{interval}_low"].iloc[i] if interval else value
         high = t[f"{interval}_high"].iloc[i] if interval else value
+        # the judge against the same leave-one-out references as each annotator: the like-for-like figure
+        loo = h[f"judge_{ceiling.removeprefix('human_')}_loo"].iloc[i] if ceiling else np.nan
         rows.append(
-            {"check": check, "who": "Judge", "value": value, "low": low, "high": high, "n": t["n"].iloc[i]}
+            {
+                "check": check,
+                "who": "Judge",
+                "value": value,
+                "low": low,
+                "high": high,
+                "n": t["n"].iloc[i],
+                "loo": loo,
+            }
         )
         if ceiling and pd.notna(h[ceiling].iloc[i]):
             rows.append(
@@ -217,6 +228,7 @@ def agreement_by_criterion(
                     "low": h[f"{ceiling}_min"].iloc[i],
                     "high": h[f"{ceiling}_max"].iloc[i],
                     "n": h["units"].iloc[i],
+                    "loo": np.nan,
                 }
             )
     if not rows:
@@ -226,7 +238,7 @@ def agreement_by_criterion(
             "pick another metric."
         )
     data = pd.DataFrame(rows)
-    for c in ("value", "low", "high"):
+    for c in ("value", "low", "high", "loo"):
         data[c] = as_float(data[c])
     data["n"] = data["n"].astype("Int64").fillna(0).astype(int)
     order = list(dict.fromkeys(data["check"]))
@@ -248,6 +260,8 @@ def agreement_by_criterion(
         alt.Tooltip("high:Q", title="To", format=".3f"),
         alt.Tooltip("n:Q", title="Rows", format=",d"),
     ]
+    if data["loo"].notna().any():
+        tips.append(alt.Tooltip("loo:Q", title="Judge against each annotator's references", format=".3f"))
     scale = alt.Scale(domain=list(domain))
     base = alt.Chart(data).encode(
         y=alt.Y("check:N", title=None, sort=order),
