@@ -676,6 +676,7 @@ def test_errors_skips_and_unmatched_rows_are_left_out_and_counted() -> None:
     assert row["spearman"] == pytest.approx(stats.spearmanr(judge, human).statistic)
     assert row["exact"] == pytest.approx(np.mean(judge == half_up(human)))
     assert "4 excluded" in repr(ag)
+    assert ag.pairs.set_index("row")["annotators"].to_dict() == {0: 2, 1: 2, 2: 2, 6: 2, 7: 2}
 
 
 def test_a_tied_majority_is_left_out_and_counted() -> None:

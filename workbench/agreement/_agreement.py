@@ -512,7 +512,7 @@ class _Unit:
         scale = self.scale
         has = ~np.isnan(x)
         m = np.bincount(r[has], minlength=k)
-        self.m = np.bincount(r, minlength=k)
+        self.m = np.bincount(r[has | ~np.isnan(p)], minlength=k)  # annotators who gave a label
         tied = np.zeros(k, bool)
         if scale.ordered:
             total = np.bincount(r[has], weights=x[has], minlength=k)
