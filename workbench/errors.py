@@ -67,7 +67,7 @@ class ColumnsError(WorkbenchError, ValueError):
         ... except wb.ColumnsError as e:
         ...     print(str(e).splitlines()[1])
           - task 't': path 'answr' starts with 'answr', which is neither a column nor a task; did you mean 'answer'?
-    """  # noqa: E501
+    """
 
 
 class DataError(WorkbenchError, ValueError):
