@@ -39,6 +39,9 @@ def test_public_surface_is_small_and_complete() -> None:
             "load_run",
             "runs",
             "Workbench",
+            "Agreement",
+            "AgreementError",
+            "agreement",
         ]
     )
     for name in wb.__all__:

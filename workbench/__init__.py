@@ -15,9 +15,11 @@ from __future__ import annotations
 
 from . import accessor as _accessor  # noqa: F401  (registers df.wb)
 from ._version import __version__
+from .agreement import Agreement, agreement
 from .compare import Comparison, compare
 from .config import JudgeConfig
 from .errors import (
+    AgreementError,
     ColumnsError,
     CompareError,
     ConfigError,
@@ -44,6 +46,8 @@ from .store import Store, delete_run, load_run, runs
 
 __all__ = [
     "RESULT_COLUMNS",
+    "Agreement",
+    "AgreementError",
     "AssertionTask",
     "ColumnsError",
     "CompareError",
@@ -70,6 +74,7 @@ __all__ = [
     "Workbench",
     "WorkbenchError",
     "__version__",
+    "agreement",
     "compare",
     "delete_run",
     "estimate",

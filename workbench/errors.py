@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "AgreementError",
     "CacheError",
     "CacheWarning",
     "ColumnsError",
@@ -199,6 +200,18 @@ class CompareError(WorkbenchError, ValueError):
         ... except wb.CompareError as e:
         ...     print(str(e).split(":")[0])
         compare() cannot use a of type list
+    """
+
+
+class AgreementError(WorkbenchError, ValueError):
+    """Human labels cannot be set against a judge: labels of unknown tasks or criteria,
+    values outside a criterion's scale, repeated labels, no labelled row in the run, or bad
+    parameters. The message lists what exists and how to fix it.
+
+    Example:
+        >>> import workbench as wb
+        >>> issubclass(wb.AgreementError, ValueError)
+        True
     """
 
 

@@ -10,6 +10,9 @@ further (``.properties(width=...)``), layered, or saved:
 * :func:`cost_vs_score`: what each judge cell cost (or its tokens) against its score.
 * :func:`trend`: mean score or pass rate per check across runs, oldest first.
 * :func:`combine`: several runs into one results frame with a ``run`` column.
+* :func:`confusion_heatmap`, :func:`agreement_by_criterion`, :func:`judge_vs_human`: a
+  judge against human labels (``wb.agreement``): the confusion matrix, agreement per
+  criterion with intervals and the human ceiling, the judge's scores against the people's.
 
 **Offline by default.** Importing this module registers the ``"workbench"`` altair
 renderer and enables it, unless you enabled another renderer than altair's ``"default"``
@@ -35,6 +38,7 @@ Example:
 
 from __future__ import annotations
 
+from ._agreement import agreement_by_criterion, confusion_heatmap, judge_vs_human
 from ._cells import cost_vs_score, distributions
 from ._data import OKABE_ITO, combine
 from ._render import RENDERER, _enable_on_import, enable_offline, offline_html, save, to_html
@@ -43,11 +47,14 @@ from ._tables import comparison, pass_rates, trend
 __all__ = [
     "OKABE_ITO",
     "RENDERER",
+    "agreement_by_criterion",
     "combine",
     "comparison",
+    "confusion_heatmap",
     "cost_vs_score",
     "distributions",
     "enable_offline",
+    "judge_vs_human",
     "offline_html",
     "pass_rates",
     "save",
