@@ -765,9 +765,10 @@ _op(
 
 EDIT_WORK_LIMIT = 10**10
 """The most work one ``similarity_gte`` / ``levenshtein_lte`` cell may take, counted as
-(length of the longer text) x (edits that can still pass, at most the shorter text's
-length): about 0.3 s on one core. Beyond it the cell is an error saying so, so one huge row
-cannot stall a run (two 1 MB texts compared in full take half a minute)."""
+(length of the longer text) x (edits checked): about 0.3 s on one core. Texts that differ in
+fewer edits than the bound affords get the exact answer; texts further apart than that, whose
+answer would need more work, get an error cell saying so, so one huge row cannot stall a run
+(two 1 MB texts compared in full take half a minute)."""
 
 _EXACT_WORK = 10**7
 """Below this much work the distance is computed in full, so a reason gives the exact figure."""
@@ -778,21 +779,27 @@ def _bounded_distance(a: str, ref: str, most: int) -> int | None:
     ``most``; the work is bounded by :data:`EDIT_WORK_LIMIT`.
 
     Raises:
-        OpError: deciding would take more work than the bound.
+        OpError: the distance is more than the bound lets one cell check, and may be ``most``
+            or less.
     """
     longer, shorter = max(len(a), len(ref)), min(len(a), len(ref))
     if longer * shorter <= _EXACT_WORK:
         return Levenshtein.distance(a, ref)
     if longer - shorter > most:  # each edit changes the length by at most one
         return None
-    if longer * min(most, shorter) > EDIT_WORK_LIMIT:
-        raise OpError(
-            f"cannot compare texts of {len(a):,} and {len(ref):,} characters allowing {most:,} edits "
-            f"within the work bound of one cell ({longer:,} x {min(most, shorter):,} > "
-            f"{EDIT_WORK_LIMIT:,}); compare a shorter field or a part of the text, or allow fewer edits"
-        )
-    dist = Levenshtein.distance(a, ref, score_cutoff=most)  # banded: the work grows with `most`
-    return dist if dist <= most else None
+    # banded: the work grows with the cutoff, so check as many edits as the bound affords
+    affordable = min(most, EDIT_WORK_LIMIT // longer)
+    dist = Levenshtein.distance(a, ref, score_cutoff=affordable)
+    if dist <= affordable:
+        return dist
+    if affordable == most:
+        return None
+    raise OpError(
+        f"cannot compare texts of {len(a):,} and {len(ref):,} characters within the work bound of one "
+        f"cell: they are more than {affordable:,} edits apart, and deciding whether they are within "
+        f"{most:,} would take {longer:,} x {min(most, shorter):,} steps (the bound is "
+        f"{EDIT_WORK_LIMIT:,}); compare a shorter field or a part of the text, or allow fewer edits"
+    )
 
 
 def _similarity(a: Any, e: tuple[str, float]) -> tuple[bool, str]:
