@@ -21,6 +21,7 @@ from ._core import (
     apply,
     describe,
     lookup,
+    operator_table,
     standard_verdict,
     with_value,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "describe",
     "json_type",
     "lookup",
+    "operator_table",
     "standard_verdict",
     "with_value",
 ]

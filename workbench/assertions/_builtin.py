@@ -294,7 +294,8 @@ _op(
     "equal to {expected}",
     expected="any",
     array_native=True,
-    doc="Deep JSON equality, numbers normalised: ``expected=300`` passes 300.0 and '300'.",
+    doc="Deep JSON equality of the whole value, a number equal to its text only as the whole "
+    "value: ``expected=300`` passes 300.0 and '300'; ``expected=[1]`` fails ['1'].",
 )
 _op(
     "not_equal",
@@ -945,7 +946,8 @@ _op(
 )
 
 
-# --- documents in strings: JSON and XML (an array is not a document) ---------------
+# --- documents in strings: JSON and XML (an array's strings are checked one by one;
+# json_schema validates the whole value, arrays included) -----------------------
 
 _FENCE = re.compile(r"```[A-Za-z]*[ \t]*\n(.*?)```", re.S)
 _START = re.compile(r'\{\s*["}]|\[\s*[-0-9"\[{tfn\]]')
@@ -1039,8 +1041,7 @@ _op(
     "is_json",
     _is_json,
     "valid JSON",
-    array_native=True,
-    doc="""A string that parses as JSON: passes '42' and '{"a": 1}', fails '{a: 1}'.""",
+    doc="""A string that parses as JSON: passes '42' and '{"a": 1}', fails '{a: 1}', errors on 5.""",
 )
 _op(
     "contains_json",
@@ -1048,7 +1049,6 @@ _op(
     "text containing JSON",
     expected="schema",
     prepare=_optional_schema,
-    array_native=True,
     doc="""A JSON object or array in text or a ```json fence, optionally matching a JSON Schema """
     """given as expected: passes 'Here: {"a": 1}'.""",
 )
@@ -1065,6 +1065,5 @@ _op(
     "is_xml",
     _is_xml,
     "well-formed XML",
-    array_native=True,
     doc="A string that parses as XML: passes '<a><b/></a>', fails '<a>', errors on 5.",
 )

@@ -26,6 +26,7 @@ __all__ = [
     "describe",
     "json_type",
     "lookup",
+    "operator_table",
     "register",
     "standard_verdict",
     "with_value",
@@ -142,6 +143,24 @@ def lookup(name: str) -> ResolvedOp:
         return ResolvedOp(inner.op, not inner.negated)
     names = sorted(OPERATORS) + sorted(a for a in ALIASES if a.islower())
     raise KeyError(f"unknown operator {name!r}{did_you_mean(snake, names)}")
+
+
+def operator_table() -> str:
+    """The operator table of the README, written from the registry: each operator, the shape
+    of its ``expected``, how it takes an array value (``whole``: as one value; ``each item``:
+    every item must pass) and its one-line doc. A test keeps the README equal to it.
+
+    Example:
+        >>> print("\\n".join(operator_table().splitlines()[:3]))
+        | operator | expected | an array value | what it checks |
+        |---|---|---|---|
+        | `equals` | any | whole | Deep JSON equality of the whole value, a number equal to its text only...
+    """
+    rows = ["| operator | expected | an array value | what it checks |", "|---|---|---|---|"]
+    for name, op in OPERATORS.items():
+        arrays = "whole" if op.array_native else "each item"
+        rows.append(f"| `{name}` | {op.expected} | {arrays} | {op.doc} |")
+    return "\n".join(rows)
 
 
 def describe(value: Any, limit: int = 60) -> str:
