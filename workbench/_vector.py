@@ -41,25 +41,26 @@ def _numeric(name: str, v: np.ndarray, e: Any) -> np.ndarray | None:
     ):
         if not _is_number(e):
             return None
-        return {
+        compare = {
             "greater_than": np.greater,
             "greater_than_or_equal": np.greater_equal,
             "less_than": np.less,
             "less_than_or_equal": np.less_equal,
             "equals": np.equal,
             "not_equal": np.not_equal,
-        }[name](v, e)
+        }[name]
+        return np.asarray(compare(v, e))
     if name in ("in_range", "not_in_range") and _is_pair(e):
-        inside = (v >= e[0]) & (v <= e[1])
+        inside = np.asarray((v >= e[0]) & (v <= e[1]))
         return inside if name == "in_range" else ~inside
     if name == "approximately_equals" and _is_pair(e):
-        return np.abs(v - e[0]) <= e[1]
+        return np.asarray(np.abs(v - e[0]) <= e[1])
     if name == "is_positive" and e is None:
-        return v > 0
+        return np.asarray(v > 0)
     if name == "is_negative" and e is None:
-        return v < 0
+        return np.asarray(v < 0)
     if name == "is_zero" and e is None:
-        return v == 0
+        return np.asarray(v == 0)
     if name == "one_of" and isinstance(e, (list, tuple)) and e and all(_is_number(x) for x in e):
         return np.isin(v, np.asarray(e, dtype=np.float64))
     if name == "is_numeric" and e is None:
@@ -212,7 +213,7 @@ def _small_ints(values: pd.Series) -> bool:
     return bool(len(v) == 0 or np.abs(v).max() < 2**53)
 
 
-def _string_dtype() -> pd.StringDtype:
+def _string_dtype() -> pd.StringDtype[Any]:
     try:
         import pyarrow  # noqa: F401
     except ImportError:

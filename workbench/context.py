@@ -139,8 +139,8 @@ class Context:
         columns = {k[len(prefix) :]: out.fields[k].tolist() for k in keys}
         rows = [_nest({k: to_plain(v[i]) for k, v in columns.items()}) for i in range(self.n)]
         missing = None
-        for k in keys:
-            missing = _merge_missing(missing, out.missing.get(k))
+        for key in keys:
+            missing = _merge_missing(missing, out.missing.get(key))
         return pd.Series(rows, dtype=object), missing
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 import pandas as pd
@@ -160,7 +160,7 @@ def run_assertions(suite: Suite, ctx: Context, *, strict: bool = False) -> list[
     try:
         coro.send(None)
     except StopIteration as done:
-        return done.value
+        return cast("list[CellColumns]", done.value)
     coro.close()  # pragma: no cover - only judge tasks suspend
     raise RuntimeError("an assertion-only run suspended")  # pragma: no cover
 
@@ -219,9 +219,8 @@ def _output(
                     out_fields["overall.score"],
                     missing["overall.score"],
                 )
-    missing["__skip__"] = np.where(pd.isna(skip), None, skip) if (status == SKIPPED).any() else None
-    if missing["__skip__"] is None:
-        del missing["__skip__"]
+    if (status == SKIPPED).any():
+        missing["__skip__"] = np.where(pd.isna(skip), np.array(None, dtype=object), skip)
     return Output(out_fields, missing)
 
 
@@ -314,7 +313,8 @@ def _json_fast_path(
         passed = np.asarray(pd.isna(np.array(parse_errors, dtype=object)), dtype=bool)
         # text nested too deeply gets its own verdict from the per-value path
         for i in np.flatnonzero(~passed):
-            if JSON_TOO_DEEP in parse_errors[i]:
+            why = parse_errors[i]
+            if why is not None and JSON_TOO_DEEP in why:
                 handled[i] = False
     return (~passed if rop.negated else passed), handled
 
@@ -343,8 +343,13 @@ def _expected_per_row(task: AssertionTask, ctx: Context) -> tuple[list[Any], lis
         if bad:
             errors[i] = bad
             continue
-        rows[i] = substitute(task.expected, lambda p, i=i: to_plain(lists[p.strip()][0][i]))
+        rows[i] = substitute(task.expected, _row_lookup(lists, i))
     return rows, errors
+
+
+def _row_lookup(columns: dict[str, tuple[list[Any], Any]], i: int) -> Any:
+    """The value of a template's path at row ``i``."""
+    return lambda path: to_plain(columns[path.strip()][0][i])
 
 
 def _check_each(

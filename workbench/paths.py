@@ -82,7 +82,7 @@ _STRICT = json.JSONDecoder(parse_constant=_reject_constant)
 try:  # orjson parses several times faster; json (strict) decides whatever orjson refuses
     from orjson import loads as _fast_loads
 except ImportError:  # pragma: no cover - orjson is a dependency
-    _fast_loads = None
+    _fast_loads = None  # type: ignore[assignment]
 
 
 def _too_deep(e: ValueError) -> bool:
@@ -154,7 +154,7 @@ def loads_json_cells(cells: list[Any]) -> tuple[list[Any], dict[int, str] | None
     """
     errors: dict[int, str] | None = None
     out: list[Any] = []
-    append, fast = out.append, _fast_loads or loads_json
+    append, fast = out.append, loads_json if _fast_loads is None else _fast_loads
     for i, v in enumerate(cells):
         if type(v) is str:
             try:

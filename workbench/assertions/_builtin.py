@@ -22,7 +22,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from ipaddress import IPv6Address
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import regex
@@ -59,7 +59,7 @@ def _is_number(v: Any) -> bool:
 def _need_number(v: Any) -> float | int:
     if not _is_number(v):
         raise _wrong("a number", v, "cannot compare non-numeric values: ")
-    return v
+    return cast("float | int", v)
 
 
 def _need_str(v: Any, need: str = "a string") -> str:
@@ -101,7 +101,7 @@ def _same_json(a: Any, b: Any) -> bool:
     if isinstance(a, bool) or isinstance(b, bool):
         return isinstance(a, bool) and isinstance(b, bool) and a == b
     if _is_number(a) and _is_number(b):
-        return a == b
+        return bool(a == b)
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
         return len(a) == len(b) and all(_same_json(x, y) for x, y in zip(a, b))
     if isinstance(a, dict) and isinstance(b, dict):
@@ -134,7 +134,7 @@ def _any(expected: Any) -> Any:
 def _number(expected: Any) -> float | int:
     if not _is_number(expected) or math.isnan(expected):
         raise _bad_expected("a number", expected)
-    return expected
+    return cast("float | int", expected)
 
 
 def _string(expected: Any) -> str:
@@ -209,13 +209,13 @@ def _ordered(prepare: Callable[[Any], tuple[Any, Any]]) -> Callable[[Any], tuple
 def _tolerance(v: Any) -> float:
     if not _is_number(v) or not v >= 0:
         raise OpError("needs a number >= 0")
-    return v
+    return cast(float, v)
 
 
 def _fraction(v: Any) -> float:
     if not _is_number(v) or not 0 <= v <= 1:
         raise OpError("needs a number in [0, 1]")
-    return v
+    return cast(float, v)
 
 
 def _schema(expected: Any) -> Any:
@@ -226,7 +226,7 @@ def _schema(expected: Any) -> Any:
 
     cls = jsonschema.validators.validator_for(expected)
     try:
-        cls.check_schema(expected)
+        cls.check_schema(expected)  # type: ignore[arg-type]  # true and false are schemas too
     except jsonschema.SchemaError as e:
         raise OpError(f"needs a valid JSON Schema as expected: {e.message}") from None
     return cls(expected, format_checker=cls.FORMAT_CHECKER)
@@ -306,6 +306,11 @@ _op(
     doc="Negation of equals: ``expected='a'`` passes 'b'; ``expected=1`` fails 1.0.",
 )
 
+
+def _numeric_check(cmp: Callable[[Any, Any], bool]) -> Check:
+    return lambda a, e: cmp(_need_number(a), e)
+
+
 for _name, _cmp, _phrase, _example in [
     ("greater_than", operator.gt, "greater than", "passes 5, fails 3, errors on '5'"),
     ("greater_than_or_equal", operator.ge, "at least", "passes 3, fails 2"),
@@ -314,7 +319,7 @@ for _name, _cmp, _phrase, _example in [
 ]:
     _op(
         _name,
-        lambda a, e, _cmp=_cmp: _cmp(_need_number(a), e),
+        _numeric_check(_cmp),
         f"{_phrase} {{expected}}",
         expected="number",
         doc=f"Compares numbers, a non-number errors: ``expected=3`` {_example}.",
@@ -895,6 +900,11 @@ for _name, _cmp, _phrase, _than, _example in [
 
 # --- types and emptiness (an array is judged as a whole) ---------------------------
 
+
+def _type_check(test: Callable[[Any], bool]) -> Check:
+    return lambda a, e: test(a)
+
+
 for _name, _test, _phrase, _example in [
     ("is_numeric", _is_number, "a number", "passes 1.5, fails '1.5', true and [1]"),
     ("is_string", lambda v: isinstance(v, str), "a string", "passes 'x', fails 1 and ['x']"),
@@ -911,7 +921,7 @@ for _name, _test, _phrase, _example in [
 ]:
     _op(
         _name,
-        lambda a, e, _test=_test: _test(a),
+        _type_check(_test),
         _phrase,
         array_native=True,
         doc=f"JSON type check, never an error: {_example}.",
@@ -982,13 +992,13 @@ def _embedded_json(text: str) -> Iterator[Any]:
             yield value
     pos = 0
     for _ in range(_MAX_STARTS):
-        m = _START.search(text, pos)
-        if m is None:
+        start = _START.search(text, pos)
+        if start is None:
             return
         try:
-            value, pos = _decode_at(text, m.start())
+            value, pos = _decode_at(text, start.start())
         except ValueError:  # not JSON, or nested too deeply to parse
-            pos = m.start() + 1
+            pos = start.start() + 1
             continue
         yield value
 
