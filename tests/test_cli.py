@@ -371,7 +371,7 @@ def test_unicode_answers_print(capsys: pytest.CaptureFixture[str], tmp_path: Pat
     data = write(tmp_path / "d.jsonl", row + "\n")
     suite = write(tmp_path / "s.yaml", "name: x\ntasks:\n  - id: j\n    path: response\n    op: is_json\n")
     code, out, _ = run_cli(capsys, "run", suite, data)
-    assert code == 0 and "'富士山 🗻' is not valid JSON" in out
+    assert code == 0 and "is not valid JSON: '富士山 🗻'" in out
 
 
 def test_runs_and_compare_read_the_store(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

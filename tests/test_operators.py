@@ -50,6 +50,8 @@ CASES = [
     case("equals", {"a": [1, {"b": 2}]}, {"a": [1, {"b": 2.0}]}, P, id="equals-deep-object"),
     case("equals", {"a": 1}, {"a": 1, "b": 2}, F, id="equals-deep-object-differs"),
     case("equals", [1, 2], [2, 1], F, id="equals-array-order"),
+    case("equals", {"id": "1"}, {"id": 1}, F, id="equals-nested-numeric-string-is-not-a-number"),
+    case("equals", [1.0, 2], [1, 2.0], P, id="equals-nested-numbers-by-value"),
     case("not_equal", 1, 2, P),
     case("not_equal", 1, 1.0, F, id="not_equal-1-vs-1.0-fails"),
     case("not_equal", "300", 300, F, id="not_equal-normalises"),
@@ -100,6 +102,9 @@ CASES = [
     case("contains", [1, 2], 2, P),
     case("contains", ["a", "b"], "b", P),
     case("contains", [1, 2], 3, F),
+    case("contains", [1, 2], "1", F, id="contains-array-item-types-must-match"),
+    case("contains", ["1", "2"], 1, F, id="contains-array-number-is-not-its-text"),
+    case("contains", [1.0, 2], 1, P, id="contains-array-numbers-by-value"),
     case("contains", {"a": 1}, "a", E, "object", id="contains-object-errors"),
     case("contains", 5, 5, E, "number", id="contains-number-errors"),
     case("contains", "abc", 3, E, "number", id="contains-string-needs-string-expected"),
@@ -111,7 +116,10 @@ CASES = [
     case("contains_all", [1, 2], [1, 3], F, "[3]", id="contains_all-names-missing"),
     case("contains_all", {"a": 1, "b": 2}, ["a", "b"], P, id="contains_all-object-keys"),
     case("contains_all", {"a": 1}, ["a", "b"], F, id="contains_all-object-key-missing"),
-    case("contains_all", "ab", ["a"], E, "string", id="contains_all-string-errors"),
+    case("contains_all", "a b", ["a", "b"], P, id="contains_all-text"),
+    case("contains_all", "A b", ["a", "b"], F, 'lacks ["a"]', id="contains_all-text-case-sensitive"),
+    case("contains_all", "ab", [1], E, "string expected values", id="contains_all-text-needs-strings"),
+    case("contains_all", 5, [5], E, "number"),
     case("contains_any", [1, 2], [2, 9], P),
     case("contains_any", "hello world", ["world", "zzz"], P, id="contains_any-string-substring"),
     case("contains_any", [1, 2], [3], F),
@@ -119,7 +127,11 @@ CASES = [
     case("contains_any", 5, [5], E, "number"),
     case("contains_none", [1, 2], [3], P),
     case("contains_none", [1, 2], [2, 3], F, "[2]"),
-    case("contains_none", "x", ["x"], E, "string", id="contains_none-string-errors"),
+    case("contains_none", "Here it is", ["sorry"], P, id="contains_none-text"),
+    case(
+        "contains_none", "I am sorry", ["sorry", "x"], F, 'contains ["sorry"]', id="contains_none-text-fails"
+    ),
+    case("contains_none", 5, ["x"], E, "number"),
     case("has_keys", {"id": 1, "name": "a"}, ["id", "name"], P),
     case("has_keys", {"id": 1}, ["id", "name"], F, "name"),
     case("has_keys", "id", ["id"], E, "string"),
@@ -150,13 +162,30 @@ CASES = [
     case("contains_word", "quickly", "quick", F, id="contains_word-not-a-prefix"),
     case("contains_word", "Quick fox", "quick", F, id="contains_word-case-sensitive"),
     case("contains_word", 5, "quick", E, "number"),
+    case(
+        "contains_word", "cafe\u0301 au lait", "cafe", F, id="contains_word-combining-accent-is-in-the-word"
+    ),
+    case("contains_word", "किताब", "क", F, id="contains_word-vowel-sign-is-in-the-word"),
+    case("contains_word", "a café here", "café", P, id="contains_word-non-ascii"),
+    case("contains_word", "I like C++.", "C++", P, id="contains_word-ends-in-punctuation"),
+    case("contains_word", "snake_case", "snake", F, id="contains_word-underscore-joins"),
     case("is_alphabetic", "abcÄ", None, P, id="is_alphabetic-unicode"),
     case("is_alphabetic", "", None, P, id="is_alphabetic-empty-is-vacuous"),
     case("is_alphabetic", "ab c", None, F, id="is_alphabetic-space-fails"),
     case("is_alphabetic", 5, None, E, "number"),
+    case("is_alphabetic", "किताब", None, P, id="is_alphabetic-devanagari-vowel-sign"),
+    case("is_alphabetic", "বাংলা", None, P, id="is_alphabetic-bengali"),
+    case("is_alphabetic", "كِتَاب", None, P, id="is_alphabetic-arabic-harakat"),
+    case("is_alphabetic", "हिन्दी", None, P, id="is_alphabetic-virama"),
+    case("is_alphabetic", "cafe\u0301", None, P, id="is_alphabetic-combining-accent"),
+    case("is_alphabetic", "\u0301a", None, F, id="is_alphabetic-mark-without-a-letter"),
+    case("is_alphabetic", "abc1", None, F),
     case("is_alphanumeric", "abc123", None, P),
     case("is_alphanumeric", "abc-123", None, F),
     case("is_alphanumeric", 5, None, E, "number"),
+    case("is_alphanumeric", "كِتَاب٣", None, P, id="is_alphanumeric-arabic-digit"),
+    case("is_alphanumeric", "किताब१२", None, P, id="is_alphanumeric-devanagari-digits"),
+    case("is_alphanumeric", "a b", None, F),
     case("is_lower_case", "hello 123!", None, P, id="is_lower_case-ignores-non-letters"),
     case("is_lower_case", "Hello", None, F),
     case("is_lower_case", "123", None, E, "letters", id="is_lower_case-no-letters-errors"),
@@ -223,15 +252,20 @@ CASES = [
     case("is_iso8601", "2024-02-30", None, F, id="is_iso8601-impossible-day"),
     case("is_iso8601", "2024-01-08T25:00:00Z", None, F, id="is_iso8601-impossible-hour"),
     case("is_iso8601", "08/01/2024", None, F),
+    case("is_iso8601", "2016-12-31T23:59:60Z", None, P, id="is_iso8601-leap-second"),
+    case("is_iso8601", "2016-12-31T23:59:60.5+00:00", None, P, id="is_iso8601-leap-second-fraction"),
+    case("is_iso8601", "2016-12-31T18:59:60-05:00", None, P, id="is_iso8601-leap-second-with-offset"),
+    case("is_iso8601", "2016-12-31T12:30:60Z", None, F, id="is_iso8601-leap-second-not-at-day-end"),
+    case("is_iso8601", "2016-12-31T23:59:61Z", None, F, id="is_iso8601-second-61"),
     case("is_iso8601", 20240108, None, E, "number"),
     # --- lengths --------------------------------------------------------------------
     case("has_length_equal", "héllo", 5, P, id="has_length_equal-chars-not-bytes"),
     case("has_length_equal", [1, 2, 3], 3, P),
     case("has_length_equal", {"a": 1, "b": 2}, 2, P, id="has_length_equal-object-keys"),
-    case("has_length_equal", "abc", 5, F, "of length 5"),
+    case("has_length_equal", "abc", 5, F, "has length 3, not 5"),
     case("has_length_equal", 12345, 5, E, "number", id="has_length_equal-number-errors"),
     case("has_length_greater_than", [1, 2, 3], 2, P),
-    case("has_length_greater_than", "ab", 2, F, "longer than 2"),
+    case("has_length_greater_than", "ab", 2, F, "has length 2, not more than 2"),
     case("has_length_greater_than", 1.5, 1, E, "number"),
     case("has_length_less_than", "ab", 3, P),
     case("has_length_less_than", [1, 2, 3], 3, F),
@@ -287,7 +321,18 @@ CASES = [
     case("is_json", "", None, F),
     case("is_json", "NaN", None, F, id="is_json-nan-is-not-json"),
     case("is_json", {"a": 1}, None, E, "object", id="is_json-object-errors"),
-    case("is_json", [1, 2], None, E, "array", id="is_json-array-errors"),
+    case(
+        "is_json",
+        [1, 2],
+        None,
+        E,
+        "item 0: needs a string holding JSON",
+        id="is_json-array-of-numbers-errors",
+    ),
+    case("is_json", ["{}", "[1]"], None, P, id="is_json-array-of-json-strings"),
+    case("is_json", ["{}", "x"], None, F, "item 1 is not valid JSON: 'x'", id="is_json-array-item-fails"),
+    case("is_xml", ["<a/>", "<b>"], None, F, "item 1 is not well-formed XML", id="is_xml-array-item-fails"),
+    case("contains_json", ['x {"a": 1}', "y [2]"], None, P, id="contains_json-array-of-texts"),
     case("is_xml", "<a><b x='1'/></a>", None, P),
     case("is_xml", "<a>", None, F),
     case("is_xml", 5, None, E, "number"),
@@ -382,8 +427,42 @@ def test_every_operator_has_passing_failing_and_wrong_type_cases() -> None:
 
 
 def test_negated_reason_says_what_held() -> None:
-    assert outcome(1, "not_equals", 1) == (F, "1 is equal to 1")
-    assert outcome("abc", "not_starts_with", "a")[1] == "'abc' is a string starting with 'a'"
+    assert outcome(1, "not_equals", 1) == (F, "is equal to 1: 1")
+    assert outcome("abc", "not_starts_with", "a")[1] == "is a string starting with 'a': 'abc'"
+
+
+LONG_REFUSAL = "I'm sorry, I can't help with that. " * 3
+
+
+@pytest.mark.parametrize(
+    ("op", "value", "expected", "verdict"),
+    [
+        ("is_json", LONG_REFUSAL, None, "is not valid JSON: 'I'm sorry"),
+        ("gt", 2, 3, "is not greater than 3: 2"),
+        ("contains", LONG_REFUSAL, "sure", "does not contain 'sure': 'I'm sorry"),
+        ("contains_all", ["a"], ["a", "b"], 'lacks ["b"]: ["a"]'),
+        ("has_length_less_than", LONG_REFUSAL, 10, "has length 105, not less than 10: 'I'm sorry"),
+        ("similarity_gte", "cat", ["color", 0.8], "has similarity 0.200, below 0.8 to 'color': 'cat'"),
+        ("levenshtein_lte", "colr", ["colour", 1], "is 2 edits from 'colour', more than 1: 'colr'"),
+        ("word_count_between", "one two three", [1, 2], "has 3 words, not between 1 and 2: 'one"),
+        ("json_schema", '{"b": 1}', {"required": ["a"]}, "does not match the schema ('a' is a required"),
+        ("contains_json", "no json", None, "contains no JSON object or array: 'no json'"),
+        ("is_xml", "<a>", None, "is not well-formed XML (no element found"),
+        ("is_not_empty", "", None, "is empty: ''"),
+        ("approximately_equals", 10.6, [10, 0.5], "is not within 0.5 of 10: 10.6"),
+        ("has_unique_items", [1, 1], None, "repeats 1: [1,1]"),
+        ("has_keys", {"id": 1}, ["id", "name"], 'lacks the keys ["name"]: {'),
+        ("gt", [5, 2], 3, "item 1 is not greater than 3: 2"),
+    ],
+    ids=lambda v: v if isinstance(v, str) and len(v) < 25 else None,
+)
+def test_a_reason_leads_with_the_verdict_then_the_value(
+    op: str, value: Any, expected: Any, verdict: str
+) -> None:
+    """What failed shows in the first characters of a cell, however long the value is."""
+    for as_object in (False, True):  # typed columns may take a fast path: same reason
+        status, reason = outcome(value, op, expected, as_object=as_object)
+        assert status == F and reason.startswith(verdict), reason
 
 
 def test_double_negation_of_a_not_operator() -> None:
@@ -449,13 +528,13 @@ def test_task_stores_canonical_snake_name() -> None:
 
 def test_array_every_item_must_hold_and_failure_names_the_item() -> None:
     assert outcome([5, 6, 7], "gt", 3) == (P, "")
-    assert outcome([5, 2, 7], "gt", 3) == (F, "item 1: 2 is not greater than 3")
+    assert outcome([5, 2, 7], "gt", 3) == (F, "item 1 is not greater than 3: 2")
 
 
 def test_array_of_strings_checked_item_by_item() -> None:
     assert outcome(["ab", "ac"], "starts_with", "a")[0] == P
     status, reason = outcome(["ab", "b", "c"], "starts_with", "a")
-    assert status == F and reason.startswith("item 1: 'b'")
+    assert status == F and reason == "item 1 is not a string starting with 'a': 'b'"
 
 
 def test_array_item_with_wrong_type_errors_naming_the_item() -> None:
@@ -470,12 +549,12 @@ def test_empty_array_passes_a_per_item_operator() -> None:
 def test_negated_array_rule() -> None:
     assert outcome([5, 2, 7], "not_gt", 3)[0] == P  # not every item is > 3
     status, reason = outcome([5, 6], "not_gt", 3)
-    assert status == F and "every item" in reason
+    assert status == F and reason == "every item is greater than 3: [5,6]"
 
 
 def test_item_path_selects_a_field_of_each_item() -> None:
     value = [{"score": 5}, {"score": 2}]
-    assert outcome(value, "gt", 3, item_path="score") == (F, "item 1: 2 is not greater than 3")
+    assert outcome(value, "gt", 3, item_path="score") == (F, "item 1 is not greater than 3: 2")
     assert outcome(value, "gt", 1, item_path="score")[0] == P
     assert outcome([{"a": {"b": "xy"}}], "starts_with", "x", item_path="a.b")[0] == P
     # an array-native operator sees the selected fields as one array
@@ -537,6 +616,7 @@ def test_similarity_to_a_reference_column() -> None:
         ("json_schema", None, "JSON Schema"),
         ("similarity_gte", ["ref", 1.5], "[reference text, min similarity"),
         ("word_count_between", [1.5, 3], "[min, max] whole numbers"),
+        ("contains_word", "", "needs a non-empty word"),
     ],
 )
 def test_bad_expected_is_a_spec_error(op: str, expected: Any, text: str) -> None:
@@ -571,10 +651,10 @@ def test_apply_uses_a_message_from_check() -> None:
 
 def test_apply_item_reason_uses_the_check_message() -> None:
     rop = lookup("has_length_less_than")
-    assert apply(rop, "abcd", 3) == (False, "'abcd' (length 4) is not shorter than 3")
+    assert apply(rop, "abcd", 3) == (False, "has length 4, not less than 3: 'abcd'")
     rop = lookup("levenshtein_lte")
     ok, reason = apply(rop, ["color", "colr"], rop.op.prepare(["colour", 1]))
-    assert not ok and reason == "item 1: 'colr' is 2 edits from 'colour', more than 1"
+    assert not ok and reason == "item 1 is 2 edits from 'colour', more than 1: 'colr'"
 
 
 @pytest.mark.parametrize(

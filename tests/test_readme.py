@@ -59,6 +59,14 @@ def test_readme_lists_every_operator() -> None:
     assert missing == []
 
 
+def test_readme_operator_table_is_the_registrys() -> None:
+    """The table (expected shapes, how arrays are taken, docs) is written from the registry:
+    after a change, paste ``workbench.assertions.operator_table()`` over it."""
+    from workbench.assertions import operator_table
+
+    assert operator_table() in README
+
+
 def test_ci_runs_the_readme_test_command() -> None:
     ci = (ROOT / ".ci" / "run").read_text()
     assert "pip install --quiet -e '.[dev]'" in ci and "pytest" in ci

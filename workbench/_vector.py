@@ -41,25 +41,26 @@ def _numeric(name: str, v: np.ndarray, e: Any) -> np.ndarray | None:
     ):
         if not _is_number(e):
             return None
-        return {
+        compare = {
             "greater_than": np.greater,
             "greater_than_or_equal": np.greater_equal,
             "less_than": np.less,
             "less_than_or_equal": np.less_equal,
             "equals": np.equal,
             "not_equal": np.not_equal,
-        }[name](v, e)
+        }[name]
+        return np.asarray(compare(v, e))
     if name in ("in_range", "not_in_range") and _is_pair(e):
-        inside = (v >= e[0]) & (v <= e[1])
+        inside = np.asarray((v >= e[0]) & (v <= e[1]))
         return inside if name == "in_range" else ~inside
     if name == "approximately_equals" and _is_pair(e):
-        return np.abs(v - e[0]) <= e[1]
+        return np.asarray(np.abs(v - e[0]) <= e[1])
     if name == "is_positive" and e is None:
-        return v > 0
+        return np.asarray(v > 0)
     if name == "is_negative" and e is None:
-        return v < 0
+        return np.asarray(v < 0)
     if name == "is_zero" and e is None:
-        return v == 0
+        return np.asarray(v == 0)
     if name == "one_of" and isinstance(e, (list, tuple)) and e and all(_is_number(x) for x in e):
         return np.isin(v, np.asarray(e, dtype=np.float64))
     if name == "is_numeric" and e is None:
@@ -70,8 +71,13 @@ def _numeric(name: str, v: np.ndarray, e: Any) -> np.ndarray | None:
 
 
 # Constructs where RE2 (Arrow) and Python's re disagree or RE2 refuses: '$' before a final
-# newline, \Z \A \b-style escapes, lookarounds, named groups, backreferences, POSIX classes.
-_RE2_UNSAFE = re.compile(r"\$|\\[ZAzGbBpP]|\(\?[<=!P]|\\\d|\[:")
+# newline, \Z \A \b-style escapes, lookarounds, named groups, backreferences, POSIX classes,
+# and '{,n}', which re reads as '{0,n}' and RE2 as text.
+_RE2_UNSAFE = re.compile(r"\$|\\[ZAzGbBpP]|\(\?[<=!P]|\\\d|\[:|\{\s*,")
+_SPACE_CLASS = re.compile(r"\\[sS]")
+_RE_ONLY_SPACE = "[\x0b\x1c-\x1f]"
+"""ASCII characters that are whitespace to Python's re (``str.isspace``) but not to RE2's \\s."""
+_ASCII_WORD = re.compile(r"[A-Za-z0-9_]")
 
 
 def _re2_search(s: pd.Series, pattern: str) -> np.ndarray | None:
@@ -80,17 +86,30 @@ def _re2_search(s: pd.Series, pattern: str) -> np.ndarray | None:
     try:
         import pyarrow as pa
         import pyarrow.compute as pc
-
+    except ImportError:  # pragma: no cover - pyarrow is a dependency
+        return None
+    try:
         hits = pc.match_substring_regex(pa.array(s.array), pattern)
-    except Exception:  # no pyarrow, or a pattern RE2 does not support
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # a pattern RE2 does not support
         return None
     return np.asarray(hits.to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def _string(name: str, s: pd.Series, e: Any) -> tuple[np.ndarray | None, bool]:
+def _regex_rows(s: pd.Series, pattern: str) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """RE2's answer for ``pattern`` and the rows it is Python's too (None: every ASCII row).
+    RE2's \\s lacks \\x0b and \\x1c-\\x1f, so rows holding one go to Python's re."""
+    hits = _re2_search(s, pattern)
+    if hits is None or not _SPACE_CLASS.search(pattern):
+        return hits, None
+    odd = _re2_search(s, _RE_ONLY_SPACE)
+    return (None, None) if odd is None else (hits, ~odd)
+
+
+def _string(name: str, s: pd.Series, e: Any) -> tuple[np.ndarray | None, bool | np.ndarray]:
     """``(passed, ascii_rows_only)``: some fast paths agree with Python only on ASCII text
     (RE2's classes and lower() vs casefold() differ beyond it), so the engine checks the
-    other rows one by one."""
+    other rows one by one; ``ascii_rows_only`` may also be a mask of the ASCII rows the fast
+    path decides (the rest are checked one by one too)."""
     if name in ("is_string",) and e is None:
         return np.ones(len(s), dtype=bool), False
     if name in ("is_numeric", "is_boolean", "is_null", "is_array", "is_object") and e is None:
@@ -119,8 +138,10 @@ def _string(name: str, s: pd.Series, e: Any) -> tuple[np.ndarray | None, bool]:
     if not e.isascii():
         return None, False
     if name in ("matches", "matches_regex") and not _RE2_UNSAFE.search(e):
-        return _re2_search(s, e), True
-    if name == "contains_word":
+        hits, rows = _regex_rows(s, e)
+        return hits, True if rows is None else rows
+    if name == "contains_word" and _ASCII_WORD.match(e) and _ASCII_WORD.match(e[-1]):
+        # a word that starts and ends with a word character: \b is the same edge on ASCII text
         return _re2_search(s, rf"\b{re.escape(e)}\b"), True
     if name in ("matches", "matches_regex", "contains_word"):
         return None, False
@@ -159,14 +180,24 @@ def check(rop: ResolvedOp, values: pd.Series, expected: Any) -> tuple[np.ndarray
         with np.errstate(invalid="ignore"):
             passed = _numeric(name, v, expected)
     elif isinstance(dtype, pd.StringDtype) or (
-        dtype == object and len(values) and pd.api.types.infer_dtype(values, skipna=True) == "string"
+        pd.api.types.is_object_dtype(dtype)
+        and len(values)
+        and pd.api.types.infer_dtype(values, skipna=True) == "string"
     ):
-        s = values if isinstance(dtype, pd.StringDtype) else values.astype(_string_dtype())
+        if isinstance(dtype, pd.StringDtype):
+            s = values
+        else:
+            try:
+                s = values.astype(_string_dtype())
+            except UnicodeEncodeError:  # a lone surrogate, which Arrow (UTF-8) cannot hold
+                return None
         handled = s.notna().to_numpy(dtype=bool)
         s = s.fillna("")
         passed, ascii_rows_only = _string(name, s, expected)
-        if ascii_rows_only:
+        if ascii_rows_only is not False:
             handled = handled & s.str.isascii().to_numpy(dtype=bool)
+            if ascii_rows_only is not True:
+                handled = handled & ascii_rows_only
     if passed is None:
         return None
     passed = np.asarray(passed, dtype=bool)
@@ -182,7 +213,7 @@ def _small_ints(values: pd.Series) -> bool:
     return bool(len(v) == 0 or np.abs(v).max() < 2**53)
 
 
-def _string_dtype() -> pd.StringDtype:
+def _string_dtype() -> pd.StringDtype[Any]:
     try:
         import pyarrow  # noqa: F401
     except ImportError:

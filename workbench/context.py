@@ -17,9 +17,9 @@ from .errors import cap_list, shorten
 from .paths import (
     PathError,
     Segment,
-    _fast_loads,  # the same parser loads_json tries first
     format_path,
-    loads_json,
+    loads_json_cells,
+    not_json,
     parse_path,
     resolve,
     to_plain,
@@ -68,8 +68,16 @@ class Context:
             return "task", strs[0], 1
         return "unknown", str(segments[0]), 1
 
-    def _parsed_column(self, name: str) -> tuple[list[Any], list[str | None] | None]:
-        """The column's cells with JSON strings parsed (once per run), and parse errors."""
+    def parsed_column(self, name: str) -> tuple[list[Any], list[str | None] | None]:
+        """Column ``name``'s cells with JSON strings parsed (once per run), and per cell the
+        reason it is not JSON (``None`` when every string parsed).
+
+        Example:
+            >>> import pandas as pd
+            >>> cells, errors = Context(pd.DataFrame({"r": ['{"a": 1}', "oops"]})).parsed_column("r")
+            >>> cells, errors[1][:48]
+            ([{'a': 1}, None], "column 'r' holds a string that is not valid JSON")
+        """
         if name not in self._parsed:
             with gc_paused():  # also for judge prompts, which parse outside _run_assertion
                 self._parsed[name] = _parse_json_cells(name, self.df[self.columns[name]].tolist())
@@ -100,7 +108,7 @@ class Context:
         if kind == "column":
             if not rest:
                 return self.df[self.columns[name]].reset_index(drop=True), None
-            cells, parse_errors = self._parsed_column(name)
+            cells, parse_errors = self.parsed_column(name)
             return _descend(cells, rest, name, parse_errors)
         if kind == "task":
             return self._extract_output(name, rest)
@@ -131,8 +139,8 @@ class Context:
         columns = {k[len(prefix) :]: out.fields[k].tolist() for k in keys}
         rows = [_nest({k: to_plain(v[i]) for k, v in columns.items()}) for i in range(self.n)]
         missing = None
-        for k in keys:
-            missing = _merge_missing(missing, out.missing.get(k))
+        for key in keys:
+            missing = _merge_missing(missing, out.missing.get(key))
         return pd.Series(rows, dtype=object), missing
 
 
@@ -157,25 +165,12 @@ def _merge_missing(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | N
 
 def _parse_json_cells(name: str, cells: list[Any]) -> tuple[list[Any], list[str | None] | None]:
     """Parse every string cell as JSON; other cells stay as they are."""
-    errors: list[str | None] | None = None
-    out: list[Any] = []
-    append, loads, fast = out.append, loads_json, _fast_loads or loads_json
-    for i, v in enumerate(cells):
-        if type(v) is str:
-            try:
-                try:
-                    v = fast(v)
-                except ValueError:  # the strict parser decides what the fast one refused
-                    v = loads(v)
-            except ValueError as e:
-                if errors is None:
-                    errors = [None] * len(cells)
-                errors[i] = (
-                    f"column '{name}' holds a string that is not valid JSON "
-                    f"({e.args[0] if e.args else e}): {shorten(cells[i], 60)!r}"
-                )
-                v = None
-        append(v)
+    out, failures = loads_json_cells(cells)
+    if failures is None:
+        return out, None
+    errors: list[str | None] = [None] * len(cells)
+    for i, why in failures.items():
+        errors[i] = f"column '{name}' holds {not_json(why)}: {shorten(cells[i], 60)!r}"
     return out, errors
 
 

@@ -9,18 +9,18 @@ do not. Every cell gets a status; an error or a skip never touches the row's oth
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 import pandas as pd
 
 from . import _vector
-from .assertions import OpError, ResolvedOp, apply, describe, lookup
-from .assertions._core import _Phrase  # the phrase apply() writes, so fast reasons read the same
+from .assertions import OpError, ResolvedOp, apply, describe, lookup, standard_verdict, with_value
 from .context import Context, Output, gc_paused
 from .errors import EvaluationError, WorkbenchError, did_you_mean, shorten
-from .paths import PathError, Segment, parse_path, substitute, template_paths, to_plain
+from .paths import JSON_TOO_DEEP, PathError, Segment, parse_path, substitute, template_paths, to_plain
 from .results import ERROR, FAILED, PASSED, SCORED, SKIPPED, STATUSES, CellColumns, passed_values
 from .specs import AssertionTask, JudgeTask, Suite
 
@@ -76,9 +76,11 @@ def reference_problems(suite: Suite, columns: Sequence[Any]) -> list[str]:
                         f"add {first!r} to depends_on"
                     )
                 continue
+            # a task never reads its own output, so its own id is no suggestion
+            suggestion = did_you_mean(first, sorted(colnames | (ids - {t.id})))
             problems.append(
-                f"task {t.id!r}: {where} {shown!r} starts with {first!r}, which is neither a column nor a task"
-                f"{did_you_mean(first, sorted(colnames | ids))}"
+                f"task {t.id!r}: {where} {shown!r} starts with {first!r}, which is neither a column "
+                f"nor a task{suggestion}"
             )
     return problems
 
@@ -158,7 +160,7 @@ def run_assertions(suite: Suite, ctx: Context, *, strict: bool = False) -> list[
     try:
         coro.send(None)
     except StopIteration as done:
-        return done.value
+        return cast("list[CellColumns]", done.value)
     coro.close()  # pragma: no cover - only judge tasks suspend
     raise RuntimeError("an assertion-only run suspended")  # pragma: no cover
 
@@ -217,9 +219,8 @@ def _output(
                     out_fields["overall.score"],
                     missing["overall.score"],
                 )
-    missing["__skip__"] = np.where(pd.isna(skip), None, skip) if (status == SKIPPED).any() else None
-    if missing["__skip__"] is None:
-        del missing["__skip__"]
+    if (status == SKIPPED).any():
+        missing["__skip__"] = np.where(pd.isna(skip), np.array(None, dtype=object), skip)
     return Output(out_fields, missing)
 
 
@@ -282,17 +283,17 @@ def _fast_reasons(rop: ResolvedOp, cells: list[Any], prepared: Any, expected: An
     """Reasons for the rows a fast path failed, identical to the per-value path's.
 
     The per-value path writes the first one; when it has the standard form
-    ``"<value> is not <phrase>"`` (the operator added no message of its own for this kind of
+    ``"is not <phrase>: <value>"`` (the operator added no verdict of its own for this kind of
     value, and a fast path only sees one kind per column), the rest are formatted the same
     way without calling the operator again.
     """
-    first = apply(rop, to_plain(cells[0]), prepared, expected)[1]
-    verb = "is" if rop.negated else "is not"
-    phrase = format(_Phrase(rop.op, expected if expected is not None else prepared))
-    if first != f"{describe(to_plain(cells[0]))} {verb} {phrase}":
+    first_value = to_plain(cells[0])
+    first = apply(rop, first_value, prepared, expected)[1]
+    verdict = standard_verdict(rop, expected if expected is not None else prepared)
+    if first != with_value(verdict, first_value):
         return [first] + [apply(rop, to_plain(v), prepared, expected)[1] for v in cells[1:]]
-    tail = f" {verb} {phrase}"
-    return [describe(to_plain(v)) + tail for v in cells]
+    head = verdict + ": "
+    return [head + describe(to_plain(v)) for v in cells]
 
 
 def _json_fast_path(
@@ -305,13 +306,16 @@ def _json_fast_path(
     if kind != "column" or used != len(parse_path(task.path)):
         return None
     handled = np.fromiter((type(v) is str for v in values.tolist()), dtype=bool, count=len(values))
-    _, parse_errors = ctx._parsed_column(name)
-    passed = (
-        np.ones(len(values), dtype=bool)
-        if parse_errors is None
-        else pd.isna(np.array(parse_errors, dtype=object))
-    )
-    passed = np.asarray(passed, dtype=bool)
+    _, parse_errors = ctx.parsed_column(name)
+    if parse_errors is None:
+        passed = np.ones(len(values), dtype=bool)
+    else:
+        passed = np.asarray(pd.isna(np.array(parse_errors, dtype=object)), dtype=bool)
+        # text nested too deeply gets its own verdict from the per-value path
+        for i in np.flatnonzero(~passed):
+            why = parse_errors[i]
+            if why is not None and JSON_TOO_DEEP in why:
+                handled[i] = False
     return (~passed if rop.negated else passed), handled
 
 
@@ -339,8 +343,13 @@ def _expected_per_row(task: AssertionTask, ctx: Context) -> tuple[list[Any], lis
         if bad:
             errors[i] = bad
             continue
-        rows[i] = substitute(task.expected, lambda p: to_plain(lists[p.strip()][0][i]))
+        rows[i] = substitute(task.expected, _row_lookup(lists, i))
     return rows, errors
+
+
+def _row_lookup(columns: dict[str, tuple[list[Any], Any]], i: int) -> Any:
+    """The value of a template's path at row ``i``."""
+    return lambda path: to_plain(columns[path.strip()][0][i])
 
 
 def _check_each(
@@ -383,7 +392,14 @@ def _check_each(
         except (OpError, PathError) as e:
             status[i], error[i] = ERROR, f"{where}: {e}"
             continue
-        except Exception as e:  # an operator bug must not cost the rest of the run
+        except RecursionError:  # a Python object nested thousands deep, e.g. built in a loop
+            status[i] = ERROR
+            error[i] = (
+                f"{where}: the value is nested too deeply to check (deeper than Python's recursion "
+                f"limit of {sys.getrecursionlimit():,}): {describe(to_plain(v))}"
+            )
+            continue
+        except Exception as e:  # noqa: BLE001  (an operator bug must not cost the rest of the run)
             status[i], error[i] = ERROR, f"{where}: unexpected {type(e).__name__}: {shorten(str(e), 200)}"
             continue
         status[i] = PASSED if ok else FAILED

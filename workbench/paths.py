@@ -25,12 +25,19 @@ import numpy as np
 from .errors import cap_list, did_you_mean, shorten
 
 __all__ = [
+    "JSON_TOO_DEEP",
+    "MAX_JSON_DEPTH",
+    "TEMPLATE",
     "PathError",
     "Segment",
     "compact_json",
+    "decode_json_prefix",
     "format_path",
     "has_template",
+    "json_type",
     "loads_json",
+    "loads_json_cells",
+    "not_json",
     "parse_path",
     "render",
     "resolve",
@@ -42,7 +49,9 @@ __all__ = [
 Segment = str | int
 """One step of a path: a key (``str``) or a list index (``int``)."""
 
-_TEMPLATE = re.compile(r"\$\{([^{}]*)\}")
+TEMPLATE = re.compile(r"\$\{([^{}]*)\}")
+"""A ``${path}`` template; group 1 is the path as written (strip it before parsing)."""
+_TEMPLATE = TEMPLATE  # the judge's prompt builder still imports this name; TEMPLATE is the public one
 _TOKEN = re.compile(
     r"""
     \[\s*(?P<index>-?\d+)\s*\]            # [0]
@@ -55,6 +64,15 @@ _TOKEN = re.compile(
 )
 
 
+MAX_JSON_DEPTH = 1024
+"""The deepest nesting of arrays and objects :func:`loads_json` parses (orjson's own limit;
+Python's parser, deciding what orjson refuses, stops near 1,000 because of the recursion
+limit). Deeper text is refused the same way on every path, with :data:`JSON_TOO_DEEP`."""
+
+JSON_TOO_DEEP = f"nested too deeply to parse (more than {MAX_JSON_DEPTH:,} levels of arrays and objects)"
+"""The message of the ``ValueError`` for JSON nested beyond :data:`MAX_JSON_DEPTH`."""
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
@@ -64,28 +82,93 @@ _STRICT = json.JSONDecoder(parse_constant=_reject_constant)
 try:  # orjson parses several times faster; json (strict) decides whatever orjson refuses
     from orjson import loads as _fast_loads
 except ImportError:  # pragma: no cover - orjson is a dependency
-    _fast_loads = None
+    _fast_loads = None  # type: ignore[assignment]
+
+
+def _too_deep(e: ValueError) -> bool:
+    return str(e).startswith("depth limit exceeded")  # orjson's words
 
 
 def loads_json(text: str) -> Any:
     """Parse strict JSON (``NaN`` and ``Infinity`` are not JSON).
 
+    The one JSON loader of workbench: cells, paths, operators and judge verdicts all parse
+    with it (or with :func:`decode_json_prefix` when scanning text), so they agree on what
+    JSON is.
+
     Raises:
-        ValueError: the text is not JSON; the message says where.
+        ValueError: the text is not JSON (the message says where), or it is nested deeper
+            than :data:`MAX_JSON_DEPTH` (the message is :data:`JSON_TOO_DEEP`).
 
     Example:
         >>> loads_json('{"a": [1, 2.5]}')
         {'a': [1, 2.5]}
+        >>> loads_json("[" * 2000 + "]" * 2000)
+        Traceback (most recent call last):
+        ValueError: nested too deeply to parse (more than 1,024 levels of arrays and objects)
     """
     if _fast_loads is not None:
         try:
             return _fast_loads(text)
-        except ValueError:
-            pass  # e.g. integers beyond 64 bits, which json handles; or truly invalid text
+        except ValueError as e:
+            if _too_deep(e):
+                raise ValueError(JSON_TOO_DEEP) from None
+            # else e.g. integers beyond 64 bits, which json handles; or truly invalid text
     try:
         return _STRICT.decode(text)
     except RecursionError:
-        raise ValueError("JSON nested too deeply to parse") from None
+        raise ValueError(JSON_TOO_DEEP) from None
+
+
+def decode_json_prefix(text: str, start: int = 0) -> tuple[Any, int]:
+    """Strict-decode the one JSON value that starts at ``text[start]``; text may follow it.
+
+    Returns the value and the index just past it. For finding JSON inside prose (a reply,
+    a fenced block), where :func:`loads_json` wants the whole text to be one value.
+
+    Raises:
+        json.JSONDecodeError: no JSON value starts there (``msg`` and ``pos`` say why and where).
+        ValueError: ``NaN``/``Infinity`` at that place, or nesting too deep to parse
+            (:data:`JSON_TOO_DEEP`), never a ``RecursionError``.
+
+    Example:
+        >>> decode_json_prefix('Verdict: {"score": 4} (done)', 9)
+        ({'score': 4}, 21)
+    """
+    try:
+        return _STRICT.raw_decode(text, start)
+    except RecursionError:
+        raise ValueError(JSON_TOO_DEEP) from None
+
+
+def loads_json_cells(cells: list[Any]) -> tuple[list[Any], dict[int, str] | None]:
+    """Parse every ``str`` in ``cells`` as JSON with :func:`loads_json`; other cells stay.
+
+    Returns the cells (a string that is not JSON becomes ``None``) and, per index of such a
+    string, the parser's message (``None`` when every string parsed). One loop for a whole
+    column: a million cells cost a fraction of a second.
+
+    Example:
+        >>> loads_json_cells(['{"a": 1}', 7, "nope"])
+        ([{'a': 1}, 7, None], {2: 'Expecting value: line 1 column 1 (char 0)'})
+    """
+    errors: dict[int, str] | None = None
+    out: list[Any] = []
+    append, fast = out.append, loads_json if _fast_loads is None else _fast_loads
+    for i, v in enumerate(cells):
+        if type(v) is str:
+            try:
+                try:
+                    v = fast(v)
+                except ValueError:  # loads_json decides what the fast parser refused, and says why
+                    v = loads_json(v)
+            except ValueError as e:
+                if errors is None:
+                    errors = {}
+                errors[i] = str(e.args[0]) if e.args else str(e)
+                v = None
+        append(v)
+    return out, errors
 
 
 class PathError(LookupError):
@@ -186,7 +269,14 @@ def to_plain(value: Any) -> Any:
     return value
 
 
-def _type_name(value: Any) -> str:
+def json_type(value: Any) -> str:
+    """The JSON type name of a plain value: null, boolean, number, string, array, object
+    (anything else: its Python type name).
+
+    Example:
+        >>> [json_type(v) for v in (None, True, 2.5, "x", [1], {"a": 1})]
+        ['null', 'boolean', 'number', 'string', 'array', 'object']
+    """
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -195,21 +285,33 @@ def _type_name(value: Any) -> str:
         return "number"
     if isinstance(value, str):
         return "string"
-    if isinstance(value, list):
+    if isinstance(value, (list, tuple)):
         return "array"
     if isinstance(value, dict):
         return "object"
     return type(value).__name__
 
 
+def not_json(why: str) -> str:
+    """What a string is, given :func:`loads_json`'s message for it.
+
+    Example:
+        >>> not_json("Expecting value: line 1 column 1 (char 0)")
+        'a string that is not valid JSON (Expecting value: line 1 column 1 (char 0))'
+        >>> not_json(JSON_TOO_DEEP)
+        'a string nested too deeply to parse (more than 1,024 levels of arrays and objects)'
+    """
+    if why == JSON_TOO_DEEP:
+        return f"a string {why}"
+    return f"a string that is not valid JSON ({why})"
+
+
 def _parse_json_text(text: str, where: str) -> Any:
     try:
         return loads_json(text)
     except ValueError as e:
-        raise PathError(
-            f"{where} holds a string that is not valid JSON ({e.args[0] if e.args else e}): "
-            f"{shorten(text, 60)!r}"
-        ) from None
+        why = str(e.args[0]) if e.args else str(e)
+        raise PathError(f"{where} holds {not_json(why)}: {shorten(text, 60)!r}") from None
 
 
 def resolve(value: Any, segments: tuple[Segment, ...], *, start: int = 0) -> Any:
@@ -246,7 +348,7 @@ def resolve(value: Any, segments: tuple[Segment, ...], *, start: int = 0) -> Any
             value = value[idx]
         else:
             raise PathError(
-                f"'{where}' is {_type_name(value)} ({shorten(repr(value), 40)}), so it has no {seg!r}"
+                f"'{where}' is {json_type(value)} ({shorten(repr(value), 40)}), so it has no {seg!r}"
             )
     return value
 

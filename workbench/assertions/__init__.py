@@ -4,12 +4,27 @@ Example:
     >>> from workbench.assertions import lookup, apply
     >>> apply(lookup("contains"), "hello world", "world")
     (True, None)
+    >>> apply(lookup("is_json"), "I'm sorry, I can't help with that.", None)
+    (False, "is not valid JSON: 'I'm sorry, I can't help with that.'")
 """
 
 from __future__ import annotations
 
+from ..paths import json_type
 from . import _builtin  # noqa: F401  (registers the operators)
-from ._core import ALIASES, OPERATORS, Operator, OpError, ResolvedOp, apply, describe, json_type, lookup
+from ._core import (
+    ALIASES,
+    OPERATORS,
+    Operator,
+    OpError,
+    ResolvedOp,
+    apply,
+    describe,
+    lookup,
+    operator_table,
+    standard_verdict,
+    with_value,
+)
 
 __all__ = [
     "ALIASES",
@@ -21,4 +36,7 @@ __all__ = [
     "describe",
     "json_type",
     "lookup",
+    "operator_table",
+    "standard_verdict",
+    "with_value",
 ]

@@ -4,13 +4,16 @@ Each operator is registered with its semantics in ``check``, the shape of ``expe
 ``prepare``, and a one-line doc with an example. Values are plain JSON-like Python
 (``None``, ``bool``, ``int``, ``float``, ``str``, ``list``, ``dict``); ``bool`` is not a number.
 
-``check`` returns a bool, or ``(ok, message)`` when it can say more than the phrase (a
-length, the missing items, the JSON Schema error). The message states what was found, so
-it reads right whether the operator or its ``not_`` negation failed.
+``check`` returns a bool, or ``(ok, verdict)`` when it can say more than the phrase (a
+length, the missing items, the JSON Schema error). The verdict is a predicate without its
+subject (``"lacks ['name']"``), stating what was found, so it reads right whether the
+operator or its ``not_`` negation failed; :func:`~workbench.assertions.apply` follows it
+with the value.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import operator
@@ -19,13 +22,15 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from datetime import date, datetime
 from ipaddress import IPv6Address
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
+import regex
 from rapidfuzz.distance import Levenshtein
 
-from ..paths import _reject_constant, loads_json
-from ._core import ExpectedKind, Operator, OpError, describe, json_type, register
+from ..errors import shorten
+from ..paths import JSON_TOO_DEEP, decode_json_prefix, json_type, loads_json
+from ._core import ExpectedKind, Operator, OpError, describe, register
 
 try:  # refuses entity bombs; otherwise the standard parser judges well-formedness as well
     from defusedxml.ElementTree import fromstring as _parse_xml
@@ -54,7 +59,7 @@ def _is_number(v: Any) -> bool:
 def _need_number(v: Any) -> float | int:
     if not _is_number(v):
         raise _wrong("a number", v, "cannot compare non-numeric values: ")
-    return v
+    return cast("float | int", v)
 
 
 def _need_str(v: Any, need: str = "a string") -> str:
@@ -63,9 +68,9 @@ def _need_str(v: Any, need: str = "a string") -> str:
     return v
 
 
-def _said(ok: bool, subject: str, phrase: str) -> str:
-    """``"<subject> is <phrase>"`` or ``"<subject> is not <phrase>"``, as the check found."""
-    return f"{subject} is {'' if ok else 'not '}{phrase}"
+def _said(ok: bool, phrase: str) -> str:
+    """``"is <phrase>"`` or ``"is not <phrase>"``, as the check found."""
+    return f"is {'' if ok else 'not '}{phrase}"
 
 
 _NUMERIC_TEXT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
@@ -79,24 +84,29 @@ def _number_text_equal(text: str, number: float | int) -> bool:
 
 
 def _json_equal(a: Any, b: Any) -> bool:
-    """JSON equality, normalised as Scouter does: ``8 == 8.0``, ``"300" == 300``, ``true != 1``."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return isinstance(a, bool) and isinstance(b, bool) and a == b
-    if _is_number(a) and _is_number(b):
-        return a == b
+    """``equals``: a number and a numeric string are equal as whole values (``"300" == 300``,
+    normalised as Scouter's Equals does, for a model that wrote a number as text); anything
+    else by :func:`_same_json`."""
     if isinstance(a, str) and _is_number(b):
         return _number_text_equal(a, b)
     if _is_number(a) and isinstance(b, str):
         return _number_text_equal(b, a)
+    return _same_json(a, b)
+
+
+def _same_json(a: Any, b: Any) -> bool:
+    """JSON equality of items and nested values: numbers by value (``8 == 8.0``: JSON has one
+    number type, and pandas turns integers into floats), otherwise the types must match
+    (``"1" != 1``, ``true != 1``). Membership uses it, so ``[1, 2]`` does not contain ``"1"``."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if _is_number(a) and _is_number(b):
+        return bool(a == b)
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return len(a) == len(b) and all(_json_equal(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(_same_json(x, y) for x, y in zip(a, b))
     if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_json_equal(a[k], b[k]) for k in a)
+        return a.keys() == b.keys() and all(_same_json(a[k], b[k]) for k in a)
     return type(a) is type(b) and a == b
-
-
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
-"""Strict decoder for scanning text (``raw_decode``); whole documents use :func:`loads_json`."""
 
 
 def _loads(text: str) -> Any:
@@ -124,7 +134,7 @@ def _any(expected: Any) -> Any:
 def _number(expected: Any) -> float | int:
     if not _is_number(expected) or math.isnan(expected):
         raise _bad_expected("a number", expected)
-    return expected
+    return cast("float | int", expected)
 
 
 def _string(expected: Any) -> str:
@@ -158,8 +168,18 @@ def _regex(expected: Any) -> re.Pattern[str]:
         raise OpError(f"invalid regex {describe(expected)}: {e}") from None
 
 
-def _word(expected: Any) -> re.Pattern[str]:
-    return re.compile(rf"\b{re.escape(_string(expected))}\b")
+_WORD_CHAR = r"[\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\p{Join_Control}]"
+"""A character of a word (Unicode's definition, UTS #18): letters with their combining marks
+and joiners, digits, connectors; so ``cafe`` is no whole word in ``café`` written with a
+combining accent, nor ``क`` in ``किताब``."""
+
+
+def _word(expected: Any) -> regex.Pattern[str]:
+    word = _string(expected)
+    if not word:
+        raise OpError("needs a non-empty word as expected, got ''")
+    # lookarounds rather than \b, so a word that ends in punctuation ('C++') still has an edge
+    return regex.compile(rf"(?<!{_WORD_CHAR}){regex.escape(word)}(?!{_WORD_CHAR})")
 
 
 def _pair(need: str, first: Prepare, second: Prepare) -> Prepare:
@@ -189,13 +209,13 @@ def _ordered(prepare: Callable[[Any], tuple[Any, Any]]) -> Callable[[Any], tuple
 def _tolerance(v: Any) -> float:
     if not _is_number(v) or not v >= 0:
         raise OpError("needs a number >= 0")
-    return v
+    return cast(float, v)
 
 
 def _fraction(v: Any) -> float:
     if not _is_number(v) or not 0 <= v <= 1:
         raise OpError("needs a number in [0, 1]")
-    return v
+    return cast(float, v)
 
 
 def _schema(expected: Any) -> Any:
@@ -206,7 +226,7 @@ def _schema(expected: Any) -> Any:
 
     cls = jsonschema.validators.validator_for(expected)
     try:
-        cls.check_schema(expected)
+        cls.check_schema(expected)  # type: ignore[arg-type]  # true and false are schemas too
     except jsonschema.SchemaError as e:
         raise OpError(f"needs a valid JSON Schema as expected: {e.message}") from None
     return cls(expected, format_checker=cls.FORMAT_CHECKER)
@@ -223,7 +243,8 @@ def _schema_error(validator: Any, instance: Any) -> str | None:
     error = best_match(validator.iter_errors(instance))
     if error is None:
         return None
-    return error.message + (f" at {error.json_path}" if error.absolute_path else "")
+    # the validator's message quotes the instance, which may be the whole (long) value
+    return shorten(error.message, 160) + (f" at {error.json_path}" if error.absolute_path else "")
 
 
 _PREPARE: dict[str, Prepare] = {
@@ -273,7 +294,8 @@ _op(
     "equal to {expected}",
     expected="any",
     array_native=True,
-    doc="Deep JSON equality, numbers normalised: ``expected=300`` passes 300.0 and '300'.",
+    doc="Deep JSON equality of the whole value, a number equal to its text only as the whole "
+    "value: ``expected=300`` passes 300.0 and '300'; ``expected=[1]`` fails ['1'].",
 )
 _op(
     "not_equal",
@@ -284,6 +306,11 @@ _op(
     doc="Negation of equals: ``expected='a'`` passes 'b'; ``expected=1`` fails 1.0.",
 )
 
+
+def _numeric_check(cmp: Callable[[Any, Any], bool]) -> Check:
+    return lambda a, e: cmp(_need_number(a), e)
+
+
 for _name, _cmp, _phrase, _example in [
     ("greater_than", operator.gt, "greater than", "passes 5, fails 3, errors on '5'"),
     ("greater_than_or_equal", operator.ge, "at least", "passes 3, fails 2"),
@@ -292,7 +319,7 @@ for _name, _cmp, _phrase, _example in [
 ]:
     _op(
         _name,
-        lambda a, e, _cmp=_cmp: _cmp(_need_number(a), e),
+        _numeric_check(_cmp),
         f"{_phrase} {{expected}}",
         expected="number",
         doc=f"Compares numbers, a non-number errors: ``expected=3`` {_example}.",
@@ -301,7 +328,7 @@ for _name, _cmp, _phrase, _example in [
 
 def _approx(a: Any, e: tuple[float, float]) -> tuple[bool, str]:
     ok = abs(_need_number(a) - e[0]) <= e[1]
-    return ok, _said(ok, describe(a), f"within {describe(e[1])} of {describe(e[0])}")
+    return ok, _said(ok, f"within {describe(e[1])} of {describe(e[0])}")
 
 
 def _in_range(a: Any, e: tuple[Any, Any]) -> bool:
@@ -370,7 +397,7 @@ def _hits(
         if fold:
             items = {x.casefold() for x in actual if isinstance(x, str)}
             return [w.casefold() in items for w in wanted]
-        return [any(_json_equal(x, w) for x in actual) for w in wanted]
+        return [any(_same_json(x, w) for x in actual) for w in wanted]
     if isinstance(actual, dict) and keys:
         names = {k.casefold() for k in actual} if fold else set(actual)
         return [isinstance(w, str) and (w.casefold() if fold else w) in names for w in wanted]
@@ -383,19 +410,19 @@ def _contains(fold: bool = False, negate: bool = False) -> Check:
     def check(a: Any, e: Any) -> tuple[bool, str]:
         ok = _hits(a, [e], text=True, keys=False, fold=fold)[0]
         verb = "contains" if ok else "does not contain"
-        return ok != negate, f"{describe(a)} {verb} {describe(e)}{how}"
+        return ok != negate, f"{verb} {describe(e)}{how}"
 
     return check
 
 
-def _contains_all(text: bool, fold: bool = False) -> Check:
+def _contains_all(fold: bool = False) -> Check:
     how = " ignoring case" if fold else ""
 
     def check(a: Any, e: list[Any]) -> tuple[bool, str]:
-        missing = [w for w, hit in zip(e, _hits(a, e, text=text, keys=True, fold=fold)) if not hit]
+        missing = [w for w, hit in zip(e, _hits(a, e, text=True, keys=True, fold=fold)) if not hit]
         if missing:
-            return False, f"{describe(a)} lacks {describe(missing)}{how}"
-        return True, f"{describe(a)} contains all of {describe(e)}{how}"
+            return False, f"lacks {describe(missing)}{how}"
+        return True, f"contains all of {describe(e)}{how}"
 
     return check
 
@@ -406,17 +433,17 @@ def _contains_any(fold: bool = False) -> Check:
     def check(a: Any, e: list[Any]) -> tuple[bool, str]:
         found = [w for w, hit in zip(e, _hits(a, e, text=True, keys=True, fold=fold)) if hit]
         if found:
-            return True, f"{describe(a)} contains {describe(found[0])}{how}"
-        return False, f"{describe(a)} contains none of {describe(e)}{how}"
+            return True, f"contains {describe(found[0])}{how}"
+        return False, f"contains none of {describe(e)}{how}"
 
     return check
 
 
 def _contains_none(a: Any, e: list[Any]) -> tuple[bool, str]:
-    found = [w for w, hit in zip(e, _hits(a, e, text=False, keys=True)) if hit]
+    found = [w for w, hit in zip(e, _hits(a, e, text=True, keys=True)) if hit]
     if found:
-        return False, f"{describe(a)} contains {describe(found)}"
-    return True, f"{describe(a)} contains none of {describe(e)}"
+        return False, f"contains {describe(found)}"
+    return True, f"contains none of {describe(e)}"
 
 
 def _has_keys(a: Any, e: list[str]) -> tuple[bool, str]:
@@ -424,8 +451,8 @@ def _has_keys(a: Any, e: list[str]) -> tuple[bool, str]:
         raise _wrong("an object", a)
     missing = [k for k in e if k not in a]
     if missing:
-        return False, f"{describe(a)} lacks the keys {describe(missing)}"
-    return True, f"{describe(a)} has the keys {describe(e)}"
+        return False, f"lacks the keys {describe(missing)}"
+    return True, f"has the keys {describe(e)}"
 
 
 def _sequence_matches(a: Any, e: list[Any]) -> bool:
@@ -441,9 +468,9 @@ def _has_unique_items(a: Any, e: None) -> tuple[bool, str]:
     for item in a:
         key = json.dumps(item, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         if key in seen:
-            return False, f"{describe(a)} repeats {describe(item)}"
+            return False, f"repeats {describe(item)}"
         seen.add(key)
-    return True, f"{describe(a)} has unique items"
+    return True, "has unique items"
 
 
 _op(
@@ -452,7 +479,8 @@ _op(
     "containing {expected}",
     expected="any",
     array_native=True,
-    doc="Substring of a string or item of an array: ``expected='lo'`` passes 'hello', errors on 5.",
+    doc="Substring of a string or item of an array: ``expected='lo'`` passes 'hello', "
+    "``expected=1`` fails ['1'], errors on 5.",
 )
 _op(
     "not_contains",
@@ -464,11 +492,12 @@ _op(
 )
 _op(
     "contains_all",
-    _contains_all(text=False),
+    _contains_all(),
     "containing all of {expected}",
     expected="list",
     array_native=True,
-    doc="Every expected item is in the array (or object keys): ``expected=[1, 2]`` passes [2, 1].",
+    doc="Every expected item is a substring of the text, an item of the array or a key of the "
+    "object, case-sensitive: ``expected=['a', 'b']`` passes 'a b' and ['b', 'a'], fails 'A b'.",
 )
 _op(
     "contains_any",
@@ -476,7 +505,7 @@ _op(
     "containing any of {expected}",
     expected="list",
     array_native=True,
-    doc="Some expected item is in the array or text: ``expected=['lo', 'z']`` passes 'hello'.",
+    doc="Some expected item is in the text, array or object keys: ``expected=['lo', 'z']`` passes 'hello'.",
 )
 _op(
     "contains_none",
@@ -484,7 +513,8 @@ _op(
     "free of all of {expected}",
     expected="list",
     array_native=True,
-    doc="No expected item is in the array (or object keys): ``expected=['x']`` passes ['a'].",
+    doc="No expected item is in the text, array or object keys: ``expected=['sorry']`` passes "
+    "'Here it is' and ['a'], fails 'I am sorry'.",
 )
 _op(
     "contains_ignore_case",
@@ -496,7 +526,7 @@ _op(
 )
 _op(
     "contains_all_ignore_case",
-    _contains_all(text=True, fold=True),
+    _contains_all(fold=True),
     "containing all of {expected} ignoring case",
     expected="strings",
     array_native=True,
@@ -560,8 +590,15 @@ def _case(is_case: Callable[[str], bool]) -> Check:
     return check
 
 
-def _search(a: str, pattern: re.Pattern[str]) -> bool:
+def _search(a: str, pattern: re.Pattern[str] | regex.Pattern[str]) -> bool:
     return pattern.search(a) is not None
+
+
+# Unicode's Alphabetic property (letters of every script, and the vowel signs and harakat
+# that are part of them), with the combining marks and joiners that follow a letter: the
+# virama of हिन्दी, an accent written as a combining mark, the ZWNJ of Persian words.
+_ALPHABETIC = regex.compile(r"(?:\p{Alphabetic}[\p{Alphabetic}\p{M}\p{Join_Control}]*)?")
+_ALPHANUMERIC = regex.compile(r"(?:[\p{Alphabetic}\p{N}][\p{Alphabetic}\p{N}\p{M}\p{Join_Control}]*)?")
 
 
 _op(
@@ -626,19 +663,21 @@ _op(
     "a string with the word {expected}",
     expected="string",
     prepare=_word,
-    doc="Whole word, case-sensitive: ``expected='quick'`` passes 'a quick fox', fails 'quickly'.",
+    doc="Whole word (no letter, mark, digit or '_' on either side), case-sensitive: "
+    "``expected='quick'`` passes 'a quick fox', fails 'quickly'.",
 )
 _op(
     "is_alphabetic",
-    _text(lambda a, e: all(c.isalpha() for c in a)),
+    _text(lambda a, e: _ALPHABETIC.fullmatch(a) is not None),
     "alphabetic",
-    doc="Only letters of any script ('' passes): passes 'abcÄ', fails 'ab c'.",
+    doc="Only letters (Unicode Alphabetic, with the marks that follow a letter; '' passes): "
+    "passes 'abcÄ' and 'किताब', fails 'ab c'.",
 )
 _op(
     "is_alphanumeric",
-    _text(lambda a, e: all(c.isalnum() for c in a)),
+    _text(lambda a, e: _ALPHANUMERIC.fullmatch(a) is not None),
     "alphanumeric",
-    doc="Only letters and digits: passes 'abc123', fails 'abc-123'.",
+    doc="Only letters (as is_alphabetic) and Unicode numbers: passes 'abc123' and 'كِتَاب٣', fails 'abc-123'.",
 )
 _op(
     "is_lower_case",
@@ -659,7 +698,7 @@ _LABEL = r"(?!-)[^\W_](?:[^\W_]|-){0,62}(?<!-)"
 _HOST = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\.?")
 _ISO = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})"
-    r"(?:T([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.[0-9]+)?)?(?:Z|[+-]([0-9]{2}):([0-9]{2}))?)?"
+    r"(?:T([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.[0-9]+)?)?(?:Z|([+-])([0-9]{2}):([0-9]{2}))?)?"
 )
 
 
@@ -687,14 +726,20 @@ def _is_iso8601(s: str) -> bool:
     m = _ISO.fullmatch(s)
     if m is None:
         return False
-    y, mo, d, hh, mm, ss, off_h, off_m = m.groups()
+    y, mo, d, hh, mm, ss, sign, off_h, off_m = m.groups()
+    if off_h is not None and not (int(off_h) <= 23 and int(off_m) <= 59):
+        return False
+    second = int(ss or 0)
     try:  # the regex checks the form; the calendar rejects 2024-02-30 and 25:00
         date(int(y), int(mo), int(d))
         if hh is not None:
-            datetime(2000, 1, 1, int(hh), int(mm), int(ss or 0))
+            datetime(2000, 1, 1, int(hh), int(mm), 59 if second == 60 else second)
     except ValueError:
         return False
-    return off_h is None or (int(off_h) <= 23 and int(off_m) <= 59)
+    if second == 60:  # a leap second is the last second of a UTC day: 23:59:60Z, 18:59:60-05:00
+        offset = (int(off_h) * 60 + int(off_m)) * (-1 if sign == "-" else 1) if off_h else 0
+        return (int(hh) * 60 + int(mm) - offset) % 1440 == 23 * 60 + 59
+    return True
 
 
 _op(
@@ -719,31 +764,78 @@ _op(
     "is_iso8601",
     _text(lambda a, e: _is_iso8601(a)),
     "an ISO 8601 date or date-time",
-    doc="A real ISO 8601 date or date-time: passes '2024-01-08T12:00:00.5Z', fails '2024-02-30'.",
+    doc="A real ISO 8601 date or date-time (a leap second at 23:59:60 UTC too): passes "
+    "'2024-01-08T12:00:00.5Z' and '2016-12-31T23:59:60Z', fails '2024-02-30'.",
 )
 
 
-def _similarity(a: Any, e: tuple[str, float]) -> tuple[bool, str]:
-    score = Levenshtein.normalized_similarity(_need_str(a), e[0])
-    ok = score >= e[1]
-    return ok, (
-        f"{describe(a)} has similarity {score:.3f} to {describe(e[0])}, "
-        f"{'at least' if ok else 'below'} {describe(e[1])}"
+EDIT_WORK_LIMIT = 10**10
+"""The most work one ``similarity_gte`` / ``levenshtein_lte`` cell may take, counted as
+(length of the longer text) x (edits checked): about 0.3 s on one core. Texts that differ in
+fewer edits than the bound affords get the exact answer; texts further apart than that, whose
+answer would need more work, get an error cell saying so, so one huge row cannot stall a run
+(two 1 MB texts compared in full take half a minute)."""
+
+_EXACT_WORK = 10**7
+"""Below this much work the distance is computed in full, so a reason gives the exact figure."""
+
+
+def _bounded_distance(a: str, ref: str, most: int) -> int | None:
+    """The edit distance of ``a`` and ``ref``, or None when it is only known to be more than
+    ``most``; the work is bounded by :data:`EDIT_WORK_LIMIT`.
+
+    Raises:
+        OpError: the distance is more than the bound lets one cell check, and may be ``most``
+            or less.
+    """
+    longer, shorter = max(len(a), len(ref)), min(len(a), len(ref))
+    if longer * shorter <= _EXACT_WORK:
+        return Levenshtein.distance(a, ref)
+    if longer - shorter > most:  # each edit changes the length by at most one
+        return None
+    # banded: the work grows with the cutoff, so check as many edits as the bound affords
+    affordable = min(most, EDIT_WORK_LIMIT // longer)
+    dist = Levenshtein.distance(a, ref, score_cutoff=affordable)
+    if dist <= affordable:
+        return dist
+    if affordable == most:
+        return None
+    raise OpError(
+        f"cannot compare texts of {len(a):,} and {len(ref):,} characters within the work bound of one "
+        f"cell: they are more than {affordable:,} edits apart, and deciding whether they are within "
+        f"{most:,} would take {longer:,} x {min(most, shorter):,} steps (the bound is "
+        f"{EDIT_WORK_LIMIT:,}); compare a shorter field or a part of the text, or allow fewer edits"
     )
+
+
+def _similarity(a: Any, e: tuple[str, float]) -> tuple[bool, str]:
+    text, (ref, least) = _need_str(a), e
+    longer = max(len(text), len(ref))
+    score: float | None = 1.0
+    if longer:
+        # similarity = 1 - distance / longer, so passing allows this many edits
+        dist = _bounded_distance(text, ref, math.floor((1 - least) * longer + 1e-9))
+        score = None if dist is None else 1 - dist / longer
+    if score is None or score < least:
+        shown = "" if score is None else f"{score:.3f}, "
+        return False, f"has similarity {shown}below {describe(least)} to {describe(ref)}"
+    return True, f"has similarity {score:.3f} to {describe(ref)}, at least {describe(least)}"
 
 
 def _edit_distance(a: Any, e: tuple[str, int]) -> tuple[bool, str]:
-    dist = Levenshtein.distance(_need_str(a), e[0])
-    ok = dist <= e[1]
-    return ok, (
-        f"{describe(a)} is {dist} edits from {describe(e[0])}, {'within' if ok else 'more than'} {e[1]}"
-    )
+    text, (ref, most) = _need_str(a), e
+    dist = _bounded_distance(text, ref, most)
+    if dist is None:
+        return False, f"is more than {most} edits from {describe(ref)}"
+    if dist > most:
+        return False, f"is {dist} edits from {describe(ref)}, more than {most}"
+    return True, f"is {dist} edits from {describe(ref)}, within {most}"
 
 
 def _word_count(a: Any, e: tuple[int, int]) -> tuple[bool, str]:
     n = len(_need_str(a).split())
     ok = e[0] <= n <= e[1]
-    return ok, f"{describe(a)} has {n} words, {'' if ok else 'not '}between {e[0]} and {e[1]}"
+    return ok, f"has {n} words, {'' if ok else 'not '}between {e[0]} and {e[1]}"
 
 
 _op(
@@ -774,26 +866,31 @@ _op(
 # --- lengths: characters of a string, items of an array, keys of an object ---------
 
 
-def _length(cmp: Callable[[int, int], bool], phrase: str) -> Check:
+def _length(cmp: Callable[[int, int], bool], than: str) -> Check:
+    """``than`` words the comparison: ``"more than"``; ``""`` for equality."""
+
     def check(a: Any, e: int) -> tuple[bool, str]:
         if not isinstance(a, (str, list, dict)):
             raise OpError(f"cannot get length: needs a string, array or object, {_got(a)}")
-        ok = cmp(len(a), e)
-        return ok, _said(ok, f"{describe(a)} (length {len(a)})", f"{phrase} {e}")
+        n = len(a)
+        ok = cmp(n, e)
+        if not than:
+            return ok, f"has length {n}" if ok else f"has length {n}, not {e}"
+        return ok, f"has length {n}, {'' if ok else 'not '}{than} {e}"
 
     return check
 
 
-for _name, _cmp, _phrase, _example in [
-    ("has_length_equal", operator.eq, "of length", "5`` passes 'héllo', errors on 12345"),
-    ("has_length_greater_than", operator.gt, "longer than", "2`` passes [1, 2, 3], fails 'ab'"),
-    ("has_length_less_than", operator.lt, "shorter than", "3`` passes 'ab', fails [1, 2, 3]"),
-    ("has_length_greater_than_or_equal", operator.ge, "of length at least", "2`` passes 'ab'"),
-    ("has_length_less_than_or_equal", operator.le, "of length at most", "2`` fails 'abc'"),
+for _name, _cmp, _phrase, _than, _example in [
+    ("has_length_equal", operator.eq, "of length", "", "5`` passes 'héllo', errors on 12345"),
+    ("has_length_greater_than", operator.gt, "longer than", "more than", "2`` passes [1, 2, 3], fails 'ab'"),
+    ("has_length_less_than", operator.lt, "shorter than", "less than", "3`` passes 'ab', fails [1, 2, 3]"),
+    ("has_length_greater_than_or_equal", operator.ge, "of length at least", "at least", "2`` passes 'ab'"),
+    ("has_length_less_than_or_equal", operator.le, "of length at most", "at most", "2`` fails 'abc'"),
 ]:
     _op(
         _name,
-        _length(_cmp, _phrase),
+        _length(_cmp, _than),
         f"{_phrase} {{expected}}",
         expected="count",
         array_native=True,
@@ -802,6 +899,11 @@ for _name, _cmp, _phrase, _example in [
 
 
 # --- types and emptiness (an array is judged as a whole) ---------------------------
+
+
+def _type_check(test: Callable[[Any], bool]) -> Check:
+    return lambda a, e: test(a)
+
 
 for _name, _test, _phrase, _example in [
     ("is_numeric", _is_number, "a number", "passes 1.5, fails '1.5', true and [1]"),
@@ -819,7 +921,7 @@ for _name, _test, _phrase, _example in [
 ]:
     _op(
         _name,
-        lambda a, e, _test=_test: _test(a),
+        _type_check(_test),
         _phrase,
         array_native=True,
         doc=f"JSON type check, never an error: {_example}.",
@@ -842,7 +944,7 @@ _op(
 
 
 def _is_not_empty(a: Any, e: Any) -> bool | tuple[bool, str]:
-    return True if not _is_empty(a, e) else (False, f"{describe(a)} is empty")
+    return True if not _is_empty(a, e) else (False, "is empty")
 
 
 _op(
@@ -854,7 +956,8 @@ _op(
 )
 
 
-# --- documents in strings: JSON and XML (an array is not a document) ---------------
+# --- documents in strings: JSON and XML (an array's strings are checked one by one;
+# json_schema validates the whole value, arrays included) -----------------------
 
 _FENCE = re.compile(r"```[A-Za-z]*[ \t]*\n(.*?)```", re.S)
 _START = re.compile(r'\{\s*["}]|\[\s*[-0-9"\[{tfn\]]')
@@ -864,16 +967,16 @@ _MAX_STARTS = 2_000
 
 
 def _decode_at(text: str, start: int) -> tuple[Any, int]:
-    """``raw_decode`` at ``start``, on a window first: decoding errors on the whole of a long
+    """Decode the JSON at ``start``, on a window first: decoding errors on the whole of a long
     text cost time proportional to its length, so trying every start would be quadratic."""
     window = text[start : start + _WINDOW]
     try:
-        value, end = _DECODER.raw_decode(window)
+        value, end = decode_json_prefix(window)
     except json.JSONDecodeError as e:
         cut = start + len(window) < len(text)
         if not (cut and (e.pos >= len(window) - 1 or e.msg.startswith("Unterminated string"))):
             raise
-        value, end = _DECODER.raw_decode(text[start:])
+        value, end = decode_json_prefix(text[start:])
     return value, start + end
 
 
@@ -889,21 +992,23 @@ def _embedded_json(text: str) -> Iterator[Any]:
             yield value
     pos = 0
     for _ in range(_MAX_STARTS):
-        m = _START.search(text, pos)
-        if m is None:
+        start = _START.search(text, pos)
+        if start is None:
             return
         try:
-            value, pos = _decode_at(text, m.start())
-        except (ValueError, RecursionError):  # not JSON, or nested too deep to be
-            pos = m.start() + 1
+            value, pos = _decode_at(text, start.start())
+        except ValueError:  # not JSON, or nested too deeply to parse
+            pos = start.start() + 1
             continue
         yield value
 
 
-def _is_json(a: Any, e: None) -> bool:
+def _is_json(a: Any, e: None) -> bool | tuple[bool, str]:
     try:
         _loads(_need_str(a, "a string holding JSON"))
-    except ValueError:
+    except ValueError as err:
+        if err.args and err.args[0] == JSON_TOO_DEEP:
+            return False, f"is {JSON_TOO_DEEP}"
         return False
     return True
 
@@ -916,28 +1021,29 @@ def _contains_json(a: Any, validator: Any) -> tuple[bool, str | None]:
             return True, None
         first_error = first_error or error
     if first_error is None:
-        return False, f"{describe(a)} contains no JSON object or array"
-    return False, f"the JSON in {describe(a)} does not match the schema: {first_error}"
+        return False, "contains no JSON object or array"
+    return False, f"holds JSON that does not match the schema ({first_error})"
 
 
 def _json_schema(a: Any, validator: Any) -> tuple[bool, str | None]:
     instance = a
     if isinstance(a, str):
-        try:
+        # plain text is validated as a string, e.g. against {"type": "string"}
+        with contextlib.suppress(ValueError):
             instance = _loads(a)
-        except ValueError:
-            pass  # plain text is validated as a string, e.g. against {"type": "string"}
     error = _schema_error(validator, instance)
-    return error is None, error and f"{describe(a)} does not match the schema: {error}"
+    return error is None, error and f"does not match the schema ({error})"
 
 
 def _is_xml(a: Any, e: None) -> tuple[bool, str | None]:
     try:
         _parse_xml(_need_str(a, "a string holding XML"))
     except ET.ParseError as err:
-        return False, f"{describe(a)} is not well-formed XML: {err}"
+        return False, f"is not well-formed XML ({err})"
+    except UnicodeEncodeError:  # expat reads UTF-8, and XML has no place for a lone surrogate
+        return False, "is not well-formed XML (it holds a lone surrogate, which XML does not allow)"
     except ValueError:  # defusedxml refuses entity declarations
-        return False, f"{describe(a)} declares XML entities, which are refused"
+        return False, "declares XML entities, which are refused"
     return True, None
 
 
@@ -945,8 +1051,7 @@ _op(
     "is_json",
     _is_json,
     "valid JSON",
-    array_native=True,
-    doc="""A string that parses as JSON: passes '42' and '{"a": 1}', fails '{a: 1}'.""",
+    doc="""A string that parses as JSON: passes '42' and '{"a": 1}', fails '{a: 1}', errors on 5.""",
 )
 _op(
     "contains_json",
@@ -954,7 +1059,6 @@ _op(
     "text containing JSON",
     expected="schema",
     prepare=_optional_schema,
-    array_native=True,
     doc="""A JSON object or array in text or a ```json fence, optionally matching a JSON Schema """
     """given as expected: passes 'Here: {"a": 1}'.""",
 )
@@ -971,6 +1075,5 @@ _op(
     "is_xml",
     _is_xml,
     "well-formed XML",
-    array_native=True,
     doc="A string that parses as XML: passes '<a><b/></a>', fails '<a>', errors on 5.",
 )

@@ -7,13 +7,14 @@ vectorise, so this module defines the semantics every fast path must match.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from ..errors import did_you_mean, shorten
-from ..paths import PathError, Segment, resolve
+from ..paths import PathError, Segment, json_type, resolve
 
 __all__ = [
     "ALIASES",
@@ -25,7 +26,10 @@ __all__ = [
     "describe",
     "json_type",
     "lookup",
+    "operator_table",
     "register",
+    "standard_verdict",
+    "with_value",
 ]
 
 ExpectedKind = Literal[
@@ -57,9 +61,11 @@ class OpError(Exception):
 class Operator:
     """One base operator.
 
-    ``check(actual, prepared)`` returns whether ``actual`` passes, or ``(passed, message)``
-    where ``message`` (true to the check's own outcome, or None) replaces the phrase-based
-    reason; it raises :class:`OpError` for a value of the wrong type. ``prepare(expected)``
+    ``check(actual, prepared)`` returns whether ``actual`` passes, or ``(passed, verdict)``
+    where ``verdict`` (true to the check's own outcome, or None) replaces the phrase-based
+    one: a predicate without its subject, such as ``"is 2 edits from 'colour', more than 1"``,
+    which :func:`apply` follows with the value (``"...: 'colr'"``), so a reason always leads
+    with the verdict. It raises :class:`OpError` for a value of the wrong type. ``prepare(expected)``
     validates ``expected`` and returns what ``check`` receives (a compiled regex, a
     validator, ...); it raises :class:`OpError` with a message saying the shape it wanted.
     """
@@ -68,7 +74,7 @@ class Operator:
     check: Callable[[Any, Any], bool | tuple[bool, str | None]]
     prepare: Callable[[Any], Any]
     phrase: str
-    """Reason text: ``"{actual} is not <phrase>"`` on failure. ``{expected}`` is filled in."""
+    """Reason text: ``"is not <phrase>: <value>"`` on failure. ``{expected}`` is filled in."""
     doc: str
     """One line with an example."""
     expected: ExpectedKind = "none"
@@ -139,53 +145,104 @@ def lookup(name: str) -> ResolvedOp:
     raise KeyError(f"unknown operator {name!r}{did_you_mean(snake, names)}")
 
 
-def json_type(value: Any) -> str:
-    """The JSON type name of a plain value: null, boolean, number, string, array, object."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, (list, tuple)):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return type(value).__name__
+def operator_table() -> str:
+    """The operator table of the README, written from the registry: each operator, the shape
+    of its ``expected``, how it takes an array value (``whole``: as one value; ``each item``:
+    every item must pass) and its one-line doc. A test keeps the README equal to it.
+
+    Example:
+        >>> print("\\n".join(operator_table().splitlines()[:3]))
+        | operator | expected | an array value | what it checks |
+        |---|---|---|---|
+        | `equals` | any | whole | Deep JSON equality of the whole value, a number equal to its text only...
+    """
+    rows = ["| operator | expected | an array value | what it checks |", "|---|---|---|---|"]
+    for name, op in OPERATORS.items():
+        arrays = "whole" if op.array_native else "each item"
+        rows.append(f"| `{name}` | {op.expected} | {arrays} | {op.doc} |")
+    return "\n".join(rows)
 
 
 def describe(value: Any, limit: int = 60) -> str:
-    """A short rendering of a value for reasons: ``'abc'``, ``12``, ``[1,2]``, ``null``."""
+    """A short rendering of a value for reasons: ``'abc'``, ``12``, ``[1,2]``, ``null``.
+
+    Always valid UTF-8 (a lone surrogate is written as its escape, ``\\ud800``), at most
+    about ``limit`` characters, and never an error, however deep the value is nested.
+
+    Example:
+        >>> describe("I'm sorry, I can't help with that."), describe([1, "a"]), describe(chr(0xD800))
+        ("'I'm sorry, I can't help with that.'", '[1,"a"]', "'\\\\ud800'")
+    """
     t = type(value)
     if t is str:  # quoted but not escaped: a regex reads as written, not with doubled backslashes
         text = value if len(value) <= limit else shorten(value, limit)
-        return "'" + text.replace("\n", "\\n") + "'"
+        return "'" + _encodable(text).replace("\n", "\\n") + "'"
     if t is int or t is float:
-        return repr(value) if value == value and value not in (_INF, -_INF) else json.dumps(value)
+        return repr(value) if t is int or math.isfinite(value) else json.dumps(value)
     if value is None:
         return "null"
     try:
         text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
-    except (TypeError, ValueError):
-        text = repr(value)
-    return shorten(text, limit)
+    except RecursionError:
+        return _deep(value, limit)
+    except (TypeError, ValueError):  # keys json cannot write, or a circular reference
+        try:
+            text = repr(value)
+        except RecursionError:
+            return _deep(value, limit)
+    return shorten(_encodable(text), limit)
 
 
-_INF = float("inf")
+def _encodable(text: str) -> str:
+    """``text`` with lone surrogates escaped: results are Arrow (UTF-8) strings, which
+    cannot hold them, and one odd cell must not cost the run."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
-class _Phrase:
-    """The operator's phrase, formatted only if a reason is actually written."""
+def _deep(value: Any, limit: int) -> str:
+    """The opening of a value nested too deeply for the JSON writer: ``[[[{"a":[...``."""
+    parts: list[str] = []
+    size = 0
+    while isinstance(value, (list, tuple, dict)) and value and size < limit:
+        if isinstance(value, dict):
+            key = next(iter(value))
+            part = "{" + json.dumps(str(key)) + ":"
+            value = value[key]
+        else:
+            part = "["
+            value = value[0]
+        parts.append(part)
+        size += len(part)
+    return "".join(parts)[:limit] + "... (nested too deeply to show)"
 
-    __slots__ = ("op", "shown")
 
-    def __init__(self, op: Operator, shown: Any) -> None:
-        self.op, self.shown = op, shown
+def standard_verdict(rop: ResolvedOp, expected: Any) -> str:
+    """The verdict a failing value gets from ``rop``'s phrase: ``"is not greater than 3"``,
+    or ``"is greater than 3"`` for the negated operator. Fast paths write their reasons with
+    it, so they read exactly as the per-value path's.
 
-    def __format__(self, spec: str) -> str:
-        return self.op.phrase.format(expected=describe(self.shown))
+    Example:
+        >>> standard_verdict(lookup("gt"), 3), standard_verdict(lookup("not_is_json"), None)
+        ('is not greater than 3', 'is valid JSON')
+    """
+    return ("is " if rop.negated else "is not ") + rop.op.phrase.format(expected=describe(expected))
+
+
+def with_value(verdict: str, value: Any) -> str:
+    """A reason: the verdict first, then the value, so a cut-short table cell still says what
+    was wrong.
+
+    Example:
+        >>> with_value("is not valid JSON", "I'm sorry, I can't help with that request today.")
+        "is not valid JSON: 'I'm sorry, I can't help with that request today.'"
+    """
+    return f"{verdict}: {describe(value)}"
 
 
 def _check(op: Operator, value: Any, prepared: Any) -> tuple[bool, str | None]:
@@ -205,6 +262,7 @@ def apply(
     """Apply an operator (and its negation) to one plain value.
 
     Returns ``(passed, reason)``; ``reason`` explains the outcome (``None`` on a plain pass).
+    The reason leads with the verdict, then the value (``"is not valid JSON: 'Sorry...'"``).
     A non-array-native operator on an array holds only if it holds for every item, and the
     reason names the first failing item; ``item_path`` first selects a field of each item.
     ``not_`` negates the whole result: ``not_greater_than`` on ``[5, 2]`` against 3 passes
@@ -216,10 +274,10 @@ def apply(
 
     Example:
         >>> apply(lookup("gt"), [5, 2, 7], 3)
-        (False, 'item 1: 2 is not greater than 3')
+        (False, 'item 1 is not greater than 3: 2')
     """
     op = rop.op
-    phrase = _Phrase(op, expected if expected is not None else prepared)
+    shown = expected if expected is not None else prepared
     if item_path and isinstance(actual, list):
         selected = []
         for i, item in enumerate(actual):
@@ -235,12 +293,12 @@ def apply(
             except OpError as e:
                 raise OpError(f"item {i}: {e}") from None
             if not ok:
-                return rop.negated, f"item {i}: {message or f'{describe(item)} is not {phrase}'}"
+                verdict = message or "is not " + op.phrase.format(expected=describe(shown))
+                return rop.negated, f"item {i} {verdict}: {describe(item)}"
         if rop.negated:
-            return False, f"every item is {phrase}"
+            return False, f"every item is {op.phrase.format(expected=describe(shown))}: {describe(actual)}"
         return True, None
     ok, message = _check(op, actual, prepared)
     if ok != rop.negated:
         return True, None
-    verb = "is" if rop.negated else "is not"
-    return False, message or f"{describe(actual)} {verb} {phrase}"
+    return False, f"{message or standard_verdict(rop, shown)}: {describe(actual)}"
