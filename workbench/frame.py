@@ -104,7 +104,7 @@ def evaluate(
         >>> wb.evaluate(df, suite).results[["row", "status", "reason"]]
            row  status              reason
         0    0  passed                <NA>
-        1    1  failed  12 is not less than 10
+        1    1  failed  is not less than 10: 12
     """
     config = JudgeConfig.build(judge, model=model, concurrency=concurrency, **options)
     df, suite = _checked(df, suite, rows, columns, config)

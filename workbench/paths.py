@@ -51,7 +51,6 @@ Segment = str | int
 
 TEMPLATE = re.compile(r"\$\{([^{}]*)\}")
 """A ``${path}`` template; group 1 is the path as written (strip it before parsing)."""
-_TEMPLATE = TEMPLATE  # the judge's prompt builder still imports this name; TEMPLATE is the public one
 _TOKEN = re.compile(
     r"""
     \[\s*(?P<index>-?\d+)\s*\]            # [0]
@@ -379,7 +378,7 @@ def template_paths(value: Any) -> list[str]:
         ['question', 'ref']
     """
     if isinstance(value, str):
-        return [m.group(1).strip() for m in _TEMPLATE.finditer(value)]
+        return [m.group(1).strip() for m in TEMPLATE.finditer(value)]
     if isinstance(value, (list, tuple)):
         return [p for v in value for p in template_paths(v)]
     if isinstance(value, dict):
@@ -397,7 +396,7 @@ def render(template: str, lookup: Callable[[str], Any]) -> str:
         >>> render("n=${n} tags=${t}", {"n": 3, "t": ["a", "b"]}.__getitem__)
         'n=3 tags=["a","b"]'
     """
-    return _TEMPLATE.sub(lambda m: compact_json(lookup(m.group(1).strip())), template)
+    return TEMPLATE.sub(lambda m: compact_json(lookup(m.group(1).strip())), template)
 
 
 def substitute(value: Any, lookup: Callable[[str], Any]) -> Any:
@@ -412,7 +411,7 @@ def substitute(value: Any, lookup: Callable[[str], Any]) -> Any:
         [3, 'n is 3']
     """
     if isinstance(value, str):
-        m = _TEMPLATE.fullmatch(value)
+        m = TEMPLATE.fullmatch(value)
         if m:
             return lookup(m.group(1).strip())
         return render(value, lookup) if "${" in value else value

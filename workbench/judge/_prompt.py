@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 
-from ..paths import _TEMPLATE, compact_json, loads_json
+from ..paths import TEMPLATE, compact_json, loads_json
 from ..specs import Criterion, JudgeTask
 from ._scales import ResolvedCriterion, labels_text, resolve_criteria
 
@@ -190,7 +190,7 @@ def cut_middle(text: str, limit: int | None) -> str:
 
 @lru_cache(maxsize=256)
 def _template_parts(template: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    pieces = _TEMPLATE.split(template)
+    pieces = TEMPLATE.split(template)
     return tuple(pieces[0::2]), tuple(p.strip() for p in pieces[1::2])
 
 

@@ -9,13 +9,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-try:
-    import orjson as _orjson
-except ImportError:  # pragma: no cover - orjson is a dependency
-    _orjson = None  # type: ignore[assignment]
-
 from ..errors import JudgeParseError, shorten
-from ..paths import compact_json
+from ..paths import compact_json, decode_json_prefix, loads_json
 from ..specs import Criterion, JudgeTask
 from ._scales import ResolvedCriterion, labels_text, resolve_criteria
 
@@ -41,25 +36,8 @@ class Verdict:
     """The judge's explanation (``""`` when it gave none)."""
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 _FENCE = re.compile(r"```[ \t]*[A-Za-z0-9_+-]*[ \t]*\r?\n?(.*?)```", re.DOTALL)
 _OBJECT_START = re.compile(r"\{\s*(?:\"|\})")
-
-
-def _loads(text: str) -> Any:
-    if _orjson is not None:  # strict JSON like _DECODER, several times faster; it decides only successes
-        try:
-            return _orjson.loads(text)
-        except _orjson.JSONDecodeError:
-            pass
-    obj, end = _DECODER.raw_decode(text)
-    if text[end:].strip():
-        raise ValueError("extra text after the JSON value")
-    return obj
 
 
 _DATA_BLOCK = re.compile(r"<<<DATA ([0-9a-f]+)>>>\n(.*?)\n<<<END \1>>>", re.DOTALL)
@@ -77,7 +55,7 @@ def _objects(text: str, skip: Sequence[tuple[int, int]] = ()) -> list[tuple[int,
             pos = text.find("{", inside)
             continue
         try:
-            obj, end = _DECODER.raw_decode(text, pos)
+            obj, end = decode_json_prefix(text, pos)
         except ValueError as e:
             if _OBJECT_START.match(text, pos):
                 why = str(e)
@@ -135,7 +113,7 @@ def _candidates(text: str, untrusted: str | None = None) -> list[dict[str, Any]]
     if not stripped:
         raise JudgeParseError("the reply is empty", raw=text)
     try:
-        obj = _loads(stripped)
+        obj = loads_json(stripped)
     except ValueError:
         pass
     else:
@@ -150,7 +128,7 @@ def _candidates(text: str, untrusted: str | None = None) -> list[dict[str, Any]]
     spans: list[tuple[int, int]] = []
     for m in _FENCE.finditer(text):
         try:
-            obj = _loads(m.group(1).strip())
+            obj = loads_json(m.group(1).strip())
         except ValueError:
             continue  # not JSON as a whole: the prose scan reads what the fence holds
         if isinstance(obj, dict):

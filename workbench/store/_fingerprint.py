@@ -167,7 +167,41 @@ def _canonical(values: list[Any]) -> bytes:
             "utf-8", "surrogatepass"
         )
     except TypeError:  # keys of mixed types cannot be sorted
-        return json.dumps(values, default=_tagged, ensure_ascii=False).encode("utf-8", "surrogatepass")
+        try:
+            return json.dumps(values, default=_tagged, ensure_ascii=False).encode("utf-8", "surrogatepass")
+        except RecursionError:
+            return _flat(values)
+    except RecursionError:  # nested deeper than any JSON encoder goes
+        return _flat(values)
+
+
+class _Key(str):
+    """A dict key in :func:`_flat`'s stack (a string of its own type, so it is not an item)."""
+
+
+def _flat(values: list[Any]) -> bytes:
+    """A serialisation of any nesting depth, without recursion: each container opens with its
+    type and size, then its items (dict items by sorted key text)."""
+    out: list[str] = []
+    stack: list[Any] = [values]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, _Key):
+            out.append("k" + v)
+        elif isinstance(v, dict):
+            items = sorted(v.items(), key=lambda kv: repr(kv[0]))
+            out.append(f"{{{len(items)}")
+            for k, item in reversed(items):
+                stack.append(item)
+                stack.append(_Key(repr(k)))
+        elif isinstance(v, list | tuple):
+            out.append(f"[{len(v)}")
+            stack.extend(reversed(v))
+        elif v is None or isinstance(v, str | int | float | bool):
+            out.append(repr(v))
+        else:
+            out.append(repr(_tagged(v)))
+    return "\x1f".join(out).encode("utf-8", "surrogatepass")
 
 
 def _tagged(v: Any) -> Any:
