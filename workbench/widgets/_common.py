@@ -37,7 +37,7 @@ def table_html(frame: pd.DataFrame, css_class: str = "wb-cells") -> str:
     """``frame`` as an HTML table: every value escaped, missing values blank, floats to 4 digits."""
     shown = frame.astype(object).where(frame.notna(), "")  # to_html's na_rep misses <NA> and None
     shown = shown.map(lambda v: f"{v:.4g}" if isinstance(v, float) else v)
-    return TABLE_STYLE + shown.to_html(index=False, escape=True, classes=css_class, border=0)
+    return TABLE_STYLE + str(shown.to_html(index=False, escape=True, classes=css_class, border=0))
 
 
 def message_html(text: str, kind: str = "error") -> str:
@@ -194,3 +194,13 @@ def merge_results(old: pd.DataFrame | None, new: pd.DataFrame, index: pd.Index) 
 
 def _categories(s: pd.Series) -> list[Any]:
     return list(s.cat.categories) if isinstance(s.dtype, pd.CategoricalDtype) else list(pd.unique(s))
+
+
+def messages_html(messages: list[dict[str, str]]) -> str:
+    """Chat messages as escaped HTML, one block per message."""
+    return "".join(
+        f'<div class="wb-chat-message wb-role-{html.escape(m["role"])}"><b>{html.escape(m["role"])}</b>'
+        f'<pre style="white-space:pre-wrap;max-height:24em;overflow:auto">'
+        f"{html.escape(m['content'])}</pre></div>"
+        for m in messages
+    )
