@@ -196,11 +196,27 @@ def _categories(s: pd.Series) -> list[Any]:
     return list(s.cat.categories) if isinstance(s.dtype, pd.CategoricalDtype) else list(pd.unique(s))
 
 
+PRE_STYLE = (
+    "white-space:pre-wrap;word-break:normal;overflow-wrap:anywhere;"
+    "max-width:100%;box-sizing:border-box;overflow-x:hidden"
+)
+"""Inline style of every ``pre`` the widgets show: text keeps its spaces and line breaks, and
+long lines wrap at spaces. JupyterLab's output area (and the reports made from it) gives
+``pre`` ``word-break: break-all``, which breaks lines inside words; ``overflow-wrap:
+anywhere`` still breaks a token that fits no line (a long URL) instead of overflowing."""
+
+
+def pre_html(text: Any, limit: int | None = None, max_height: str | None = None) -> str:
+    """``text`` escaped in a ``pre`` styled with :data:`PRE_STYLE` (scrolling down past
+    ``max_height``, e.g. ``"24em"``)."""
+    tall = f";max-height:{max_height};overflow-y:auto" if max_height else ""
+    return f'<pre style="{PRE_STYLE}{tall}">{esc(text, limit)}</pre>'
+
+
 def messages_html(messages: list[dict[str, str]]) -> str:
     """Chat messages as escaped HTML, one block per message."""
     return "".join(
         f'<div class="wb-chat-message wb-role-{html.escape(m["role"])}"><b>{html.escape(m["role"])}</b>'
-        f'<pre style="white-space:pre-wrap;max-height:24em;overflow:auto">'
-        f"{html.escape(m['content'])}</pre></div>"
+        f"{pre_html(m['content'], max_height='24em')}</div>"
         for m in messages
     )

@@ -16,7 +16,7 @@ import pandas as pd
 from ..errors import WorkbenchError
 from ..results import STATUSES
 from ..specs import JudgeTask
-from ._common import NOT_RUN, cells_of, esc, message_html, messages_html, table_html
+from ._common import NOT_RUN, cells_of, esc, message_html, messages_html, pre_html, table_html
 
 if TYPE_CHECKING:
     from ._controller import PanelController, PanelEvent
@@ -166,10 +166,7 @@ class ResultsExplorer(w.VBox):
             return
         row = self.row.value
         values = ctl.df.loc[row]
-        inputs = "".join(
-            f"<tr><th>{esc(k)}</th><td><pre style='white-space:pre-wrap'>{esc(v, 4000)}</pre></td></tr>"
-            for k, v in values.items()
-        )
+        inputs = "".join(f"<tr><th>{esc(k)}</th><td>{pre_html(v, 4000)}</td></tr>" for k, v in values.items())
         mine = self._frame[self._frame["row"] == row]
         verdicts = _table(mine.drop(columns=["row"]), limit=None)
         prompts = []
