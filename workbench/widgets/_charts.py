@@ -10,6 +10,7 @@ import ipywidgets as w
 from ..errors import DataError, WorkbenchError
 from ._common import message_html, table_html
 from ._controller import describe
+from ._view import row
 
 if TYPE_CHECKING:
     import altair as alt
@@ -84,7 +85,7 @@ class ChartsPanel(w.VBox):
                 self.message,
                 self.distributions_out,
                 w.HTML("<b>Compare with a saved run</b>"),
-                w.HBox([self.saved, self.reload_button, self.compare_button]),
+                row([self.saved, self.reload_button, self.compare_button]),
                 self.compare_message,
                 self.comparison_out,
                 self.comparison_table,

@@ -37,7 +37,9 @@ def table_html(frame: pd.DataFrame, css_class: str = "wb-cells") -> str:
     """``frame`` as an HTML table: every value escaped, missing values blank, floats to 4 digits."""
     shown = frame.astype(object).where(frame.notna(), "")  # to_html's na_rep misses <NA> and None
     shown = shown.map(lambda v: f"{v:.4g}" if isinstance(v, float) else v)
-    return TABLE_STYLE + str(shown.to_html(index=False, escape=True, classes=css_class, border=0))
+    table = str(shown.to_html(index=False, escape=True, classes=css_class, border=0))
+    # a wide table scrolls inside the panel instead of running past the output area
+    return f'{TABLE_STYLE}<div style="overflow-x:auto;max-width:100%">{table}</div>'
 
 
 def message_html(text: str, kind: str = "error") -> str:

@@ -19,15 +19,17 @@ from ._common import (
     scale_text,
     threshold_text,
 )
+from ._view import row
 
 if TYPE_CHECKING:
     from ._controller import PanelController, PanelEvent
 
 _FIELDS = ("name", "description", "scale", "threshold")
+_DESCRIPTION_FLEX = "1 1 28em"
 
 
 def _text(value: str = "", placeholder: str = "", width: str = "8em", cls: str = "") -> w.Text:
-    t = w.Text(value=value, placeholder=placeholder, layout=w.Layout(width=width))
+    t = w.Text(value=value, placeholder=placeholder, layout=w.Layout(width=width, flex="0 0 auto"))
     if cls:
         t.add_class(cls)
     return t
@@ -105,15 +107,15 @@ class CriteriaEditor(w.VBox):
         self.preview_row.observe(lambda _: self.render_preview(), names="value")
         self.preview_criterion.observe(lambda _: self.render_preview(), names="value")
 
-        task_row = w.HBox(
+        task_row = row(
             [w.Label("scale"), self.scale, w.Label("threshold"), self.threshold, w.Label("mode"), self.mode]
         )
         header = w.HBox(
             [
-                w.Label("name", layout=w.Layout(width="10em")),
-                w.Label("description", layout=w.Layout(width="28em")),
-                w.Label("scale", layout=w.Layout(width="8em")),
-                w.Label("threshold"),
+                w.Label("name", layout=w.Layout(width="10em", flex="0 0 auto")),
+                w.Label("description", layout=w.Layout(flex=_DESCRIPTION_FLEX, min_width="10em")),
+                w.Label("scale", layout=w.Layout(width="6em", flex="0 0 auto")),
+                w.Label("threshold", layout=w.Layout(width="9em", flex="0 0 auto")),
             ]
         )
         body: list[w.Widget] = [
@@ -125,10 +127,10 @@ class CriteriaEditor(w.VBox):
             task_row,
             header,
             self.criteria_box,
-            w.HBox([self.add_button, self.apply_button, self.discard_button]),
+            row([self.add_button, self.apply_button, self.discard_button]),
             self.error,
             w.HTML("<b>Rendered prompt</b> (the exact messages the judge receives)"),
-            w.HBox([self.preview_row, self.preview_criterion, self.preview_button]),
+            row([self.preview_row, self.preview_criterion, self.preview_button]),
             self.preview,
         ]
         if not judges:
@@ -221,19 +223,20 @@ class CriteriaEditor(w.VBox):
     def _criterion_row(self, c: dict[str, Any]) -> w.HBox:
         key = c["key"]
         self.name[key] = _text(c["name"], "name", "10em", "wb-criterion-name")
+        # the description takes the width left over: the row fits a narrow notebook column
         self.description[key] = w.Textarea(
-            value=c["description"], layout=w.Layout(width="28em", height="3.2em")
+            value=c["description"], layout=w.Layout(flex=_DESCRIPTION_FLEX, min_width="10em", height="3.2em")
         )
         self.description[key].add_class("wb-criterion-description")
-        self.criterion_scale[key] = _text(c["scale"], "task's", cls="wb-criterion-scale")
-        self.criterion_threshold[key] = _text(c["threshold"], "task's", cls="wb-criterion-threshold")
+        self.criterion_scale[key] = _text(c["scale"], "task's", "6em", "wb-criterion-scale")
+        self.criterion_threshold[key] = _text(c["threshold"], "task's", "6em", "wb-criterion-threshold")
         self.remove[key] = w.Button(
             description="", icon="trash", tooltip="remove this criterion", layout=w.Layout(width="3em")
         )
         self.remove[key].add_class("wb-remove-criterion")
         self.remove[key].on_click(lambda _, key=key: self.remove_criterion(key))
         self.name[key].observe(lambda _: self._update_preview_criteria(), names="value")
-        row = w.HBox(
+        line = w.HBox(
             [
                 self.name[key],
                 self.description[key],
@@ -242,8 +245,8 @@ class CriteriaEditor(w.VBox):
                 self.remove[key],
             ]
         )
-        row.add_class("wb-criterion")
-        return row
+        line.add_class("wb-criterion")
+        return line
 
     def _capture(self) -> dict[str, Any]:
         """The shown task's fields as a draft."""

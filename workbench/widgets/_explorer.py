@@ -17,6 +17,7 @@ from ..errors import WorkbenchError
 from ..results import STATUSES
 from ..specs import JudgeTask
 from ._common import NOT_RUN, cells_of, esc, message_html, messages_html, pre_html, table_html
+from ._view import row
 
 if TYPE_CHECKING:
     from ._controller import PanelController, PanelEvent
@@ -58,7 +59,7 @@ class ResultsExplorer(w.VBox):
         self.row.observe(lambda _: self.show_row(), names="value")
         super().__init__(
             [
-                w.HBox([self.task, self.criterion, self.status]),
+                row([self.task, self.criterion, self.status]),
                 self.score,
                 self.count,
                 self.table,

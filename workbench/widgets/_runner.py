@@ -13,6 +13,7 @@ import pandas as pd
 from ..run import Run
 from ._common import Version, message_html
 from ._controller import describe
+from ._view import row
 
 if TYPE_CHECKING:
     from ._controller import PanelController
@@ -91,11 +92,11 @@ class SubsetRunner(w.VBox):
         self.cancel_button.on_click(lambda _: self.cancel())
         super().__init__(
             [
-                w.HBox([self.subset, self.sample_n, self.seed]),
+                row([self.subset, self.sample_n, self.seed]),
                 self.query,
                 self.picked,
-                w.HBox([self.estimate_button, self.summary]),
-                w.HBox([self.run_button, self.cancel_button, self.progress]),
+                row([self.estimate_button, self.summary]),
+                row([self.run_button, self.cancel_button, self.progress]),
                 self.status,
             ]
         )
