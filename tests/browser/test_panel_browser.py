@@ -5,7 +5,7 @@
 * the Charts tab's "Compare with a saved run" dropdown is filled when the panel opens,
   preselects the newest run that is not the current version's own, and its labels are short
   (label, version, time to the minute) and fit the box;
-* a screenshot of each of the four tabs (``01-criteria`` ... ``04-charts``) to look at.
+* a screenshot of each of the four tabs (``01-criteria-*`` ... ``04-charts``) to look at.
 
 The notebook is written here; its judge is ``notebook_judge()``'s local server inside the
 kernel (simulated verdicts), and runs go to the lab's own ``WORKBENCH_HOME``.
@@ -75,6 +75,7 @@ LINE_BREAKS = """(pre) => {
   const box = pre.getBoundingClientRect();
   const s = getComputedStyle(pre);
   return {breaks, whiteSpace: s.whiteSpace, overflowWrap: s.overflowWrap, wordBreak: s.wordBreak,
+          fontFamily: s.fontFamily, fontSize: parseFloat(s.fontSize), lineHeight: parseFloat(s.lineHeight),
           scrollWidth: pre.scrollWidth, clientWidth: pre.clientWidth, right: box.right,
           text: pre.textContent};
 }"""
@@ -106,6 +107,8 @@ def check_preview(page: Page, container: Locator) -> list[dict[str, Any]]:
     measured = [pre.evaluate(LINE_BREAKS) for pre in pres.all()]
     for m in measured:
         assert m["whiteSpace"] == "pre-wrap", m["whiteSpace"]
+        assert "mono" in m["fontFamily"].lower(), m["fontFamily"]  # still reads as code
+        assert m["lineHeight"] <= 1.6 * m["fontSize"], (m["lineHeight"], m["fontSize"])
         assert m["scrollWidth"] <= m["clientWidth"] + 1, (
             "horizontal overflow",
             m["scrollWidth"],
@@ -143,10 +146,12 @@ def test_panel_in_the_lab(
     expect(panel).to_have_count(1)
     expect(panel.locator(".wb-current-version")).to_have_text("v1")
 
-    # 1. Criteria: the rendered prompt
+    # 1. Criteria: the editor, and the rendered prompt below it
     check_preview(page, panel)
+    panel.locator(".wb-header").scroll_into_view_if_needed()
+    shot(page, artifacts, "01-criteria-editor")
     panel.locator(".wb-preview").scroll_into_view_if_needed()
-    shot(page, artifacts, "01-criteria")
+    shot(page, artifacts, "01-criteria-prompt")
 
     # 2. Run: the estimate after the run (everything cached)
     open_tab(panel, "Run")

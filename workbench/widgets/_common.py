@@ -200,11 +200,14 @@ def _categories(s: pd.Series) -> list[Any]:
 
 PRE_STYLE = (
     "white-space:pre-wrap;word-break:normal;overflow-wrap:anywhere;"
-    "max-width:100%;box-sizing:border-box;overflow-x:hidden"
+    "max-width:100%;box-sizing:border-box;overflow-x:hidden;margin:0.2em 0;"
+    "font-family:var(--jp-code-font-family,monospace);font-size:var(--jp-code-font-size,13px);"
+    "line-height:1.35"
 )
-"""Inline style of every ``pre`` the widgets show: text keeps its spaces and line breaks, and
-long lines wrap at spaces. JupyterLab's output area (and the reports made from it) gives
-``pre`` ``word-break: break-all``, which breaks lines inside words; ``overflow-wrap:
+"""Inline style of every ``pre`` the widgets show: text keeps its spaces and line breaks, in a
+monospace font, and long lines wrap at spaces. JupyterLab's output area (and the reports made
+from it) gives ``pre`` ``word-break: break-all``, which breaks lines inside words, and a
+report's widget manager gives it the widgets' font and a 28px line; ``overflow-wrap:
 anywhere`` still breaks a token that fits no line (a long URL) instead of overflowing."""
 
 
