@@ -531,10 +531,14 @@ def test_saved_run_choices_are_short_and_preselect_the_newest_other_run(
     assert re.fullmatch(rf"qa v1 · {minute}", texts[0]), texts  # the label ends with the version
     assert re.fullmatch(rf"nightly v1 · {minute}", texts[1]), texts
     assert all(len(t) <= 40 for t in texts[:2]), texts
-    # two runs with one label in one minute are told apart by their ids
-    same = texts[2].rsplit(" · ", 1)[0] == texts[3].rsplit(" · ", 1)[0]
+    # two runs with one label in one minute are told apart by the seconds (or else the ids)
+    assert texts[2] != texts[3]
     for t, i in zip(texts[2:], saved["id"][2:], strict=True):
-        assert re.fullmatch(rf"baseline · v1 · {minute}" + (f" · {i}" if same else ""), t), t
+        assert re.fullmatch(rf"baseline · v1 · {minute}(:\d\d( · {i})?)?", t), t
+    table = saved.assign(started_at=saved["started_at"].iloc[0])  # one start time for all
+    texts = [t for t, _ in ctl.run_choices(table)[0]]
+    assert texts[2:] == [f"baseline · v1 · {texts[2].split(' · ')[2]} · {i}" for i in saved["id"][2:]]
+    assert re.fullmatch(rf"nightly v1 · {minute}", texts[1]), texts  # unique: no seconds
     v2 = ctl.add_version(ctl.current.suite.model_copy(update={"description": "v2"}))
     assert ctl.run_choices()[1] == mine.id  # for v2, v1's run is another run
     assert v2.runs == []

@@ -298,16 +298,21 @@ class PanelController:
         the newest run that is not one of the current version's own.
 
         Texts are short: the label, the suite version when the label does not already end
-        with it, and the start time to the minute (local time); the run's id is added only
-        where two texts would be the same.
+        with it, and the start time to the minute (local time). Where two texts would be the
+        same (a subset and then every row, in one minute), the time has its seconds, and
+        where even those are the same, the run's id follows.
         """
         table = self.saved_runs() if table is None else table
         if not len(table):
             return [], None
-        texts = [_run_text(r) for r in table.to_dict("records")]
-        repeated = {t for t in texts if texts.count(t) > 1}
+        records = table.to_dict("records")
+        texts = [_run_text(r) for r in records]
+        texts = [
+            _run_text(r, "%Y-%m-%d %H:%M:%S") if texts.count(t) > 1 else t
+            for r, t in zip(records, texts, strict=True)
+        ]
         ids = [str(i) for i in table["id"]]
-        options = [(f"{t} · {i}" if t in repeated else t, i) for t, i in zip(texts, ids, strict=True)]
+        options = [(f"{t} · {i}" if texts.count(t) > 1 else t, i) for t, i in zip(texts, ids, strict=True)]
         own = {r.id for r in self.current.runs if r.id}
         newest_other = next((i for i in ids if i not in own), None)
         return options, newest_other
@@ -336,7 +341,7 @@ class PanelController:
 SUBSET_NAMES: tuple[Subset, ...] = ("all", "failing", "errored", "changed", "sample", "query", "picked")
 
 
-def _run_text(run: Mapping[str, Any]) -> str:
+def _run_text(run: Mapping[str, Any], clock: str = "%Y-%m-%d %H:%M") -> str:
     """``label · version · YYYY-MM-DD HH:MM`` for one row of :func:`workbench.runs`."""
     label = "" if pd.isna(run.get("label")) else str(run.get("label") or "")
     version = "" if pd.isna(run.get("version")) else str(run.get("version") or "")
@@ -347,7 +352,7 @@ def _run_text(run: Mapping[str, Any]) -> str:
     if isinstance(when, dt.datetime) and not pd.isna(when):
         if isinstance(when, pd.Timestamp):
             when = when.to_pydatetime()
-        parts.append(when.astimezone().strftime("%Y-%m-%d %H:%M"))  # the reader's clock, not UTC
+        parts.append(when.astimezone().strftime(clock))  # the reader's clock, not UTC
     return " · ".join(parts)
 
 
