@@ -341,7 +341,7 @@ class PanelController:
 SUBSET_NAMES: tuple[Subset, ...] = ("all", "failing", "errored", "changed", "sample", "query", "picked")
 
 
-def _run_text(run: Mapping[str, Any], clock: str = "%Y-%m-%d %H:%M") -> str:
+def _run_text(run: Mapping[Any, Any], clock: str = "%Y-%m-%d %H:%M") -> str:
     """``label · version · YYYY-MM-DD HH:MM`` for one row of :func:`workbench.runs`."""
     label = "" if pd.isna(run.get("label")) else str(run.get("label") or "")
     version = "" if pd.isna(run.get("version")) else str(run.get("version") or "")
