@@ -8,6 +8,8 @@ directory is the notebook's folder, as in JupyterLab. The committed files are no
 from __future__ import annotations
 
 import hashlib
+import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,32 @@ import pytest
 from workbench.report import execute_notebook
 
 NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+
+
+def printed(nb: object) -> str:
+    """Everything the cells printed or displayed as text, in order."""
+    parts = []
+    for cell in nb.cells:  # type: ignore[attr-defined]
+        for o in cell.get("outputs", []):
+            parts.append(
+                o.get("text", "") if o.output_type == "stream" else o.get("data", {}).get("text/plain", "")
+            )
+    return "\n".join(parts)
+
+
+def tune_judge_claims(nb: object) -> None:
+    """02 claims only what its data supports: the failing rows it reruns are a minority, the
+    versions are compared on every row, and simulated verdicts are called noise."""
+    text = printed(nb)
+    failing, total = map(int, re.search(r"rows with a failing cell: (\d+) of (\d+)", text).groups())  # type: ignore[union-attr]
+    assert 0 < failing < total / 2, (failing, total)
+    assert f"Run(suite='support-judge' v2, {total} rows" in text  # v2 on every row, not the subset
+    assert f"up to {total} paired rows" in text
+    assert "Simulated verdicts: the differences below are noise" in text
+
+
+CLAIMS: dict[str, Callable[[object], None]] = {"02_tune_judge": tune_judge_claims}
+"""Checks of what a notebook says, run on its executed outputs."""
 
 
 @pytest.mark.parametrize(
@@ -32,3 +60,4 @@ def test_notebook_runs_top_to_bottom(path: Path, tmp_path: Path, monkeypatch: py
     errors = [o for c in code for o in c.outputs if o.output_type == "error"]
     assert not errors, errors
     assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+    CLAIMS.get(path.stem, lambda nb: None)(nb)

@@ -258,6 +258,44 @@ def test_the_seed_changes_content(judge_server_factory: Callable[..., JudgeServe
     assert content(post(a, body)) == content(post(judge_server_factory(seed=1), body))
 
 
+class Scored(BaseModel):
+    """One criterion's verdict as a judge's schema has it."""
+
+    reason: str
+    score: int = Field(ge=1, le=5)
+
+
+def test_score_weights_shape_generated_scores_and_keep_them_deterministic(
+    judge_server_factory: Callable[..., JudgeServer],
+) -> None:
+    lenient = judge_server_factory(score_weights={5: 6, 4: 3, 1: 1, 9: 100})  # 9 is outside 1..5
+    uniform = judge_server_factory()
+    scores: dict[str, list[int]] = {"lenient": [], "uniform": []}
+    for i in range(400):
+        body = {
+            "model": "m",
+            "messages": [{"role": "user", "content": f"row {i}"}],
+            "response_format": response_format(Scored),
+        }
+        for name, server in (("lenient", lenient), ("uniform", uniform)):
+            verdict = json.loads(content(post(server, body)))
+            scores[name].append(verdict["score"])
+            assert set(verdict) == {"reason", "score"}
+    counts = {s: scores["lenient"].count(s) for s in range(1, 6)}
+    assert counts[2] == counts[3] == 0 and set(scores["lenient"]) == {1, 4, 5}
+    # 400 draws: each share within about 4 standard errors of its weight
+    assert (
+        abs(counts[5] / 400 - 0.6) < 0.1
+        and abs(counts[4] / 400 - 0.3) < 0.1
+        and abs(counts[1] / 400 - 0.1) < 0.06
+    )
+    assert set(scores["uniform"]) == {1, 2, 3, 4, 5}  # without weights: every score in the range
+    again = [json.loads(content(post(lenient, body)))["score"] for _ in range(3)]
+    assert again == [scores["lenient"][-1]] * 3  # still from the request's hash
+    plain = judge_server_factory(score_weights={2: 1})
+    assert {json.loads(content(post(plain, {"model": "m", "messages": MESSAGES})))["score"]} == {2}
+
+
 @pytest.mark.parametrize("rf", [None, {"type": "json_object"}], ids=["none", "json_object"])
 def test_without_a_schema_the_reply_is_a_small_json_verdict(judge_server: JudgeServer, rf: Any) -> None:
     value = json.loads(ask(judge_server, response_format=rf).choices[0].message.content)
@@ -463,8 +501,22 @@ def test_request_log_keeps_the_latest(judge_server_factory: Callable[..., JudgeS
         ({"rate_429": 0.6, "rate_500": 0.6}, "the fault rates sum to 1.2, more than 1"),
         ({"timeout_s": 0}, "timeout_s=0 is not in (0, 600]"),
         ({"script": "PASS"}, "script is a single reply; pass a list of replies or a function"),
+        ({"score_weights": {"5": 1}}, "score_weights key '5' is not an integer score"),
+        ({"score_weights": {5: -1}}, "score_weights[5]=-1 is not a finite weight >= 0"),
+        ({"score_weights": {5: 0}}, "score_weights gives every score weight 0"),
+        ({"score_weights": [5, 4]}, "score_weights must map integer scores to weights, not list"),
     ],
-    ids=["unknown", "rate-range", "rate-sum", "timeout", "single-script"],
+    ids=[
+        "unknown",
+        "rate-range",
+        "rate-sum",
+        "timeout",
+        "single-script",
+        "weight-key",
+        "weight",
+        "all-0",
+        "list",
+    ],
 )
 def test_bad_options_are_refused(options: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[")):

@@ -3,9 +3,11 @@ server through litellm over real HTTP. No browser: the widgets' state is asserte
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import html
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -283,15 +285,9 @@ def test_cancel_stops_a_slow_run_and_leaves_the_panel_usable(
     asyncio.run(scenario())
 
 
-def test_subsets_sample_query_and_errors(judge_server: JudgeServer, tmp_path: Path) -> None:
+def test_subsets_show_their_size_and_problems_inline(judge_server: JudgeServer, tmp_path: Path) -> None:
     panel = make_panel(judge_server, tmp_path, df=data(20))
     r = panel.runner
-    r.subset.value = "sample"
-    r.sample_n.value, r.seed.value = 5, 7
-    first = r.selected_rows()
-    assert len(first) == 5 and r.selected_rows() == first
-    r.seed.value = 8
-    assert r.selected_rows() != first
     r.subset.value = "query"
     r.query.value = "answer.str.contains('wrong')"
     assert r.selected_rows() == ["r0", "r3", "r6", "r9", "r12", "r15", "r18"]
@@ -321,10 +317,12 @@ def test_charts_and_credentials(judge_server_factory: Any, tmp_path: Path) -> No
     panel.runner.run_button.click()
     spec = panel.charts.distribution_chart.to_dict()
     assert {d["run"] for d in spec["datasets"][next(iter(spec["datasets"]))]} == {"v1", "v2"}
-    panel.charts.reload_runs()  # each run was saved, labelled with the suite and its version
-    assert [text.split(" · ")[0] for text, _ in panel.charts.saved.options] == ["qa v2", "qa v1"]
-    assert list(wb.runs(store=tmp_path / "store")["label"]) == ["qa v2", "qa v1"]
-    panel.charts.saved.value = panel.charts.saved.options[-1][1]
+    # each run was saved, labelled with the suite and its version; the list was refilled after
+    # the run, and the newest run that is not v2's own is preselected: v1's
+    saved = wb.runs(store=tmp_path / "store")
+    assert list(saved["label"]) == ["qa v2", "qa v1"]
+    assert [t.split(" · ")[0] for t, _ in panel.charts.saved.options] == ["qa v2", "qa v1"]
+    assert panel.charts.saved.value == saved["id"][1]
     panel.charts.compare_button.click()
     assert panel.charts.comparison_chart is not None, panel.charts.compare_message.value
     assert "vegaEmbed" in panel.charts.comparison_out.outputs[0]["data"]["text/html"]
@@ -376,3 +374,171 @@ def test_render_messages_matches_a_joint_run_and_explains_bad_input(
         wb.ColumnsError, match=r"rows= names 1 label\(s\) not in the DataFrame's index: \['r9'\]"
     ):
         render_messages(df, suite, "tone", "r9")
+
+
+# --- the controller alone: no widget ---------------------------------------------------------
+
+WIDGETS = Path(wb.__file__).parent / "widgets"
+
+
+def imported_modules(source: str, package: str) -> set[str]:
+    """Every module ``source`` imports, anywhere in it (``TYPE_CHECKING`` blocks and function
+    bodies included), relative imports resolved against ``package``."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+            mod = (f"{base}.{node.module}" if node.module else base) if node.level else node.module or ""
+            found.add(mod)
+            found |= {f"{mod}.{a.name}" for a in node.names}  # `from . import _panel`
+    return found
+
+
+def test_the_import_walk_sees_a_tab_importing_the_panel() -> None:
+    sneaky = "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from ._panel import Workbench\n"
+    assert "workbench.widgets._panel" in imported_modules(sneaky, "workbench.widgets")
+    assert "workbench.widgets._panel" in imported_modules("from . import _panel", "workbench.widgets")
+    assert "workbench.errors" in imported_modules("from ..errors import shorten", "workbench.widgets")
+
+
+def test_no_tab_imports_the_panel_and_the_controller_imports_no_widgets() -> None:
+    modules = {p.stem: imported_modules(p.read_text(), "workbench.widgets") for p in WIDGETS.glob("*.py")}
+    assert {"_editor", "_runner", "_explorer", "_charts", "_controller", "_panel"} <= set(modules)
+    importers = sorted(m for m, imports in modules.items() if "workbench.widgets._panel" in imports)
+    assert importers == ["__init__"], f"only the package re-exports the panel; also: {importers}"
+    # the controller and what it takes from this package are free of notebook libraries
+    closure, todo = set(), ["_controller"]
+    while todo:
+        name = todo.pop()
+        closure.add(name)
+        todo += [
+            m.split(".")[2]
+            for m in modules[name]
+            if m.startswith("workbench.widgets._") and m.split(".")[2] not in closure
+        ]
+    assert closure == {"_controller", "_common"}
+    libraries = {m.split(".")[0] for name in closure for m in modules[name]}
+    assert not libraries & {"ipywidgets", "altair", "IPython"}, libraries
+
+
+def make_controller(server: JudgeServer, tmp_path: Path, df: pd.DataFrame | None = None, **kw: Any) -> Any:
+    return wb.widgets.PanelController(
+        data() if df is None else df,
+        tone_suite(),
+        model=server.model,
+        cache_dir=tmp_path / "cache",
+        store=tmp_path / "store",
+        api_base=server.url,
+        api_key=SECRET,
+        **kw,
+    )
+
+
+def test_controller_versions_tell_subscribers_in_order(judge_server: JudgeServer, tmp_path: Path) -> None:
+    ctl = make_controller(judge_server, tmp_path)
+    seen: list[tuple[str, str]] = []
+    ctl.subscribe(lambda e: seen.append((e.kind, e.version.label)))
+    edited = ctl.current.suite.model_copy(update={"description": "edited"})
+    v2 = ctl.add_version(edited)
+    assert (v2.label, v2.parent, v2.suite.version, ctl.current) == ("v2", "v1", "v2", v2)
+    ctl.select("v1")
+    run = ctl.evaluate(["r0", "r1"], version=v2)
+    assert judge_server.count == 4 and run.label == "qa v2"  # 2 rows x 2 criteria, v2's label
+    ctl.record(v2, run)
+    assert seen == [("selected", "v2"), ("selected", "v1"), ("recorded", "v2")]
+    assert ctl.current.results is None and v2.results is not None
+    with pytest.raises(wb.WorkbenchError, match=r"no version 'v9'; versions are \['v1', 'v2'\]"):
+        ctl.select("v9")
+
+
+def test_controller_known_results_fall_back_to_the_parent(judge_server_factory: Any, tmp_path: Path) -> None:
+    server = judge_server_factory(script=verdicts)
+    ctl = make_controller(server, tmp_path)
+    with pytest.raises(wb.WorkbenchError, match="no results yet to find failing rows in: run all rows"):
+        ctl.rows("failing")
+    ctl.record(ctl.current, ctl.evaluate(ctl.rows("all")))
+    assert ctl.rows("failing") == ["r0", "r3"] and ctl.rows("errored") == []
+    ctl.add_version(ctl.current.suite.model_copy(update={"description": "v2"}))
+    ctl.record(ctl.current, ctl.evaluate(["r0"]))  # r0 under v2, every other row still v1's
+    known = ctl.known_results()
+    assert known is not None and sorted(set(known["row"])) == sorted(ctl.df.index)
+    assert len(known) == 6 * 3 and ctl.rows("failing") == ["r0", "r3"]
+
+
+def test_controller_subsets(judge_server: JudgeServer, tmp_path: Path) -> None:
+    ctl = make_controller(judge_server, tmp_path, df=data(20))
+    first = ctl.rows("sample", n=5, seed=7)
+    assert len(first) == 5 and ctl.rows("sample", n=5, seed=7) == first != ctl.rows("sample", n=5, seed=8)
+    assert ctl.rows("sample", n=500) == list(ctl.df.index)  # N larger than the frame: every row
+    assert ctl.rows("picked", picked=["r5", "r1", "nope"]) == ["r1", "r5"]  # the frame's order
+    assert ctl.rows("query", query="answer.str.contains('wrong')") == [
+        "r0",
+        "r3",
+        "r6",
+        "r9",
+        "r12",
+        "r15",
+        "r18",
+    ]
+    assert ctl.rows("changed") == list(ctl.df.index)  # nothing cached yet
+    with pytest.raises(
+        wb.WorkbenchError, match=r"query 'answr == 1' failed: .*Columns: \['question', 'answer'\]"
+    ):
+        ctl.rows("query", query="answr == 1")
+    with pytest.raises(wb.WorkbenchError, match="write a pandas query first"):
+        ctl.rows("query", query="  ")
+    with pytest.raises(wb.WorkbenchError, match=r"no subset 'falling'; subsets are \['all', 'failing'"):
+        ctl.rows("falling")
+    assert judge_server.count == 0
+
+
+@pytest.mark.parametrize(
+    ("df", "options", "error", "message"),
+    [
+        ([1, 2], {}, wb.WorkbenchError, "Workbench needs a pandas DataFrame, got list"),
+        (data(), {"rows": ["r1"]}, wb.WorkbenchError, "Workbench chooses ['rows'] itself"),
+        (data().iloc[[0, 0]], {}, wb.ColumnsError, "'r0'"),
+    ],
+    ids=["not-a-frame", "rows-given", "repeated-index"],
+)
+def test_controller_refuses_bad_input(
+    judge_server: JudgeServer, tmp_path: Path, df: Any, options: dict[str, Any], error: type, message: str
+) -> None:
+    with pytest.raises(error) as e:
+        wb.widgets.PanelController(df, tone_suite(), model=judge_server.model, **options)
+    assert message in str(e.value)
+
+
+def test_saved_run_choices_are_short_and_preselect_the_newest_other_run(
+    judge_server: JudgeServer, tmp_path: Path
+) -> None:
+    ctl = make_controller(judge_server, tmp_path)
+    assert ctl.run_choices() == ([], None)  # no store yet: nothing listed, nothing created
+    assert not (tmp_path / "store").exists()
+    opts = {"model": judge_server.model, "cache_dir": tmp_path / "cache", "store": tmp_path / "store"}
+    for label in ("baseline", "baseline", "nightly v1"):
+        wb.evaluate(ctl.df, tone_suite(), label=label, progress=False, **opts, **judge_server.litellm_kwargs)
+    mine = ctl.evaluate(ctl.rows("all"))
+    ctl.record(ctl.current, mine)
+    options, preselected = ctl.run_choices()
+    saved = wb.runs(store=tmp_path / "store")
+    assert [i for _, i in options] == list(saved["id"]) and mine.id == saved["id"][0]
+    assert preselected == saved["id"][1]  # the newest run that is not this version's own
+    minute = r"\d{4}-\d\d-\d\d \d\d:\d\d"
+    texts = [t for t, _ in options]
+    assert re.fullmatch(rf"qa v1 · {minute}", texts[0]), texts  # the label ends with the version
+    assert re.fullmatch(rf"nightly v1 · {minute}", texts[1]), texts
+    assert all(len(t) <= 40 for t in texts[:2]), texts
+    # two runs with one label in one minute are told apart by the seconds (or else the ids)
+    assert texts[2] != texts[3]
+    for t, i in zip(texts[2:], saved["id"][2:], strict=True):
+        assert re.fullmatch(rf"baseline · v1 · {minute}(:\d\d( · {i})?)?", t), t
+    table = saved.assign(started_at=saved["started_at"].iloc[0])  # one start time for all
+    texts = [t for t, _ in ctl.run_choices(table)[0]]
+    assert texts[2:] == [f"baseline · v1 · {texts[2].split(' · ')[2]} · {i}" for i in saved["id"][2:]]
+    assert re.fullmatch(rf"nightly v1 · {minute}", texts[1]), texts  # unique: no seconds
+    v2 = ctl.add_version(ctl.current.suite.model_copy(update={"description": "v2"}))
+    assert ctl.run_choices()[1] == mine.id  # for v2, v1's run is another run
+    assert v2.runs == []

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from ._options import ServerOptions
 from ._server import JudgeServer
 
 __all__ = ["NotebookJudge", "notebook_judge"]
@@ -22,7 +23,8 @@ __all__ = ["NotebookJudge", "notebook_judge"]
 ENV = "WORKBENCH_MODEL"
 
 _lock = threading.Lock()
-_shared: JudgeServer | None = None
+_shared: dict[tuple[float, tuple[tuple[int, float], ...]], JudgeServer] = {}
+"""One local server per (latency, score weights), started on first use, for the process."""
 
 
 class NotebookJudge(Mapping[str, Any]):
@@ -68,24 +70,41 @@ class NotebookJudge(Mapping[str, Any]):
         return f'<div style="{style}">{html.escape(self.notice)}</div>'
 
 
-def notebook_judge(model: str | None = None, *, latency_ms: float = 2.0) -> NotebookJudge:
+def notebook_judge(
+    model: str | None = None,
+    *,
+    latency_ms: float = 2.0,
+    score_weights: Mapping[int, float] | None = None,
+) -> NotebookJudge:
     """The judge for a notebook: ``model``, else ``$WORKBENCH_MODEL``, else the local
-    judge server (simulated verdicts, started once per process).
+    judge server (simulated verdicts, started once per process and per options).
 
     Args:
         model: a litellm model string, e.g. ``"openai/gpt-4o-mini"``.
         latency_ms: the simulated judge's latency per call.
+        score_weights: how often the simulated judge gives each score, e.g. ``{5: 5, 4: 4,
+            3: 1}`` for a lenient judge (see :attr:`ServerOptions.score_weights`); ``None``:
+            every score equally often. A real model ignores it. Verdicts are cached as
+            usual, so a cache written with other weights still answers for the same prompts.
+
+    Raises:
+        ValueError: ``score_weights`` is not a mapping of integer scores to weights >= 0.
 
     Example:
         >>> judge = notebook_judge("openai/gpt-4o-mini")
         >>> judge.simulated, dict(judge)
         (False, {'model': 'openai/gpt-4o-mini'})
+        >>> notebook_judge("openai/gpt-4o-mini", score_weights={5: 3, 4: 1}).model  # weights unused
+        'openai/gpt-4o-mini'
     """
     chosen = model or os.environ.get(ENV, "").strip() or None
+    key = (float(latency_ms), tuple(sorted((score_weights or {}).items())))
     if chosen:
+        if score_weights is not None:  # checked even when unused: a typo shows before the switch
+            ServerOptions(score_weights=score_weights)
         return NotebookJudge(chosen, {}, None)
-    global _shared  # noqa: PLW0603 - one shared server per kernel, made on first use
     with _lock:
-        if _shared is None:
-            _shared = JudgeServer(latency_ms=latency_ms).start()
-    return NotebookJudge(_shared.model, _shared.litellm_kwargs, _shared)
+        server = _shared.get(key)
+        if server is None:
+            server = _shared[key] = JudgeServer(latency_ms=latency_ms, score_weights=score_weights).start()
+    return NotebookJudge(server.model, server.litellm_kwargs, server)

@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable
+import math
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -82,6 +83,12 @@ class ServerOptions:
     """How long a timeout fault holds the request (at most 600 s)."""
     request_log_size: int = 10_000
     """How many of the latest request bodies :attr:`JudgeServer.requests` keeps (0: none)."""
+    score_weights: Mapping[int, float] | None = None
+    """Relative weights of generated integer scores, e.g. ``{5: 6, 4: 3, 3: 1}``: every
+    integer property named ``score`` (and the default verdict's score) draws from the values
+    inside its bounds by these weights, still from the request's hash, so replies stay
+    deterministic; a value left out weighs 0. ``None``: every value in the bounds is equally
+    likely. Where no value in the bounds has a weight, the draw is uniform."""
 
     def __post_init__(self) -> None:
         problems = []
@@ -100,8 +107,29 @@ class ServerOptions:
             problems.append(
                 f"script must be a function or a list of replies, not {type(self.script).__name__}"
             )
+        problems += _weight_problems(self.score_weights)
         if problems:
             raise ValueError("Invalid JudgeServer options: " + "; ".join(problems) + ".")
+
+
+def _weight_problems(weights: object) -> list[str]:
+    if weights is None:
+        return []
+    if not isinstance(weights, Mapping):
+        return [f"score_weights must map integer scores to weights, not {type(weights).__name__}"]
+    problems = [
+        f"score_weights key {k!r} is not an integer score"
+        for k in weights
+        if not isinstance(k, int) or isinstance(k, bool)
+    ]
+    problems += [
+        f"score_weights[{k!r}]={v!r} is not a finite weight >= 0"
+        for k, v in weights.items()
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v) or v < 0
+    ]
+    if not problems and not any(v > 0 for v in weights.values()):
+        problems.append("score_weights gives every score weight 0")
+    return problems
 
 
 OPTION_NAMES = tuple(f.name for f in dataclasses.fields(ServerOptions))

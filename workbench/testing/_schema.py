@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeAlias
 
 import orjson
@@ -51,8 +51,8 @@ class Rng:
 _M64 = (1 << 64) - 1
 
 
-def default_verdict(rng: Rng) -> dict[str, Any]:
-    score = rng.randint(1, 5)
+def default_verdict(rng: Rng, score_weights: Mapping[int, float] | None = None) -> dict[str, Any]:
+    score = _weighted(1, 5, score_weights)(rng, 0) if score_weights else rng.randint(1, 5)
     return {"score": score, "label": "pass" if score >= 3 else "fail", "reason": _reason(rng)}
 
 
@@ -70,14 +70,16 @@ _ANNOTATIONS = frozenset(
 )
 
 
-def generator(schema_key: bytes, schema: Any) -> Gen:
-    """The compiled generator of ``schema``, cached by its canonical JSON ``schema_key``.
-    Compiled from ``schema`` itself, not the key, to keep the property order of the request."""
-    gen = _generators.get(schema_key)
+def generator(schema_key: bytes, schema: Any, score_weights: Mapping[int, float] | None = None) -> Gen:
+    """The compiled generator of ``schema``, cached by its canonical JSON ``schema_key`` (and
+    the score weights). Compiled from ``schema`` itself, not the key, to keep the property
+    order of the request."""
+    key = schema_key + (orjson.dumps(sorted(score_weights.items())) if score_weights else b"")
+    gen = _generators.get(key)
     if gen is None:
         if len(_generators) >= 512:
             _generators.clear()
-        gen = _generators[schema_key] = _Compiler(schema).compile(schema)
+        gen = _generators[key] = _Compiler(schema, score_weights).compile(schema)
     return gen
 
 
@@ -89,9 +91,10 @@ class _Compiler:
     """Turns a JSON schema into nested closures; ``$ref`` targets are compiled once, lazily
     (so recursive models terminate), and depth limits keep recursive values finite."""
 
-    def __init__(self, root: Any) -> None:
+    def __init__(self, root: Any, score_weights: Mapping[int, float] | None = None) -> None:
         self.root = root
         self.refs: dict[str, Gen] = {}
+        self.score_weights = score_weights
 
     def resolve(self, ref: str) -> Any:
         if not ref.startswith("#"):
@@ -203,7 +206,7 @@ class _Compiler:
         props = node.get("properties") or {}
         required = set(node.get("required") or ())
         extra = node.get("additionalProperties")
-        fields = [(name, self.compile(sub), name in required) for name, sub in props.items()]
+        fields = [(name, self.field(name, sub), name in required) for name, sub in props.items()]
         fields += [
             (name, self.compile(extra if isinstance(extra, dict) else {}), True)
             for name in node.get("required") or ()
@@ -217,6 +220,15 @@ class _Compiler:
             return {name: g(rng, depth + 1) for name, g, req in fields if req or not soft}
 
         return gen
+
+    def field(self, name: str, node: Any) -> Gen:
+        """A property's generator: an integer ``score`` draws by the score weights, if any."""
+        if name == "score" and self.score_weights and isinstance(node, dict):
+            flat = self.flatten(node)
+            if flat.get("type") == "integer" and not flat.get("multipleOf"):
+                low, high = _integer_bounds(flat)
+                return _weighted(low, high, self.score_weights)
+        return self.compile(node)
 
     def array(self, node: dict[str, Any]) -> Gen:
         items = node.get("items")
@@ -234,7 +246,7 @@ class _Compiler:
                 n = min(n, int(hi))
             out: list[Any] = []
             seen: set[bytes] = set()
-            for _i in range(n * 8 if unique else n):
+            for _ in range(n * 8 if unique else n):
                 if len(out) == n:
                     break
                 value = (prefix_gens[len(out)] if len(out) < len(prefix_gens) else rest)(rng, depth + 1)
@@ -288,11 +300,7 @@ def _number(node: dict[str, Any], *, integer: bool) -> Gen:
         high, hi_open = xhi, True
     step = node.get("multipleOf")
     if integer:
-        if low is not None:
-            low = math.floor(low) + 1 if lo_open else math.ceil(low)
-        if high is not None:
-            high = math.ceil(high) - 1 if hi_open else math.floor(high)
-        ilo, ihi = _span(low, high, 4, 1)
+        ilo, ihi = _integer_bounds(node)
         if step:
             k_lo, k_hi = math.ceil(ilo / step), math.floor(ihi / step)
             return lambda rng, depth: int(rng.randint(k_lo, max(k_lo, k_hi)) * step)
@@ -309,6 +317,47 @@ def _number(node: dict[str, Any], *, integer: bool) -> Gen:
         if value < lo or value > hi or (lo_open and value <= lo) or (hi_open and value >= hi):
             return mid
         return value
+
+    return gen
+
+
+def _integer_bounds(node: dict[str, Any]) -> tuple[int, int]:
+    """The integers an integer schema allows: its bounds (exclusive ones of both drafts
+    included), else 4 wide beside the one bound given, else 1..5."""
+    low, high = node.get("minimum"), node.get("maximum")
+    lo_open = hi_open = False
+    xlo, xhi = node.get("exclusiveMinimum"), node.get("exclusiveMaximum")
+    if xlo is True:
+        lo_open = low is not None
+    elif isinstance(xlo, (int, float)) and not isinstance(xlo, bool) and (low is None or xlo >= low):
+        low, lo_open = xlo, True
+    if xhi is True:
+        hi_open = high is not None
+    elif isinstance(xhi, (int, float)) and not isinstance(xhi, bool) and (high is None or xhi <= high):
+        high, hi_open = xhi, True
+    if low is not None:
+        low = math.floor(low) + 1 if lo_open else math.ceil(low)
+    if high is not None:
+        high = math.ceil(high) - 1 if hi_open else math.floor(high)
+    ilo, ihi = _span(low, high, 4, 1)
+    return int(ilo), int(max(ilo, ihi))
+
+
+def _weighted(low: int, high: int, weights: Mapping[int, float] | None) -> Gen:
+    """Integers in ``low..high`` drawn by ``weights`` (uniform where none of them weighs)."""
+    values = [(v, float(weights.get(v, 0))) for v in range(low, high + 1)] if weights else []
+    values = [(v, w) for v, w in values if w > 0]
+    if not values:
+        return lambda rng, depth: rng.randint(low, high)
+    total = sum(w for _, w in values)
+
+    def gen(rng: Rng, depth: int) -> int:
+        u = rng.random() * total
+        for v, w in values:
+            u -= w
+            if u < 0:
+                return v
+        return values[-1][0]
 
     return gen
 

@@ -9,7 +9,7 @@ import random
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -390,7 +390,7 @@ class JudgeServer:
                 reply.status, _error_body(text, "scripted_error", str(reply.status)), reply.headers
             )
         try:
-            completion = _completion(body, opts.seed, reply)
+            completion = _completion(body, opts.seed, reply, opts.score_weights)
         except SchemaError as e:
             return self._problem(400, f"Cannot generate a value for the response_format schema: {e}")
         except Exception as e:  # noqa: BLE001  (a server must answer; the problem is kept in server.errors)
@@ -458,7 +458,9 @@ async def _health(request: web.Request) -> web.Response:
     return web.Response(text="ok")
 
 
-def _completion(body: dict[str, Any], seed: int, reply: Reply | None) -> bytes:
+def _completion(
+    body: dict[str, Any], seed: int, reply: Reply | None, score_weights: Mapping[int, float] | None = None
+) -> bytes:
     messages = body.get("messages") or []
     rf = body.get("response_format")
     schema = None
@@ -472,7 +474,11 @@ def _completion(body: dict[str, Any], seed: int, reply: Reply | None) -> bytes:
         content = reply.content if isinstance(reply.content, str) else orjson.dumps(reply.content).decode()
     else:
         rng = Rng(int.from_bytes(digest[:8], "big"))
-        value = generator(schema_key, schema)(rng, 0) if schema is not None else default_verdict(rng)
+        value = (
+            generator(schema_key, schema, score_weights)(rng, 0)
+            if schema is not None
+            else default_verdict(rng, score_weights)
+        )
         content = orjson.dumps(value).decode()
     prompt_tokens, completion_tokens = max(1, len(msg_key) // 4), max(1, (len(content) + 3) // 4)
     return orjson.dumps(

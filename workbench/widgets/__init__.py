@@ -5,6 +5,10 @@ runner, the results explorer and the charts. Each child widget is an attribute w
 name, so tests drive it without a browser (set ``.value``, call ``.click()``, read state):
 ``panel.editor.description["accuracy"]``, ``panel.runner.subset``, ``panel.runner.run_button``.
 
+The panel's state (versions, what ran under each, the run arguments) and every call it makes
+are ``panel.controller``, a :class:`PanelController` with no widget in it; the tabs take the
+controller, never the panel, and redraw when it tells them something changed.
+
 CSS classes, for browser tests (``.wb-...``):
 
 * panel: ``wb-workbench``, ``wb-header``, ``wb-current-version``, ``wb-tabs``
@@ -40,9 +44,21 @@ Example:
 from __future__ import annotations
 
 from ._charts import ChartsPanel
+from ._common import Version
+from ._controller import PanelController, PanelEvent
 from ._editor import CriteriaEditor
 from ._explorer import ResultsExplorer
 from ._panel import Workbench
 from ._runner import SUBSETS, SubsetRunner
 
-__all__ = ["SUBSETS", "ChartsPanel", "CriteriaEditor", "ResultsExplorer", "SubsetRunner", "Workbench"]
+__all__ = [
+    "SUBSETS",
+    "ChartsPanel",
+    "CriteriaEditor",
+    "PanelController",
+    "PanelEvent",
+    "ResultsExplorer",
+    "SubsetRunner",
+    "Version",
+    "Workbench",
+]

@@ -9,12 +9,28 @@ import ipywidgets as w
 
 from ..errors import DataError, WorkbenchError
 from ._common import message_html, table_html
+from ._controller import describe
+from ._view import row
 
 if TYPE_CHECKING:
     import altair as alt
 
     from ..compare import Comparison
-    from ._panel import Workbench
+    from ._controller import PanelController, PanelEvent
+
+_TABLE_COLUMNS = (
+    "task",
+    "criterion",
+    "metric",
+    "n",
+    "mean_a",
+    "mean_b",
+    "delta",
+    "ci_low",
+    "ci_high",
+    "p_holm",
+    "significant",
+)
 
 
 def show_chart(out: w.Output, chart: Any) -> None:
@@ -34,12 +50,14 @@ def show_chart(out: w.Output, chart: Any) -> None:
 class ChartsPanel(w.VBox):
     """Distributions of the current version and comparisons with saved runs.
 
-    ``distribution_chart`` and ``comparison_chart`` hold the last altair charts drawn (for
-    tests and for saving); they are shown in ``distributions_out`` and ``comparison_out``.
+    ``saved`` lists the store's runs, newest first, and is filled when the panel opens and
+    after each run; it preselects the newest run that is not one of the current version's
+    own. ``distribution_chart`` and ``comparison_chart`` hold the last altair charts drawn
+    (for tests and for saving); they are shown in ``distributions_out`` and ``comparison_out``.
     """
 
-    def __init__(self, panel: Workbench) -> None:
-        self._panel = panel
+    def __init__(self, controller: PanelController) -> None:
+        self._ctl = controller
         self.distribution_chart: alt.TopLevelMixin | None = None
         self.comparison_chart: alt.TopLevelMixin | None = None
         self.comparison: Comparison | None = None
@@ -47,7 +65,7 @@ class ChartsPanel(w.VBox):
         self.message.add_class("wb-charts-message")
         self.distributions_out = w.Output()
         self.distributions_out.add_class("wb-distributions")
-        self.saved = w.Dropdown(description="saved run", options=[])
+        self.saved = w.Dropdown(description="saved run", options=[], layout=w.Layout(width="32em"))
         self.saved.add_class("wb-saved-runs")
         self.reload_button = w.Button(description="Reload runs", icon="refresh")
         self.reload_button.add_class("wb-reload-runs")
@@ -67,18 +85,26 @@ class ChartsPanel(w.VBox):
                 self.message,
                 self.distributions_out,
                 w.HTML("<b>Compare with a saved run</b>"),
-                w.HBox([self.saved, self.reload_button, self.compare_button]),
+                row([self.saved, self.reload_button, self.compare_button]),
                 self.compare_message,
                 self.comparison_out,
                 self.comparison_table,
             ]
         )
         self.add_class("wb-charts")
+        self.refresh()
+        self.reload_runs()
+        controller.subscribe(self._on_change)
+
+    def _on_change(self, event: PanelEvent) -> None:
+        if event.kind == "selected" or event.version is self._ctl.current:
+            self.refresh()
+        self.reload_runs()  # a run was saved, or another version's own runs are no longer "other"
 
     def refresh(self) -> None:
         """Redraw the distributions: the current version, beside the one it was edited from."""
-        panel = self._panel
-        cur = panel.current
+        ctl = self._ctl
+        cur = ctl.current
         if cur.results is None:
             self.message.value = message_html(f"{cur.label} has no results yet: run some rows.", "info")
             self.distributions_out.outputs = ()
@@ -87,7 +113,8 @@ class ChartsPanel(w.VBox):
         from .. import charts  # altair is imported on first use: a panel opens faster
 
         runs: dict[str, Any] = {}
-        parent = panel.version(cur.parent) if cur.parent else None
+        chart: alt.TopLevelMixin
+        parent = ctl.parent()
         if parent is not None and parent.results is not None:
             runs[parent.label] = parent.results
         runs[cur.label] = cur.results
@@ -100,50 +127,42 @@ class ChartsPanel(w.VBox):
                 chart = charts.pass_rates(runs if len(runs) > 1 else cur.results)
                 note = "no scores to plot yet: pass rates instead"
             except WorkbenchError as e:
-                self.message.value = message_html(panel.redact(str(e)), "info")
+                self.message.value = message_html(ctl.redact(str(e)), "info")
                 return
         except WorkbenchError as e:
-            self.message.value = message_html(panel.redact(str(e)))
+            self.message.value = message_html(ctl.redact(str(e)))
             return
         self.distribution_chart = chart
         self.message.value = message_html(note, "info") if note else ""
         show_chart(self.distributions_out, chart)
 
     def reload_runs(self) -> None:
-        """List the saved runs of the store (newest first) in ``saved``."""
-        panel = self._panel
-        import workbench as wb
-
-        runs_fn = getattr(wb, "runs", None)
-        if runs_fn is None:
-            self.compare_message.value = message_html(
-                "No run store in this installation: nothing saved.", "info"
-            )
-            return
+        """List the store's saved runs in ``saved`` (newest first) and preselect the newest
+        run that is not one of the current version's own (a comparison with itself says nothing).
+        """
         try:
-            table = runs_fn(store=panel.store)
+            options, newest_other = self._ctl.run_choices()
         except Exception as e:  # noqa: BLE001  (a broken or locked store is shown, not raised)
-            self.compare_message.value = message_html(panel.redact(f"{type(e).__name__}: {e}"))
+            self.saved.options = []
+            self.compare_message.value = message_html(self._ctl.redact(describe(e)))
             return
-        options = []
-        if len(table):
-            order = table.sort_values("started_at", ascending=False) if "started_at" in table else table
-            for _, r in order.iterrows():
-                label = r.get("label") or ""
-                when = r.get("started_at")
-                text = " · ".join(str(x) for x in (label, r["id"], when) if x is not None and str(x) != "")
-                options.append((text, str(r["id"])))
         self.saved.options = options
-        self.compare_message.value = "" if options else message_html("No saved runs yet.", "info")
+        self.saved.value = newest_other
+        if not options:
+            self.compare_message.value = message_html("No saved runs yet.", "info")
+        elif newest_other is None:
+            self.compare_message.value = message_html(
+                f"Every saved run is one of {self._ctl.current.label}'s own.", "info"
+            )
+        else:
+            self.compare_message.value = ""
 
     def compare(self) -> None:
         """Compare the chosen saved run (A) with the current version's results (B)."""
-        import workbench as wb
-
         from .. import charts
 
-        panel = self._panel
-        cur = panel.current
+        ctl = self._ctl
+        cur = ctl.current
         if self.saved.value is None:
             self.compare_message.value = message_html(
                 "Pick a saved run first (Reload runs lists them).", "info"
@@ -155,35 +174,15 @@ class ChartsPanel(w.VBox):
             )
             return
         try:
-            mine = cur.run(panel.model)
-            assert mine is not None
-            cmp = wb.compare(self.saved.value, mine, store=panel.store)
+            cmp = ctl.compare(self.saved.value)
             chart = charts.comparison(cmp)
         except Exception as e:  # noqa: BLE001
-            self.compare_message.value = message_html(
-                panel.redact(f"{type(e).__name__}: {e}" if not isinstance(e, WorkbenchError) else str(e))
-            )
+            self.compare_message.value = message_html(ctl.redact(describe(e)))
             return
         self.comparison, self.comparison_chart = cmp, chart
         self.compare_message.value = message_html(
             f"A = saved run {self.saved.label}; B = {cur.label}", "info"
         )
         show_chart(self.comparison_out, chart)
-        cols = [
-            c
-            for c in (
-                "task",
-                "criterion",
-                "metric",
-                "n",
-                "mean_a",
-                "mean_b",
-                "delta",
-                "ci_low",
-                "ci_high",
-                "p_holm",
-                "significant",
-            )
-            if c in cmp.table.columns
-        ]
+        cols = [c for c in _TABLE_COLUMNS if c in cmp.table.columns]
         self.comparison_table.value = table_html(cmp.table[cols])

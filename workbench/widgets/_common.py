@@ -37,7 +37,9 @@ def table_html(frame: pd.DataFrame, css_class: str = "wb-cells") -> str:
     """``frame`` as an HTML table: every value escaped, missing values blank, floats to 4 digits."""
     shown = frame.astype(object).where(frame.notna(), "")  # to_html's na_rep misses <NA> and None
     shown = shown.map(lambda v: f"{v:.4g}" if isinstance(v, float) else v)
-    return TABLE_STYLE + shown.to_html(index=False, escape=True, classes=css_class, border=0)
+    table = str(shown.to_html(index=False, escape=True, classes=css_class, border=0))
+    # a wide table scrolls inside the panel instead of running past the output area
+    return f'{TABLE_STYLE}<div style="overflow-x:auto;max-width:100%">{table}</div>'
 
 
 def message_html(text: str, kind: str = "error") -> str:
@@ -194,3 +196,32 @@ def merge_results(old: pd.DataFrame | None, new: pd.DataFrame, index: pd.Index) 
 
 def _categories(s: pd.Series) -> list[Any]:
     return list(s.cat.categories) if isinstance(s.dtype, pd.CategoricalDtype) else list(pd.unique(s))
+
+
+PRE_STYLE = (
+    "white-space:pre-wrap;word-break:normal;overflow-wrap:anywhere;"
+    "max-width:100%;box-sizing:border-box;overflow-x:hidden;margin:0.2em 0;"
+    "font-family:var(--jp-code-font-family,monospace);font-size:var(--jp-code-font-size,13px);"
+    "line-height:1.35"
+)
+"""Inline style of every ``pre`` the widgets show: text keeps its spaces and line breaks, in a
+monospace font, and long lines wrap at spaces. JupyterLab's output area (and the reports made
+from it) gives ``pre`` ``word-break: break-all``, which breaks lines inside words, and a
+report's widget manager gives it the widgets' font and a 28px line; ``overflow-wrap:
+anywhere`` still breaks a token that fits no line (a long URL) instead of overflowing."""
+
+
+def pre_html(text: Any, limit: int | None = None, max_height: str | None = None) -> str:
+    """``text`` escaped in a ``pre`` styled with :data:`PRE_STYLE` (scrolling down past
+    ``max_height``, e.g. ``"24em"``)."""
+    tall = f";max-height:{max_height};overflow-y:auto" if max_height else ""
+    return f'<pre style="{PRE_STYLE}{tall}">{esc(text, limit)}</pre>'
+
+
+def messages_html(messages: list[dict[str, str]]) -> str:
+    """Chat messages as escaped HTML, one block per message."""
+    return "".join(
+        f'<div class="wb-chat-message wb-role-{html.escape(m["role"])}"><b>{html.escape(m["role"])}</b>'
+        f"{pre_html(m['content'], max_height='24em')}</div>"
+        for m in messages
+    )

@@ -3,31 +3,40 @@ exact messages for a row; apply the edit as a new suite version."""
 
 from __future__ import annotations
 
-import html
 from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
 from ..errors import ColumnsError, SpecError, WorkbenchError
-from ..prompts import render_messages
 from ..specs import Criterion, JudgeTask, Suite
-from ._common import TABLE_STYLE, esc, message_html, parse_scale, parse_threshold, scale_text, threshold_text
+from ._common import (
+    TABLE_STYLE,
+    esc,
+    message_html,
+    messages_html,
+    parse_scale,
+    parse_threshold,
+    scale_text,
+    threshold_text,
+)
+from ._view import row
 
 if TYPE_CHECKING:
-    from ._panel import Workbench
+    from ._controller import PanelController, PanelEvent
 
 _FIELDS = ("name", "description", "scale", "threshold")
+_DESCRIPTION_FLEX = "1 1 28em"
 
 
 def _text(value: str = "", placeholder: str = "", width: str = "8em", cls: str = "") -> w.Text:
-    t = w.Text(value=value, placeholder=placeholder, layout=w.Layout(width=width))
+    t = w.Text(value=value, placeholder=placeholder, layout=w.Layout(width=width, flex="0 0 auto"))
     if cls:
         t.add_class(cls)
     return t
 
 
 class CriteriaEditor(w.VBox):
-    """Edits the judge tasks of the panel's current version (see :class:`~workbench.Workbench`).
+    """Edits the judge tasks of the controller's current version (see :class:`~workbench.Workbench`).
 
     The widgets of each criterion are in dicts keyed by the criterion's name when the
     version was loaded (``"new_1"``, ``"new_2"``... for added ones): ``name``,
@@ -36,12 +45,12 @@ class CriteriaEditor(w.VBox):
     all into one new version.
     """
 
-    def __init__(self, panel: Workbench) -> None:
-        self._panel = panel
+    def __init__(self, controller: PanelController) -> None:
+        self._ctl = controller
         self._drafts: dict[str, dict[str, Any]] = {}
         self._added = 0
-        judges = [t.id for t in panel.current.suite.tasks if isinstance(t, JudgeTask)]
-        self.version = w.Dropdown(description="version", options=[panel.current.label])
+        judges = [t.id for t in controller.current.suite.tasks if isinstance(t, JudgeTask)]
+        self.version = w.Dropdown(description="version", options=[controller.current.label])
         self.version.add_class("wb-version")
         self.fingerprint = w.HTML()
         self.fingerprint.add_class("wb-fingerprint")
@@ -74,7 +83,7 @@ class CriteriaEditor(w.VBox):
         self.discard_button.add_class("wb-discard")
         self.error = w.HTML()
         self.error.add_class("wb-editor-error")
-        rows = list(panel.df.index)
+        rows = list(controller.df.index)
         self.preview_row = w.Dropdown(
             description="row", options=[(str(r), r) for r in rows[:2000]], value=rows[0] if rows else None
         )
@@ -87,7 +96,9 @@ class CriteriaEditor(w.VBox):
         self.preview.add_class("wb-preview")
 
         self._loading = False
-        self.version.observe(lambda ch: None if self._loading else panel.select(ch["new"]), names="value")
+        self.version.observe(
+            lambda ch: None if self._loading else controller.select(ch["new"]), names="value"
+        )
         self.task.observe(self._switch_task, names="value")
         self.add_button.on_click(lambda _: self.add_criterion())
         self.apply_button.on_click(lambda _: self.apply())
@@ -96,15 +107,15 @@ class CriteriaEditor(w.VBox):
         self.preview_row.observe(lambda _: self.render_preview(), names="value")
         self.preview_criterion.observe(lambda _: self.render_preview(), names="value")
 
-        task_row = w.HBox(
+        task_row = row(
             [w.Label("scale"), self.scale, w.Label("threshold"), self.threshold, w.Label("mode"), self.mode]
         )
         header = w.HBox(
             [
-                w.Label("name", layout=w.Layout(width="10em")),
-                w.Label("description", layout=w.Layout(width="28em")),
-                w.Label("scale", layout=w.Layout(width="8em")),
-                w.Label("threshold"),
+                w.Label("name", layout=w.Layout(width="10em", flex="0 0 auto")),
+                w.Label("description", layout=w.Layout(flex=_DESCRIPTION_FLEX, min_width="10em")),
+                w.Label("scale", layout=w.Layout(width="6em", flex="0 0 auto")),
+                w.Label("threshold", layout=w.Layout(width="9em", flex="0 0 auto")),
             ]
         )
         body: list[w.Widget] = [
@@ -116,10 +127,10 @@ class CriteriaEditor(w.VBox):
             task_row,
             header,
             self.criteria_box,
-            w.HBox([self.add_button, self.apply_button, self.discard_button]),
+            row([self.add_button, self.apply_button, self.discard_button]),
             self.error,
             w.HTML("<b>Rendered prompt</b> (the exact messages the judge receives)"),
-            w.HBox([self.preview_row, self.preview_criterion, self.preview_button]),
+            row([self.preview_row, self.preview_criterion, self.preview_button]),
             self.preview,
         ]
         if not judges:
@@ -131,11 +142,18 @@ class CriteriaEditor(w.VBox):
         super().__init__(body)
         self.add_class("wb-editor")
         self.load()
+        controller.subscribe(self._on_change)
+
+    def _on_change(self, event: PanelEvent) -> None:
+        if event.kind == "selected":
+            self.load()
+        else:
+            self.show_versions()
 
     # --- loading -----------------------------------------------------------------------------
 
     def load(self) -> None:
-        """Show the panel's current version, dropping every unapplied edit."""
+        """Show the controller's current version, dropping every unapplied edit."""
         self._drafts.clear()
         self.error.value = ""
         self.show_versions()
@@ -145,21 +163,22 @@ class CriteriaEditor(w.VBox):
 
     def show_versions(self) -> None:
         """Redraw the version picker, the fingerprint and the table of versions."""
-        panel = self._panel
-        labels = [v.label for v in panel.versions]
+        ctl = self._ctl
+        labels = [v.label for v in ctl.versions]
         self._loading = True
         try:
             if list(self.version.options) != labels:
                 self.version.options = labels
-            self.version.value = panel.current.label
+            self.version.value = ctl.current.label
         finally:
             self._loading = False
-        cur = panel.current
+        cur = ctl.current
         self.fingerprint.value = f'<code class="wb-fp">fingerprint {esc(cur.fingerprint)}</code>'
         rows = "".join(
-            f"<tr><td>{'▶' if v is cur else ''}</td><td>{esc(v.label)}</td><td><code>{esc(v.fingerprint)}</code></td>"
-            f"<td>{esc(v.parent or '')}</td><td>{0 if v.results is None else v.results['row'].nunique()}</td></tr>"
-            for v in panel.versions
+            f"<tr><td>{'▶' if v is cur else ''}</td><td>{esc(v.label)}</td>"
+            f"<td><code>{esc(v.fingerprint)}</code></td><td>{esc(v.parent or '')}</td>"
+            f"<td>{0 if v.results is None else v.results['row'].nunique()}</td></tr>"
+            for v in ctl.versions
         )
         self.versions_table.value = (
             f"{TABLE_STYLE}<table class='wb-versions-table'><tr><th></th><th>version</th><th>fingerprint</th>"
@@ -169,7 +188,7 @@ class CriteriaEditor(w.VBox):
     def _task_draft(self, task_id: str) -> dict[str, Any]:
         if task_id in self._drafts:
             return self._drafts[task_id]
-        t = self._panel.current.suite.task(task_id)
+        t = self._ctl.current.suite.task(task_id)
         assert isinstance(t, JudgeTask)
         return {
             "prompt": t.prompt,
@@ -204,19 +223,20 @@ class CriteriaEditor(w.VBox):
     def _criterion_row(self, c: dict[str, Any]) -> w.HBox:
         key = c["key"]
         self.name[key] = _text(c["name"], "name", "10em", "wb-criterion-name")
+        # the description takes the width left over: the row fits a narrow notebook column
         self.description[key] = w.Textarea(
-            value=c["description"], layout=w.Layout(width="28em", height="3.2em")
+            value=c["description"], layout=w.Layout(flex=_DESCRIPTION_FLEX, min_width="10em", height="3.2em")
         )
         self.description[key].add_class("wb-criterion-description")
-        self.criterion_scale[key] = _text(c["scale"], "task's", cls="wb-criterion-scale")
-        self.criterion_threshold[key] = _text(c["threshold"], "task's", cls="wb-criterion-threshold")
+        self.criterion_scale[key] = _text(c["scale"], "task's", "6em", "wb-criterion-scale")
+        self.criterion_threshold[key] = _text(c["threshold"], "task's", "6em", "wb-criterion-threshold")
         self.remove[key] = w.Button(
             description="", icon="trash", tooltip="remove this criterion", layout=w.Layout(width="3em")
         )
         self.remove[key].add_class("wb-remove-criterion")
         self.remove[key].on_click(lambda _, key=key: self.remove_criterion(key))
         self.name[key].observe(lambda _: self._update_preview_criteria(), names="value")
-        row = w.HBox(
+        line = w.HBox(
             [
                 self.name[key],
                 self.description[key],
@@ -225,8 +245,8 @@ class CriteriaEditor(w.VBox):
                 self.remove[key],
             ]
         )
-        row.add_class("wb-criterion")
-        return row
+        line.add_class("wb-criterion")
+        return line
 
     def _capture(self) -> dict[str, Any]:
         """The shown task's fields as a draft."""
@@ -291,7 +311,7 @@ class CriteriaEditor(w.VBox):
         Raises:
             SpecError: every problem of the edited tasks, named by task and criterion.
         """
-        base = self._panel.current.suite
+        base = self._ctl.current.suite
         drafts = dict(self._drafts)
         if self.task.value is not None:
             drafts[self.task.value] = self._capture()
@@ -323,30 +343,28 @@ class CriteriaEditor(w.VBox):
         Returns:
             True when a new version was made.
         """
-        panel = self._panel
+        ctl = self._ctl
         try:
             suite = self.draft_suite()
-            if suite.fingerprint() == panel.current.fingerprint:
+            if suite.fingerprint() == ctl.current.fingerprint:
                 self.error.value = message_html(
                     "Nothing changed: the edit gives the current version's tasks.", "info"
                 )
                 return False
-            if len(panel.df):
+            if len(ctl.df):
                 self._check_columns(suite)
         except (SpecError, ColumnsError) as e:
-            self.error.value = message_html(panel.redact(str(e)))
+            self.error.value = message_html(ctl.redact(str(e)))
             self.render_preview()  # not a stale prompt beside a refused edit
             return False
-        panel.add_version(suite)
+        ctl.add_version(suite)
         return True
 
     def _check_columns(self, suite: Suite) -> None:
         for t in suite.tasks:
             if isinstance(t, JudgeTask):
                 try:
-                    render_messages(
-                        self._panel.df, suite, t.id, self._panel.df.index[0], **self._panel.render_options
-                    )
+                    self._ctl.messages(suite, t.id, self._ctl.df.index[0])
                 except ColumnsError:
                     raise
                 except WorkbenchError:  # a gate or an unrenderable row is no reason to refuse the edit
@@ -363,32 +381,21 @@ class CriteriaEditor(w.VBox):
 
     def render_preview(self) -> None:
         """Render the messages of the edited task for ``preview_row`` (errors shown inline)."""
-        if self.task.value is None or not len(self._panel.df):
+        if self.task.value is None or not len(self._ctl.df):
             self.preview.value = ""
             return
         try:
             suite = self.draft_suite()
-            messages = render_messages(
-                self._panel.df,
+            messages = self._ctl.messages(
                 suite,
                 self.task.value,
                 self.preview_row.value,
                 self.preview_criterion.value if self.mode.value == "per_criterion" else None,
-                **self._panel.render_options,
             )
         except WorkbenchError as e:
-            self.preview.value = message_html(self._panel.redact(str(e)))
+            self.preview.value = message_html(self._ctl.redact(str(e)))
             return
         self.preview.value = messages_html(messages)
-
-
-def messages_html(messages: list[dict[str, str]]) -> str:
-    """Chat messages as escaped HTML, one block per message."""
-    return "".join(
-        f'<div class="wb-chat-message wb-role-{html.escape(m["role"])}"><b>{html.escape(m["role"])}</b>'
-        f'<pre style="white-space:pre-wrap;max-height:24em;overflow:auto">{html.escape(m["content"])}</pre></div>'
-        for m in messages
-    )
 
 
 def _build_task(base: JudgeTask, draft: dict[str, Any]) -> JudgeTask:

@@ -14,14 +14,13 @@ import numpy as np
 import pandas as pd
 
 from ..errors import WorkbenchError
-from ..prompts import render_messages
 from ..results import STATUSES
 from ..specs import JudgeTask
-from ._common import NOT_RUN, cells_of, esc, message_html, table_html
-from ._editor import messages_html
+from ._common import NOT_RUN, cells_of, esc, message_html, messages_html, pre_html, table_html
+from ._view import row
 
 if TYPE_CHECKING:
-    from ._panel import Workbench
+    from ._controller import PanelController, PanelEvent
 
 ALL = "(all)"
 SHOWN = 200
@@ -30,11 +29,11 @@ _COLUMNS = ["row", "task", "criterion", "status", "score", "label", "reason", "e
 
 
 class ResultsExplorer(w.VBox):
-    """Filters and inspects the cells of the panel's current version (rows it has not run
+    """Filters and inspects the cells of the controller's current version (rows it has not run
     show as ``not run``, never as another version's verdict)."""
 
-    def __init__(self, panel: Workbench) -> None:
-        self._panel = panel
+    def __init__(self, controller: PanelController) -> None:
+        self._ctl = controller
         self.task = w.Dropdown(description="task", options=[ALL])
         self.task.add_class("wb-filter-task")
         self.criterion = w.Dropdown(description="criterion", options=[ALL])
@@ -60,7 +59,7 @@ class ResultsExplorer(w.VBox):
         self.row.observe(lambda _: self.show_row(), names="value")
         super().__init__(
             [
-                w.HBox([self.task, self.criterion, self.status]),
+                row([self.task, self.criterion, self.status]),
                 self.score,
                 self.count,
                 self.table,
@@ -71,13 +70,18 @@ class ResultsExplorer(w.VBox):
         )
         self.add_class("wb-explorer")
         self.refresh()
+        controller.subscribe(self._on_change)
+
+    def _on_change(self, event: PanelEvent) -> None:
+        if event.kind == "selected" or event.version is self._ctl.current:
+            self.refresh()
 
     def cells(self) -> pd.DataFrame:
         """Every (row, task, criterion) cell of the current version; not-run cells included."""
-        panel = self._panel
-        version = panel.current
+        ctl = self._ctl
+        version = ctl.current
         grid = pd.MultiIndex.from_tuples(
-            [(r, t, c) for t, c in cells_of(version.suite) for r in panel.df.index],
+            [(r, t, c) for t, c in cells_of(version.suite) for r in ctl.df.index],
             names=["row", "task", "criterion"],
         )
         frame = pd.DataFrame(index=grid).reset_index()
@@ -157,20 +161,17 @@ class ResultsExplorer(w.VBox):
 
     def show_row(self) -> None:
         """Show the picked row: its input, every verdict with its reason, the prompts sent."""
-        panel = self._panel
-        if self.row.value is None or self.row.value not in panel.df.index:
+        ctl = self._ctl
+        if self.row.value is None or self.row.value not in ctl.df.index:
             self.detail.value = ""
             return
         row = self.row.value
-        values = panel.df.loc[row]
-        inputs = "".join(
-            f"<tr><th>{esc(k)}</th><td><pre style='white-space:pre-wrap'>{esc(v, 4000)}</pre></td></tr>"
-            for k, v in values.items()
-        )
+        values = ctl.df.loc[row]
+        inputs = "".join(f"<tr><th>{esc(k)}</th><td>{pre_html(v, 4000)}</td></tr>" for k, v in values.items())
         mine = self._frame[self._frame["row"] == row]
         verdicts = _table(mine.drop(columns=["row"]), limit=None)
         prompts = []
-        suite = panel.current.suite
+        suite = ctl.current.suite
         for t in suite.tasks:
             if not isinstance(t, JudgeTask):
                 continue
@@ -181,18 +182,17 @@ class ResultsExplorer(w.VBox):
             for name in names:
                 title = t.id + (f" · {name}" if name else "")
                 try:
-                    body = messages_html(
-                        render_messages(panel.df, suite, t.id, row, name, **panel.render_options)
-                    )
+                    body = messages_html(ctl.messages(suite, t.id, row, name))
                 except WorkbenchError as e:
-                    body = message_html(panel.redact(str(e)))
+                    body = message_html(ctl.redact(str(e)))
                 prompts.append(
                     f"<details class='wb-sent-prompt'><summary>prompt sent: {esc(title)}</summary>"
                     f"{body}</details>"
                 )
         self.detail.value = (
-            f"<div class='wb-row-detail'><h4>row {esc(row)} · version {esc(panel.current.label)}</h4>"
-            f"<b>input</b><table class='wb-input'>{inputs}</table><b>verdicts</b>{verdicts}{''.join(prompts)}</div>"
+            f"<div class='wb-row-detail'><h4>row {esc(row)} · version {esc(ctl.current.label)}</h4>"
+            f"<b>input</b><table class='wb-input'>{inputs}</table><b>verdicts</b>{verdicts}"
+            f"{''.join(prompts)}</div>"
         )
 
     @staticmethod

@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as w
 import pandas as pd
 
-from ..errors import WorkbenchError, cap_list, shorten
-from ..frame import estimate, evaluate, evaluate_async
 from ..run import Run
 from ._common import Version, message_html
+from ._controller import describe
+from ._view import row
 
 if TYPE_CHECKING:
-    from ._panel import Workbench
+    from ._controller import PanelController
 
 SUBSETS: list[tuple[str, str]] = [
     ("all rows", "all"),
@@ -34,7 +34,7 @@ _REDRAW_S = 0.1
 
 
 class SubsetRunner(w.VBox):
-    """Runs the panel's current version on a subset of rows (see :class:`~workbench.Workbench`).
+    """Runs the controller's current version on a subset of rows (see :class:`~workbench.Workbench`).
 
     In a notebook the run is a task on the kernel's event loop, so the cell returns at once,
     the progress bar redraws and ``cancel_button`` works; ``last_task`` is that task and
@@ -42,13 +42,13 @@ class SubsetRunner(w.VBox):
     click runs synchronously.
     """
 
-    def __init__(self, panel: Workbench) -> None:
-        self._panel = panel
+    def __init__(self, controller: PanelController) -> None:
+        self._ctl = controller
         self.last_task: asyncio.Task[None] | None = None
         self.last_run: Run | None = None
         self.running = False
         self._drawn = 0.0
-        df = panel.df
+        df = controller.df
         self.subset = w.Dropdown(description="rows", options=SUBSETS, value="all")
         self.subset.add_class("wb-subset")
         self.sample_n = w.BoundedIntText(
@@ -92,16 +92,17 @@ class SubsetRunner(w.VBox):
         self.cancel_button.on_click(lambda _: self.cancel())
         super().__init__(
             [
-                w.HBox([self.subset, self.sample_n, self.seed]),
+                row([self.subset, self.sample_n, self.seed]),
                 self.query,
                 self.picked,
-                w.HBox([self.estimate_button, self.summary]),
-                w.HBox([self.run_button, self.cancel_button, self.progress]),
+                row([self.estimate_button, self.summary]),
+                row([self.run_button, self.cancel_button, self.progress]),
                 self.status,
             ]
         )
         self.add_class("wb-runner")
         self._show_inputs()
+        controller.subscribe(lambda _: self.refresh())
 
     # --- choosing rows -----------------------------------------------------------------------
 
@@ -120,38 +121,19 @@ class SubsetRunner(w.VBox):
         self.refresh()
 
     def selected_rows(self) -> list[Any]:
-        """Index labels of the rows the chosen subset holds, in the DataFrame's order.
-
-        ``failing`` and ``errored`` read the current version's results, and for rows not run
-        under it yet, those of the version it was edited from.
+        """Index labels of the rows the chosen subset holds, in the DataFrame's order
+        (:meth:`PanelController.rows` of the widgets' values).
 
         Raises:
             WorkbenchError: the subset cannot be computed (no results yet, a bad query...).
         """
-        panel, kind = self._panel, self.subset.value
-        df = panel.df
-        if kind == "all":
-            return list(df.index)
-        if kind in ("failing", "errored"):
-            known = panel.known_results()
-            if known is None:
-                raise WorkbenchError(
-                    f"no results yet to find {kind} rows in: run all rows (or a sample) first"
-                )
-            status = "failed" if kind == "failing" else "error"
-            hit = set(known.loc[known["status"] == status, "row"].tolist())
-            return [r for r in df.index if r in hit]
-        if kind == "changed":
-            by_row = estimate(df, panel.current.suite, by_row=True, **panel.estimate_kwargs())
-            return list(by_row.index[by_row.sum(axis=1) > 0]) if by_row.shape[1] else []
-        if kind == "sample":
-            n = min(int(self.sample_n.value), len(df))
-            picked = set(df.sample(n=n, random_state=int(self.seed.value)).index)
-            return [r for r in df.index if r in picked]
-        if kind == "query":
-            return list(_query(df, self.query.value).index)
-        chosen = set(self.picked.value)
-        return [r for r in df.index if r in chosen]
+        return self._ctl.rows(
+            self.subset.value,
+            n=int(self.sample_n.value),
+            seed=int(self.seed.value),
+            query=self.query.value,
+            picked=self.picked.value,
+        )
 
     def refresh(self) -> None:
         """Recompute the subset and what running it would cost: calls cached and new, dollars."""
@@ -160,11 +142,9 @@ class SubsetRunner(w.VBox):
             if not rows:
                 self.summary.value = message_html("No rows in this subset.", "info")
                 return
-            est = estimate(
-                self._panel.df, self._panel.current.suite, rows=rows, **self._panel.estimate_kwargs()
-            )
+            est = self._ctl.estimate(rows)
         except Exception as e:  # noqa: BLE001  (shown inline; the panel stays usable)
-            self.summary.value = message_html(self._panel.redact(_describe(e)))
+            self.summary.value = message_html(self._ctl.redact(describe(e)))
             return
         total = est.iloc[-1]
         cost = total["cost_usd_est"]
@@ -180,17 +160,16 @@ class SubsetRunner(w.VBox):
         """Run the current version on the chosen subset (the Run button)."""
         if self.running:
             return
-        panel = self._panel
+        ctl = self._ctl
         try:
             rows = self.selected_rows()
         except Exception as e:  # noqa: BLE001
-            self.status.value = message_html(panel.redact(_describe(e)))
+            self.status.value = message_html(ctl.redact(describe(e)))
             return
         if not rows:
             self.status.value = message_html("No rows in this subset: nothing to run.", "info")
             return
-        version = panel.current
-        kwargs = panel.run_kwargs(version)
+        version = ctl.current
         self._started(len(rows))
         try:
             loop = asyncio.get_running_loop()
@@ -198,30 +177,28 @@ class SubsetRunner(w.VBox):
             loop = None
         if loop is None:  # no kernel loop (a script or a plain test): run here and now
             try:
-                run = evaluate(panel.df, version.suite, rows=rows, progress=self._on_progress, **kwargs)
+                run = ctl.evaluate(rows, self._on_progress, version)
             except Exception as e:  # noqa: BLE001
-                self._stopped(message_html(panel.redact(_describe(e))))
+                self._stopped(message_html(ctl.redact(describe(e))))
                 return
             self._finished(version, run, rows)
             return
-        self.last_task = loop.create_task(self._run_async(version, rows, kwargs))
+        self.last_task = loop.create_task(self._run_async(version, rows))
 
-    async def _run_async(self, version: Version, rows: list[Any], kwargs: dict[str, Any]) -> None:
+    async def _run_async(self, version: Version, rows: list[Any]) -> None:
         try:
-            run = await evaluate_async(
-                self._panel.df, version.suite, rows=rows, progress=self._on_progress, **kwargs
-            )
+            run = await self._ctl.evaluate_async(rows, self._on_progress, version)
         except asyncio.CancelledError:
             self._stopped(
                 message_html(
-                    f"Cancelled after {self.progress.value:,} of {self.progress.max:,} calls; the verdicts that "
-                    "finished are cached, so running again resumes from there.",
+                    f"Cancelled after {self.progress.value:,} of {self.progress.max:,} calls; the verdicts "
+                    "that finished are cached, so running again resumes from there.",
                     "info",
                 )
             )
             return
         except Exception as e:  # noqa: BLE001
-            self._stopped(message_html(self._panel.redact(_describe(e))))
+            self._stopped(message_html(self._ctl.redact(describe(e))))
             return
         self._finished(version, run, rows)
 
@@ -270,11 +247,9 @@ class SubsetRunner(w.VBox):
         self.last_run = run
         shown = ""
         try:  # results, explorer and charts first: "finished" means everything is drawn
-            self._panel.record(version, run)
+            self._ctl.record(version, run)
         except Exception as e:  # noqa: BLE001  (the run is kept in last_run; the panel stays usable)
-            shown = message_html(
-                self._panel.redact(f"the run finished but could not be shown: {_describe(e)}")
-            )
+            shown = message_html(self._ctl.redact(f"the run finished but could not be shown: {describe(e)}"))
         self.running = False
         self.run_button.disabled = False
         self.cancel_button.disabled = True
@@ -293,27 +268,3 @@ class SubsetRunner(w.VBox):
             f"done {int(c.get('calls', 0)):,} calls · cached {int(c.get('cache_hits', 0)):,} · "
             f"errors {int(c.get('errors', 0)):,} · {money}</span>"
         ) + shown
-
-
-def _query(df: pd.DataFrame, text: str) -> pd.DataFrame:
-    """``df.query(text)``, with a message that says what went wrong and what exists."""
-    if not text.strip():
-        raise WorkbenchError("write a pandas query first, e.g. `lang == 'en' and score < 3`")
-    try:
-        out = df.query(text)
-    except Exception as e:  # noqa: BLE001  (pandas raises many kinds: SyntaxError, KeyError, TypeError...)
-        raise WorkbenchError(
-            f"query {shorten(text, 200)!r} failed: {_describe(e)}. Columns: {cap_list([str(c) for c in df.columns], 20)}. "
-            "Write a pandas DataFrame.query expression, e.g. `lang == 'en' and score < 3`; quote names "
-            "with spaces in backticks."
-        ) from None
-    if not isinstance(out, pd.DataFrame):
-        raise WorkbenchError(f"query {shorten(text, 200)!r} must select rows, e.g. `score < 3`")
-    return out
-
-
-def _describe(e: BaseException) -> str:
-    if isinstance(e, WorkbenchError):
-        return str(e)
-    text = str(e).strip() or "no message"
-    return f"{type(e).__name__}: {shorten(text, 600)}"
