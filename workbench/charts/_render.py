@@ -21,6 +21,11 @@ chart using a feature newer than Vega-Lite 5.6 would lose it in JupyterLab;
 ``enable_offline(html=True)`` draws charts with altair's own Vega-Lite instead, as HTML that
 carries vega's JavaScript (about 0.9 MB per output, and blank while the notebook is untrusted).
 
+The output also carries a 2 KB ``image/png`` saying where the chart can be seen
+(:mod:`workbench.charts._placeholder`): viewers without vega (GitHub, plain nbconvert) show
+it, and JupyterLab, which stores a PNG of every chart it draws in an output that has none
+(35-40 KB each, and the notebook changed as soon as it is opened), keeps it instead.
+
 **As HTML** (reports, :func:`to_html`, :func:`save` to ``.html``), vega's JavaScript
 (vl-convert's bundle of vega, vega-lite and vega-embed, ~0.9 MB) is inlined once per page
 and each chart is a ``<div>`` and a ``vegaEmbed`` call (:func:`chart_html`).
