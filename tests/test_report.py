@@ -435,6 +435,7 @@ def test_a_report_reads_the_store_and_cache_but_adds_no_run_unless_asked(
 
 
 def test_reports_go_to_a_folder_git_ignores(tmp_path: Path) -> None:
+    import os
     import shutil
     import subprocess
 
@@ -445,6 +446,17 @@ def test_reports_go_to_a_folder_git_ignores(tmp_path: Path) -> None:
     (tmp_path / "reports" / ".gitignore").write_text("# mine\n")
     assert report(nb, timeout=120) == out  # an existing folder is used as it is
     assert (tmp_path / "reports" / ".gitignore").read_text() == "# mine\n"
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    shutil.copy(nb, locked / "nb.ipynb")
+    locked.chmod(0o555)
+    try:
+        if not os.access(locked, os.W_OK):  # root may write anyway
+            with pytest.raises(ReportError, match=r"cannot create the reports folder .*pass output="):
+                report(locked / "nb.ipynb", timeout=120)
+    finally:
+        locked.chmod(0o755)
+        shutil.rmtree(locked)
     if shutil.which("git"):  # the folder ignores itself in any repository
         shutil.rmtree(tmp_path / "reports")
         subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)

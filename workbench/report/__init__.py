@@ -116,8 +116,14 @@ def _default_output(src: Path) -> Path:
     ``.gitignore``. A ``reports/`` that already exists is used as it is."""
     folder = src.parent / REPORTS
     if not folder.exists() and src.parent.is_dir():
-        folder.mkdir()
-        (folder / ".gitignore").write_text(_IGNORE_ALL, encoding="utf-8")
+        try:
+            folder.mkdir()
+            (folder / ".gitignore").write_text(_IGNORE_ALL, encoding="utf-8")
+        except OSError as e:
+            raise ReportError(
+                f"cannot create the reports folder '{folder}' ({e.strerror or e}); pass output= "
+                "(workbench report -o OUT) to write the report elsewhere"
+            ) from e
     return folder / src.with_suffix(".html").name
 
 
