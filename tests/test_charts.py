@@ -3,6 +3,8 @@ offline rendering (renderer HTML, a headless Chromium page, PNG/SVG/PDF export).
 
 from __future__ import annotations
 
+import base64
+import json
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -27,7 +29,8 @@ CHROMIUM = "/usr/lib/chromium/chromium"
 
 
 def _suite(version: str) -> wb.Suite:
-    # the version is in the prompts, so each version's verdicts differ (the server derives them from the prompt)
+    # the version is in the prompts, so each version's verdicts differ (the server derives them
+    # from the prompt)
     return wb.Suite(
         name="support",
         version=version,
@@ -62,7 +65,8 @@ def _suite(version: str) -> wb.Suite:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, wb.Run]:
-    """Three versions of a suite evaluated for real: assertions, and judges through litellm to the local server."""
+    """Three versions of a suite evaluated for real: assertions, and judges through litellm to the
+    local server."""
     df = pd.DataFrame(
         {
             "question": [f"What is {i} + {i}?" for i in range(N)],
@@ -85,8 +89,13 @@ def renderer() -> Iterator[None]:
 
 
 def data_of(spec: dict[str, Any]) -> pd.DataFrame:
-    """The inline data a top-level spec carries."""
-    return pd.DataFrame(spec["datasets"][spec["data"]["name"]])
+    """The inline data a top-level spec carries, with the ``check`` a faceted chart computes
+    from ``task`` and ``criterion`` (its calculate transform, checked in Vega by the SVG tests)."""
+    data = pd.DataFrame(spec["datasets"][spec["data"]["name"]])
+    if any(t.get("as") == "check" for t in spec.get("transform", [])):
+        assert "check" not in data.columns
+        data["check"] = data["task"].where(data["criterion"] == "", data["task"] + " · " + data["criterion"])
+    return data
 
 
 def tooltip_fields(encoding: dict[str, Any]) -> list[str]:
@@ -121,16 +130,20 @@ def test_distributions_draws_one_dot_per_scored_cell_faceted_by_check(runs: dict
     ]
     assert spec["resolve"]["scale"] == {"x": "independent", "y": "shared"}
     enc = inner["encoding"]
+    # one run, one column per score: every dot sits at its score and all have one size, so the
+    # data carries neither an x position nor a size per cell
     assert (enc["x"]["field"], enc["x"]["title"], enc["y"]["field"], enc["y"]["title"]) == (
-        "x",
+        "score",
         "Score",
         "cells",
         "Cells",
     )
+    assert set(enc["size"]) == {"value"}
     assert enc["color"] == {"value": charts.OKABE_ITO[0]}  # one run: no run colour
     assert tooltip_fields(enc) == ["row", "task", "criterion", "score", "label", "status", "reason"]
 
     data = data_of(spec)
+    assert not {"x", "dot"} & set(data.columns)
     cells = scored(run)
     assert len(data) == len(cells) == N * 4  # assertions have no score: only the judge criteria
     # each dot is one cell: its tooltip names the row, the score and the reason the judge gave
@@ -199,7 +212,7 @@ def test_distributions_past_max_cells_count_cells_in_bars_with_example_rows(runs
 
 def test_distributions_refuses_frames_without_scores_or_columns(runs: dict[str, wb.Run]) -> None:
     assertions = runs["v1"].results.query("kind == 'assertion'")
-    with pytest.raises(wb.DataError, match="no scored cell among 60.*charts.pass_rates"):
+    with pytest.raises(wb.DataError, match=r"no scored cell among 60.*charts\.pass_rates"):
         charts.distributions(assertions)
     with pytest.raises(wb.ColumnsError) as e:
         charts.distributions(runs["v1"].results.drop(columns=["reason", "score"]))
@@ -432,9 +445,48 @@ def test_importing_charts_enables_the_offline_renderer_unless_another_was_chosen
     assert alt.renderers.options["embed_options"]["renderer"] == "svg"
 
 
-def test_renderer_output_is_offline_guarded_and_escapes_data(runs: dict[str, wb.Run], renderer: None) -> None:
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+
+
+def test_a_chart_output_is_the_vegalite5_bundle_jupyterlab_draws_itself(
+    runs: dict[str, wb.Run], renderer: None
+) -> None:
     charts.enable_offline()
-    bundle = charts.distributions(hostile(runs["v1"]))._repr_mimebundle_()
+    chart = charts.distributions(hostile(runs["v1"]))
+    data, metadata = chart._repr_mimebundle_()
+    # no text/html: JupyterLab would prefer it to the vega renderer and blank it when untrusted
+    assert list(data) == [charts.VEGALITE_MIMETYPE, "image/png", "text/plain"]
+    assert charts.VEGALITE_MIMETYPE == "application/vnd.vegalite.v5+json"
+    spec = data[charts.VEGALITE_MIMETYPE]
+    assert spec["$schema"] == "https://vega.github.io/schema/vega-lite/v5.json"
+    assert {k: v for k, v in spec.items() if k != "$schema"} == {
+        k: v for k, v in chart.to_dict().items() if k != "$schema"
+    }
+    assert data["text/plain"] == "<Vega-Lite 5 chart 'Score distribution per criterion'>"
+    assert metadata == {
+        charts.VEGALITE_MIMETYPE: {
+            "embed_options": {
+                "renderer": "svg",
+                "actions": {"export": True, "source": False, "compiled": False, "editor": False},
+            }
+        }
+    }
+    # the output carries the chart and a 2 KB picture for viewers without vega; no JavaScript
+    picture = base64.b64decode(data["image/png"])
+    assert png_size(picture) == (576, 30) and len(picture) < 2500
+    assert len(json.dumps(data)) < len(json.dumps(spec)) + 3000
+    with charts.enable_offline(lab_png=True):  # JupyterLab then stores its own PNG of the chart
+        assert "image/png" not in alt.Chart().mark_point()._repr_mimebundle_()[0]
+    with charts.enable_offline({"renderer": "canvas"}):
+        _, meta = alt.Chart().mark_point()._repr_mimebundle_()
+        assert meta[charts.VEGALITE_MIMETYPE]["embed_options"]["renderer"] == "canvas"
+
+
+def test_the_html_form_carries_vega_guarded_and_escapes_data(runs: dict[str, wb.Run], renderer: None) -> None:
+    with charts.enable_offline(html=True):
+        bundle = charts.distributions(hostile(runs["v1"]))._repr_mimebundle_()
     html = bundle["text/html"]
     assert_offline(html)
     assert html.count("if (!window.vegaEmbed)") == 1 and html.count("window.vegaEmbed(el") == 1
@@ -442,8 +494,56 @@ def test_renderer_output_is_offline_guarded_and_escapes_data(runs: dict[str, wb.
     assert "window.__xss=1" in html  # the payload is in the chart's data ...
     assert html.lower().count("</script") == 1  # ... but only the renderer's own tag closes a script
     assert "<img src=x" not in html
-    with charts.enable_offline({"renderer": "canvas"}):
-        assert '"renderer": "canvas"' in alt.Chart().mark_point()._repr_mimebundle_()["text/html"]
+    snippet = charts.chart_html(charts.pass_rates(runs["v1"]).to_dict())
+    assert "if (!window.vegaEmbed)" not in snippet and snippet.count("window.vegaEmbed(el") == 1
+
+
+def _every_chart(runs: dict[str, wb.Run]) -> dict[str, alt.TopLevelMixin]:
+    v1, v2 = runs["v1"], runs["v2"]
+    table = wb.compare(v1, v2)
+    return {
+        "distributions": charts.distributions(v1),
+        "distributions of runs": charts.distributions(runs),
+        "distributions in blocks": charts.distributions(v1, height=60),
+        "distributions as bars": charts.distributions(v1, max_cells=100),
+        "pass_rates": charts.pass_rates(v1),
+        "pass_rates of runs": charts.pass_rates(runs),
+        "comparison": charts.comparison(table),
+        "comparison of scores": charts.comparison(table.table[table.table["metric"] == "score"]),
+        "cost_vs_score": charts.cost_vs_score(v1),
+        "trend": charts.trend(runs),
+    }
+
+
+def test_every_chart_draws_the_same_as_vegalite_5_and_6(runs: dict[str, wb.Run]) -> None:
+    """A notebook output is the altair 6 spec relabelled Vega-Lite 5 (JupyterLab's is 5.6.1):
+    Vega-Lite 5.8, the oldest vl-convert ships, must draw what 6 draws. The browser test
+    compares JupyterLab's own drawing with these SVGs."""
+    import vl_convert as vlc
+
+    assert "5.8" in vlc.get_vegalite_versions()
+    for name, chart in _every_chart(runs).items():
+        spec = chart.to_dict()
+        as_six = vlc.vegalite_to_svg(spec, vl_version="6.4")
+        as_five = vlc.vegalite_to_svg(charts.as_vegalite5(spec), vl_version="5.8")
+        assert as_five == as_six, name
+        assert len(re.findall(r"<path|<line", as_six)) > 20, name  # it drew marks
+
+
+def test_the_count_axis_of_short_stacks_reads_whole_cells() -> None:
+    import vl_convert as vlc
+
+    for scores, ticks in (
+        ([4.0], ["0", "1"]),
+        ([4.0, 5.0, 4.0], ["0", "1", "2"]),
+        ([3.0] * 7, ["0", "2", "4", "6"]),
+    ):
+        cells = pd.DataFrame(
+            {"row": range(len(scores)), "task": "q", "criterion": "a", "score": scores, "reason": "r"}
+        )
+        svg = vlc.vegalite_to_svg(charts.distributions(cells).to_dict())
+        texts = re.findall(r"<text[^>]*>([^<]*)</text>", svg)
+        assert texts[: texts.index("Cells")] == ticks, scores
 
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason=f"headless Chromium not installed at {CHROMIUM}")
@@ -453,10 +553,11 @@ def test_two_charts_render_in_one_page_offline_in_chromium(
     from nbconvert import HTMLExporter
     from playwright.sync_api import sync_playwright
 
-    charts.enable_offline()
+    charts.enable_offline(html=True)
     first = charts.distributions(hostile(runs["v1"]))._repr_mimebundle_()
     second = charts.pass_rates({"v1": runs["v1"], "v2": runs["v2"]})._repr_mimebundle_()
-    # a page holding two outputs as Jupyter shows them, each carrying (and guarding) the bundle
+    # a page holding two outputs of the HTML form as Jupyter shows them, each carrying (and
+    # guarding) the bundle
     page = tmp_path / "outputs.html"
     page.write_text(
         f"<!DOCTYPE html><html><head><meta charset='utf-8'></head><body>{first['text/html']}"

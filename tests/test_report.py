@@ -13,25 +13,37 @@ import time
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 
+import workbench as wb
+from workbench.charts import VEGALITE_MIMETYPE, vega_javascript
 from workbench.report import (
     NotebookError,
     ReportError,
     execute_notebook,
+    export_html,
     external_references,
     main,
     redact_secrets,
     report,
 )
 from workbench.report._export import _script_safe
+from workbench.testing import JudgeServer
 
+REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 PAYLOADS = [
     "<script>window.__xss=1</script>",
     '<img src=x onerror="window.__xss=2">',
     "</script><script>window.__xss=3</script>",
+    "<!--<script>window.__xss=4</script>",
 ]
+WIDGET_STATE = re.compile(
+    r'<script type="application/vnd.jupyter.widget-state\+json">(.*?)</script>', re.DOTALL
+)
+MANAGER = 'define("@jupyter-widgets/html-manager"'
+"""A line of the inlined widgets manager (3.6 MB)."""
 # any tag attribute or CSS that would make a browser fetch from the network
 FETCHING = re.compile(
     r"""<[a-z]+\b[^>]*\s(?:src|href|data)\s*=\s*["']?\s*(?:https?:)?//|url\(\s*["']?\s*(?:https?:)?//""",
@@ -65,28 +77,48 @@ def test_the_report_is_one_offline_file_with_charts_and_widget_state(xss_html: s
         assert cdn not in xss_html
     assert 'type="application/vnd.jupyter.widget-state+json"' in xss_html
     assert xss_html.count('<script type="application/vnd.jupyter.widget-view+json">') == 1
-    assert 'define("@jupyter-widgets/html-manager"' in xss_html  # the manager, inlined
+    assert MANAGER in xss_html  # the manager, inlined: the notebook has widgets to render
     assert "RequireJS 2.3.8" in xss_html
     assert xss_html.count("data:font/woff2;base64,") == 6  # 3 icon fonts, in the 8.x and 7.x controls
     assert re.search(r"^//# sourceMappingURL=", xss_html, re.MULTILINE) is None
-    # three charts: two top-level, one in the Output widget's saved state; vega's JavaScript is
-    # in the head once, cut out of each chart (0.9 MB each)
+    # three charts, Vega-Lite outputs drawn by one copy of vega's JavaScript in the head: two
+    # top-level, one in the Output widget's saved state
     assert xss_html.count("window.vegaEmbed(el") == 3
-    assert xss_html.count("if (!window.vegaEmbed) { (function () {\n\n})(); }") == 2
+    assert xss_html.count(vega_javascript()) == 1 and "if (!window.vegaEmbed)" not in xss_html
+    assert VEGALITE_MIMETYPE not in xss_html
     assert len(xss_html) < 6_000_000
+
+
+def test_the_widgets_json_survives_values_that_open_a_comment_and_a_script(xss_html: str) -> None:
+    """``<!--<script>`` inside a <script> element makes the HTML parser read past its end tag:
+    nbconvert escapes only ``/`` in the widgets' JSON, so the state would swallow the page
+    and no widget would render. Every ``<``, ``>`` and ``&`` in it must be escaped."""
+    [state_json] = WIDGET_STATE.findall(xss_html)
+    assert "<" not in state_json and ">" not in state_json and "&" not in state_json
+    state = json.loads(state_json)["state"]
+    labels = [m["state"]["value"] for m in state.values() if m["model_name"] == "LabelModel"]
+    assert labels == PAYLOADS
+    [output] = [m["state"]["outputs"] for m in state.values() if m["model_name"] == "OutputModel"]
+    [table] = [o["data"] for o in output if "dataframe" in o["data"].get("text/html", "")]
+    assert PAYLOADS[3] in table["text/plain"]  # the index label, as the Output widget showed it
+    views = re.findall(
+        r'<script type="application/vnd.jupyter.widget-view\+json">(.*?)</script>', xss_html, re.S
+    )
+    assert views and all("<" not in v and json.loads(v)["model_id"] in state for v in views)
 
 
 def test_no_payload_reaches_the_page_unescaped(xss_html: str) -> None:
     for payload in PAYLOADS:
         assert payload not in xss_html
-    # shown escaped: by pandas and Run's HTML, and in the widget state (nbconvert escapes '/')
+    # shown escaped: by pandas and Run's HTML, and in the widget state (as JSON escapes)
     assert "&lt;/script&gt;&lt;script&gt;window.__xss=3&lt;/script&gt;" in xss_html
-    assert r'"value": "<\/script><script>window.__xss=3<\/script>"' in xss_html
+    assert r'"value": "\u003c/script\u003e\u003cscript\u003ewindow.__xss=3\u003c/script\u003e"' in xss_html
     assert re.search(r"Run\(suite ('|&#x27;)&lt;script&gt;window.__xss=1&lt;/script&gt;\1 version", xss_html)
 
 
 def test_a_failing_cell_is_named_and_leaves_a_partial_report_and_the_old_report(tmp_path: Path) -> None:
-    # outputs are spelled differently from the sources ('be' + 'fore'), so the report's outputs can be told apart
+    # outputs are spelled differently from the sources ('be' + 'fore'), so the report's outputs can be
+    # told apart
     nb = notebook(
         tmp_path / "nb.ipynb",
         "# Title",
@@ -117,7 +149,7 @@ def test_a_failing_cell_is_named_and_leaves_a_partial_report_and_the_old_report(
     nb = notebook(
         tmp_path / "nb.ipynb", "# Title", "x = 1\nprint('be' + 'fore')", "x / 2", "print('af' + 'ter')"
     )
-    assert main([str(nb)]) == 0  # default output: next to the notebook
+    assert main([str(nb), "-o", str(out)]) == 0
     assert "<pre>after\n</pre>" in out.read_text() and not (tmp_path / "nb.partial.html").exists()
 
 
@@ -174,6 +206,7 @@ def test_secrets_in_outputs_are_redacted_and_a_report_without_widgets_stays_smal
     assert secret not in html and "[redacted]" in html
     assert "{&#x27;answer&#x27;: 42}" in html or "{'answer': 42}" in html
     assert "widget-state" not in html and "@jupyter-widgets/html-manager" not in html
+    assert "RequireJS" not in html and "vegaEmbed" not in html  # nothing that the page does not need
     assert len(html) < 600_000 and external_references(html) == []
 
 
@@ -182,7 +215,8 @@ BAD_INPUT = {
         "missing.ipynb",
         {},
         (
-            "notebook '{d}/missing.ipynb' does not exist (notebooks in '{d}': ['alien.ipynb', 'broken.ipynb', 'other.ipynb'])"
+            "notebook '{d}/missing.ipynb' does not exist (notebooks in '{d}': "
+            "['alien.ipynb', 'broken.ipynb', 'other.ipynb'])"
         ),
     ),
     "not-a-notebook": ("notes.md", {}, "'{d}/notes.md' is not a notebook; expected a .ipynb file, got '.md'"),
@@ -190,7 +224,8 @@ BAD_INPUT = {
         "broken.ipynb",
         {},
         (
-            "cannot read notebook '{d}/broken.ipynb': NotJSONError: Notebook does not appear to be JSON: '{{not json'; "
+            "cannot read notebook '{d}/broken.ipynb': NotJSONError: Notebook does not appear to be JSON: "
+            "'{{not json'; "
             "is it a valid .ipynb (JSON, nbformat 4)?"
         ),
     ),
@@ -210,7 +245,8 @@ BAD_INPUT = {
         "alien.ipynb",
         {},
         (
-            "notebook '{d}/alien.ipynb' asks for kernel 'no-such-kernel', which is not installed; installed kernels: ["
+            "notebook '{d}/alien.ipynb' asks for kernel 'no-such-kernel', which is not installed; "
+            "installed kernels: ["
         ),
     ),
 }
@@ -237,8 +273,8 @@ def test_the_command_reports_bad_input_with_exit_code_2(
     assert main([str(tmp_path / "x.ipynb")]) == 2
     err = capsys.readouterr().err
     assert (
-        err
-        == f"workbench: error: notebook '{tmp_path}/x.ipynb' does not exist (current directory: {Path.cwd()})\n"
+        err == f"workbench: error: notebook '{tmp_path}/x.ipynb' does not exist "
+        f"(current directory: {Path.cwd()})\n"
     )
     assert main(["--timeout", "soon", "x.ipynb"]) == 2
     assert "invalid float value: 'soon'" in capsys.readouterr().err
@@ -247,7 +283,8 @@ def test_the_command_reports_bad_input_with_exit_code_2(
 def test_external_references_list_what_a_browser_would_fetch() -> None:
     html = (
         '<script src="https://cdn.x/a.js"></script><link rel="stylesheet" href="//fonts.x/css">'
-        '<img alt="a" src=http://img.x/b.png><style>@import "https://css.x/c.css"; p { background: url(https://bg.x/d) }'
+        '<img alt="a" src=http://img.x/b.png><style>@import "https://css.x/c.css"; '
+        "p { background: url(https://bg.x/d) }"
         '</style><a href="https://ok.x">a link is not fetched</a><img src="data:image/png;base64,AA">'
         '<script src="local.js"></script>'
     )
@@ -288,10 +325,144 @@ def test_inlined_scripts_cannot_close_their_element() -> None:
 def test_the_widget_state_in_the_report_is_the_executed_one(tmp_path: Path) -> None:
     nb = notebook(tmp_path / "w.ipynb", "import ipywidgets as w\ns = w.IntSlider(value=3)\ns", "s.value = 7")
     html = report(nb, timeout=120).read_text()
-    found = re.search(
-        r'<script type="application/vnd.jupyter.widget-state\+json">(.*?)</script>', html, re.DOTALL
-    )
-    assert found is not None
-    state = json.loads(found.group(1).replace("\\/", "/"))
+    [found] = WIDGET_STATE.findall(html)
+    state = json.loads(found)
     [slider] = [m for m in state["state"].values() if m["model_name"] == "IntSliderModel"]
     assert slider["state"]["value"] == 7
+
+
+# --- what a page carries, and what a report leaves behind ------------------------------------
+
+
+def test_the_quickstart_is_light_after_run_all_and_its_report_carries_vega_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 9, items 1 and 2, measured on the real quickstart: a chart output holds the chart,
+    not vega's JavaScript (1.9 MB after Run All before), and the report inlines vega once and
+    no widgets manager for a progress bar (5.4 MB before)."""
+    monkeypatch.delenv("WORKBENCH_MODEL", raising=False)  # the notebook's local judge
+    nb = execute_notebook(REPO / "notebooks" / "01_quickstart.ipynb", timeout=600)
+    saved = nbformat.writes(nb)  # as JupyterLab and nbconvert write it (indent 1)
+    assert len(saved.encode()) < 100_000
+    outputs = [o for c in nb.cells for o in c.get("outputs", [])]
+    chart_outputs = [o for o in outputs if VEGALITE_MIMETYPE in o.get("data", {})]
+    assert len(chart_outputs) == 2
+    assert all("text/html" not in o["data"] for o in chart_outputs)
+    assert "vegaEmbed" not in saved
+    html = export_html(nb, name="01_quickstart")
+    assert len(html.encode()) < 1_500_000 and external_references(html) == []
+    assert html.count("window.vegaEmbed(el") == 2 and html.count(vega_javascript()) == 1
+    # the run's progress bar is the only widget: shown as it ended, with no manager to load it
+    assert MANAGER not in html and "RequireJS" not in html and "widget-state" not in html
+    [bar] = re.findall(r'<div class="wb-progress".*?</div>', html)
+    assert re.search(r"judging:\s100%", bar) and re.search(r"46/46\s\[\d\d:\d\d&lt;00:00", bar), bar
+    assert progress_of(bar) == (1.0, 1.0)
+
+
+def test_only_a_page_with_live_widgets_carries_the_widgets_manager(tmp_path: Path) -> None:
+    bars = "from tqdm.auto import tqdm\nfor _ in tqdm(range(3), desc='steps <b>'):\n    pass"
+    closed = "import ipywidgets as w\ngone = w.IntSlider()\ndisplay(gone)\ngone.close()"
+    plain = export_html(execute_notebook(notebook(tmp_path / "bars.ipynb", bars, closed), timeout=120))
+    assert MANAGER not in plain and "widget-view" not in plain and "RequireJS" not in plain
+    [bar] = re.findall(r'<div class="wb-progress".*?</div>', plain)
+    assert re.search(r"steps\s&lt;b&gt;:\s100%", bar) and progress_of(bar) == (3.0, 3.0) and "3/3" in bar
+    assert "IntSlider(value=0)" not in plain  # closed: JupyterLab shows nothing, nor does the report
+    live = export_html(
+        execute_notebook(
+            notebook(tmp_path / "live.ipynb", bars, "import ipywidgets as w\nw.IntSlider(value=4)"),
+            timeout=120,
+        )
+    )
+    assert MANAGER in live and "wb-progress" in live
+    assert live.count('<script type="application/vnd.jupyter.widget-view+json">') == 1
+
+
+def progress_of(bar: str) -> tuple[float, float]:
+    """``(value, max)`` of the ``<progress>`` element in a static progress bar."""
+    [tag] = re.findall(r"<progress\b[^>]*>", bar)
+    attrs = dict(re.findall(r'(\w+)="([^"]*)"', tag))
+    return float(attrs["value"]), float(attrs["max"])
+
+
+def _judge_notebook(path: Path) -> Path:
+    return notebook(
+        path,
+        "import json, os\nimport pandas as pd\nimport workbench as wb\n"
+        "judge = json.loads(os.environ['WB_TEST_JUDGE'])\n"
+        "print('saved runs before:', len(wb.runs()))",
+        "suite = wb.Suite(name='r', tasks=[wb.JudgeTask(id='q', prompt='Answer: ${a}', "
+        "criteria=[wb.Criterion(name='ok', description='Fine.')])])\n"
+        "run = wb.evaluate(pd.DataFrame({'a': ['x', 'y', 'z']}), suite, **judge, label='in a report', "
+        "progress=False)\n"
+        "print('all cached:', bool(run.results['cached'].all()))",
+    )
+
+
+def test_a_report_reads_the_store_and_cache_but_adds_no_run_unless_asked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "home"
+    monkeypatch.setenv("WORKBENCH_HOME", str(home))
+    nb = _judge_notebook(tmp_path / "judged.ipynb")
+    with JudgeServer() as server:
+        judge = {"model": server.model, **server.litellm_kwargs}
+        monkeypatch.setenv("WB_TEST_JUDGE", json.dumps(judge))
+        suite = wb.Suite(
+            name="r",
+            tasks=[
+                wb.JudgeTask(
+                    id="q", prompt="Answer: ${a}", criteria=[wb.Criterion(name="ok", description="Fine.")]
+                )
+            ],
+        )
+        wb.evaluate(pd.DataFrame({"a": ["x", "y", "z"]}), suite, **judge, label="by hand", progress=False)
+        calls = server.count
+        assert calls == 3 and len(wb.runs()) == 1
+
+        assert main([str(nb)]) == 0
+        page = (tmp_path / "reports" / "judged.html").read_text()
+        # the kernel saw the saved run, and its judge calls were the cached ones
+        assert "saved runs before: 1" in page and "all cached: True" in page and server.count == calls
+        assert list(wb.runs()["label"]) == ["by hand"]  # ... and what it saved was dropped
+
+        assert main([str(nb), "--save-runs"]) == 0
+        assert list(wb.runs()["label"]) == ["in a report", "by hand"]
+        assert server.count == calls
+
+
+def test_reports_go_to_a_folder_git_ignores(tmp_path: Path) -> None:
+    import os
+    import shutil
+    import subprocess
+
+    nb = notebook(tmp_path / "nb.ipynb", "print('hello')")
+    out = report(nb, timeout=120)
+    assert out == tmp_path / "reports" / "nb.html" and "hello" in out.read_text()
+    assert (tmp_path / "reports" / ".gitignore").read_text().splitlines()[-1] == "*"
+    (tmp_path / "reports" / ".gitignore").write_text("# mine\n")
+    assert report(nb, timeout=120) == out  # an existing folder is used as it is
+    assert (tmp_path / "reports" / ".gitignore").read_text() == "# mine\n"
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    shutil.copy(nb, locked / "nb.ipynb")
+    locked.chmod(0o555)
+    try:
+        if not os.access(locked, os.W_OK):  # root may write anyway
+            with pytest.raises(ReportError, match=r"cannot create the reports folder .*pass output="):
+                report(locked / "nb.ipynb", timeout=120)
+    finally:
+        locked.chmod(0o755)
+        shutil.rmtree(locked)
+    if shutil.which("git"):  # the folder ignores itself in any repository
+        shutil.rmtree(tmp_path / "reports")
+        subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+        report(nb, timeout=120)
+        status = subprocess.run(
+            ["git", "-C", str(tmp_path), "status", "--porcelain", "--untracked-files=all"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        assert status.split() == ["??", "nb.ipynb"]
+
+

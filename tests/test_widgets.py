@@ -307,7 +307,7 @@ def test_charts_and_credentials(judge_server_factory: Any, tmp_path: Path) -> No
     panel = make_panel(server, tmp_path)
     panel.runner.run_button.click()
     spec = panel.charts.distribution_chart.to_dict()
-    assert "vegaEmbed" in panel.charts.distributions_out.outputs[0]["data"]["text/html"]
+    assert "application/vnd.vegalite.v5+json" in panel.charts.distributions_out.outputs[0]["data"]
     assert spec["facet"]["field"] == "check"
     panel.explorer.score.value = (4.0, 5.0)  # the explorer's score filter keeps the good answers
     kept = panel.explorer.filtered()
@@ -325,7 +325,7 @@ def test_charts_and_credentials(judge_server_factory: Any, tmp_path: Path) -> No
     assert panel.charts.saved.value == saved["id"][1]
     panel.charts.compare_button.click()
     assert panel.charts.comparison_chart is not None, panel.charts.compare_message.value
-    assert "vegaEmbed" in panel.charts.comparison_out.outputs[0]["data"]["text/html"]
+    assert "application/vnd.vegalite.v5+json" in panel.charts.comparison_out.outputs[0]["data"]
     table = panel.charts.comparison.table.set_index("criterion")
     assert table.loc["accurate", "n"] == 6 and table.loc["accurate", "delta"] == 0  # same verdicts
     state = json.dumps(ipywidgets.embed.embed_data(views=[panel])["manager_state"], default=str)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import os
 import signal
 import sys
 import threading
@@ -32,7 +33,11 @@ from .inputs import prepare, require_models
 from .run import Run, results_frame
 from .specs import JudgeTask, Suite
 
-__all__ = ["estimate", "evaluate", "evaluate_async"]
+__all__ = ["SAVE_RUNS_ENV", "estimate", "evaluate", "evaluate_async"]
+
+SAVE_RUNS_ENV = "WORKBENCH_SAVE_RUNS"
+"""Set to ``0``, ``evaluate`` saves no run whatever ``save`` says: ``workbench report`` sets it
+in the kernel it executes a notebook in, so a report adds no run to the store unless asked."""
 
 
 def evaluate(
@@ -287,7 +292,7 @@ def _record(run: Run, df: pd.DataFrame, save: bool, store: Any, params: dict[str
 
     run.data_fingerprint = data_fingerprint(df)
     run.params = safe_params({k: v for k, v in params.items() if v is not None})
-    if save:
+    if save and os.environ.get(SAVE_RUNS_ENV) != "0":  # "0": a report's kernel, unless asked
         save_or_warn(run, store, run.label)
 
 

@@ -1,5 +1,7 @@
-"""An exported report opened from file:// in Chromium with every other request blocked:
-charts and widgets render, and no payload from the data runs."""
+"""Exported reports opened from file:// in Chromium with every other request blocked: charts
+and widgets render, no payload from the data runs (one of them, ``<!--<script>``, would
+break an embedded JSON that escapes only ``/``, and no widget would render), and the
+quickstart's report is light and complete without the widgets manager."""
 
 from __future__ import annotations
 
@@ -23,7 +25,9 @@ PAYLOADS = [
     "<script>window.__xss=1</script>",
     '<img src=x onerror="window.__xss=2">',
     "</script><script>window.__xss=3</script>",
+    "<!--<script>window.__xss=4</script>",
 ]
+QUICKSTART = Path(__file__).resolve().parents[2] / "notebooks" / "01_quickstart.ipynb"
 
 
 @pytest.fixture(scope="module")
@@ -55,9 +59,11 @@ def test_report_renders_offline_and_no_payload_runs(
     expect(charts).to_have_count(3)
     assert page.evaluate("typeof window.__xss") == "undefined"
     # the payloads are shown, as text: in widget labels, escaped HTML widgets, table cells, chart titles
-    assert page.locator(".widget-label").all_inner_texts()[:3] == PAYLOADS
+    assert page.locator(".widget-label").all_inner_texts()[: len(PAYLOADS)] == PAYLOADS
     assert page.locator(".widget-html").all_inner_texts() == PAYLOADS
     expect(page.locator(".jp-OutputArea-output td", has_text=PAYLOADS[2]).first).to_be_visible()
+    # the Output widget shows the table it held, index labels included (from the widget state)
+    expect(page.locator(".widget-output th", has_text=PAYLOADS[3])).to_have_count(1)
     expect(charts.locator("text", has_text="window.__xss=3").first).to_be_attached()
     # the widgets manager's icon font is inlined: the button's check icon is drawn
     expect(page.locator(".widget-button i.fa-check")).to_be_visible()
@@ -87,3 +93,33 @@ def test_the_check_sees_an_injection_when_there_is_one(
     page = new_page(allow=["file:"])
     load(page, broken)
     assert page.evaluate("window.__xss") == 2
+
+
+def test_the_quickstart_report_renders_offline_without_the_widgets_manager(
+    tmp_path: Path,
+    browser: object,
+    new_page: Callable[..., Page],
+    artifacts: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("WORKBENCH_MODEL", raising=False)
+    t0 = time.perf_counter()
+    path = report(QUICKSTART, tmp_path / "01_quickstart.html", timeout=600)
+    seconds = time.perf_counter() - t0
+    size = path.stat().st_size
+    assert size < 1_500_000
+    page = new_page(allow=["file:"], viewport=(1280, 1000))
+    page.goto(path.as_uri())
+    charts = page.locator(".vega-embed svg.marks")
+    expect(charts).to_have_count(2)
+    expect(charts.nth(0).locator("text", has_text="Pass rate per check")).to_have_count(1)
+    expect(charts.nth(1).locator("text", has_text="Score distribution per criterion")).to_have_count(1)
+    # the judging progress bar, as it ended: its texts and a full bar, no widget to load
+    bar = page.locator(".wb-progress")
+    expect(bar).to_contain_text("judging")
+    expect(bar).to_contain_text("46/46")
+    assert bar.locator("progress").evaluate("p => p.value === p.max && p.max > 0")
+    assert page.evaluate("typeof window.require") == "undefined"  # no require.js, no manager
+    shot(page, artifacts, "quickstart-report", full_page=True)
+    assert_clean(page, blocked=page.wb_blocked)  # type: ignore[attr-defined]
+    (artifacts / "sizes.txt").write_text(f"report: {size:,} B, made in {seconds:.1f} s\n")

@@ -14,13 +14,16 @@ further (``.properties(width=...)``), layered, or saved:
   judge against human labels (``wb.agreement``): the confusion matrix, agreement per
   criterion with intervals and the human ceiling, the judge's scores against the people's.
 
-**Offline by default.** Importing this module registers the ``"workbench"`` altair
+**Renders anywhere, offline.** Importing this module registers the ``"workbench"`` altair
 renderer and enables it, unless you enabled another renderer than altair's ``"default"``
-before (your choice is kept). It inlines vega's JavaScript (from vl-convert) into each
-chart's output, so charts render without internet in JupyterLab, inside ipywidgets,
-in nbconvert HTML and in exported reports; it applies to every altair chart, not only
-these. :func:`enable_offline` turns it on again; :func:`save` writes PNG, SVG, PDF or HTML
-offline and :func:`to_html` makes a page of several charts.
+before (your choice is kept); it applies to every altair chart, not only these. A chart's
+output is the Vega-Lite 5 mime bundle (:func:`mimebundle`): the spec and data only, which
+JupyterLab draws with its own vega, also in an untrusted notebook and inside ipywidgets,
+with no network. Reports (:mod:`workbench.report`) turn it into HTML with vega's JavaScript
+inlined once per page. :func:`enable_offline` turns the renderer on again (``html=True``:
+HTML carrying vega's JavaScript, for front-ends without a Vega-Lite renderer);
+:func:`save` writes PNG, SVG, PDF or HTML offline and :func:`to_html` makes a page of
+several charts.
 
 Colours are the Okabe-Ito palette, distinguishable with the common colour-vision
 deficiencies; significance is shown by shape as well as colour.
@@ -41,25 +44,44 @@ from __future__ import annotations
 from ._agreement import agreement_by_criterion, confusion_heatmap, judge_vs_human
 from ._cells import cost_vs_score, distributions
 from ._data import OKABE_ITO, combine
-from ._render import RENDERER, _enable_on_import, enable_offline, offline_html, save, to_html
+from ._render import (
+    RENDERER,
+    VEGALITE_MIMETYPE,
+    enable_on_import,
+    as_vegalite5,
+    chart_html,
+    enable_offline,
+    json_for_script,
+    mimebundle,
+    offline_html,
+    save,
+    to_html,
+    vega_javascript,
+)
 from ._tables import comparison, pass_rates, trend
 
 __all__ = [
     "OKABE_ITO",
     "RENDERER",
+    "VEGALITE_MIMETYPE",
     "agreement_by_criterion",
+    "as_vegalite5",
+    "chart_html",
     "combine",
     "comparison",
     "confusion_heatmap",
     "cost_vs_score",
     "distributions",
     "enable_offline",
+    "json_for_script",
     "judge_vs_human",
+    "mimebundle",
     "offline_html",
     "pass_rates",
     "save",
     "to_html",
     "trend",
+    "vega_javascript",
 ]
 
-_enable_on_import()
+enable_on_import()

@@ -122,6 +122,19 @@ def _stack(
     return True
 
 
+def _count_axis(data: pd.DataFrame, height: int, own_counts: bool) -> alt.Axis:
+    """Whole numbers of cells: vega puts ticks at 0.5 steps on a short stack (``tickMinStep``
+    is dropped by Vega-Lite 5 and not enforced by Vega 6), so fewer ticks are asked for where
+    the panels share the axis, and any tick between whole numbers keeps no label."""
+    options: dict[str, Any] = {"tickMinStep": 1, "format": "~s", "labelExpr": _WHOLE_LABELS}
+    if not own_counts:
+        options["tickCount"] = int(min(data["cells"].max(), np.ceil(height / 40)))
+    return alt.Axis(**options)
+
+
+_WHOLE_LABELS = "datum.value % 1 ? '' : datum.label"
+
+
 def _tooltip(data: pd.DataFrame, *extra: alt.Tooltip) -> list[alt.Tooltip]:
     tips = [
         alt.Tooltip("row:N", title="Row"),
@@ -151,10 +164,10 @@ def _score_axis(data: pd.DataFrame) -> alt.Axis:
     return alt.Axis(format="~r")
 
 
-def _score_x(data: pd.DataFrame) -> alt.X:
-    """The score axis: ``x`` holds each mark's position (score plus its offset)."""
+def _score_x(data: pd.DataFrame, field: str = "x") -> alt.X:
+    """The score axis: ``x`` holds each mark's position (score plus its offset), or ``field``."""
     scale = alt.Scale(zero=False, nice=False, padding=10)
-    return alt.X("x:Q", title="Score", scale=scale, axis=_score_axis(data))
+    return alt.X(f"{field}:Q", title="Score", scale=scale, axis=_score_axis(data))
 
 
 def _first_rows(rows: pd.Series) -> str:
@@ -162,12 +175,22 @@ def _first_rows(rows: pd.Series) -> str:
     return ", ".join(rows.iloc[:5]) + more
 
 
+_CHECK = "datum.criterion ? datum.task + ' · ' + datum.criterion : datum.task"
+"""The check's name (:func:`checks`), computed in the chart: one column less per cell in the
+notebook, where every cell of the data is a line of JSON."""
+
+
 def _facet(chart: alt.Chart, order: list[str], columns: int, own_counts: bool = False) -> alt.FacetChart:
-    """One panel per check, each with its own score axis (scales differ between tasks)."""
-    return chart.facet(
+    """One panel per check, each with its own score axis (scales differ between tasks); the
+    chart's data has ``task`` and ``criterion``, the check's name is computed from them."""
+    faceted = chart.facet(
         facet=alt.Facet("check:N", title=None, sort=order, header=alt.Header(labelFontWeight="bold")),
         columns=columns,
-    ).resolve_scale(x="independent", y="independent" if own_counts else "shared")
+    )
+    resolved: alt.FacetChart = faceted.transform_calculate(check=_CHECK).resolve_scale(
+        x="independent", y="independent" if own_counts else "shared"
+    )
+    return resolved
 
 
 def distributions(
@@ -256,7 +279,7 @@ def distributions(
             alt.Tooltip("share:Q", title="Share", format=".1%"),
             alt.Tooltip("examples:N", title="Rows"),
         ]
-        bars = alt.Chart(counts.drop(columns=["gap", "value"]), width=width, height=height)
+        bars = alt.Chart(counts.drop(columns=["gap", "value", "check"]), width=width, height=height)
         chart = bars.mark_bar().encode(
             x=_score_x(data),
             x2="x2:Q",
@@ -272,16 +295,25 @@ def distributions(
     else:
         independent = _stack(data, group, runs, gap, width, height)
         status = [alt.Tooltip("status:N", title="Status")] if "status" in data.columns else []
-        dots = alt.Chart(data.drop(columns=["value", "gap"]), width=width, height=height)
+        # Columns that say nothing new are left out of the chart's data (a notebook saves each
+        # value of each cell on a line of its own): x when every dot sits at its score, dot
+        # (the area) when all dots are alike.
+        at_score = bool((data["x"] == data["score"]).all())
+        same_size = data["dot"].nunique() == 1
+        size = (
+            alt.value(float(data["dot"].iloc[0])) if same_size else alt.Size("dot:Q", scale=None, legend=None)
+        )
+        drop = ["value", "gap", "check", *(["x"] if at_score else []), *(["dot"] if same_size else [])]
+        dots = alt.Chart(data.drop(columns=drop), width=width, height=height)
         chart = dots.mark_circle(opacity=0.85).encode(
-            x=_score_x(data),
+            x=_score_x(data, "score" if at_score else "x"),
             y=alt.Y(
                 "cells:Q",
                 title="Cells",
                 scale=alt.Scale(domainMin=0),
-                axis=alt.Axis(tickMinStep=1, format="~s"),
+                axis=_count_axis(data, height, independent),
             ),
-            size=alt.Size("dot:Q", scale=None, legend=None),
+            size=size,
             color=_color(runs),
             tooltip=_tooltip(data, *status),
         )
@@ -367,7 +399,7 @@ def cost_vs_score(
     money = measure == "cost_usd"
     y_title = "Cost per cell (USD)" if money else "Tokens per cell"
     chart = (
-        alt.Chart(data, width=width, height=height)
+        alt.Chart(data.drop(columns=["check"]), width=width, height=height)
         .mark_circle(size=36, opacity=0.7)
         .encode(
             x=_score_x(data),

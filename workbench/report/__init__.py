@@ -1,8 +1,11 @@
 """Shareable reports: execute a notebook and write it as one self-contained HTML file.
 
-The file needs no network to open: charts carry their own JavaScript (``workbench.charts``),
-the widgets manager and require.js are inlined (``workbench/_vendor``), MathJax is left out,
-and the widgets' state is embedded, so the controls show as they were when the notebook ran.
+The file needs no network to open: vega's JavaScript is inlined once when there are charts,
+the widgets manager and require.js when there are widgets to render (``workbench/_vendor``;
+a progress bar is shown as it ended, as static HTML), MathJax is left out, and the widgets'
+state is embedded, so the controls show as they were when the notebook ran. Reports go to a
+``reports/`` folder beside the notebook that git ignores, and the notebook's ``wb.evaluate``
+calls save no run while the report executes it (``save_runs=True`` lets them).
 
 Example:
     >>> from workbench.report import ReportError, report
@@ -44,6 +47,7 @@ def report(
     *,
     timeout: float = 600,
     cwd: str | os.PathLike[str] | None = None,
+    save_runs: bool = False,
 ) -> Path:
     """Execute a notebook top to bottom in a fresh kernel and write it as one HTML file.
 
@@ -52,12 +56,18 @@ def report(
     the failing cell goes to ``<output stem>.partial.html`` instead, and is removed by the
     next successful report.
 
+    The kernel sees the run store and the judge cache (cached calls stay free, and the calls
+    it makes are cached), but its ``wb.evaluate`` calls save no run: a report does not add a
+    run to the store each time it is made, unless ``save_runs``.
+
     Args:
         notebook: the ``.ipynb`` file.
         output: the HTML file to write, or an existing folder to write it into; default
-            the notebook's path with ``.html``.
+            ``reports/<notebook name>.html`` beside the notebook, in a folder that git
+            ignores (created with a ``.gitignore`` of ``*``).
         timeout: seconds for the whole notebook, kernel start included.
         cwd: the kernel's working directory; default the notebook's folder.
+        save_runs: keep the runs the notebook saves in the run store.
 
     Returns:
         The path of the report.
@@ -81,7 +91,7 @@ def report(
     out = _output_path(src, output)
     partial = out.with_name(out.stem + ".partial.html")
     try:
-        executed = execute_notebook(src, timeout=timeout, cwd=cwd)
+        executed = execute_notebook(src, timeout=timeout, cwd=cwd, save_runs=save_runs)
     except NotebookError as e:
         if e.executed is not None:
             _write(partial, _render(e.executed, src))
@@ -92,8 +102,33 @@ def report(
     return out
 
 
+REPORTS = "reports"
+"""The folder beside a notebook that its reports go to by default."""
+_IGNORE_ALL = (
+    "# Written by `workbench report`: generated reports are not committed.\n"
+    "# Delete this file to commit them.\n*\n"
+)
+
+
+def _default_output(src: Path) -> Path:
+    """``reports/<stem>.html`` beside the notebook; a ``reports/`` created here ignores itself
+    in git (as ``.pytest_cache`` does), so it works in any repository without editing its
+    ``.gitignore``. A ``reports/`` that already exists is used as it is."""
+    folder = src.parent / REPORTS
+    if not folder.exists() and src.parent.is_dir():
+        try:
+            folder.mkdir()
+            (folder / ".gitignore").write_text(_IGNORE_ALL, encoding="utf-8")
+        except OSError as e:
+            raise ReportError(
+                f"cannot create the reports folder '{folder}' ({e.strerror or e}); pass output= "
+                "(workbench report -o OUT) to write the report elsewhere"
+            ) from e
+    return folder / src.with_suffix(".html").name
+
+
 def _output_path(src: Path, output: str | os.PathLike[str] | None) -> Path:
-    out = src.with_suffix(".html") if output is None else Path(output)
+    out = _default_output(src) if output is None else Path(output)
     if out.is_dir():
         out = out / src.with_suffix(".html").name
     if out.suffix.lower() not in (".html", ".htm"):

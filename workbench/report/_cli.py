@@ -1,5 +1,5 @@
-"""``workbench report NOTEBOOK [-o OUT] [--timeout S] [--cwd DIR]``: the command-line side of
-:func:`workbench.report.report`."""
+"""``workbench report NOTEBOOK [-o OUT] [--timeout S] [--cwd DIR] [--save-runs]``: the
+command-line side of :func:`workbench.report.report`."""
 
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         description=(
             "Execute NOTEBOOK top to bottom in a fresh kernel and write it as one self-contained HTML file: "
             "charts and widgets render offline, nothing is loaded from the network. The notebook file is not "
-            "changed. Exit code 0 when the report was written, 1 when a cell failed or timed out (a partial "
-            "report is written next to the output), 2 for bad input."
+            "changed, and its evaluate calls save no run while the report runs it (--save-runs lets them). "
+            "Exit code 0 when the report was written, 1 when a cell failed or timed out (a partial report is "
+            "written next to the output), 2 for bad input."
         ),
     )
     parser.add_argument("notebook", metavar="NOTEBOOK", help="the .ipynb file")
@@ -27,7 +28,8 @@ def _parser(prog: str) -> argparse.ArgumentParser:
         "-o",
         "--output",
         metavar="OUT",
-        help="the .html file (or an existing folder) to write; default NOTEBOOK with .html",
+        help="the .html file (or an existing folder) to write; default reports/NAME.html beside the "
+        "notebook, in a folder git ignores",
     )
     parser.add_argument(
         "--timeout",
@@ -38,6 +40,12 @@ def _parser(prog: str) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--cwd", metavar="DIR", help="the kernel's working directory; default the notebook's folder"
+    )
+    parser.add_argument(
+        "--save-runs",
+        action="store_true",
+        help="keep the runs the notebook's wb.evaluate calls save in the run store (by default a report "
+        "reads the store and the judge cache but adds no run)",
     )
     return parser
 
@@ -68,7 +76,7 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "workbench report") -
         return e.code if isinstance(e.code, int) else 2
     started = time.perf_counter()
     try:
-        out = report(args.notebook, args.output, timeout=args.timeout, cwd=args.cwd)
+        out = report(args.notebook, args.output, timeout=args.timeout, cwd=args.cwd, save_runs=args.save_runs)
     except ReportError as e:
         _fail(str(e))
         return 2

@@ -10,11 +10,16 @@ Two fixes over a plain ``NotebookClient(nb).execute()``:
   polled in 1 s slices.
 * **one overall deadline**: every cell gets what is left of ``timeout`` seconds, so a
   notebook cannot run longer than that in total, whatever its number of cells.
+
+And the kernel reads the run store and the judge cache but adds no run to the store, unless
+``save_runs=True`` (it runs with ``WORKBENCH_SAVE_RUNS=0``, which ``evaluate`` honours).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import os
 import re
 import tempfile
@@ -26,6 +31,7 @@ from queue import Empty
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import NotebookError, ReportError, cap_list, shorten
+from ..frame import SAVE_RUNS_ENV
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
@@ -61,7 +67,7 @@ def read_notebook(path: str | os.PathLike[str]) -> NotebookNode:
     import nbformat  # imported late: it costs seconds (jsonschema's format checkers)
 
     try:
-        nb = nbformat.read(p, as_version=4)
+        nb: NotebookNode = nbformat.read(p, as_version=4)  # type: ignore[no-untyped-call]
     except Exception as e:  # nbformat raises JSON, validation and unicode errors alike
         raise ReportError(
             f"cannot read notebook {str(p)!r}: {type(e).__name__}: {shorten(str(e), 200)}; "
@@ -76,11 +82,14 @@ def execute_notebook(
     timeout: float = 600,
     cwd: str | os.PathLike[str] | None = None,
     kernel_name: str | None = None,
+    save_runs: bool = False,
 ) -> NotebookNode:
     """Execute every cell of a notebook in a fresh kernel and return the executed notebook.
 
     The widget state is recorded in the notebook's metadata (so an HTML export shows the
-    widgets). A notebook given as a node is executed in place.
+    widgets). A notebook given as a node is executed in place. The runs its ``wb.evaluate``
+    calls would save are not saved, unless ``save_runs``: the kernel sees the run store and
+    uses the judge cache as they are, and runs with ``WORKBENCH_SAVE_RUNS=0``.
 
     Args:
         notebook: a ``.ipynb`` path, or a notebook node (``nbformat.read(...)``).
@@ -88,6 +97,7 @@ def execute_notebook(
         cwd: the kernel's working directory; default the notebook's folder (for a node,
             the current directory).
         kernel_name: the kernelspec to use; default the one the notebook names, else ``python3``.
+        save_runs: keep the runs the notebook saves in the run store.
 
     Raises:
         ReportError: the notebook cannot be read, the kernel is not installed, the timeout
@@ -118,8 +128,11 @@ def execute_notebook(
         client = _client(
             nb, timeout=float(timeout), cwd=workdir, kernel_name=kernel_name, sockets=Path(sockets)
         )
+        run = client.async_execute
+        if not save_runs:  # the kernel reads the store and the cache as they are, and saves no run
+            run = functools.partial(run, env={**os.environ, SAVE_RUNS_ENV: "0"})
         try:
-            _run_sync(client.async_execute)
+            _run_sync(run)
         except BaseException as e:
             ours = _explain(e, client, nb, name, float(timeout))
             if ours is e:
@@ -134,7 +147,7 @@ def _client(nb: NotebookNode, *, timeout: float, cwd: Path, kernel_name: str | N
 
     deadline = time.monotonic() + timeout
 
-    class Client(NotebookClient):  # type: ignore[misc]
+    class Client(NotebookClient):
         current: int = -1
 
         async def async_start_new_kernel_client(self) -> Any:
@@ -145,6 +158,11 @@ def _client(nb: NotebookNode, *, timeout: float, cwd: Path, kernel_name: str | N
         async def async_execute_cell(self, cell: Any, cell_index: int, *args: Any, **kwargs: Any) -> Any:
             self.current = cell_index
             return await super().async_execute_cell(cell, cell_index, *args, **kwargs)
+
+        def handle_comm_msg(self, outs: Any, msg: dict[str, Any], cell_index: int) -> None:
+            super().handle_comm_msg(outs, msg, cell_index)
+            if msg["msg_type"] == "comm_close":  # nbclient keeps closed widgets; JupyterLab drops them
+                _forget_widget(self, nb, msg["content"]["comm_id"])
 
     options: dict[str, Any] = {
         # what is left of the overall budget; never 0, which nbclient reads as "no timeout"
@@ -160,6 +178,21 @@ def _client(nb: NotebookNode, *, timeout: float, cwd: Path, kernel_name: str | N
     if kernel_name:
         options["kernel_name"] = kernel_name
     return Client(nb, **options)
+
+
+def _forget_widget(client: Any, nb: NotebookNode, model_id: str) -> None:
+    """A closed widget (``widget.close()``, tqdm's ``leave=False``): its saved state and its
+    views go, so the executed notebook and its report show what JupyterLab shows, nothing."""
+    client.widget_state.pop(model_id, None)
+    client.widget_buffers.pop(model_id, None)
+    for cell in nb.cells:
+        if cell.get("outputs"):
+            cell.outputs = [
+                o
+                for o in cell.outputs
+                if o.get("data", {}).get("application/vnd.jupyter.widget-view+json", {}).get("model_id")
+                != model_id
+            ]
 
 
 def _poll_in_slices(channel: Any) -> None:
@@ -221,10 +254,9 @@ def _explain(e: BaseException, client: Any, nb: NotebookNode, name: str, timeout
                 f"the kernel for {name!r} did not start: {e}; is ipykernel installed in this environment?"
             )
         return e
-    try:
-        client.set_widgets_metadata()  # so a partial report still shows the widgets made so far
-    except Exception:  # noqa: BLE001  # pragma: no cover - best effort, never hide the cell's error
-        pass
+    # so a partial report still shows the widgets made so far; best effort, never hiding the cell's error
+    with contextlib.suppress(Exception):
+        client.set_widgets_metadata()
     index = max(client.current, 0)
     cell: Any = nb.cells[index] if nb.cells else {"source": "", "execution_count": None}
     timed_out = isinstance(e, CellTimeoutError)
