@@ -585,3 +585,22 @@ def test_close_from_sync_code_closes_an_idle_loops_session(judge_server: JudgeSe
     finally:
         client.close()
         loop.close()
+
+
+def test_proxy_from_the_environment_like_litellm(
+    judge_server: JudgeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the endpoint is a closed port; the judge server stands in for a forward proxy (it answers
+    # the absolute-form request), so a reply proves the request went through the proxy
+    connection = {"api_base": f"http://127.0.0.1:{free_port()}/v1", "api_key": SECRET}
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{judge_server.port}")
+    route = lean_route("openai/workbench-judge", connection)
+    assert route is not None
+    assert via_lean(route).text
+    run(lambda: via_litellm("openai/workbench-judge", connection, {"temperature": 0}))
+    assert judge_server.count == 2  # litellm went through the proxy as well
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    bypassing = lean_route("openai/workbench-judge", connection)
+    assert bypassing is not None
+    with pytest.raises(LeanConnectionError):  # straight to the closed port
+        chat(bypassing)
