@@ -344,9 +344,11 @@ def _env_proxy(url: str) -> str | None:
     """The proxy the environment names for ``url`` (None when there is none or NO_PROXY matches)."""
     parts = urlsplit(url)
     proxies = urllib.request.getproxies_environment()
-    if not proxies or (parts.hostname and urllib.request.proxy_bypass_environment(parts.hostname, proxies)):
+    # proxy_bypass reads NO_PROXY when the proxies come from the environment
+    if not proxies or (parts.hostname and urllib.request.proxy_bypass(parts.hostname)):
         return None
-    return proxies.get(parts.scheme) or proxies.get("all")
+    proxy: str | None = proxies.get(parts.scheme) or proxies.get("all")
+    return proxy
 
 
 def _ssl_context() -> ssl.SSLContext:
