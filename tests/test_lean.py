@@ -604,3 +604,16 @@ def test_proxy_from_the_environment_like_litellm(
     assert bypassing is not None
     with pytest.raises(LeanConnectionError):  # straight to the closed port
         chat(bypassing)
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404])
+def test_litellm_transport_does_not_retry_client_errors_either(
+    judge_server_factory: Callable[..., JudgeServer], status: int
+) -> None:
+    from workbench.llm import LLM
+
+    server = judge_server_factory(script=[Reply(status=status, content=f"scripted {status}")] * 3)
+    llm = LLM(server.model, cache_dir=False, max_retries=2, backoff_s=0.01, **server.litellm_kwargs)
+    completion = run(lambda: llm.complete([{"role": "user", "content": "hi"}]))
+    assert server.count == 1 and completion.attempts == 1
+    assert completion.error is not None and f"scripted {status}" in completion.error
