@@ -617,3 +617,21 @@ def test_litellm_transport_does_not_retry_client_errors_either(
     completion = run(lambda: llm.complete([{"role": "user", "content": "hi"}]))
     assert server.count == 1 and completion.attempts == 1
     assert completion.error is not None and f"scripted {status}" in completion.error
+
+
+def test_redirects_are_not_followed(judge_server_factory: Callable[..., JudgeServer]) -> None:
+    elsewhere = f"http://127.0.0.1:{free_port()}/v1/chat/completions"
+    server = judge_server_factory(
+        script=[Reply(status=307, headers={"Location": elsewhere}, content="moved")]
+    )
+    with pytest.raises(LeanHTTPError) as e:
+        chat(server_route(server))
+    assert e.value.status == 307 and not e.value.retryable and server.count == 1
+
+
+def test_routes_resolve_inside_a_running_loop(judge_server: JudgeServer) -> None:
+    async def resolve() -> LeanRoute | None:  # evaluate_async resolves its route on the loop
+        return lean_route(judge_server.model, judge_server.litellm_kwargs)
+
+    route = asyncio.run(resolve())
+    assert route is not None and route.url == judge_server.url + "/chat/completions"

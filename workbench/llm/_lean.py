@@ -254,7 +254,8 @@ class LeanClient:
         """TLS and proxy settings for an endpoint, worked out once: the proxy from
         ``HTTPS_PROXY``/``HTTP_PROXY``/``NO_PROXY`` as litellm's httpx client takes it, TLS
         verified against certifi's roots (or ``SSL_CERT_FILE``) as httpx does."""
-        settings: dict[str, Any] = {}
+        # redirects are not followed, as the OpenAI SDK does not: a 3xx is an error reply
+        settings: dict[str, Any] = {"allow_redirects": False}
         if route.url.startswith("https:"):
             if not route.verify_ssl:
                 settings["ssl"] = False
