@@ -635,3 +635,15 @@ def test_routes_resolve_inside_a_running_loop(judge_server: JudgeServer) -> None
 
     route = asyncio.run(resolve())
     assert route is not None and route.url == judge_server.url + "/chat/completions"
+
+
+def test_transport_settings_in_the_connection_do_not_change_the_decision() -> None:
+    connection = {
+        "api_base": "http://127.0.0.1:8000/v1",
+        "api_key": SECRET,
+        "timeout": 30,
+        "max_retries": 3,
+        "num_retries": 2,
+    }
+    route = lean_route("openai/workbench-judge", connection, params={"temperature": 0})
+    assert route is not None and dict(route.params) == {"temperature": 0}

@@ -313,17 +313,17 @@ def _capture(
     kwargs: dict[str, Any] = {**params, **connection}
     if response_format is not None:
         kwargs["response_format"] = dict(response_format)
+    kwargs.update(
+        model=model,
+        messages=[dict(m) for m in _PROBE_MESSAGES],
+        litellm_logging_obj=log,
+        num_retries=0,
+        max_retries=0,
+    )
+    kwargs["no-log"] = True  # litellm's switch that keeps this probe out of user callbacks
     failure: Exception | None = None
     try:
-        litellm.completion(
-            model=model,
-            messages=[dict(m) for m in _PROBE_MESSAGES],
-            litellm_logging_obj=log,
-            num_retries=0,
-            max_retries=0,
-            **{"no-log": True},  # litellm's switch that keeps this probe out of user callbacks
-            **kwargs,
-        )
+        litellm.completion(**kwargs)
     except Exception as e:  # noqa: BLE001 - the expected stop, or litellm refusing the parameters
         failure = e
     if log.seen is None:
