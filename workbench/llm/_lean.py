@@ -242,7 +242,7 @@ class LeanClient:
             )
             # no trust_env: it costs two thread hops per request (a netrc and a proxy lookup);
             # the proxy is looked up once per endpoint instead (_transport_for)
-            session = aiohttp.ClientSession(connector=connector)
+            session = aiohttp.ClientSession(connector=connector, headers={"User-Agent": _user_agent()})
             keeper = _keeper(session)
             self._sessions[loop] = (session, keeper)
         # the loop now tracks the keeper: its shutdown (asyncio.run and workbench's sync evaluate
@@ -339,6 +339,17 @@ def _run_now(coro: Coroutine[Any, Any, Any]) -> None:
     except Exception:  # noqa: BLE001 - best effort on an ended loop; nothing is left to release
         return
     coro.close()  # it wanted to wait for the ended loop: nothing will ever resume it
+
+
+def _user_agent() -> str:
+    """``workbench/<version> aiohttp/<version>``: who calls, as litellm's own ``litellm/<version>``."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        ours = version("workbench")
+    except PackageNotFoundError:  # pragma: no cover - running from a checkout without an install
+        ours = "dev"
+    return f"workbench/{ours} aiohttp/{aiohttp.__version__}"
 
 
 def _env_proxy(url: str) -> str | None:
