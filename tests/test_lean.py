@@ -647,3 +647,28 @@ def test_transport_settings_in_the_connection_do_not_change_the_decision() -> No
     }
     route = lean_route("openai/workbench-judge", connection, params={"temperature": 0})
     assert route is not None and dict(route.params) == {"temperature": 0}
+
+
+def test_a_reply_that_is_not_http_is_a_connection_error() -> None:
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def answer_garbage() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"SSH-2.0-OpenSSH_9.6\r\n\r\n")
+
+    thread = threading.Thread(target=answer_garbage, daemon=True)
+    thread.start()
+    try:
+        route = lean_route(
+            "openai/workbench-judge", {"api_base": f"http://127.0.0.1:{port}/v1", "api_key": SECRET}
+        )
+        assert route is not None
+        with pytest.raises(LeanConnectionError, match="failed") as e:
+            chat(route)
+        assert SECRET not in str(e.value)
+    finally:
+        thread.join(5)
+        listener.close()

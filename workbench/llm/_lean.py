@@ -225,6 +225,10 @@ class LeanClient:
             raise LeanConnectionError(
                 route.scrub(f"the reply from {_where(route)} broke off: {_describe(e)}")
             ) from None
+        except aiohttp.ClientError as e:  # a reply that is not HTTP, an invalid URL...
+            raise LeanConnectionError(
+                route.scrub(f"the request to {_where(route)} failed: {_describe(e)}")
+            ) from None
         return _reply(route, status, raw)
 
     async def _session(self) -> aiohttp.ClientSession:
@@ -288,21 +292,27 @@ class LeanClient:
     def close(self) -> None:
         """Close every session from synchronous code.
 
-        One whose loop runs in another thread is closed on that loop; one whose loop is idle in
-        this thread by running that loop briefly; one whose loop has ended is marked closed
-        (that loop's shutdown already closed its connections, unless the loop was closed
-        without ``shutdown_asyncgens``).
+        One whose loop runs in another thread is closed on that loop; one whose loop is idle is
+        closed by running that loop briefly in the calling thread (call ``close()`` from the
+        thread that runs it); one whose loop has ended is marked closed (that loop's shutdown
+        closed its connections already, unless it was closed without ``shutdown_asyncgens``).
         """
         with self._lock:
             entries = list(self._sessions.items())
             self._sessions.clear()
-        for loop, (_, keeper) in entries:
-            _close_on(loop, keeper)
+        for loop, (session, keeper) in entries:
+            if not session.closed:
+                _close_on(loop, keeper)
 
     def _sweep(self) -> None:
-        """Forget the sessions of ended loops (each evaluate of a notebook runs on a new loop)."""
+        """Forget the sessions of ended loops (each evaluate of a notebook runs on a new loop).
+
+        Called under the lock, so it never waits for a live loop: a closed session's keeper has
+        finished, and an ended loop's session closes without one (:func:`_run_now`)."""
         for loop in [lp for lp, (session, _) in self._sessions.items() if lp.is_closed() or session.closed]:
-            _close_on(loop, self._sessions.pop(loop)[1])
+            session, keeper = self._sessions.pop(loop)
+            if not session.closed:
+                _run_now(keeper.aclose())
 
 
 async def _keeper(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:
