@@ -33,7 +33,10 @@ Parts (``--parts``, comma-separated):
   variant of ``SETTINGS`` interleaved over ``--reps`` rounds: litellm flags, a priced vs an
   unpriced model, litellm's other OpenAI-compatible routes, the OpenAI SDK alone and a bare
   aiohttp POST (the floor); CPU ms per call and the change against workbench on a priced model.
-  ``--sides`` picks the throughput part's sides (also ``openai_sdk``, ``aiohttp``).
+  ``--sides`` picks the throughput part's sides: also ``lean`` (workbench's lean transport,
+  ``LeanClient``, driven as the engine drives it: semaphore, ``build_body``, ``chat``, verdict
+  parsed), ``lean_priced`` (the same, each reply priced by ``litellm.cost_per_token``),
+  ``openai_sdk`` and ``aiohttp`` (one bare POST per call: the floor).
 
 Extra knobs for profiling: ``--profile DIR`` writes a cProfile of every timed section
 (``<side>.n<N>_c<C>.rep<R>.prof``); ``--tweaks a,b`` applies named litellm settings in
@@ -123,7 +126,9 @@ def make_rows(n: int, seed: int = 0) -> list[dict[str, str]]:
         rows.append(
             {
                 "id": f"row-{i}",
-                "question": f"Q{i}: In two to six sentences, explain {topic} (variant {rng.randint(1, 10**6)}).",
+                "question": (
+                    f"Q{i}: In two to six sentences, explain {topic} (variant {rng.randint(1, 10**6)})."
+                ),
                 "answer": f"Answer: {out}",
                 "reference": ref,
             }
@@ -315,7 +320,7 @@ def child_workbench(a: argparse.Namespace) -> dict[str, Any]:
     df = _frame(make_rows(a.n))
     suite = make_suite(a.criteria, a.mode)
     setup_s = time.perf_counter() - t
-    kw = dict(model=a.model, api_base=a.base_url, api_key=API_KEY, concurrency=a.c, progress=False)
+    kw = {"model": a.model, "api_base": a.base_url, "api_key": API_KEY, "concurrency": a.c, "progress": False}
     if a.cache_dir:
         kw.update(use_cache=True, cache_dir=a.cache_dir)
     else:
@@ -508,8 +513,70 @@ def child_aiohttp(a: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def child_lean(a: argparse.Namespace, priced: bool = False) -> dict[str, Any]:
+    """workbench's lean transport driven as the engine drives it: a semaphore of C, the body
+    built per call (``build_body``), ``LeanClient.chat`` and the verdict parsed; with
+    ``priced``, each reply also priced from litellm's table (``litellm.cost_per_token``, as
+    ``LLM.price`` does). The route is resolved once, in the setup (litellm imported there)."""
+    t = time.perf_counter()
+    from workbench.llm import LeanClient, build_body, resolve_route
+
+    messages, rf = _requests(a, make_rows(a.n))
+    names = [n for n, _ in CRITERIA[: a.criteria]]
+    t_route = time.perf_counter()
+    decision = resolve_route(a.model, {"api_base": a.base_url, "api_key": API_KEY}, params={"temperature": 0})
+    route_s = time.perf_counter() - t_route
+    if decision.route is None:
+        raise RuntimeError(f"no lean route for {a.model}: {decision.reason}")
+    route = decision.route
+    price = None
+    if priced:
+        import litellm
+
+        def price(prompt: int | None, completion: int | None) -> float | None:
+            try:
+                p, c = litellm.cost_per_token(
+                    model=a.model, prompt_tokens=prompt or 0, completion_tokens=completion or 0
+                )
+            except Exception:
+                return None
+            return float(p + c)
+
+    setup_s = time.perf_counter() - t
+
+    async def go() -> int:
+        sem = asyncio.Semaphore(a.c)
+        async with LeanClient(concurrency=a.c) as client:
+
+            async def one(m: list[dict[str, str]]) -> bool:
+                async with sem:
+                    body = build_body(route.model_name, m, rf, route.params)
+                    reply = await client.chat(route, body, timeout=60)
+                if price is not None:
+                    price(reply.prompt_tokens, reply.completion_tokens)
+                return _ok(reply.text, names)
+
+            res = await asyncio.gather(*(one(m) for m in messages), return_exceptions=True)
+        errors = [r for r in res if isinstance(r, BaseException)]
+        if errors:
+            print(f"lean errors: {len(errors)}; first: {errors[0]!r}"[:500], file=sys.stderr)
+        return sum(1 for r in res if r is True)
+
+    ok, wall, cpu = _timed(lambda: asyncio.run(go()), a.profile, a.pyspy, a.pyspy_bin)
+    return {
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "cells_ok": ok * a.criteria,
+        "cells": a.n * a.criteria,
+        "setup_s": setup_s,
+        "route_s": route_s,
+    }
+
+
 CHILDREN = {
     "workbench": child_workbench,
+    "lean": child_lean,
+    "lean_priced": lambda a: child_lean(a, priced=True),
     "litellm": child_litellm,
     "litellm_cache": child_litellm_cache,
     "openai_sdk": child_openai_sdk,
@@ -575,7 +642,10 @@ class Server:
     def __init__(self, latency_ms: float, python: str = sys.executable) -> None:
         self.latency_ms = latency_ms
         self.port = free_port()
-        self.log = tempfile.NamedTemporaryFile("w+", prefix="wb-bench-server-", suffix=".log", delete=False)
+        # kept open for the server's lifetime and removed in stop(): not a with-block
+        self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115
+            "w+", prefix="wb-bench-server-", suffix=".log", delete=False
+        )
         self.proc = subprocess.Popen(
             [python, "-m", "workbench.testing", "--port", str(self.port), "--latency-ms", str(latency_ms)],
             stdout=self.log,
@@ -721,7 +791,8 @@ def part_throughput(a: argparse.Namespace, report: dict[str, Any]) -> str:
                     r["rep"] = rep
                     results.append(r)
                     print(
-                        f"throughput n={n} c={c} rep={rep} {side:9s} {r.get('status')} wall={r.get('wall_s', 0):.3f}s "
+                        f"throughput n={n} c={c} rep={rep} {side:9s} {r.get('status')} "
+                        f"wall={r.get('wall_s', 0):.3f}s "
                         f"cpu={r.get('cpu_s', 0):.2f}s req={r['requests']} inflight={r['max_in_flight']} "
                         f"ok={r.get('cells_ok')}/{r.get('cells')} {r.get('error', '')}",
                         file=sys.stderr,
@@ -731,11 +802,17 @@ def part_throughput(a: argparse.Namespace, report: dict[str, Any]) -> str:
         server.stop()
     report["throughput"] = results
     lines = [
-        f"### Throughput (latency {a.latency_ms:g} ms, model {a.model}, joint judge with 3 criteria, caching off, "
-        f"median of {a.reps} reps{', tweaks ' + a.tweaks if a.tweaks else ''})",
+        (
+            f"### Throughput (latency {a.latency_ms:g} ms, model {a.model}, joint judge with 3 criteria, "
+            "caching off, "
+            f"median of {a.reps} reps{', tweaks ' + a.tweaks if a.tweaks else ''})"
+        ),
         "",
-        "| N | C | side | wall s (min-max) | ideal s | ratio to ideal | client CPU s (eval) | CPU ms/call "
-        "| child CPU s (total) | server CPU s | requests | max in-flight | cells ok |",
+        (
+            "| N | C | side | wall s (min-max) | ideal s | ratio to ideal | client CPU s (eval) "
+            "| CPU ms/call "
+            "| child CPU s (total) | server CPU s | requests | max in-flight | cells ok |"
+        ),
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     summary = []
@@ -772,9 +849,11 @@ def part_throughput(a: argparse.Namespace, report: dict[str, Any]) -> str:
             }
             summary.append(row)
             lines.append(
-                f"| {n} | {c} | {side} | {wall:.3f} ({min(r['wall_s'] for r in rs):.3f}-{max(r['wall_s'] for r in rs):.3f}) "
+                f"| {n} | {c} | {side} | {wall:.3f} "
+                f"({min(r['wall_s'] for r in rs):.3f}-{max(r['wall_s'] for r in rs):.3f}) "
                 f"| {ideal:.3f} | {wall / ideal:.2f} | {cpu:.2f} | {row['cpu_ms_per_call']:.2f} "
-                f"| {row['child_cpu_s']:.2f} | {row['server_cpu_s']:.2f} | {row['requests']:g} | {row['max_in_flight']:g} "
+                f"| {row['child_cpu_s']:.2f} | {row['server_cpu_s']:.2f} | {row['requests']:g} "
+                f"| {row['max_in_flight']:g} "
                 f"| {row['cells_ok']:g}/{row['cells']} |"
             )
     report["throughput_summary"] = summary
@@ -785,23 +864,36 @@ def part_warm(a: argparse.Namespace, report: dict[str, Any]) -> str:
     server = Server(a.warm_latency_ms)
     results: list[dict[str, Any]] = []
     lines = [
-        f"### Warm rerun from workbench's cache ({a.warm_n} rows x {a.warm_criteria} criteria; cold fill against "
-        f"a {a.warm_latency_ms:g} ms server at C={a.warm_c}; warm: median of {a.reps} fresh processes)",
+        (
+            f"### Warm rerun from workbench's cache ({a.warm_n} rows x {a.warm_criteria} criteria; "
+            "cold fill against "
+            f"a {a.warm_latency_ms:g} ms server at C={a.warm_c}; warm: median of {a.reps} fresh processes)"
+        ),
         "",
-        "| mode | cold calls | cold wall s | warm wall s, fresh process (min-max) | warm CPU s | warm requests "
-        "| warm wall s, 2nd run in process | cells ok |",
+        (
+            "| mode | cold calls | cold wall s | warm wall s, fresh process (min-max) | warm CPU s "
+            "| warm requests "
+            "| warm wall s, 2nd run in process | cells ok |"
+        ),
         "|---|---|---|---|---|---|---|---|",
     ]
     try:
         for mode in a.warm_modes.split(","):
             cache = tempfile.mkdtemp(prefix=f"wb-bench-cache-{mode}-")
             try:
-                kw = dict(n=a.warm_n, c=a.warm_c, criteria=a.warm_criteria, mode=mode, model=a.model)
+                kw = {
+                    "n": a.warm_n,
+                    "c": a.warm_c,
+                    "criteria": a.warm_criteria,
+                    "mode": mode,
+                    "model": a.model,
+                }
                 cold = run_child_cpu(server, "workbench", extra=["--cache-dir", cache], **kw)
                 cold["phase"] = "cold"
                 results.append(cold)
                 print(
-                    f"warm {mode} cold: {cold.get('status')} wall={cold.get('wall_s', 0):.2f}s req={cold['requests']} "
+                    f"warm {mode} cold: {cold.get('status')} wall={cold.get('wall_s', 0):.2f}s "
+                    f"req={cold['requests']} "
                     f"ok={cold.get('cells_ok')} {cold.get('error', '')}",
                     file=sys.stderr,
                     flush=True,
@@ -836,8 +928,9 @@ def part_warm(a: argparse.Namespace, report: dict[str, Any]) -> str:
                 continue
             lines.append(
                 f"| {mode} | {cold['requests']} | {cold['wall_s']:.2f} | {_med(ok, 'wall_s'):.3f} "
-                f"({min(r['wall_s'] for r in ok):.3f}-{max(r['wall_s'] for r in ok):.3f}) | {_med(ok, 'cpu_s'):.2f} "
-                f"| {max(r['requests'] for r in ok)} | {_med(ok, 'wall2_s'):.3f} | {_med(ok, 'cells_ok'):g}/{ok[0]['cells']} |"
+                f"({min(r['wall_s'] for r in ok):.3f}-{max(r['wall_s'] for r in ok):.3f}) "
+                f"| {_med(ok, 'cpu_s'):.2f} | {max(r['requests'] for r in ok)} | {_med(ok, 'wall2_s'):.3f} "
+                f"| {_med(ok, 'cells_ok'):g}/{ok[0]['cells']} |"
             )
     finally:
         server.stop()
@@ -912,6 +1005,8 @@ SETTINGS: list[tuple[str, str, str | None, str]] = [
         PRICED,
         "no_response_format",
     ),
+    ("lean transport alone (LeanClient as the engine drives it, same body)", "lean", PRICED, ""),
+    ("lean transport, each reply priced (litellm.cost_per_token)", "lean_priced", PRICED, ""),
     ("OpenAI SDK alone (AsyncOpenAI, same body)", "openai_sdk", PRICED, ""),
     ("aiohttp alone (one POST per call, same body): floor", "aiohttp", PRICED, ""),
 ]
@@ -943,14 +1038,17 @@ def part_settings(a: argparse.Namespace, report: dict[str, Any]) -> str:
     report["settings"] = results
     base = None
     lines = [
-        f"### litellm settings and request paths (N={n}, C={c}, latency {a.latency_ms:g} ms, joint judge with 3 "
-        f"criteria, caching off; median of {a.reps} interleaved rounds)",
+        (
+            f"### litellm settings and request paths (N={n}, C={c}, latency {a.latency_ms:g} ms, "
+            "joint judge with 3 "
+            f"criteria, caching off; median of {a.reps} interleaved rounds)"
+        ),
         "",
-        "| variant | CPU ms/call | vs priced workbench | wall s | ratio to ideal | cost reported | cells ok |",
+        "| variant | CPU ms/call | vs priced workbench | wall s | ratio to ideal | cost USD | cells ok |",
         "|---|---|---|---|---|---|---|",
     ]
     rows = []
-    for label, side, model, tweaks in SETTINGS:
+    for label, *_ in SETTINGS:
         rs = [r for r in results if r["label"] == label and r.get("status") == "ok"]
         if not rs:
             err = next(
@@ -995,7 +1093,8 @@ def main() -> None:
     p.add_argument(
         "--sides",
         default="workbench,litellm",
-        help="throughput part: which sides to run (also: openai_sdk, aiohttp = reference floors)",
+        help="throughput part: which sides to run (also: lean, lean_priced = workbench's lean transport "
+        "driven directly; openai_sdk, aiohttp = reference floors)",
     )
     p.add_argument("--latency-ms", type=float, default=50.0)
     p.add_argument(

@@ -19,7 +19,7 @@ import pytest
 
 import workbench as wb
 from workbench import charts
-from workbench.charts._render import _enable_on_import
+from workbench.charts._render import enable_on_import
 from workbench.testing import JudgeServer
 
 C = wb.Criterion
@@ -437,10 +437,10 @@ def assert_offline(html: str) -> None:
 
 def test_importing_charts_enables_the_offline_renderer_unless_another_was_chosen(renderer: None) -> None:
     alt.renderers.enable("mimetype")
-    _enable_on_import()
+    enable_on_import()
     assert alt.renderers.active == "mimetype"  # a choice the user made is kept
     alt.renderers.enable("default")
-    _enable_on_import()
+    enable_on_import()
     assert alt.renderers.active == charts.RENDERER
     assert alt.renderers.options["embed_options"]["renderer"] == "svg"
 

@@ -22,6 +22,8 @@ __all__ = [
     "DataError",
     "EvaluationError",
     "JudgeParseError",
+    "LeanConnectionError",
+    "LeanHTTPError",
     "MissingDependencyError",
     "NotebookError",
     "ReportError",
@@ -365,6 +367,46 @@ class CacheWarning(UserWarning):
     Example:
         >>> from workbench.errors import CacheWarning
         >>> issubclass(CacheWarning, UserWarning)
+        True
+    """
+
+
+class LeanHTTPError(WorkbenchError):
+    """A judge call over the lean transport got an error reply: an HTTP error status, or a
+    2xx body that is not a chat completion (``status`` 200).
+
+    ``message`` is the provider's own (from OpenAI's error JSON, else the body's head) with
+    credentials scrubbed; ``retry_after`` the seconds a ``Retry-After``/``retry-after-ms``
+    header asked for. :attr:`retryable` says whether another attempt may succeed.
+
+    Example:
+        >>> e = LeanHTTPError(401, "Incorrect API key provided.", url="https://api.example.com/v1/chat/completions")
+        >>> str(e), e.retryable
+        ('HTTP 401 from https://api.example.com/v1/chat/completions: Incorrect API key provided.', False)
+    """
+
+    def __init__(self, status: int, message: str, *, retry_after: float | None = None, url: str = "") -> None:
+        where = f" from {url}" if url else ""
+        super().__init__(f"HTTP {status}{where}: {message}")
+        self.status: int = status
+        self.message: str = message
+        self.retry_after: float | None = retry_after
+        self.url: str = url
+
+    @property
+    def retryable(self) -> bool:
+        """True for 408, 409, 429, 5xx and a malformed 2xx body (as litellm retries them);
+        False for the rest: authentication and permission (401, 403), an unknown model
+        (404) and a bad request (400) fail the same way every time."""
+        return self.status in (408, 409, 429) or self.status >= 500 or 200 <= self.status < 300
+
+
+class LeanConnectionError(WorkbenchError, ConnectionError):
+    """A judge call over the lean transport could not connect, or the connection broke
+    before the reply was complete. Worth retrying.
+
+    Example:
+        >>> issubclass(LeanConnectionError, ConnectionError)
         True
     """
 

@@ -82,7 +82,8 @@ class ServerOptions:
     timeout_s: float = 30.0
     """How long a timeout fault holds the request (at most 600 s)."""
     request_log_size: int = 10_000
-    """How many of the latest request bodies :attr:`JudgeServer.requests` keeps (0: none)."""
+    """How many of the latest request bodies :attr:`JudgeServer.requests` (and their headers,
+    :attr:`JudgeServer.request_headers`) keeps (0: none)."""
     score_weights: Mapping[int, float] | None = None
     """Relative weights of generated integer scores, e.g. ``{5: 6, 4: 3, 3: 1}``: every
     integer property named ``score`` (and the default verdict's score) draws from the values

@@ -169,6 +169,12 @@ class JudgeServer:
             return list(self._log)
 
     @property
+    def request_headers(self) -> list[dict[str, str]]:
+        """Headers of the same requests as :attr:`requests`, in the same order (names as sent)."""
+        with self._lock:
+            return list(self._header_log)
+
+    @property
     def count(self) -> int:
         """Chat completion requests received, faulted and invalid ones included."""
         return self._n
@@ -235,6 +241,7 @@ class JudgeServer:
                 self._fault_rng = random.Random(new.seed)
             if "request_log_size" in options:
                 self._log = collections.deque(self._log, maxlen=new.request_log_size)
+                self._header_log = collections.deque(self._header_log, maxlen=new.request_log_size)
 
     # -- internals ----------------------------------------------------------
     def _clear(self) -> None:
@@ -243,6 +250,9 @@ class JudgeServer:
         self._faults = dict.fromkeys(("429", "500", "timeout", "malformed"), 0)
         self._errors: list[str] = []
         self._log = collections.deque(maxlen=self._options.request_log_size)
+        self._header_log: collections.deque[dict[str, str]] = collections.deque(
+            maxlen=self._options.request_log_size
+        )
         self._fault_rng = random.Random(self._options.seed)
 
     def _restart_script(self) -> None:
@@ -350,6 +360,7 @@ class JudgeServer:
         if opts.request_log_size:
             with self._lock:
                 self._log.append(body)
+                self._header_log.append(dict(request.headers))
         if body.get("stream"):
             msg = "workbench.testing.JudgeServer does not stream; call without stream=True."
             return self._fail(400, msg, "invalid_request_error")
