@@ -35,3 +35,15 @@ def cells(run: wb.Run, task: str) -> pd.DataFrame:
     """The result rows of one task, indexed by input row label."""
     r = run.results
     return r[r["task"] == task].set_index("row")
+
+
+@pytest.fixture(params=["lean", "litellm"])
+def transport(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Runs a test twice: over the lean transport (the default for the local judge server,
+    which speaks OpenAI's format) and with every call forced through litellm. Modules opt in
+    with ``pytestmark = pytest.mark.usefixtures("transport")``; subprocesses inherit it."""
+    if request.param == "litellm":
+        monkeypatch.setenv("WORKBENCH_TRANSPORT", "litellm")
+    else:
+        monkeypatch.delenv("WORKBENCH_TRANSPORT", raising=False)
+    return str(request.param)

@@ -16,6 +16,8 @@ import pytest
 import workbench as wb
 from workbench.testing import JudgeServer, Reply
 
+pytestmark = pytest.mark.usefixtures("transport")  # every test over both transports
+
 C = wb.Criterion
 
 

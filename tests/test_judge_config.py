@@ -159,3 +159,30 @@ def test_cache_keys_are_those_of_earlier_versions() -> None:
     key = LLM("openai/gpt-4o-mini", config, use_cache=False).key(messages, rf)
     assert key == cache_key("openai/gpt-4o-mini", messages, {"temperature": 0}, rf)
     assert key == "3606604f16c2fe19ec9222081e59097290865141d6ffd43ce2b4c6d92741f8b4"
+
+
+def test_the_local_server_is_called_over_the_lean_path_unless_litellm_is_forced(
+    judge_server: JudgeServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("WORKBENCH_TRANSPORT", raising=False)
+    judged(judge_server, tmp_path / "a", use_cache=False)
+    lean = judge_server.requests[-20:]
+    assert all(h["User-Agent"].startswith("workbench/") for h in judge_server.request_headers[-20:])
+    judged(judge_server, tmp_path / "b", use_cache=False, transport="litellm")
+    through_litellm = judge_server.requests[-20:]
+    assert not any(h["User-Agent"].startswith("workbench/") for h in judge_server.request_headers[-20:])
+    # the same cells carry the same messages, response_format and parameters either way
+    assert sorted(lean, key=str) == sorted(through_litellm, key=str)
+    monkeypatch.setenv("WORKBENCH_TRANSPORT", "litellm")  # the default can be set for a whole session
+    assert wb.JudgeConfig().transport == "litellm"
+
+
+@pytest.mark.parametrize(("first", "second"), [("auto", "litellm"), ("litellm", "auto")])
+def test_a_run_through_one_transport_is_a_warm_rerun_through_the_other(
+    judge_server: JudgeServer, tmp_path: Path, first: str, second: str
+) -> None:
+    cold = judged(judge_server, tmp_path, transport=first)
+    assert judge_server.count == 20 and not cold.results["cached"].any()
+    warm = judged(judge_server, tmp_path, transport=second)
+    assert judge_server.count == 20 and warm.results["cached"].all()  # no request through the other
+    assert warm.results["score"].tolist() == cold.results["score"].tolist()

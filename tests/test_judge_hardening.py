@@ -22,6 +22,8 @@ from workbench.errors import JudgeParseError
 from workbench.judge import parse_verdict, render_prompt
 from workbench.testing import JudgeServer
 
+pytestmark = pytest.mark.usefixtures("transport")  # every test over both transports
+
 C = wb.Criterion
 ROOT = Path(__file__).resolve().parents[1]
 

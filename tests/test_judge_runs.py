@@ -20,6 +20,8 @@ import workbench as wb
 from tests.conftest import cells
 from workbench.testing import JudgeServer
 
+pytestmark = pytest.mark.usefixtures("transport")  # every test over both transports
+
 C = wb.Criterion
 
 

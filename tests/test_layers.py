@@ -133,9 +133,15 @@ def _through_package_surface(cycle: list[str]) -> bool:
     """``workbench/__init__`` imports every room to re-export it; a room importing the package
     root would close a cycle through it, which the root's own lazy ``__getattr__`` makes safe
     only for widgets and charts. Any other module importing ``workbench`` itself is reported."""
-    return cycle[0] == "workbench" and cycle[-1] == "workbench" and len(cycle) > 2 and cycle[1] in (
-        "workbench.widgets",
-        "workbench.charts",
+    return (
+        cycle[0] == "workbench"
+        and cycle[-1] == "workbench"
+        and len(cycle) > 2
+        and cycle[1]
+        in (
+            "workbench.widgets",
+            "workbench.charts",
+        )
     )
 
 

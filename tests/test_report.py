@@ -464,5 +464,3 @@ def test_reports_go_to_a_folder_git_ignores(tmp_path: Path) -> None:
             text=True,
         ).stdout
         assert status.split() == ["??", "nb.ipynb"]
-
-

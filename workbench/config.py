@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
@@ -28,7 +29,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .errors import ConfigError, cap_list, closest
 
-__all__ = ["SAMPLING_PARAMS", "TRANSPORT_PARAMS", "JudgeConfig"]
+__all__ = ["SAMPLING_PARAMS", "TRANSPORT_ENV", "TRANSPORT_PARAMS", "JudgeConfig"]
+
+TRANSPORT_ENV = "WORKBENCH_TRANSPORT"
+"""Environment variable giving the default transport (``auto`` or ``litellm``)."""
 
 TRANSPORT_PARAMS = frozenset(
     {
@@ -146,9 +150,13 @@ class JudgeConfig(BaseModel):
     never shown."""
     max_field_chars: int | None = Field(8000, ge=1)
     """Longest a value substituted into a judge prompt may be before it is cut (with a marker)."""
-    transport: Literal["auto", "litellm"] = "auto"
-    """``auto``: OpenAI-compatible endpoints over workbench's lean HTTP transport, everything
-    else through litellm; ``litellm``: every call through ``litellm.acompletion``."""
+    transport: Literal["auto", "litellm"] = Field(
+        default_factory=lambda: os.environ.get(TRANSPORT_ENV) or "auto"
+    )
+    """``auto``: calls to endpoints that speak OpenAI's chat-completions format (as litellm
+    resolves the model) go over workbench's lean HTTP transport, everything else through
+    litellm; ``litellm``: every call through ``litellm.acompletion``. The default is
+    ``$WORKBENCH_TRANSPORT`` when set, else ``auto``. The cache key never depends on it."""
     breaker_after: int = Field(20, ge=1)
     """After this many connection failures or timeouts in a row with no success, the rest of
     the run's calls fail at once as error cells (the provider is unreachable)."""

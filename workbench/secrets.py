@@ -4,10 +4,11 @@ One rule serves the call layer's error texts, the run store (parameters and resu
 widgets' messages, reports and the CLI:
 
 - a **parameter** is secret when its name has a credential word (``key``, ``token``,
-  ``secret``, ``password``, ``auth``, ``header``, ``cookie``, ``signature``...) or names where a
-  request goes (``api_base``, ``base_url``); everything under such a name is secret, at any
-  depth (``extra_headers={"Authorization": "Bearer ..."}``); values shorter than 4 characters
-  are too short to find in text safely and are ignored;
+  ``secret``, ``password``, ``auth``, ``header``, ``cookie``, ``signature``...); everything under
+  such a name is secret, at any depth (``extra_headers={"Authorization": "Bearer ..."}``);
+  values shorter than 4 characters are too short to find in text safely and are ignored. Where
+  a request goes (``api_base``, ``base_url``) is not secret, so messages can say which endpoint
+  failed, but the credentials a URL may carry are: its password and its query values;
 - an **environment variable** is secret when its name has a ``KEY``, ``KEYS`` or ``AUTH`` part
   (``OPENAI_API_KEY``; not ``KEYBOARD``) or has ``TOKEN``, ``SECRET``, ``PASSW``, ``CREDENTIAL``
   or ``APIKEY`` anywhere in it (``PGPASSWORD``), and its value has at least 8 characters;
@@ -17,9 +18,10 @@ widgets' messages, reports and the CLI:
 
 Example:
     >>> from workbench.secrets import redact, secret_values
-    >>> secrets = secret_values({"api_key": "sk-123456", "extra_headers": {"Authorization": "Bearer tok-99"}})
-    >>> redact("401: key sk-123456 rejected; header 'Bearer tok-99'; token tok-99", secrets)
-    "401: key [redacted] rejected; header '[redacted]'; token [redacted]"
+    >>> secrets = secret_values({"api_key": "sk-123456", "api_base": "https://gw.example/v1?key=gw-99",
+    ...                          "extra_headers": {"Authorization": "Bearer tok-99"}})
+    >>> redact("401 from https://gw.example/v1?key=gw-99: sk-123456 rejected ('Bearer tok-99')", secrets)
+    "401 from https://gw.example/v1?key=[redacted]: [redacted] rejected ('[redacted]')"
 """
 
 from __future__ import annotations
@@ -71,8 +73,8 @@ _SECRET_WORDS = frozenset(
 )
 """A parameter whose name has one of these words is secret (``max_tokens`` has ``tokens``: not secret)."""
 
-_SECRET_PARAMS = frozenset({"api_base", "base_url"})
-"""Transport settings that are secret though their names say nothing: a URL may carry a token."""
+_URL_PARAMS = frozenset({"api_base", "base_url"})
+"""Transport settings holding a URL: only the credentials in it are secret."""
 
 _ENV_SECRET_PARTS = frozenset({"KEY", "KEYS", "AUTH"})
 _ENV_SECRET_TEXT = re.compile(r"TOKEN|SECRET|PASSW|CREDENTIAL|APIKEY", re.IGNORECASE)
@@ -86,11 +88,9 @@ def secret_name(name: object) -> bool:
 
     Example:
         >>> [secret_name(n) for n in ("api_key", "extra_headers", "api_base", "max_tokens", "timeout")]
-        [True, True, True, False, False]
+        [True, True, False, False, False]
     """
     text = str(name)
-    if text.lower() in _SECRET_PARAMS:
-        return True
     words = re.split(r"[^a-z0-9]+", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", text).lower())
     return any(w in _SECRET_WORDS for w in words)
 
@@ -116,7 +116,15 @@ def secret_values(params: Mapping[str, Any] | None) -> list[str]:
 
 def _values(value: Any, under_secret: bool) -> list[str]:
     if isinstance(value, Mapping):
-        return [s for k, v in value.items() for s in _values(v, under_secret or secret_name(k))]
+        return [
+            s
+            for k, v in value.items()
+            for s in (
+                _url_secrets(v)
+                if str(k).lower() in _URL_PARAMS
+                else _values(v, under_secret or secret_name(k))
+            )
+        ]
     if isinstance(value, list | tuple | set | frozenset):
         return [s for v in value for s in _values(v, under_secret)]
     if not under_secret or value is None or isinstance(value, bool):
@@ -124,6 +132,20 @@ def _values(value: Any, under_secret: bool) -> list[str]:
     if hasattr(value, "get_secret_value"):  # pydantic SecretStr
         value = value.get_secret_value()
     return [str(value)]
+
+
+def _url_secrets(url: object) -> list[str]:
+    """The credentials a URL carries: the password of ``user:password@`` and query values."""
+    from urllib.parse import parse_qsl, urlsplit
+
+    if not isinstance(url, str):
+        return []
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return []
+    return [v for v in [password or "", *(v for _, v in parse_qsl(parts.query))] if v]
 
 
 def env_secrets(environ: Mapping[str, str] | None = None) -> dict[str, str]:

@@ -10,7 +10,6 @@ per-call timeout; and the disk cache (:class:`~workbench.llm.DiskCache`) keyed b
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import time
 from collections.abc import Mapping, Sequence
@@ -19,15 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from ..config import JudgeConfig
+from ..errors import LeanConnectionError, LeanHTTPError
 from ..secrets import known_secrets, redact
 from ._cache import DiskCache, default_cache_dir
+from ._import import import_litellm
 from ._keys import cache_key, cache_keys
+from ._lean import LeanClient, LeanReply, build_body
+from ._route import LeanRoute, lean_route
 
 __all__ = ["LLM", "Completion"]
-
-# Read litellm's bundled price table instead of fetching one at import: notebooks and CI
-# run offline, and a fetch at import would leak that a run happened.
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -175,17 +174,6 @@ def _connection_failure(exc: BaseException) -> bool:
     return False
 
 
-def _litellm() -> Any:
-    """litellm, imported on first use (it takes seconds) and kept quiet."""
-    import litellm
-
-    if not getattr(litellm, "_workbench_configured", False):
-        litellm.telemetry = False
-        litellm.suppress_debug_info = True
-        litellm._workbench_configured = True
-    return litellm
-
-
 def _retry_after(exc: BaseException) -> float | None:
     headers = getattr(exc, "headers", None) or {}
     response = getattr(exc, "response", None)
@@ -243,6 +231,10 @@ class LLM:
             self._cache = DiskCache(default_cache_dir() if where is None or where is True else Path(where))
         self._limiter: _Limiter | None = None
         self._breaker = _Breaker(config.breaker_after)
+        self._route: LeanRoute | None = None
+        self._routed = config.transport == "litellm"  # "auto": decided on the first call
+        self._lean: LeanClient | None = None
+        self._unpriced = False
 
     # --- cache ------------------------------------------------------------------------
 
@@ -294,18 +286,23 @@ class LLM:
     def price(self, prompt_tokens: int, completion_tokens: int) -> float | None:
         """The cost in USD of that many tokens on this model, from litellm's price table;
         None when the price is unknown (never a made-up 0)."""
+        if self._unpriced:
+            return None
         try:
-            p, c = _litellm().cost_per_token(
+            p, c = import_litellm().cost_per_token(
                 model=self.model, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens
             )
-        except Exception:  # noqa: BLE001 - unknown model or provider
+        except Exception:  # noqa: BLE001 - unknown model or provider: remembered, asked once
+            self._unpriced = True
             return None
         return float(p + c)
 
     def close(self) -> None:
-        """Close the cache's files."""
+        """Close the cache's files and the lean transport's connections."""
         if self._cache is not None:
             self._cache.close()
+        if self._lean is not None:
+            self._lean.close()
 
     # --- calls ------------------------------------------------------------------------
 
@@ -329,6 +326,8 @@ class LLM:
             return hit
         if self._limiter is None:
             self._limiter = _Limiter(self.concurrency)
+        if not self._routed:
+            self._choose_transport()
         limiter, breaker = self._limiter, self._breaker
         started = time.perf_counter()
         failure = _Failure("final", "no attempt made")
@@ -377,6 +376,22 @@ class LLM:
             unsent=True,
         )
 
+    @property
+    def transport(self) -> str:
+        """``lean`` or ``litellm``: how this model's calls travel (decided on the first call
+        when the config says ``auto``)."""
+        if not self._routed:
+            self._choose_transport()
+        return "lean" if self._route is not None else "litellm"
+
+    def _choose_transport(self) -> None:
+        """Ask litellm, once, whether this model's endpoint speaks OpenAI's chat-completions
+        format; if so, calls take the lean transport with litellm's URL, key and parameters."""
+        self._routed = True
+        self._route = lean_route(self.model, self.connection, params=self.request)
+        if self._route is not None:
+            self._lean = LeanClient(self.concurrency)
+
     async def _send(
         self,
         messages: Sequence[Mapping[str, Any]],
@@ -384,11 +399,16 @@ class LLM:
         started: float,
         attempts: int,
     ) -> Completion:
-        """One attempt through litellm; raises what litellm raises."""
+        """One attempt, over the lean transport or through litellm; raises what they raise."""
+        if self._route is not None and self._lean is not None:
+            route = self._route
+            body = build_body(route.model_name, messages, response_format, route.params)
+            reply = await self._lean.chat(route, body, self.timeout)
+            return self._completion_of(reply, started, attempts)
         kwargs: dict[str, Any] = {**self.request, **self.connection}
         if response_format is not None:
             kwargs["response_format"] = dict(response_format)
-        response = await _litellm().acompletion(
+        response = await import_litellm().acompletion(
             model=self.model,
             messages=list(messages),
             timeout=self.timeout,
@@ -398,9 +418,44 @@ class LLM:
         )
         return self._completion(response, started, attempts)
 
+    def _completion_of(self, reply: LeanReply, started: float, attempts: int) -> Completion:
+        """A lean reply as a Completion, priced from litellm's table for this model."""
+        cost = self.price(reply.prompt_tokens or 0, reply.completion_tokens or 0)
+        latency = time.perf_counter() - started
+        if reply.text is None:
+            why = (
+                f"the model refused: {reply.refusal}"
+                if reply.refusal
+                else "the model returned no message content"
+            )
+            return Completion(
+                text=None,
+                prompt_tokens=reply.prompt_tokens,
+                completion_tokens=reply.completion_tokens,
+                cost_usd=cost,
+                latency_s=latency,
+                attempts=attempts,
+                error=why,
+            )
+        return Completion(
+            text=reply.text,
+            prompt_tokens=reply.prompt_tokens,
+            completion_tokens=reply.completion_tokens,
+            cost_usd=cost,
+            latency_s=latency,
+            attempts=attempts,
+        )
+
     def _failure(self, exc: BaseException) -> _Failure:
         """What a failed attempt means: retry or not, and whether the provider is unreachable."""
-        litellm = _litellm()
+        if isinstance(exc, LeanHTTPError):
+            message = redact(f"{type(exc).__name__}: {exc}", self._secrets)
+            if exc.status == 429:
+                return _Failure("rate_limited", message, exc.retry_after)
+            return _Failure("retryable" if exc.retryable else "final", message, exc.retry_after)
+        if isinstance(exc, LeanConnectionError | TimeoutError):
+            return _Failure("unreachable", redact(f"{type(exc).__name__}: {exc}", self._secrets))
+        litellm = import_litellm()
         message = redact(f"{type(exc).__name__}: {getattr(exc, 'message', None) or exc}", self._secrets)
         if isinstance(exc, litellm.RateLimitError):
             return _Failure("rate_limited", message, _retry_after(exc))
@@ -416,7 +471,7 @@ class LLM:
         return _Failure("final", message)
 
     def _completion(self, response: Any, started: float, attempts: int) -> Completion:
-        litellm = _litellm()
+        litellm = import_litellm()
 
         latency = time.perf_counter() - started
         try:

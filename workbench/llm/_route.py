@@ -15,13 +15,13 @@ the Responses API, a resolution error) stays on litellm, which reports its own e
 from __future__ import annotations
 
 import datetime
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import shorten
-from ._client import _litellm
+from ..secrets import redact, secret_values
+from ._import import import_litellm
 from ._lean import build_body, safe_url
 
 __all__ = ["LeanRoute", "RouteDecision", "lean_route", "resolve_route"]
@@ -62,9 +62,6 @@ _PROBE_FORMAT: dict[str, Any] = {
 
 _SDK_ONLY = frozenset({"extra_headers", "extra_query", "extra_body", "timeout"})
 """Keys of the OpenAI SDK's call that are not body fields (``extra_body`` is merged into it)."""
-
-_SECRET_HEADER = re.compile(r"auth|key|token|secret|cookie|session|signature|password", re.IGNORECASE)
-"""Header names whose values are credentials: hidden from reprs, scrubbed from messages."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -117,10 +114,7 @@ class LeanRoute:
             ...           secrets=("sk-secret-123",)).scrub("bad key sk-secret-123")
             'bad key [redacted]'
         """
-        for secret in self.secrets:
-            if secret and len(secret) >= 6:
-                text = text.replace(secret, "[redacted]")
-        return text
+        return redact(text, self.secrets)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -182,13 +176,13 @@ def resolve_route(
         >>> resolve_route("bedrock/anthropic.claude-3-sonnet-20240229-v1:0", {}).reason
         "litellm sends provider 'bedrock' through its own handler, not its OpenAI-compatible one"
     """
-    litellm = _litellm()
+    litellm = import_litellm()
     params = dict(params or {})
     conn = dict(connection)
-    secrets = _secrets_of(conn)
+    secrets = secret_values(conn)
 
     def no(reason: str) -> RouteDecision:
-        return RouteDecision(route=None, reason=_scrub(reason, secrets))
+        return RouteDecision(route=None, reason=redact(reason, secrets))
 
     from litellm.litellm_core_utils.get_llm_provider_logic import declared_authenticating_provider
     from litellm.llms.openai_like.json_loader import JSONProviderRegistry
@@ -226,7 +220,7 @@ def resolve_route(
     without = _capture(litellm, model, conn, params, None)
     if isinstance(without, str):
         return no(without)
-    secrets = list(dict.fromkeys([*secrets, *_secrets_of(with_format.headers), with_format.key or ""]))
+    secrets = list(dict.fromkeys([*secrets, *secret_values(with_format.headers), with_format.key or ""]))
     body = with_format.body
     model_name = body.get("model")
     if not isinstance(model_name, str) or not with_format.url.endswith("/chat/completions"):
@@ -374,27 +368,3 @@ def _difference(expected: Mapping[str, Any], sent: Mapping[str, Any]) -> str:
         elif expected[k] != sent[k]:
             parts.append(f"changes {k!r}")
     return ", ".join(parts) or "reorders it"
-
-
-def _secrets_of(value: Any, under_secret: bool = False) -> list[str]:
-    """Credential values in a connection mapping or a header mapping, at any depth."""
-    if isinstance(value, Mapping):
-        return [
-            s
-            for k, v in value.items()
-            for s in _secrets_of(v, under_secret or bool(_SECRET_HEADER.search(str(k))))
-        ]
-    if isinstance(value, list | tuple):
-        return [s for v in value for s in _secrets_of(v, under_secret)]
-    if not under_secret or value is None:
-        return []
-    text = str(value)
-    # a header "Bearer sk-..." holds the key: the key alone must be scrubbed too
-    return [text, *text.split()[1:]] if text.lower().startswith(("bearer ", "basic ")) else [text]
-
-
-def _scrub(text: str, secrets: Sequence[str]) -> str:
-    for secret in secrets:
-        if secret and len(secret) >= 6:
-            text = text.replace(secret, "[redacted]")
-    return text
