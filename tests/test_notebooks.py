@@ -36,7 +36,7 @@ def tune_judge_claims(nb: object) -> None:
     text = printed(nb)
     failing, total = map(int, re.search(r"rows with a failing cell: (\d+) of (\d+)", text).groups())  # type: ignore[union-attr]
     assert 0 < failing < total / 2, (failing, total)
-    assert f"Run(suite='support-judge' v2, {total} rows" in text  # v2 on every row, not the subset
+    assert f"Run(suite 'support-judge' version 'v2', {total} rows" in text  # v2 on every row, not the subset
     assert f"up to {total} paired rows" in text
     assert "Simulated verdicts: the differences below are noise" in text
 
