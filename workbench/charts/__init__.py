@@ -47,10 +47,10 @@ from ._data import OKABE_ITO, combine
 from ._render import (
     RENDERER,
     VEGALITE_MIMETYPE,
-    enable_on_import,
     as_vegalite5,
     chart_html,
     enable_offline,
+    enable_on_import,
     json_for_script,
     mimebundle,
     offline_html,

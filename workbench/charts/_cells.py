@@ -11,13 +11,13 @@ import pandas as pd
 from ..errors import DataError
 from ._data import (
     OKABE_ITO,
-    _is_runs,
-    _results_of,
     as_float,
     check_order,
     checks,
     combine,
+    is_runs,
     require,
+    results_of,
     run_color,
     run_order,
     short_reason,
@@ -34,7 +34,7 @@ _MAX_LEVELS = 21
 
 
 def _results(results: pd.DataFrame | Any, who: str) -> pd.DataFrame:
-    frame = combine(results) if _is_runs(results) else _results_of(results, who)
+    frame = combine(results) if is_runs(results) else results_of(results, who)
     require(frame, ["row", "task", "criterion", "score", "reason"], who, _RESULTS_HINT)
     return frame
 

@@ -10,7 +10,7 @@ import pandas as pd
 
 from ..errors import ColumnsError, WorkbenchError, cap_list, did_you_mean
 
-__all__ = ["OKABE_ITO", "combine"]
+__all__ = ["OKABE_ITO", "combine", "is_runs", "named_runs", "results_of"]
 
 OKABE_ITO: tuple[str, ...] = (
     "#0072B2",
@@ -33,7 +33,7 @@ Runs = Mapping[str, Any] | Sequence[Any]
 """Several runs: ``{"v1": run1, "v2": run2}`` or ``[run1, run2]`` (runs or results frames)."""
 
 
-def _is_runs(obj: object) -> bool:
+def is_runs(obj: object) -> bool:
     if isinstance(obj, Mapping):
         return True
     return isinstance(obj, (list, tuple)) and bool(obj) and not isinstance(obj[0], str)
@@ -48,7 +48,7 @@ def _run_name(obj: object, position: int) -> str:
     return f"run {position + 1}"
 
 
-def _named(runs: Runs, who: str) -> list[tuple[str, Any]]:
+def named_runs(runs: Runs, who: str) -> list[tuple[str, Any]]:
     if isinstance(runs, Mapping):
         items = [(str(k), v) for k, v in runs.items()]
     elif isinstance(runs, (list, tuple)):
@@ -67,7 +67,7 @@ def _named(runs: Runs, who: str) -> list[tuple[str, Any]]:
     return named
 
 
-def _results_of(obj: object, who: str) -> pd.DataFrame:
+def results_of(obj: object, who: str) -> pd.DataFrame:
     if isinstance(obj, pd.DataFrame):
         return obj
     results = getattr(obj, "results", None)
@@ -112,10 +112,10 @@ def combine(runs: Runs) -> pd.DataFrame:
         >>> list(both["run"].cat.categories)
         ['v1', 'v2']
     """
-    named = _named(runs, "combine")
+    named = named_runs(runs, "combine")
     frames = []
     for name, run in named:
-        results = _results_of(run, "combine")
+        results = results_of(run, "combine")
         if "run" in results.columns:
             raise ColumnsError(
                 f"combine(): the results of {name!r} already have a 'run' column, which combine() would "

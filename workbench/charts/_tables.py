@@ -12,11 +12,11 @@ from ._data import (
     NOT_SIGNIFICANT,
     OKABE_ITO,
     Runs,
-    _is_runs,
-    _named,
     as_float,
     check_order,
     checks,
+    is_runs,
+    named_runs,
     palette,
     require,
     run_color,
@@ -34,8 +34,8 @@ def _summary_of(obj: Any, who: str) -> pd.DataFrame:
     """A summary frame from a summary, a results frame, a run, or several runs (with ``run``)."""
     from ..run import summarize  # the core; charts sit above it
 
-    if _is_runs(obj):
-        parts = [_summary_of(run, who).assign(run=name) for name, run in _named(obj, who)]
+    if is_runs(obj):
+        parts = [_summary_of(run, who).assign(run=name) for name, run in named_runs(obj, who)]
         out = pd.concat(parts, ignore_index=True)
         out["run"] = pd.Categorical(out["run"], categories=list(dict.fromkeys(out["run"])))
         return out
@@ -275,7 +275,7 @@ def comparison(table: pd.DataFrame | Any, *, width: int = 360) -> alt.LayerChart
 
 def _trend_frame(runs: Runs) -> pd.DataFrame:
     parts = []
-    for name, run in _named(runs, "trend"):
+    for name, run in named_runs(runs, "trend"):
         if not callable(getattr(run, "summary", None)) or getattr(run, "started_at", None) is None:
             raise WorkbenchError(
                 f"trend(): {name!r} is a {type(run).__name__}, not a wb.Run: a trend needs each run's "

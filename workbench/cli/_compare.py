@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ._run import _count, _table
+from ._run import count_of, text_table
 
 
 def _store(path: str | None) -> Any:
@@ -39,7 +39,7 @@ def runs_command(args: argparse.Namespace) -> int:
             ]
         )
     print(
-        _table(
+        text_table(
             ["id", "label", "suite", "model", "started (UTC)", "rows", "passed/failed", "cost"],
             rows,
             right=[False] * 5 + [True] * 3,
@@ -47,7 +47,7 @@ def runs_command(args: argparse.Namespace) -> int:
     )
     if len(runs) > args.limit:
         print(f"... {len(runs) - args.limit:,} older (--limit N shows more)")
-    print(f"\n{_count(len(runs), 'run')} in {store.path}")
+    print(f"\n{count_of(len(runs), 'run')} in {store.path}")
     return 0
 
 
@@ -74,11 +74,11 @@ def compare_command(args: argparse.Namespace) -> int:
             # once: a reason whose value was cut is shown whole, a long one keeps its head (the verdict)
             flip = str(rec["direction"]).replace("_", " ")
             rows.append([str(rec["row"]), name, flip, shorten_once(why, 100)])
-        print(_table(["row", "check", "flip", "reason (of the failing side)"], rows, right=[False] * 4))
+        print(text_table(["row", "check", "flip", "reason (of the failing side)"], rows, right=[False] * 4))
     table = result.table
     worse = table[table["significant"].fillna(False).astype(bool) & (table["delta"] < 0).fillna(False)]
     if args.fail_on_regression and len(worse):
         names = [str(t) + (f".{c}" if c else "") for t, c in zip(worse["task"], worse["criterion"])]
-        print(f"\n{_count(len(worse), 'significant regression')}: {', '.join(names)}: exit code 1")
+        print(f"\n{count_of(len(worse), 'significant regression')}: {', '.join(names)}: exit code 1")
         return 1
     return 0

@@ -48,8 +48,8 @@ def run_command(args: argparse.Namespace) -> int:
     )
     n_rows = len(df) if rows is None else len(rows)
     print(
-        f"Suite {suite.name!r} version {suite.version!r} ({_count(len(suite.tasks), 'task')}) on {args.data} "
-        f"({n_rows:,} rows)"
+        f"Suite {suite.name!r} version {suite.version!r} ({count_of(len(suite.tasks), 'task')}) "
+        f"on {args.data} ({n_rows:,} rows)"
     )
     print()
     print(_summary_table(run))
@@ -110,10 +110,14 @@ def _report_targets(results: pd.DataFrame, suite: Suite) -> int:
         )
     print()
     print("Targets (errors count as not passing):")
-    print(_table(["task", "target", "pass rate", "passed", ""], rows, right=[False, True, True, True, False]))
+    print(
+        text_table(
+            ["task", "target", "pass rate", "passed", ""], rows, right=[False, True, True, True, False]
+        )
+    )
     missed = int((~targets["met"]).sum())
     if missed:
-        print(f"\n{_count(missed, 'target')} missed: exit code 1")
+        print(f"\n{count_of(missed, 'target')} missed: exit code 1")
         return 1
     return 0
 
@@ -187,10 +191,10 @@ def _summary_table(run: Run) -> str:
         if judged:
             line.append("-" if pd.isna(rec["mean"]) else f"{float(rec['mean']):.2f}")
         lines.append(line)
-    return _table(header, lines, right=[False] + [True] * (len(header) - 1))
+    return text_table(header, lines, right=[False] + [True] * (len(header) - 1))
 
 
-def _table(header: list[str], rows: list[list[Any]], right: list[bool]) -> str:
+def text_table(header: list[str], rows: list[list[Any]], right: list[bool]) -> str:
     cells = [[str(c) for c in r] for r in [header, *rows]]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
 
@@ -221,7 +225,7 @@ def _failures(results: pd.DataFrame, limit: int = _SHOWN) -> str:
     shown = ranked.sort_values(["_turn", "_task"], kind="stable").head(limit)
     n_failed = int(is_failure.sum())
     n_error = len(bad) - n_failed
-    head = f"Failures and errors ({_count(n_failed, 'failure')}, {_count(n_error, 'error')}"
+    head = f"Failures and errors ({count_of(n_failed, 'failure')}, {count_of(n_error, 'error')}"
     head += f"; the first {len(shown)}):" if len(bad) > len(shown) else "):"
     rows = []
     for rec in shown.to_dict(orient="records"):
@@ -237,5 +241,5 @@ def _failures(results: pd.DataFrame, limit: int = _SHOWN) -> str:
     return "\n".join([head, *body])
 
 
-def _count(n: int, noun: str) -> str:
+def count_of(n: int, noun: str) -> str:
     return f"{n:,} {noun}{'' if n == 1 else 's'}"

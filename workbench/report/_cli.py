@@ -67,8 +67,8 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "workbench report") -
         >>> main(["no_such_notebook.ipynb"])  # the message goes to stderr
         2
     """
-    from . import report
     from ._execute import NotebookError, ReportError
+    from ._report import report
 
     try:
         args = _parser(prog).parse_args(argv)

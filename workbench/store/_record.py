@@ -15,23 +15,12 @@ from ..run import Run, summarize
 from ..secrets import env_secrets, redact_frame
 from . import _schema
 from ._codec import checksum, encode_results
+from ._time import utc_iso
 
-__all__ = ["Record", "insert", "parse_time", "utc_iso"]
+__all__ = ["Record", "insert"]
 
 _PART = 256 * 2**20
 """Results blobs are split in parts of this size, well below SQLite's 1 GB value limit."""
-
-
-def utc_iso(t: datetime) -> str:
-    """``t`` in UTC as ISO 8601 text (a naive time is taken as UTC)."""
-    t = t.astimezone(timezone.utc) if t.tzinfo is not None else t.replace(tzinfo=timezone.utc)
-    return t.isoformat(timespec="microseconds")
-
-
-def parse_time(text: str) -> datetime:
-    """The aware time :func:`utc_iso` wrote (a time without zone is taken as UTC)."""
-    t = datetime.fromisoformat(text)
-    return t if t.tzinfo is not None else t.replace(tzinfo=timezone.utc)
 
 
 @dataclass

@@ -225,7 +225,7 @@ def _from_v0(con: sqlite3.Connection, insert: Any) -> None:
 
     from ..run import Run
     from ..specs import Suite
-    from ._record import parse_time
+    from ._time import parse_time
 
     old = con.execute(f"SELECT {', '.join(V0_COLUMNS)} FROM runs ORDER BY started_at, rowid").fetchall()
     con.execute("ALTER TABLE runs RENAME TO runs_v0")

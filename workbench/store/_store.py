@@ -24,7 +24,8 @@ from . import _schema
 from ._codec import checksum, decode_results
 from ._nearby import nearby_hint
 from ._open import connect, transaction
-from ._record import Record, insert, parse_time
+from ._record import Record, insert
+from ._time import parse_time
 
 __all__ = ["Store", "default_path", "delete_run", "load_run", "runs", "save_or_warn", "save_run"]
 _RUN_COLUMNS = [
