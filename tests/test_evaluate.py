@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -440,3 +442,14 @@ def test_wilson_intervals_equal_scipys() -> None:
             assert rate[i] == k[i] / n
             assert abs(low[i] - ci.low) < 1e-12 and abs(high[i] - ci.high) < 1e-12, (k[i], n)
     assert all(np.isnan(x[0]) for x in wilson(np.array([0]), np.array([0])))
+
+
+def test_wide_gives_a_multiindex_back_so_join_lines_up(tmp_path: Path) -> None:
+    index = pd.MultiIndex.from_tuples([("d1", 0), ("d1", 1), ("d2", 0)], names=["doc", "turn"])
+    df = pd.DataFrame({"x": [1, -2, 3]}, index=index)
+    suite = suite_of(A(id="pos", path="x", op="is_positive"))
+    run = wb.evaluate(df, suite, store=tmp_path)
+    joined = df.join(run.wide())
+    assert joined.index.equals(df.index) and joined["pos"].tolist() == [True, False, True]
+    again = wb.load_run(run.id, store=tmp_path).wide()  # the level names come back from the store
+    assert again.index.names == ["doc", "turn"] and again.equals(run.wide())

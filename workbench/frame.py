@@ -278,6 +278,8 @@ async def _run(
         label=label,
     )
     recorded: dict[str, Any] = {"strict": strict, "columns": columns}
+    if any(name is not None for name in df.index.names):  # so run.wide() gives the index back as it was
+        recorded["index_names"] = [None if n is None else str(n) for n in df.index.names]
     if judged:
         recorded.update(config.to_params())
     _record(run, df, save, store, recorded)

@@ -134,10 +134,21 @@ class Run:
         """One row per input row, one column per (task, criterion) and value.
 
         With one value name the columns are ``task`` or ``task.criterion``; with several,
-        ``task[.criterion].value``. The index is the input's index, so
-        ``df.join(run.wide())`` lines up.
+        ``task[.criterion].value``. The index is the input's index (a MultiIndex comes back as
+        one, with its level names), so ``df.join(run.wide())`` lines up.
+
+        Example:
+            >>> import pandas as pd, workbench as wb
+            >>> df = pd.DataFrame({"x": [1, -2]}, index=pd.MultiIndex.from_tuples([("a", 1), ("b", 2)],
+            ...                                                                  names=["doc", "turn"]))
+            >>> suite = wb.Suite(name="s", tasks=[wb.AssertionTask(id="pos", path="x", op="is_positive")])
+            >>> df.join(wb.evaluate(df, suite, save=False).wide())
+                     x    pos
+            doc turn
+            a   1    1   True
+            b   2   -2  False
         """
-        return widen(self.results, values)
+        return widen(self.results, values, self.params.get("index_names"))
 
     def __repr__(self) -> str:
         """``Run(suite 'demo' version '1', 3 rows, 3 cells: 2 passed, 1 failed, 0.01s)``.
@@ -259,8 +270,12 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
     return out[cols]
 
 
-def widen(results: pd.DataFrame, values: str | Sequence[str] = "passed") -> pd.DataFrame:
-    """Pivot a results frame to one row per input row (see :meth:`Run.wide`)."""
+def widen(
+    results: pd.DataFrame, values: str | Sequence[str] = "passed", index_names: Sequence[Any] | None = None
+) -> pd.DataFrame:
+    """Pivot a results frame to one row per input row (see :meth:`Run.wide`). Rows labelled
+    by tuples (a MultiIndex, flattened in ``row``) get a MultiIndex back, named
+    ``index_names`` when given."""
     names = [values] if isinstance(values, str) else list(values)
     unknown = [v for v in names if v not in results.columns or v in ("row", "task", "criterion")]
     if unknown:
@@ -282,8 +297,14 @@ def widen(results: pd.DataFrame, values: str | Sequence[str] = "passed") -> pd.D
                 .reindex(rows)
                 .astype(part[v].dtype)
             )
-    out = pd.DataFrame(columns, index=pd.Index(rows))
-    return out
+    labels = list(rows)
+    if labels and all(isinstance(r, tuple) for r in labels) and len({len(r) for r in labels}) == 1:
+        names = list(index_names) if index_names and len(index_names) == len(labels[0]) else None
+        index = pd.MultiIndex.from_tuples(labels, names=names)
+    else:
+        names = list(index_names or [None])
+        index = pd.Index(rows, name=names[0] if len(names) == 1 else None)
+    return pd.DataFrame({k: v.set_axis(index) for k, v in columns.items()}, index=index)
 
 
 def results_frame(blocks: list[CellColumns], index: pd.Index) -> pd.DataFrame:
