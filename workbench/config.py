@@ -150,9 +150,7 @@ class JudgeConfig(BaseModel):
     never shown."""
     max_field_chars: int | None = Field(8000, ge=1)
     """Longest a value substituted into a judge prompt may be before it is cut (with a marker)."""
-    transport: Literal["auto", "litellm"] = Field(
-        default_factory=lambda: os.environ.get(TRANSPORT_ENV) or "auto"
-    )
+    transport: Literal["auto", "litellm"] = Field(default_factory=lambda: _default_transport())
     """``auto``: calls to endpoints that speak OpenAI's chat-completions format (as litellm
     resolves the model) go over workbench's lean HTTP transport, everything else through
     litellm; ``litellm``: every call through ``litellm.acompletion``. The default is
@@ -286,6 +284,17 @@ class JudgeConfig(BaseModel):
         the connection is empty (it is never stored: pass ``api_base=`` again to call)."""
         fields = set(cls.model_fields) - {"connection"}
         return cls(**{k: v for k, v in params.items() if k in fields})
+
+
+def _default_transport() -> Literal["auto", "litellm"]:
+    value = os.environ.get(TRANSPORT_ENV) or "auto"
+    if value == "litellm":
+        return "litellm"
+    if value != "auto":
+        raise ConfigError(
+            f"{TRANSPORT_ENV}={value!r} is not a transport: set it to 'auto' or 'litellm', or unset it"
+        )
+    return "auto"
 
 
 def _unknown_message(unknown: list[str], what: str) -> str:

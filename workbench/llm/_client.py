@@ -226,9 +226,9 @@ class LLM:
         self.refresh = config.refresh
         self._secrets = known_secrets(self.connection)
         self._cache: DiskCache | None = None
-        if self.use_cache:
-            where = config.cache_dir
-            self._cache = DiskCache(default_cache_dir() if where is None or where is True else Path(where))
+        where = config.cache_dir
+        if self.use_cache and where is not False:
+            self._cache = DiskCache(default_cache_dir() if where is None else Path(where))
         self._limiter: _Limiter | None = None
         self._breaker = _Breaker(config.breaker_after)
         self._route: LeanRoute | None = None
