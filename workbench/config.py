@@ -103,6 +103,17 @@ _RESERVED = frozenset({"model", "messages", "response_format", "stream"})
 _DEFAULT_PARAMS: dict[str, Any] = {"temperature": 0}
 
 
+def _default_transport() -> Literal["auto", "litellm"]:
+    value = os.environ.get(TRANSPORT_ENV) or "auto"
+    if value == "litellm":
+        return "litellm"
+    if value != "auto":
+        raise ConfigError(
+            f"{TRANSPORT_ENV}={value!r} is not a transport: set it to 'auto' or 'litellm', or unset it"
+        )
+    return "auto"
+
+
 class JudgeConfig(BaseModel):
     """How one run's judge calls are made. Frozen; ``config.model_copy(update=...)`` makes a
     changed copy, :meth:`build` makes one from keywords as ``evaluate`` takes them.
@@ -150,7 +161,7 @@ class JudgeConfig(BaseModel):
     never shown."""
     max_field_chars: int | None = Field(8000, ge=1)
     """Longest a value substituted into a judge prompt may be before it is cut (with a marker)."""
-    transport: Literal["auto", "litellm"] = Field(default_factory=lambda: _default_transport())
+    transport: Literal["auto", "litellm"] = Field(default_factory=_default_transport)
     """``auto``: calls to endpoints that speak OpenAI's chat-completions format (as litellm
     resolves the model) go over workbench's lean HTTP transport, everything else through
     litellm; ``litellm``: every call through ``litellm.acompletion``. The default is
@@ -284,17 +295,6 @@ class JudgeConfig(BaseModel):
         the connection is empty (it is never stored: pass ``api_base=`` again to call)."""
         fields = set(cls.model_fields) - {"connection"}
         return cls(**{k: v for k, v in params.items() if k in fields})
-
-
-def _default_transport() -> Literal["auto", "litellm"]:
-    value = os.environ.get(TRANSPORT_ENV) or "auto"
-    if value == "litellm":
-        return "litellm"
-    if value != "auto":
-        raise ConfigError(
-            f"{TRANSPORT_ENV}={value!r} is not a transport: set it to 'auto' or 'litellm', or unset it"
-        )
-    return "auto"
 
 
 def _unknown_message(unknown: list[str], what: str) -> str:
