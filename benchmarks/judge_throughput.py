@@ -33,7 +33,9 @@ Parts (``--parts``, comma-separated):
   variant of ``SETTINGS`` interleaved over ``--reps`` rounds: litellm flags, a priced vs an
   unpriced model, litellm's other OpenAI-compatible routes, the OpenAI SDK alone and a bare
   aiohttp POST (the floor); CPU ms per call and the change against workbench on a priced model.
-  ``--sides`` picks the throughput part's sides: also ``lean`` (workbench's lean transport,
+  ``--sides`` picks the throughput part's sides: by default ``workbench`` (``transport="auto"``,
+  which takes the lean path for this OpenAI-compatible server), ``workbench_litellm``
+  (``transport="litellm"``), ``litellm``, ``openai_sdk`` and ``aiohttp``; also ``lean`` (workbench's lean transport,
   ``LeanClient``, driven as the engine drives it: semaphore, ``build_body``, ``chat``, verdict
   parsed), ``lean_priced`` (the same, each reply priced by ``litellm.cost_per_token``),
   ``openai_sdk`` and ``aiohttp`` (one bare POST per call: the floor).
@@ -310,7 +312,7 @@ def _cells_ok(run: Any) -> int:
     return int(run.results["score"].notna().sum())
 
 
-def child_workbench(a: argparse.Namespace) -> dict[str, Any]:
+def child_workbench(a: argparse.Namespace, transport: str = "auto") -> dict[str, Any]:
     t = time.perf_counter()
     import workbench as wb
 
@@ -320,7 +322,14 @@ def child_workbench(a: argparse.Namespace) -> dict[str, Any]:
     df = _frame(make_rows(a.n))
     suite = make_suite(a.criteria, a.mode)
     setup_s = time.perf_counter() - t
-    kw = {"model": a.model, "api_base": a.base_url, "api_key": API_KEY, "concurrency": a.c, "progress": False}
+    kw = {
+        "model": a.model,
+        "api_base": a.base_url,
+        "api_key": API_KEY,
+        "concurrency": a.c,
+        "progress": False,
+        "transport": transport,
+    }
     if a.cache_dir:
         kw.update(use_cache=True, cache_dir=a.cache_dir)
     else:
@@ -574,7 +583,8 @@ def child_lean(a: argparse.Namespace, priced: bool = False) -> dict[str, Any]:
 
 
 CHILDREN = {
-    "workbench": child_workbench,
+    "workbench": child_workbench,  # transport="auto": the lean path for this OpenAI-compatible server
+    "workbench_litellm": lambda a: child_workbench(a, transport="litellm"),
     "lean": child_lean,
     "lean_priced": lambda a: child_lean(a, priced=True),
     "litellm": child_litellm,
@@ -1092,9 +1102,10 @@ def main() -> None:
     p.add_argument("--settings-config", default="2000x64", help="NxC of the settings part")
     p.add_argument(
         "--sides",
-        default="workbench,litellm",
-        help="throughput part: which sides to run (also: lean, lean_priced = workbench's lean transport "
-        "driven directly; openai_sdk, aiohttp = reference floors)",
+        default="workbench,workbench_litellm,litellm,openai_sdk,aiohttp",
+        help="throughput part: which sides to run: workbench (transport auto: the lean path here), "
+        "workbench_litellm (transport='litellm'), litellm (raw acompletion + semaphore), openai_sdk and "
+        "aiohttp (reference floors); also lean, lean_priced (the lean transport driven directly)",
     )
     p.add_argument("--latency-ms", type=float, default=50.0)
     p.add_argument(
