@@ -35,10 +35,10 @@ Parts (``--parts``, comma-separated):
   aiohttp POST (the floor); CPU ms per call and the change against workbench on a priced model.
   ``--sides`` picks the throughput part's sides: by default ``workbench`` (``transport="auto"``,
   which takes the lean path for this OpenAI-compatible server), ``workbench_litellm``
-  (``transport="litellm"``), ``litellm``, ``openai_sdk`` and ``aiohttp``; also ``lean`` (workbench's lean transport,
-  ``LeanClient``, driven as the engine drives it: semaphore, ``build_body``, ``chat``, verdict
-  parsed), ``lean_priced`` (the same, each reply priced by ``litellm.cost_per_token``),
-  ``openai_sdk`` and ``aiohttp`` (one bare POST per call: the floor).
+  (``transport="litellm"``), ``litellm``, ``openai_sdk`` and ``aiohttp``; also ``lean``
+  (workbench's lean transport, ``LeanClient``, driven as the engine drives it: semaphore,
+  ``build_body``, ``chat``, verdict parsed) and ``lean_priced`` (the same, each reply priced
+  by ``litellm.cost_per_token``); ``aiohttp`` is one bare POST per call: the floor.
 
 Extra knobs for profiling: ``--profile DIR`` writes a cProfile of every timed section
 (``<side>.n<N>_c<C>.rep<R>.prof``); ``--tweaks a,b`` applies named litellm settings in
