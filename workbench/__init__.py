@@ -37,6 +37,7 @@ from .errors import (
 )
 from .frame import estimate, evaluate, evaluate_async
 from .io import load_dataset
+from .monitor import alerts as alerts  # wb.alerts.mean_below(...): a namespace, like wb.charts
 from .results import RESULT_COLUMNS
 from .run import Run
 from .specs import AssertionTask, Criterion, JudgeTask, Suite

@@ -1,0 +1,587 @@
+"""Alerts on monitored traffic: :class:`Alerts` watches the results of each committed batch,
+judges its rules over rolling windows, raises one alert per incident and reports its
+recovery once, and calls ``on_fail`` for every record whose cells failed.
+
+How an incident goes, by the records' own ``time`` (a replay raises the same alerts):
+
+* each record of a batch, in time order, is a point where every rule is judged over its
+  window ending there (a window too small to judge is skipped);
+* the first breach opens an incident: one ``firing`` alert, stored with the records that
+  raised it (those in the window below the bound, failed, errored, or the anomaly itself);
+* breaches while it is open raise nothing; once the rule has been clear for ``cooldown_s``
+  the incident closes with one ``resolved`` alert, so a value flapping around the bound
+  raises one alert, not one per crossing (``cooldown_s=0`` resolves at the first clear point);
+* a record older than the newest one a rule has judged (late, from another worker) joins
+  later windows but is not judged itself.
+
+State lives in the store's alert tables and every observation is one write transaction:
+several worker processes observing one store raise one alert per incident between them.
+Alerts go to their targets after the transaction commits: callables, ``"log"`` (logger
+``workbench.monitor``), webhook URLs (a JSON POST from a background sender).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ColumnsError, ConfigError, SpecError, cap_list, shorten
+from ..results import RESULT_COLUMNS
+from ..secrets import known_secrets, redact
+from ..store import AlertLog, AlertWriter, NewAlert, RuleState, Store
+from ._rules import ALL, RULE_TYPES, Rule, Tallies, Verdict, ZScore, suite_problems, tally
+from ._webhook import WebhookSender, check_url
+
+if TYPE_CHECKING:
+    from ..specs import Suite
+
+__all__ = ["Alert", "Alerts", "RecordFailure", "history", "records"]
+
+log = logging.getLogger("workbench.monitor")
+
+KEEP_SEEN = 10_000
+"""How many of the latest records are remembered to tell a record observed twice (a lease
+that expired while its results were being stored) from a new one."""
+
+_COLUMNS = (*RESULT_COLUMNS, "record", "time")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Alert:
+    """One alert: a rule's incident opening (``firing``) or closing (``resolved``).
+
+    Example:
+        >>> import pandas as pd
+        >>> a = Alert(id=1, incident=1, name="support", rule="mean_below(quality.accuracy, 3.5, window=50)",
+        ...           kind="mean_below", target="quality.accuracy", state="firing", value=2.9, bound=3.5,
+        ...           window="the last 50 records", time=pd.Timestamp("2026-01-05 12:00", tz="UTC"),
+        ...           records=("r7", "r9"), message="mean score ... is 2.9, below 3.5")
+        >>> a.to_json()["state"], a.to_json()["time"]
+        ('firing', '2026-01-05T12:00:00+00:00')
+    """
+
+    id: int
+    """The alert's id in the store (in memory: in this process)."""
+    incident: int
+    """The id of the ``firing`` alert that opened the incident (its own id when firing)."""
+    name: str
+    """The name of the :class:`Alerts` (the monitor) that raised it."""
+    rule: str
+    """The rule's id (see :attr:`~workbench.monitor.alerts.MeanBelow.rule_id`)."""
+    kind: str
+    """``mean_below``, ``pass_rate_below``, ``error_rate_above`` or ``zscore``."""
+    target: str
+    """What the rule watches: ``task``, ``task.criterion``, ``*`` or a metric such as ``latency_s``."""
+    state: Literal["firing", "resolved"]
+    value: float
+    """The window's mean, pass rate or error rate, or the record's z-score."""
+    bound: float
+    """The rule's bound (``k`` for a z-score)."""
+    window: str
+    """The window in words: ``the last 50 records``, ``the last 10min``."""
+    time: pd.Timestamp
+    """The time of the record at which the rule was judged (UTC)."""
+    records: tuple[str, ...]
+    """The records that raised it (for a resolution: the record at which it cleared)."""
+    message: str
+    """What happened, in one sentence, credentials redacted."""
+    raised_at: datetime | None = None
+    """When it was raised (UTC wall clock)."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The alert as JSON data (what a webhook receives; ``text`` repeats the message for
+        chat webhooks that show only that field)."""
+        value = None if math.isnan(self.value) or math.isinf(self.value) else self.value
+        return {
+            "source": "workbench",
+            "id": self.id,
+            "incident": self.incident,
+            "name": self.name,
+            "rule": self.rule,
+            "kind": self.kind,
+            "target": self.target,
+            "state": self.state,
+            "value": value
+            if value is not None
+            else (str(self.value) if not math.isnan(self.value) else None),
+            "bound": self.bound,
+            "window": self.window,
+            "time": self.time.isoformat(),
+            "raised_at": self.raised_at.isoformat() if self.raised_at else None,
+            "records": list(self.records),
+            "message": self.message,
+            "text": f"[{self.state}] {self.name}: {self.message}",
+        }
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class RecordFailure:
+    """A record some of whose cells failed or errored: what ``on_fail`` receives.
+
+    Example:
+        >>> import pandas as pd
+        >>> cells = pd.DataFrame({"task": ["is_json"], "criterion": [""], "status": ["failed"],
+        ...                       "reason": ["'x' is not valid JSON"], "error": [None]})
+        >>> f = RecordFailure(record="r2", time=pd.Timestamp("2026-01-05", tz="UTC"), cells=cells)
+        >>> f.failed, f.errored
+        (['is_json'], [])
+    """
+
+    record: str
+    time: pd.Timestamp
+    cells: pd.DataFrame = field(repr=False)
+    """The record's failed and errored cells: the columns of the results frame."""
+
+    @property
+    def failed(self) -> list[str]:
+        """The ``task`` or ``task.criterion`` of every failed cell."""
+        return self._where("failed")
+
+    @property
+    def errored(self) -> list[str]:
+        """The ``task`` or ``task.criterion`` of every errored cell."""
+        return self._where("error")
+
+    def _where(self, status: str) -> list[str]:
+        cells = self.cells[self.cells["status"].astype("string") == status]
+        return [f"{t}.{c}" if c else str(t) for t, c in zip(cells["task"], cells["criterion"].fillna(""))]
+
+    def __repr__(self) -> str:
+        return f"RecordFailure(record={self.record!r}, failed={self.failed}, errored={self.errored})"
+
+
+class Alerts:
+    """Rules over monitored results, their alerts and where the alerts go.
+
+    Args:
+        rules: what to watch: :func:`~workbench.monitor.alerts.mean_below`,
+            :func:`~workbench.monitor.alerts.pass_rate_below`,
+            :func:`~workbench.monitor.alerts.error_rate_above`,
+            :func:`~workbench.monitor.alerts.zscore`.
+        dispatch: where alerts go: a callable (called with the :class:`Alert`), ``"log"``
+            (logger ``workbench.monitor``: firing as a warning, resolved as info) or a
+            webhook URL (JSON POST, sent in the background, retried; never credentials).
+        on_fail: called with a :class:`RecordFailure` for each new record one of whose
+            cells failed or errored.
+        cooldown_s: how long (by the records' time) a rule must stay clear before its
+            incident resolves; breaches in that time belong to the same incident.
+        store_path: the store that keeps alerts, rule state and windows (a store folder or
+            ``.sqlite`` file), shared by every process observing it; ``None`` keeps them in
+            this process's memory.
+        name: the name the alerts are kept under (the monitor's name).
+        suite: when given, every rule's target is checked against it now.
+        secrets: values never to put in an alert, besides the credential-like environment
+            variables (e.g. the judge's ``api_key``).
+
+    Raises:
+        SpecError: a rule that is not a rule, two rules with one id, a target the suite lacks.
+        ConfigError: an unknown dispatch target, a negative cooldown, an empty name.
+
+    Example:
+        >>> import pandas as pd, workbench as wb
+        >>> suite = wb.Suite(name="s", tasks=[wb.AssertionTask(id="is_json", path="r", op="is_json")])
+        >>> df = pd.DataFrame({"r": ['{"a": 1}', "{}", "oops", "nope"]}, index=["a", "b", "c", "d"])
+        >>> results = wb.evaluate(df, suite, save=False).results
+        >>> times = pd.date_range("2026-01-05", periods=4, tz="UTC")
+        >>> results = results.assign(record=results["row"], time=times)
+        >>> raised = []
+        >>> alerts = wb.alerts.Alerts([wb.alerts.pass_rate_below("is_json", 0.75, window=4)],
+        ...                           dispatch=[raised.append], cooldown_s=0)
+        >>> [a.state for a in alerts.observe(results)], raised[0].records
+        (['firing'], ('c', 'd'))
+        >>> print(raised[0].message)
+        pass rate of is_json over the last 4 records (2 of 4 cells passed, 4 records) is 50.0%, below 75.0%
+        >>> alerts.close()
+    """
+
+    def __init__(
+        self,
+        rules: Sequence[Rule],
+        *,
+        dispatch: Sequence[str | Callable[[Alert], Any]] = (),
+        on_fail: Callable[[RecordFailure], Any] | None = None,
+        cooldown_s: float = 300.0,
+        store_path: str | Path | Store | None = None,
+        name: str = "default",
+        suite: Suite | None = None,
+        secrets: Iterable[str] = (),
+    ) -> None:
+        self.rules: tuple[Rule, ...] = _checked_rules(rules, suite)
+        if not isinstance(cooldown_s, int | float) or not cooldown_s >= 0 or math.isinf(cooldown_s):
+            raise ConfigError(f"cooldown_s={cooldown_s!r} must be a number of seconds, 0 or more")
+        if not isinstance(name, str) or not name:
+            raise ConfigError(f"name={name!r} must be a non-empty string: the alerts are kept under it")
+        if on_fail is not None and not callable(on_fail):
+            raise ConfigError(
+                f"on_fail must be a function of one RecordFailure, got {type(on_fail).__name__}"
+            )
+        self.name = name
+        self.cooldown_s = float(cooldown_s)
+        self._secrets = [s for s in secrets if isinstance(s, str) and s]
+        self._targets: list[Callable[[Alert], Any] | str] = []
+        self._senders: dict[str, WebhookSender] = {}
+        for target in [dispatch] if isinstance(dispatch, str) else dispatch:
+            self._targets.append(self._dispatch_target(target))
+        self._on_fail = on_fail
+        self._log = AlertLog(store_path)
+        self._lock = threading.Lock()
+        self._counts = {"records": 0, "alerts": 0, "callback_errors": 0}
+        self._closed = False
+
+    def _dispatch_target(self, target: object) -> Callable[[Alert], Any] | str:
+        if callable(target):
+            return target
+        if target == "log":
+            return "log"
+        if isinstance(target, str) and target.startswith(("http://", "https://")):
+            url = check_url(target)
+            self._senders.setdefault(url, WebhookSender(url, secrets=self._secrets))
+            return url
+        raise ConfigError(
+            f"dispatch target {target!r} is not one workbench knows: give a function of one Alert, "
+            "'log' (the logging module, logger 'workbench.monitor'), or a webhook URL starting with "
+            "http:// or https://"
+        )
+
+    def __repr__(self) -> str:
+        where = self._log.path or "memory"
+        return f"Alerts({self.name!r}, {len(self.rules)} rules, store={str(where)!r})"
+
+    def __enter__(self) -> Alerts:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- observing --------------------------------------------------------------------
+
+    def observe(self, results: pd.DataFrame) -> list[Alert]:
+        """Judge the rules at each new record of one committed batch; store and send the
+        alerts raised, call ``on_fail`` for the new records that failed. Returns the alerts
+        this call raised, in time order.
+
+        Args:
+            results: the long results frame of the batch: the columns of
+                ``wb.RESULT_COLUMNS`` plus ``record`` (the record id) and ``time`` (UTC; a
+                naive time is taken as UTC). Rows without a record id or time are left out
+                (logged); a record observed before is not judged again.
+
+        Raises:
+            ColumnsError: a column is missing.
+            StoreError: the store cannot be written (read-only, full, damaged); nothing was
+                stored or sent.
+        """
+        if self._closed:
+            raise ConfigError(f"{self!r} is closed; make a new Alerts to observe more results")
+        missing = [c for c in _COLUMNS if c not in results.columns]
+        if missing:
+            raise ColumnsError(
+                f"the results to observe lack the columns {cap_list(missing)}; they have "
+                f"{cap_list(list(map(str, results.columns)))}. Pass a batch's long results frame "
+                "(wb.RESULT_COLUMNS) with 'record' (the record id) and 'time' columns."
+            )
+        results = _usable(results)
+        if results.empty:
+            return []
+        record = results["record"].astype("string").to_numpy(dtype=object)
+        time = _micros(results["time"])
+        targets = [ALL, *(r.target_key for r in self.rules)]
+        tallies = tally(record, time, results, targets)
+        with self._lock:
+            with self._log.writing() as tx:
+                new, added = self._add(tx, tallies)
+                raised = [
+                    a
+                    for rule in self.rules
+                    for a in self._judge(tx, rule, added[rule.target_key], new, results)
+                ]
+                self._prune(tx)
+            self._counts["records"] += len(new)
+            self._counts["alerts"] += len(raised)
+        raised.sort(key=lambda a: (a.time, a.id))
+        for alert in raised:
+            self._send(alert)
+        if self._on_fail is not None and new:
+            self._record_failures(results, record, new)
+        return raised
+
+    def _add(
+        self, tx: AlertWriter, tallies: dict[str, list[tuple[Any, ...]]]
+    ) -> tuple[set[str], dict[str, list[tuple[Any, ...]]]]:
+        """Store the tallies of the records not seen before; returns those records and, per
+        target, their tallies."""
+        everything = tallies[ALL]
+        fresh = tx.add_tallies(self.name, ALL, everything)
+        new = {row[0] for row, is_new in zip(everything, fresh) if is_new}
+        added = {ALL: [row for row, is_new in zip(everything, fresh) if is_new]}
+        for target, rows in tallies.items():
+            if target != ALL:
+                added[target] = [r for r in rows if r[0] in new]
+                tx.add_tallies(self.name, target, added[target])
+        return new, added
+
+    def _judge(
+        self, tx: AlertWriter, rule: Rule, added: list[tuple[Any, ...]], new: set[str], results: pd.DataFrame
+    ) -> list[Alert]:
+        if not added:
+            return []
+        key = rule.target_key
+        state = tx.rule_state(self.name, rule.rule_id)
+        start = min((r[1], r[0]) for r in added)
+        count, span, valued = rule.context()
+        since = None if span is None else start[0] - span
+        before = tx.tallies_before(self.name, key, start, limit=max(count, 1), since=since, valued=valued)
+        after = tx.tallies_from(self.name, key, start)  # the batch, and other workers' records among it
+        t = Tallies.of_rows(before + after, [False] * len(before) + [r[0] in new for r in after])
+        judged_until = state.judged_until if state.judged_until is not None else -(2**62)
+        points = np.flatnonzero(t.new & (t.time >= judged_until))
+        raised: list[Alert] = []
+        for v in rule.judge(t, points):
+            state, alert = self._step(tx, rule, state, t, v, results)
+            if alert is not None:
+                raised.append(alert)
+        if len(points):
+            newest = max(judged_until, int(t.time[points].max()))
+            state = RuleState(incident=state.incident, clear_since=state.clear_since, judged_until=newest)
+        tx.set_rule_state(self.name, rule.rule_id, state)
+        return raised
+
+    def _step(
+        self, tx: AlertWriter, rule: Rule, state: RuleState, t: Tallies, v: Verdict, results: pd.DataFrame
+    ) -> tuple[RuleState, Alert | None]:
+        at = int(t.time[v.position])
+        if v.breached:
+            if state.incident is not None:
+                return RuleState(incident=state.incident, judged_until=state.judged_until), None
+            alert = self._raise(tx, rule, t, v, "firing", None, results)
+            return RuleState(incident=alert.id, judged_until=state.judged_until), alert
+        if state.incident is None:
+            return state, None
+        since = state.clear_since if state.clear_since is not None else at
+        if at - since < self.cooldown_s * 1e6:
+            return RuleState(
+                incident=state.incident, clear_since=since, judged_until=state.judged_until
+            ), None
+        alert = self._raise(tx, rule, t, v, "resolved", state.incident, results)
+        return RuleState(judged_until=state.judged_until), alert
+
+    def _raise(
+        self,
+        tx: AlertWriter,
+        rule: Rule,
+        t: Tallies,
+        v: Verdict,
+        state: Literal["firing", "resolved"],
+        incident: int | None,
+        results: pd.DataFrame,
+    ) -> Alert:
+        firing = state == "firing"
+        records = tuple(rule.offenders(t, v)) if firing else (str(t.record[v.position]),)
+        message = rule.message(t, v, firing)
+        if firing and rule.kind == "error_rate_above":
+            message += _latest_error(results, records)
+        message = redact(message, known_secrets(None) + self._secrets)
+        bound = rule.k if isinstance(rule, ZScore) else rule.bound
+        time = pd.Timestamp(int(t.time[v.position]), unit="us", tz="UTC")
+        new = NewAlert(
+            name=self.name,
+            rule=rule.rule_id,
+            kind=rule.kind,
+            target=rule.target_key,
+            state=state,
+            value=v.value,
+            bound=float(bound),
+            window=rule.window_text(),
+            time=time.to_pydatetime(),
+            message=message,
+            records=records,
+            incident=incident,
+        )
+        alert_id, opened, raised_at = tx.add_alert(new)
+        return Alert(
+            id=alert_id,
+            incident=opened,
+            name=self.name,
+            rule=rule.rule_id,
+            kind=rule.kind,
+            target=rule.target_key,
+            state=state,
+            value=v.value,
+            bound=float(bound),
+            window=rule.window_text(),
+            time=time,
+            records=records,
+            message=message,
+            raised_at=raised_at,
+        )
+
+    def _prune(self, tx: AlertWriter) -> None:
+        keep: dict[str, tuple[int, int | None]] = {ALL: (KEEP_SEEN, None)}
+        for rule in self.rules:
+            count, span, _ = rule.context()
+            old_count, old_span = keep.get(rule.target_key, (0, None))
+            spans = [s for s in (old_span, span) if s is not None]
+            keep[rule.target_key] = (max(old_count, 2 * count + 100), max(spans) * 2 if spans else None)
+        for target, (count, span) in keep.items():
+            tx.prune(self.name, target, keep=count, span=span)
+
+    # --- sending ----------------------------------------------------------------------
+
+    def _send(self, alert: Alert) -> None:
+        for target in self._targets:
+            if isinstance(target, str) and target == "log":
+                level = logging.WARNING if alert.state == "firing" else logging.INFO
+                log.log(level, "alert %s (%s): %s [%s]", alert.state, alert.name, alert.message, alert.rule)
+            elif isinstance(target, str):
+                self._senders[target].send(alert.to_json())
+            else:
+                self._call(target, alert, "a dispatch callback")
+
+    def _call(self, fn: Callable[[Any], Any], arg: object, what: str) -> None:
+        try:
+            fn(arg)
+        except Exception:  # one bad callback never stops the monitor
+            self._counts["callback_errors"] += 1
+            log.exception("%s of %r raised on %r", what, self, arg)
+
+    def _record_failures(self, results: pd.DataFrame, record: np.ndarray, new: set[str]) -> None:
+        status = results["status"].astype("string").to_numpy(dtype=object, na_value="")
+        bad = np.isin(status, ["failed", "error"]) & np.isin(record, list(new))
+        if not bad.any():
+            return
+        cells = results[bad]
+        order = np.argsort(_micros(cells["time"]), kind="stable")
+        cells = cells.iloc[order]
+        assert self._on_fail is not None
+        for rec, group in cells.groupby(cells["record"].astype("string"), sort=False):
+            time = pd.Timestamp(group["time"].iloc[0])
+            time = time.tz_convert("UTC") if time.tzinfo else time.tz_localize("UTC")
+            failure = RecordFailure(record=str(rec), time=time, cells=group.reset_index(drop=True))
+            self._call(self._on_fail, failure, "on_fail")
+
+    # --- reading, closing -------------------------------------------------------------
+
+    def history(self) -> pd.DataFrame:
+        """The alerts kept under this name, oldest first (see :func:`history`)."""
+        return self._log.alerts(self.name)
+
+    def stats(self) -> dict[str, int]:
+        """Counts: records observed (new ones), alerts raised here, callback errors, and the
+        webhooks' sent, failed, retried, dropped and queued alerts."""
+        out = dict(self._counts)
+        for key in ("sent", "failed", "retried", "dropped", "queued"):
+            out[f"webhook_{key}"] = sum(s.stats()[key] for s in self._senders.values())
+        return out
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until every alert queued for a webhook was sent or given up."""
+        return all(s.flush(timeout) for s in self._senders.values())
+
+    def close(self, timeout: float | None = 10.0) -> None:
+        """Send what the webhooks still hold (waiting up to ``timeout`` seconds), then stop."""
+        if self._closed:
+            return
+        self._closed = True
+        for sender in self._senders.values():
+            sender.close(timeout)
+        self._log.close()
+
+
+def _checked_rules(rules: Sequence[Rule], suite: Suite | None) -> tuple[Rule, ...]:
+    if isinstance(rules, RULE_TYPES):
+        rules = [rules]
+    rules = list(rules)
+    problems = [
+        f"rule {i}: {r!r} is not an alert rule; build one with wb.alerts.mean_below, pass_rate_below, "
+        "error_rate_above or zscore"
+        for i, r in enumerate(rules)
+        if not isinstance(r, RULE_TYPES)
+    ]
+    ids = [r.rule_id for r in rules if isinstance(r, RULE_TYPES)]
+    problems += [
+        f"two rules are named {i!r}: give one another id=..." for i in dict.fromkeys(ids) if ids.count(i) > 1
+    ]
+    if suite is not None and not problems:
+        problems += suite_problems(rules, suite)
+    if problems:
+        head = "1 problem" if len(problems) == 1 else f"{len(problems)} problems"
+        raise SpecError(f"{head} in the alert rules:\n" + "\n".join(f"  - {p}" for p in problems), problems)
+    return tuple(rules)
+
+
+def _usable(results: pd.DataFrame) -> pd.DataFrame:
+    """The rows with a record id and a time; the others are logged and left out."""
+    bad = results["record"].isna() | (results["record"].astype("string") == "") | results["time"].isna()
+    if bad.any():
+        log.warning("%d result rows have no record id or no time and were not observed", int(bad.sum()))
+        results = results[~bad]
+    return results
+
+
+def _micros(times: pd.Series) -> np.ndarray:
+    """Times as int64 microseconds since the epoch (UTC; a naive time is taken as UTC)."""
+    t = pd.to_datetime(times, utc=True)
+    return t.dt.tz_localize(None).to_numpy(dtype="datetime64[us]").astype(np.int64)
+
+
+def _latest_error(results: pd.DataFrame, records: Sequence[str]) -> str:
+    errors = results[(results["status"].astype("string") == "error") & results["record"].isin(records)]
+    if errors.empty:
+        return ""
+    text = errors["error"].dropna()
+    return f"; latest error: {shorten(str(text.iloc[-1]), 200)}" if len(text) else ""
+
+
+def history(
+    store: Store | str | os.PathLike[str] | None = None,
+    name: str | None = None,
+    since: datetime | str | None = None,
+    until: datetime | str | None = None,
+) -> pd.DataFrame:
+    """The alerts kept in a store, oldest first: one row per alert (id, incident, name, rule,
+    kind, target, state, value, bound, window, time, raised_at, message, records: how many
+    records raised it). ``since``/``until`` filter by the time of the record that raised it.
+
+    Example:
+        >>> import tempfile, workbench as wb
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     print(list(wb.alerts.history(store=tmp).columns[:7]))
+        ['id', 'incident', 'name', 'rule', 'kind', 'target', 'state']
+    """
+    return AlertLog(Store(store)).alerts(name, _time(since), _time(until))
+
+
+def records(
+    store: Store | str | os.PathLike[str] | None = None,
+    name: str | None = None,
+    since: datetime | str | None = None,
+    until: datetime | str | None = None,
+) -> pd.DataFrame:
+    """The records that raised each alert in a store: one row per (alert, record), with the
+    alert's id, rule and state; join it to :func:`history` on ``alert`` = ``id``.
+
+    Example:
+        >>> import tempfile, workbench as wb
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     print(list(wb.alerts.records(store=tmp).columns))
+        ['alert', 'rule', 'state', 'record']
+    """
+    return AlertLog(Store(store)).alert_records(name, _time(since), _time(until))
+
+
+def _time(value: datetime | str | None) -> datetime | None:
+    if value is None:
+        return None
+    t = pd.Timestamp(value)
+    utc: datetime = (t.tz_convert("UTC") if t.tzinfo else t.tz_localize("UTC")).to_pydatetime()
+    return utc

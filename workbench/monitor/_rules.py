@@ -1,0 +1,783 @@
+"""Alert rules: what a user writes (``wb.alerts.mean_below("quality.accuracy", 3.5)``), checked
+when it is built, and how each rule judges a rolling window of per-record tallies.
+
+A rule looks at one **target**: ``"task"`` (every criterion of a task), ``"task.criterion"``
+(a trailing ``.score`` is accepted, as paths write it), ``"*"`` (every cell: only for the error
+rate) or a **metric** of the record: ``latency_s`` (its slowest cell), ``cost_usd`` and
+``tokens`` (summed over its cells). Each record is reduced to one tally per target (cells,
+errors, passed, decided, scores and one value); windows are pooled over the tallies of the
+last ``n`` records that have the target, or of those within a time span of the newest one.
+
+Pure: no I/O, no store; :mod:`workbench.monitor._alerts` keeps the state.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, ValidationError, field_validator
+
+from ..errors import SpecError, cap_list, did_you_mean
+
+if TYPE_CHECKING:
+    from ..specs import Suite
+
+__all__ = [
+    "ALL",
+    "METRICS",
+    "TIME_WINDOW_MIN_RECORDS",
+    "ErrorRateAbove",
+    "MeanBelow",
+    "PassRateBelow",
+    "Rule",
+    "Tallies",
+    "Verdict",
+    "ZScore",
+    "error_rate_above",
+    "mean_below",
+    "pass_rate_below",
+    "span_text",
+    "suite_problems",
+    "tally",
+    "zscore",
+]
+
+ALL = "*"
+"""The target of every cell of a record (the error rate of everything)."""
+
+METRICS: dict[str, Literal["max", "sum"]] = {"latency_s": "max", "cost_usd": "sum", "tokens": "sum"}
+"""Per-record metrics a rule can watch, and how a record's cells make its one value: its
+slowest cell for latency (a record's judge calls run concurrently), the sum for cost and tokens."""
+
+TIME_WINDOW_MIN_RECORDS = 10
+"""The fewest records a time window must hold before its rule is judged, unless ``min_records``
+says otherwise: at night two records in ten minutes, one failing, are no 50% pass rate."""
+
+_NAME = r"[A-Za-z_][A-Za-z0-9_\-]*"
+_TARGET = re.compile(rf"^({_NAME})(?:\.({_NAME}))?$")
+
+# --- per-record tallies -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Tallies:
+    """The tallies of one target, one entry per record, sorted by (time, record).
+
+    ``new`` marks the records of the batch being observed: the points a rule judges.
+    """
+
+    record: np.ndarray
+    """object array of record ids."""
+    time: np.ndarray
+    """int64 microseconds since the epoch, UTC."""
+    cells: np.ndarray
+    """Cells that were evaluated (not skipped)."""
+    errors: np.ndarray
+    passed: np.ndarray
+    decided: np.ndarray
+    """Cells that passed or failed (errors, skips and threshold-less scores decide nothing)."""
+    scored: np.ndarray
+    score_sum: np.ndarray
+    value: np.ndarray
+    """The record's one number: its mean score for a task target, its metric for a metric; NaN if none."""
+    new: np.ndarray
+
+    ROW = ("record", "time", "cells", "errors", "passed", "decided", "scored", "score_sum", "value")
+    """The fields of one stored tally, in the store's column order."""
+
+    @classmethod
+    def of_rows(cls, rows: Sequence[Sequence[Any]], new: Sequence[bool]) -> Tallies:
+        """From stored rows (in :attr:`ROW` order), sorted by (time, record)."""
+        order = sorted(range(len(rows)), key=lambda i: (rows[i][1], rows[i][0]))
+        cols = list(zip(*(rows[i] for i in order))) if rows else [()] * len(cls.ROW)
+        ints = [np.asarray(c, dtype=np.int64) for c in cols[1:7]]
+        return cls(
+            record=np.asarray(cols[0], dtype=object),
+            time=ints[0],
+            cells=ints[1],
+            errors=ints[2],
+            passed=ints[3],
+            decided=ints[4],
+            scored=ints[5],
+            score_sum=np.asarray(cols[7], dtype=np.float64),
+            value=np.asarray([np.nan if v is None else v for v in cols[8]], dtype=np.float64),
+            new=np.asarray([new[i] for i in order], dtype=bool),
+        )
+
+
+def tally(
+    record: np.ndarray, time: np.ndarray, results: pd.DataFrame, targets: Sequence[str]
+) -> dict[str, list[tuple[Any, ...]]]:
+    """Each target's per-record tallies (rows in :attr:`Tallies.ROW` order) for a results frame
+    whose ``record`` and ``time`` (int64 µs) are given as arrays, one per cell.
+
+    ``"*"`` gets a row for every record (it also tells which records are new); a task target
+    only for records with an evaluated cell of it (a record the judge did not sample is not in
+    its window); a metric only for records with a value.
+    """
+    codes, uniques = pd.factorize(record)
+    first = np.full(len(uniques), len(codes), dtype=np.int64)
+    np.minimum.at(first, codes, np.arange(len(codes)))
+    times = time[first]
+    status = results["status"].astype("string").to_numpy(dtype=object, na_value="")
+    evaluated = status != "skipped"
+    task = results["task"].astype("string").to_numpy(dtype=object, na_value="")
+    criterion = results["criterion"].astype("string").to_numpy(dtype=object, na_value="")
+    score = results["score"].to_numpy(dtype=np.float64, na_value=np.nan)
+    out: dict[str, list[tuple[Any, ...]]] = {}
+    for target in dict.fromkeys(targets):
+        if target in METRICS:
+            column = pd.Series(results[target].to_numpy(dtype=np.float64, na_value=np.nan))
+            grouped = column.groupby(codes)
+            values = (grouped.max() if METRICS[target] == "max" else grouped.sum(min_count=1)).reindex(
+                range(len(uniques))
+            )
+            out[target] = [
+                (uniques[i], int(times[i]), 0, 0, 0, 0, 0, 0.0, float(v))
+                for i, v in enumerate(values.to_numpy())
+                if not math.isnan(v)
+            ]
+            continue
+        mask = evaluated.copy()
+        if target != ALL:
+            t, c = split_target(target)
+            mask &= task == t
+            if c is not None:
+                mask &= criterion == c
+        n = len(uniques)
+
+        def count(m: np.ndarray, weights: np.ndarray | None = None, n: int = n) -> np.ndarray:
+            return np.bincount(codes[m], weights=None if weights is None else weights[m], minlength=n)
+
+        cells = count(mask)
+        errors = count(mask & (status == "error"))
+        passed = count(mask & (status == "passed"))
+        decided = count(mask & ((status == "passed") | (status == "failed")))
+        has_score = mask & ~np.isnan(score)
+        scored = count(has_score)
+        score_sum = count(has_score, np.nan_to_num(score))
+        out[target] = [
+            (
+                uniques[i],
+                int(times[i]),
+                int(cells[i]),
+                int(errors[i]),
+                int(passed[i]),
+                int(decided[i]),
+                int(scored[i]),
+                float(score_sum[i]),
+                float(score_sum[i] / scored[i]) if scored[i] else None,
+            )
+            for i in range(n)
+            if cells[i] or target == ALL
+        ]
+    return out
+
+
+def split_target(target: str) -> tuple[str, str | None]:
+    """``"quality.accuracy"`` -> ``("quality", "accuracy")``; ``"is_json"`` -> ``("is_json", None)``."""
+    task, _, criterion = target.partition(".")
+    return task, criterion or None
+
+
+# --- verdicts ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class Verdict:
+    """A rule judged at one record: whether it is breached, its value and what made it."""
+
+    position: int
+    """The record's position in the :class:`Tallies`."""
+    breached: bool
+    value: float
+    """The window's mean, pass rate or error rate; the record's z-score."""
+    first: int
+    """Position of the window's first record (the baseline's for a z-score)."""
+    count: int
+    """Records in the window (in the baseline for a z-score)."""
+    num: float = math.nan
+    """Scores summed, cells passed or errored (for the message)."""
+    den: float = math.nan
+    """Scores, cells decided or evaluated (for the message)."""
+    raw: float = math.nan
+    """The record's own value (z-score)."""
+    mean: float = math.nan
+    std: float = math.nan
+
+
+def span_text(span: timedelta) -> str:
+    """A time span as a user writes it: ``10min``, ``90s``, ``2h``, ``1d``, ``1.5s``.
+
+    Example:
+        >>> from datetime import timedelta
+        >>> [span_text(timedelta(minutes=m)) for m in (10, 90, 120, 1440)]
+        ['10min', '90min', '2h', '1d']
+    """
+    seconds = span.total_seconds()
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds / size:g}{unit}"
+    return f"{seconds:g}s"
+
+
+def _micros(span: timedelta) -> int:
+    return (span.days * 86_400 + span.seconds) * 1_000_000 + span.microseconds
+
+
+def _window(value: Any) -> Any:
+    """A window from what a user writes: an int (records), a ``timedelta``, or a pandas
+    offset string (``"10min"``, ``"2h"``)."""
+    if isinstance(value, str):
+        try:
+            return pd.Timedelta(value).to_pytimedelta()
+        except ValueError:
+            raise ValueError(
+                f"window={value!r} is neither a number of records nor a time span; write e.g. "
+                "window=50 (the last 50 records) or window='10min' (the last 10 minutes)"
+            ) from None
+    if isinstance(value, pd.Timedelta):
+        return value.to_pytimedelta()
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _target(value: Any, *, metrics: bool, everything: bool = False) -> Any:
+    if not isinstance(value, str):
+        return value
+    if value.endswith(".score") and value.count(".") == 2:
+        value = value[: -len(".score")]
+    if value == ALL and everything:
+        return value
+    if value in METRICS:
+        if not metrics:
+            raise ValueError(
+                f"target {value!r} is a per-record metric; watch it with "
+                f"wb.alerts.zscore({value!r}, k=2, n=100)"
+            )
+        return value
+    if not _TARGET.match(value):
+        kinds = "'task', 'task.criterion'" + (f" or a metric {sorted(METRICS)}" if metrics else "")
+        raise ValueError(f"target {value!r} is not a task target: write {kinds}, e.g. 'quality.accuracy'")
+    return value
+
+
+# --- the rules --------------------------------------------------------------------------
+
+
+class _RuleBase(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+    id: str | None = None
+    """A name for the rule in alerts and in the store (default: its description, e.g.
+    ``mean_below(quality.accuracy, 3.5, window=50)``). Its state is kept under this name, so
+    two processes with the same rule share one incident."""
+    min_records: int | None = Field(default=None, ge=1)
+    """The fewest records a window must hold before the rule is judged (default: the whole
+    window for a count, :data:`TIME_WINDOW_MIN_RECORDS` for a time span)."""
+
+    @property
+    def rule_id(self) -> str:
+        """The rule's name in alerts and in the store."""
+        return self.id or self.describe()
+
+    @property
+    def target_key(self) -> str:
+        """What the rule's tallies are kept under."""
+        target = getattr(self, "target", None)
+        return target if isinstance(target, str) else ALL
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def window_text(self) -> str:
+        raise NotImplementedError
+
+    def context(self) -> tuple[int, int | None, bool]:
+        """What must be read before the first new record: ``(records, span in µs or None,
+        only records with a value)``."""
+        raise NotImplementedError
+
+    def judge(self, t: Tallies, points: np.ndarray) -> list[Verdict]:
+        raise NotImplementedError
+
+    def offenders(self, t: Tallies, v: Verdict) -> list[str]:
+        raise NotImplementedError
+
+    def message(self, t: Tallies, v: Verdict, firing: bool) -> str:
+        raise NotImplementedError
+
+
+class _Windowed(_RuleBase):
+    bound: float
+    """The bound the window's value is compared with."""
+    window: int | timedelta = 50
+    """The last ``n`` records (an int) or the records within a time span of the newest one
+    (a ``timedelta`` or a string such as ``"10min"``), by the records' own ``time``."""
+
+    _check_window = field_validator("window", mode="before")(_window)
+
+    @field_validator("window")
+    @classmethod
+    def _positive(cls, value: int | timedelta) -> int | timedelta:
+        if isinstance(value, int) and value < 1:
+            raise ValueError(f"window={value} must hold at least 1 record")
+        if isinstance(value, timedelta) and value <= timedelta(0):
+            raise ValueError(f"window={span_text(value)} must be a positive time span")
+        return value
+
+    def _min(self) -> int:
+        if self.min_records is not None:
+            return (
+                self.min_records if isinstance(self.window, timedelta) else min(self.min_records, self.window)
+            )
+        return self.window if isinstance(self.window, int) else TIME_WINDOW_MIN_RECORDS
+
+    def window_text(self) -> str:
+        if isinstance(self.window, int):
+            return "the last record" if self.window == 1 else f"the last {self.window} records"
+        return f"the last {span_text(self.window)}"
+
+    def _args(self) -> str:
+        w = self.window if isinstance(self.window, int) else span_text(self.window)
+        return f"{self.bound:g}, window={w}"
+
+    def context(self) -> tuple[int, int | None, bool]:
+        if isinstance(self.window, int):
+            return self.window, None, False
+        return 0, _micros(self.window), False
+
+    def _spans(self, t: Tallies, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if isinstance(self.window, int):
+            first = np.maximum(points - self.window + 1, 0)
+        else:
+            first = np.searchsorted(t.time, t.time[points] - _micros(self.window), side="right")
+        return first, points - first + 1
+
+    def _pooled(self, t: Tallies, points: np.ndarray, num: np.ndarray, den: np.ndarray) -> list[Verdict]:
+        first, count = self._spans(t, points)
+        sums = [np.concatenate([[0.0], np.cumsum(a, dtype=np.float64)]) for a in (num, den)]
+        n = sums[0][points + 1] - sums[0][first]
+        d = sums[1][points + 1] - sums[1][first]
+        out = []
+        for i, p in enumerate(points):
+            if count[i] < self._min() or d[i] <= 0:
+                continue
+            value = float(n[i] / d[i])
+            out.append(
+                Verdict(
+                    position=int(p),
+                    breached=self._breached(value),
+                    value=value,
+                    first=int(first[i]),
+                    count=int(count[i]),
+                    num=float(n[i]),
+                    den=float(d[i]),
+                )
+            )
+        return out
+
+    def _breached(self, value: float) -> bool:
+        raise NotImplementedError
+
+    def _window_records(self, t: Tallies, v: Verdict, mask: np.ndarray) -> list[str]:
+        span = slice(v.first, v.position + 1)
+        return [str(r) for r in t.record[span][mask[span]]]
+
+
+class MeanBelow(_Windowed):
+    """The mean score of a judge task (or of one criterion) over a window falls below a bound.
+
+    Build it with :func:`mean_below`.
+    """
+
+    kind: Literal["mean_below"] = "mean_below"
+    target: str
+    """``"task.criterion"``, or ``"task"`` for the scores of all its criteria pooled."""
+
+    _check_target = field_validator("target", mode="before")(lambda v: _target(v, metrics=False))
+
+    def describe(self) -> str:
+        return f"mean_below({self.target}, {self._args()})"
+
+    def _breached(self, value: float) -> bool:
+        return value < self.bound
+
+    def judge(self, t: Tallies, points: np.ndarray) -> list[Verdict]:
+        return self._pooled(t, points, t.score_sum, t.scored)
+
+    def offenders(self, t: Tallies, v: Verdict) -> list[str]:
+        return self._window_records(t, v, t.value < self.bound)  # NaN (no score) is no offender
+
+    def message(self, t: Tallies, v: Verdict, firing: bool) -> str:
+        what = (
+            f"mean score of {self.target} over {self.window_text()} ({v.count} records, {v.den:.0f} scores)"
+        )
+        if firing:
+            return f"{what} is {v.value:.3g}, below {self.bound:g}"
+        return f"{what} is back to {v.value:.3g}, not below {self.bound:g}"
+
+
+class PassRateBelow(_Windowed):
+    """The share of a task's decided cells that passed, over a window, falls below a bound.
+
+    Errors, skips and scores without a threshold decide nothing (an unreachable judge is an
+    error rate, never a pass rate of 0). Build it with :func:`pass_rate_below`.
+    """
+
+    kind: Literal["pass_rate_below"] = "pass_rate_below"
+    target: str
+    """``"task"`` or ``"task.criterion"``."""
+    bound: float = Field(ge=0, le=1)
+    """The pass rate (0 to 1) below which the rule fires."""
+
+    _check_target = field_validator("target", mode="before")(lambda v: _target(v, metrics=False))
+
+    def describe(self) -> str:
+        return f"pass_rate_below({self.target}, {self._args()})"
+
+    def _breached(self, value: float) -> bool:
+        return value < self.bound
+
+    def judge(self, t: Tallies, points: np.ndarray) -> list[Verdict]:
+        return self._pooled(t, points, t.passed, t.decided)
+
+    def offenders(self, t: Tallies, v: Verdict) -> list[str]:
+        return self._window_records(t, v, t.decided > t.passed)
+
+    def message(self, t: Tallies, v: Verdict, firing: bool) -> str:
+        what = (
+            f"pass rate of {self.target} over {self.window_text()} ({v.num:.0f} of {v.den:.0f} cells "
+            f"passed, {v.count} records)"
+        )
+        if firing:
+            return f"{what} is {v.value:.1%}, below {self.bound:.1%}"
+        return f"{what} is back to {v.value:.1%}, not below {self.bound:.1%}"
+
+
+class ErrorRateAbove(_Windowed):
+    """The share of evaluated cells that errored (a failed judge call, a missing path), over a
+    window, rises above a bound. Build it with :func:`error_rate_above`."""
+
+    kind: Literal["error_rate_above"] = "error_rate_above"
+    target: str = ALL
+    """``"*"`` (every cell), ``"task"`` or ``"task.criterion"``."""
+    bound: float = Field(ge=0, le=1)
+    """The error rate (0 to 1) above which the rule fires."""
+    window: int | timedelta = 100
+
+    _check_target = field_validator("target", mode="before")(
+        lambda v: _target(v, metrics=False, everything=True)
+    )
+
+    def describe(self) -> str:
+        return (
+            f"error_rate_above({self._args()}"
+            + ("" if self.target == ALL else f", target={self.target}")
+            + ")"
+        )
+
+    def _breached(self, value: float) -> bool:
+        return value > self.bound
+
+    def judge(self, t: Tallies, points: np.ndarray) -> list[Verdict]:
+        return self._pooled(t, points, t.errors, t.cells)
+
+    def offenders(self, t: Tallies, v: Verdict) -> list[str]:
+        return self._window_records(t, v, t.errors > 0)
+
+    def message(self, t: Tallies, v: Verdict, firing: bool) -> str:
+        of = "all tasks" if self.target == ALL else self.target
+        what = (
+            f"error rate of {of} over {self.window_text()} ({v.num:.0f} of {v.den:.0f} cells errored, "
+            f"{v.count} records)"
+        )
+        if firing:
+            return f"{what} is {v.value:.1%}, above {self.bound:.1%}"
+        return f"{what} is back to {v.value:.1%}, not above {self.bound:.1%}"
+
+
+class ZScore(_RuleBase):
+    """A record's value is more than ``k`` standard deviations from the mean of the ``n``
+    records before it (the 2-sigma rule). Build it with :func:`zscore`.
+
+    The baseline leaves the record itself out, so one spike cannot hide in its own spread. A
+    baseline with no spread (every value equal) makes any other value infinitely far.
+    """
+
+    kind: Literal["zscore"] = "zscore"
+    target: str
+    """``"task.criterion"`` or ``"task"`` (the record's mean score), or a metric:
+    ``latency_s`` (the record's slowest cell), ``cost_usd`` or ``tokens`` (summed)."""
+    k: float = Field(default=2.0, gt=0)
+    """How many standard deviations away a record must be: ``|z| > k``."""
+    n: int = Field(default=100, ge=2)
+    """The baseline: the last ``n`` records with a value before the judged one."""
+    side: Literal["both", "high", "low"] = "both"
+    """``both`` (``|z| > k``), ``high`` (``z > k``: slow, expensive) or ``low`` (``z < -k``: a score drop)."""
+    min_records: int | None = Field(default=None, ge=2)
+    """The fewest baseline records before the rule is judged (default: ``n``)."""
+
+    _check_target = field_validator("target", mode="before")(lambda v: _target(v, metrics=True))
+
+    def describe(self) -> str:
+        side = "" if self.side == "both" else f", side={self.side}"
+        return f"zscore({self.target}, k={self.k:g}, n={self.n}{side})"
+
+    def window_text(self) -> str:
+        return f"the previous {self.n} records"
+
+    def context(self) -> tuple[int, int | None, bool]:
+        return self.n, None, True
+
+    def judge(self, t: Tallies, points: np.ndarray) -> list[Verdict]:
+        valued = np.flatnonzero(~np.isnan(t.value))
+        values = t.value[valued]
+        least = min(self.min_records or self.n, self.n)
+        out = []
+        for p in points:
+            j = int(np.searchsorted(valued, p))
+            if j >= len(valued) or valued[j] != p:
+                continue  # no value at this record (an errored judge): nothing to judge
+            base = values[max(0, j - self.n) : j]
+            if len(base) < least:
+                continue
+            mean, std = float(base.mean()), float(base.std(ddof=1))
+            raw = float(values[j])
+            z = (raw - mean) / std if std > 0 else _flat(raw, mean)
+            breached = {"both": abs(z) > self.k, "high": z > self.k, "low": z < -self.k}[self.side]
+            first = int(valued[max(0, j - self.n)])
+            out.append(
+                Verdict(
+                    position=int(p),
+                    breached=bool(breached),
+                    value=z,
+                    first=first,
+                    count=len(base),
+                    raw=raw,
+                    mean=mean,
+                    std=std,
+                )
+            )
+        return out
+
+    def offenders(self, t: Tallies, v: Verdict) -> list[str]:
+        return [str(t.record[v.position])]
+
+    def message(self, t: Tallies, v: Verdict, firing: bool) -> str:
+        what = self.target if self.target in METRICS else f"score of {self.target}"
+        record = t.record[v.position]
+        z = "inf" if math.isinf(v.value) else f"{v.value:+.2f}"
+        base = f"the mean {v.mean:.4g} ± {v.std:.3g} of the previous {v.count} records"
+        if firing:
+            return f"{what} of record {record!r} is {v.raw:.4g}, z = {z} from {base} (|z| > {self.k:g})"
+        within = f"back within {self.k:g} standard deviations"
+        return f"{what} is {within}: record {record!r} has {v.raw:.4g}, z = {z}"
+
+
+def _flat(raw: float, mean: float) -> float:
+    """The z-score against a baseline with no spread: 0 at its value, infinitely far elsewhere."""
+    return 0.0 if raw == mean else math.copysign(math.inf, raw - mean)
+
+
+Rule = Annotated[MeanBelow | PassRateBelow | ErrorRateAbove | ZScore, Discriminator("kind")]
+"""An alert rule: :class:`MeanBelow`, :class:`PassRateBelow`, :class:`ErrorRateAbove` or :class:`ZScore`."""
+
+RULE_TYPES = (MeanBelow, PassRateBelow, ErrorRateAbove, ZScore)
+
+
+R = TypeVar("R", bound=BaseModel)
+
+
+def _build(cls: type[R], call: str, **fields: Any) -> R:
+    try:
+        return cls(**fields)
+    except ValidationError as e:
+        problems = [_problem(err) for err in e.errors()]
+        raise SpecError(f"{call}: " + "; ".join(problems), problems) from None
+
+
+def _problem(err: Mapping[str, Any]) -> str:
+    where = ".".join(str(p) for p in err.get("loc", ()))
+    text = str(err.get("msg", "")).removeprefix("Value error, ")
+    return text if where and where in text else f"{where}: {text}" if where else text
+
+
+def mean_below(
+    target: str,
+    bound: float,
+    *,
+    window: int | str | timedelta = 50,
+    min_records: int | None = None,
+    id: str | None = None,
+) -> MeanBelow:
+    """Alert when the mean score of ``target`` over a window falls below ``bound``.
+
+    Args:
+        target: ``"task.criterion"`` (``"quality.accuracy"``; ``.score`` may follow), or
+            ``"task"`` to pool the scores of all its criteria.
+        bound: the mean below which the rule fires.
+        window: the last ``n`` records (an int), or a time span (``"10min"``, a
+            ``timedelta``) back from the newest record, by the records' ``time``.
+        min_records: the fewest records before the rule is judged (default: the whole
+            count window; 10 for a time span).
+        id: the rule's name in alerts and in the store (default: its description).
+
+    Raises:
+        SpecError: a target that is no task path, a window that is not positive.
+
+    Example:
+        >>> import workbench as wb
+        >>> wb.alerts.mean_below("quality.accuracy", 3.5, window=50).rule_id
+        'mean_below(quality.accuracy, 3.5, window=50)'
+    """
+    call = f"mean_below({target!r}, {bound!r})"
+    return _build(MeanBelow, call, target=target, bound=bound, window=window, min_records=min_records, id=id)
+
+
+def pass_rate_below(
+    target: str,
+    bound: float,
+    *,
+    window: int | str | timedelta = 50,
+    min_records: int | None = None,
+    id: str | None = None,
+) -> PassRateBelow:
+    """Alert when the pass rate of ``target`` over a window falls below ``bound`` (0 to 1).
+
+    The pass rate is passed cells over passed and failed ones: an errored or skipped cell
+    decides nothing (watch errors with :func:`error_rate_above`).
+
+    Args:
+        target: ``"task"`` (an assertion, or every criterion of a judge) or ``"task.criterion"``.
+        bound: the pass rate below which the rule fires, from 0 to 1.
+        window: the last ``n`` records, or a time span such as ``"10min"``.
+        min_records: the fewest records before the rule is judged (default: the whole
+            count window; 10 for a time span).
+        id: the rule's name in alerts and in the store.
+
+    Raises:
+        SpecError: a bound outside 0..1, a bad target or window.
+
+    Example:
+        >>> import workbench as wb
+        >>> wb.alerts.pass_rate_below("is_json", 0.9, window="10min").rule_id
+        'pass_rate_below(is_json, 0.9, window=10min)'
+    """
+    call = f"pass_rate_below({target!r}, {bound!r})"
+    return _build(
+        PassRateBelow, call, target=target, bound=bound, window=window, min_records=min_records, id=id
+    )
+
+
+def error_rate_above(
+    bound: float,
+    *,
+    target: str = ALL,
+    window: int | str | timedelta = 100,
+    min_records: int | None = None,
+    id: str | None = None,
+) -> ErrorRateAbove:
+    """Alert when the share of cells that errored over a window rises above ``bound`` (0 to 1).
+
+    Args:
+        bound: the error rate above which the rule fires, from 0 to 1.
+        target: ``"*"`` (every cell, the default), ``"task"`` or ``"task.criterion"``.
+        window: the last ``n`` records, or a time span such as ``"10min"``.
+        min_records: the fewest records before the rule is judged.
+        id: the rule's name in alerts and in the store.
+
+    Raises:
+        SpecError: a bound outside 0..1, a bad target or window.
+
+    Example:
+        >>> import workbench as wb
+        >>> wb.alerts.error_rate_above(0.05, window=100).rule_id
+        'error_rate_above(0.05, window=100)'
+    """
+    call = f"error_rate_above({bound!r})"
+    return _build(
+        ErrorRateAbove, call, target=target, bound=bound, window=window, min_records=min_records, id=id
+    )
+
+
+def zscore(
+    target: str,
+    *,
+    k: float = 2.0,
+    n: int = 100,
+    side: Literal["both", "high", "low"] = "both",
+    min_records: int | None = None,
+    id: str | None = None,
+) -> ZScore:
+    """Alert when a record's value is more than ``k`` standard deviations from the mean of the
+    ``n`` records before it: the 2-sigma rule on a score, on latency or on cost.
+
+    Args:
+        target: ``"task.criterion"`` or ``"task"`` (the record's mean score), ``"latency_s"``
+            (the record's slowest cell), ``"cost_usd"`` or ``"tokens"`` (summed over its cells).
+        k: the distance, in standard deviations, beyond which a record is an anomaly.
+        n: the size of the baseline (the last ``n`` records with a value).
+        side: ``"both"`` (``|z| > k``), ``"high"`` or ``"low"``.
+        min_records: the fewest baseline records before the rule is judged (default ``n``).
+        id: the rule's name in alerts and in the store.
+
+    Raises:
+        SpecError: ``k`` not positive, ``n`` below 2, an unknown side or a bad target.
+
+    Example:
+        >>> import workbench as wb
+        >>> wb.alerts.zscore("latency_s", k=3, n=200, side="high").rule_id
+        'zscore(latency_s, k=3, n=200, side=high)'
+    """
+    call = f"zscore({target!r})"
+    return _build(ZScore, call, target=target, k=k, n=n, side=side, min_records=min_records, id=id)
+
+
+def suite_problems(rules: Sequence[Rule], suite: Suite) -> list[str]:
+    """What is wrong with each rule's target in ``suite``: an unknown task or criterion, or a
+    mean or z-score of a task that gives no scores.
+
+    Example:
+        >>> import workbench as wb
+        >>> suite = wb.Suite(name="s", tasks=[wb.AssertionTask(id="is_json", path="r", op="is_json")])
+        >>> print(suite_problems([wb.alerts.pass_rate_below("is_jsn", 0.9)], suite)[0])
+        pass_rate_below(is_jsn, 0.9, window=50): no task 'is_jsn' in suite 's'; did you mean 'is_json'? ...
+    """
+    tasks = {t.id: t for t in suite.tasks}
+    problems = []
+    for rule in rules:
+        key = rule.target_key
+        if key == ALL or key in METRICS:
+            continue
+        task_id, criterion = split_target(key)
+        task = tasks.get(task_id)
+        head = f"{rule.rule_id}: "
+        if task is None:
+            hint = did_you_mean(task_id, tasks)
+            problems.append(
+                f"{head}no task {task_id!r} in suite {suite.name!r}{hint}{' ' if hint else '. '}"
+                f"Its tasks are {cap_list(list(tasks))}."
+            )
+            continue
+        names = [c.name for c in getattr(task, "criteria", [])]
+        if criterion is not None and criterion not in names:
+            has = f"its criteria are {cap_list(names)}" if names else "it is an assertion, with no criteria"
+            problems.append(
+                f"{head}task {task_id!r} has no criterion {criterion!r}{did_you_mean(criterion, names)}; "
+                f"{has}. Write {task_id!r} for the whole task."
+            )
+        elif isinstance(rule, MeanBelow | ZScore) and not names:
+            problems.append(
+                f"{head}task {task_id!r} is an assertion and gives no scores; watch it with "
+                f"wb.alerts.pass_rate_below({task_id!r}, 0.9)"
+            )
+    return problems
