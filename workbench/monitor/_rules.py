@@ -228,6 +228,10 @@ def span_text(span: timedelta) -> str:
     return f"{seconds:g}s"
 
 
+def _n(count: float, word: str) -> str:
+    return f"{count:.0f} {word}" + ("" if count == 1 else "s")
+
+
 def _micros(span: timedelta) -> int:
     return (span.days * 86_400 + span.seconds) * 1_000_000 + span.microseconds
 
@@ -419,7 +423,8 @@ class MeanBelow(_Windowed):
 
     def message(self, t: Tallies, v: Verdict, firing: bool) -> str:
         what = (
-            f"mean score of {self.target} over {self.window_text()} ({v.count} records, {v.den:.0f} scores)"
+            f"mean score of {self.target} over {self.window_text()} "
+            f"({_n(v.count, 'record')}, {_n(v.den, 'score')})"
         )
         if firing:
             return f"{what} is {v.value:.3g}, below {self.bound:g}"
@@ -455,8 +460,8 @@ class PassRateBelow(_Windowed):
 
     def message(self, t: Tallies, v: Verdict, firing: bool) -> str:
         what = (
-            f"pass rate of {self.target} over {self.window_text()} ({v.num:.0f} of {v.den:.0f} cells "
-            f"passed, {v.count} records)"
+            f"pass rate of {self.target} over {self.window_text()} ({v.num:.0f} of {_n(v.den, 'cell')} "
+            f"passed, {_n(v.count, 'record')})"
         )
         if firing:
             return f"{what} is {v.value:.1%}, below {self.bound:.1%}"
@@ -497,8 +502,8 @@ class ErrorRateAbove(_Windowed):
     def message(self, t: Tallies, v: Verdict, firing: bool) -> str:
         of = "all tasks" if self.target == ALL else self.target
         what = (
-            f"error rate of {of} over {self.window_text()} ({v.num:.0f} of {v.den:.0f} cells errored, "
-            f"{v.count} records)"
+            f"error rate of {of} over {self.window_text()} ({v.num:.0f} of {_n(v.den, 'cell')} errored, "
+            f"{_n(v.count, 'record')})"
         )
         if firing:
             return f"{what} is {v.value:.1%}, above {self.bound:.1%}"
@@ -576,7 +581,7 @@ class ZScore(_RuleBase):
         what = self.target if self.target in METRICS else f"score of {self.target}"
         record = t.record[v.position]
         z = "inf" if math.isinf(v.value) else f"{v.value:+.2f}"
-        base = f"the mean {v.mean:.4g} ± {v.std:.3g} of the previous {v.count} records"
+        base = f"the mean {v.mean:.4g} ± {v.std:.3g} of the previous {_n(v.count, 'record')}"
         if firing:
             return f"{what} of record {record!r} is {v.raw:.4g}, z = {z} from {base} (|z| > {self.k:g})"
         within = f"back within {self.k:g} standard deviations"
