@@ -72,12 +72,20 @@ def results(cells: Sequence[dict[str, Any]]) -> pd.DataFrame:
                 "time": c["time"],
             }
         )
-    frame = pd.DataFrame(rows, columns=[*RESULT_COLUMNS, "record", "time"])
+    own = any("record_latency_s" in c for c in cells)  # the monitor's column for the app's latency
+    if own:
+        for row, c in zip(rows, cells):
+            row["record_latency_s"] = c.get("record_latency_s")
+    frame = pd.DataFrame(
+        rows, columns=[*RESULT_COLUMNS, "record", "time", *(["record_latency_s"] if own else [])]
+    )
     for name, dtype in RESULT_DTYPES.items():
         frame[name] = frame[name].astype(dtype)
     frame["row"] = frame["row"].astype("string")
     frame["record"] = frame["record"].astype("string")
     frame["time"] = pd.to_datetime(frame["time"], utc=True).astype("datetime64[us, UTC]")
+    if own:
+        frame["record_latency_s"] = frame["record_latency_s"].astype("Float64")
     return frame
 
 
@@ -214,33 +222,44 @@ def test_alerts_are_stored_with_the_records_that_raised_them(tmp_path: Path) -> 
     assert len(A.history(store=tmp_path, since=raised[1].time)) == 1
 
 
-def test_a_latency_spike_raises_the_zscore_alert_and_its_recovery_once(receiver: Receiver) -> None:
+@pytest.mark.parametrize("metric", ["record_latency_s", "latency_s"])
+def test_a_latency_spike_raises_the_zscore_alert_and_its_recovery_once(
+    receiver: Receiver, metric: str
+) -> None:
+    """``record_latency_s``: the application's latency, on every cell of the record (the
+    monitor's column); ``latency_s``: the judge's, on its cells only."""
     latencies = [1.0 + 0.1 * (i % 5) for i in range(60)]
     latencies[45] = 9.0
-    cells = [
-        cell(f"r{i:04d}", i, score=5.0, latency_s=lat, tokens=100) for i, lat in enumerate(latencies)
-    ] + [
-        cell(f"r{i:04d}", i, task="is_json", criterion="", kind="assertion", status="passed")
-        for i in range(60)
-    ]
+    cells = []
+    for i, lat in enumerate(latencies):
+        own = {"record_latency_s": lat} if metric == "record_latency_s" else {}
+        cells.append(cell(f"r{i:04d}", i, score=5.0, tokens=100, **({metric: lat} | own)))
+        cells.append(
+            cell(f"r{i:04d}", i, task="is_json", criterion="", kind="assertion", status="passed", **own)
+        )
     got: list[Alert] = []
-    rule = A.zscore("latency_s", k=2, n=30)
+    rule = A.zscore(metric, k=2, n=30)
     with Alerts([rule], dispatch=[got.append, receiver.url], cooldown_s=5) as alerts:
-        raised = observe_all(alerts, sorted(cells, key=lambda c: c["time"]), size=16)
+        raised = observe_all(alerts, cells, size=16)
         assert alerts.flush(10)
     assert states(got) == [
-        ("zscore(latency_s, k=2, n=30)", "firing"),
-        ("zscore(latency_s, k=2, n=30)", "resolved"),
+        (f"zscore({metric}, k=2, n=30)", "firing"),
+        (f"zscore({metric}, k=2, n=30)", "resolved"),
     ]
     firing, resolved = got
     assert firing.records == ("r0045",)
     assert firing.value > 2
-    assert firing.message.startswith("latency_s of record 'r0045' is 9, z = +")
+    assert firing.message.startswith(f"{metric} of record 'r0045' is 9, z = +")
     assert "from the mean 1.2 ± " in firing.message
     assert firing.message.endswith("of the previous 30 records (|z| > 2)")
     assert resolved.time == T0 + pd.Timedelta(seconds=46 + 5)
     assert raised == got
     assert [b["state"] for b in receiver.wait_for(2)] == ["firing", "resolved"]
+
+
+def test_records_without_their_own_latency_give_that_rule_nothing_to_judge() -> None:
+    with Alerts([A.zscore("record_latency_s", n=5)], cooldown_s=0) as alerts:
+        assert alerts.observe(results(scores([5.0] * 20))) == []
 
 
 def test_a_flat_baseline_makes_any_other_value_infinitely_far() -> None:

@@ -3,8 +3,9 @@ when it is built, and how each rule judges a rolling window of per-record tallie
 
 A rule looks at one **target**: ``"task"`` (every criterion of a task), ``"task.criterion"``
 (a trailing ``.score`` is accepted, as paths write it), ``"*"`` (every cell: only for the error
-rate) or a **metric** of the record: ``latency_s`` (its slowest cell), ``cost_usd`` and
-``tokens`` (summed over its cells). Each record is reduced to one tally per target (cells,
+rate) or a **metric** of the record: ``record_latency_s`` (the application's latency, when
+the record carried one), ``latency_s`` (its slowest judge cell), ``cost_usd`` and ``tokens``
+(summed over its cells). Each record is reduced to one tally per target (cells,
 errors, passed, decided, scores and one value); windows are pooled over the tallies of the
 last ``n`` records that have the target, or of those within a time span of the newest one.
 
@@ -52,9 +53,15 @@ __all__ = [
 ALL = "*"
 """The target of every cell of a record (the error rate of everything)."""
 
-METRICS: dict[str, Literal["max", "sum"]] = {"latency_s": "max", "cost_usd": "sum", "tokens": "sum"}
-"""Per-record metrics a rule can watch, and how a record's cells make its one value: its
-slowest cell for latency (a record's judge calls run concurrently), the sum for cost and tokens."""
+METRICS: dict[str, Literal["max", "sum"]] = {
+    "record_latency_s": "max",
+    "latency_s": "max",
+    "cost_usd": "sum",
+    "tokens": "sum",
+}
+"""Per-record metrics a rule can watch, and how a record's cells make its one value: the
+record's own latency (the same on each of its cells), its slowest cell for the judge's latency
+(a record's judge calls run concurrently), the sum for cost and tokens."""
 
 TIME_WINDOW_MIN_RECORDS = 10
 """The fewest records a time window must hold before its rule is judged, unless ``min_records``
@@ -134,7 +141,10 @@ def tally(
     out: dict[str, list[tuple[Any, ...]]] = {}
     for target in dict.fromkeys(targets):
         if target in METRICS:
-            column = pd.Series(results[target].to_numpy(dtype=np.float64, na_value=np.nan))
+            if target not in results.columns:
+                out[target] = []  # a monitor whose records carry no latency of their own
+                continue
+            column = pd.Series(pd.to_numeric(results[target]).to_numpy(dtype=np.float64, na_value=np.nan))
             grouped = column.groupby(codes)
             values = (grouped.max() if METRICS[target] == "max" else grouped.sum(min_count=1)).reindex(
                 range(len(uniques))
@@ -521,7 +531,8 @@ class ZScore(_RuleBase):
     kind: Literal["zscore"] = "zscore"
     target: str
     """``"task.criterion"`` or ``"task"`` (the record's mean score), or a metric:
-    ``latency_s`` (the record's slowest cell), ``cost_usd`` or ``tokens`` (summed)."""
+    ``record_latency_s`` (the application's latency for the record), ``latency_s`` (the
+    record's slowest judge cell), ``cost_usd`` or ``tokens`` (summed)."""
     k: float = Field(default=2.0, gt=0)
     """How many standard deviations away a record must be: ``|z| > k``."""
     n: int = Field(default=100, ge=2)
@@ -727,8 +738,10 @@ def zscore(
     ``n`` records before it: the 2-sigma rule on a score, on latency or on cost.
 
     Args:
-        target: ``"task.criterion"`` or ``"task"`` (the record's mean score), ``"latency_s"``
-            (the record's slowest cell), ``"cost_usd"`` or ``"tokens"`` (summed over its cells).
+        target: ``"task.criterion"`` or ``"task"`` (the record's mean score),
+            ``"record_latency_s"`` (the application's latency, when records carry one),
+            ``"latency_s"`` (the record's slowest judge cell), ``"cost_usd"`` or ``"tokens"``
+            (summed over its cells).
         k: the distance, in standard deviations, beyond which a record is an anomaly.
         n: the size of the baseline (the last ``n`` records with a value).
         side: ``"both"`` (``|z| > k``), ``"high"`` or ``"low"``.
