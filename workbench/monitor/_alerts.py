@@ -39,7 +39,8 @@ from ..errors import ColumnsError, ConfigError, SpecError, cap_list, shorten
 from ..results import RESULT_COLUMNS
 from ..secrets import known_secrets, redact
 from ..store import AlertLog, AlertWriter, NewAlert, RuleState, Store
-from ._rules import ALL, RULE_TYPES, Rule, Tallies, Verdict, ZScore, suite_problems, tally
+from ._rules import RULE_TYPES, Rule, ZScore, suite_problems
+from ._tally import ALL, Tallies, Verdict, tally
 from ._webhook import WebhookSender, check_url
 
 if TYPE_CHECKING:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
@@ -26,42 +25,24 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, ValidationError, field_validator
 
 from ..errors import SpecError, cap_list, did_you_mean
+from ._tally import ALL, METRICS, Tallies, Verdict, span_text, split_target
 
 if TYPE_CHECKING:
     from ..specs import Suite
 
 __all__ = [
-    "ALL",
-    "METRICS",
     "TIME_WINDOW_MIN_RECORDS",
     "ErrorRateAbove",
     "MeanBelow",
     "PassRateBelow",
     "Rule",
-    "Tallies",
-    "Verdict",
     "ZScore",
     "error_rate_above",
     "mean_below",
     "pass_rate_below",
-    "span_text",
     "suite_problems",
-    "tally",
     "zscore",
 ]
-
-ALL = "*"
-"""The target of every cell of a record (the error rate of everything)."""
-
-METRICS: dict[str, Literal["max", "sum"]] = {
-    "record_latency_s": "max",
-    "latency_s": "max",
-    "cost_usd": "sum",
-    "tokens": "sum",
-}
-"""Per-record metrics a rule can watch, and how a record's cells make its one value: the
-record's own latency (the same on each of its cells), its slowest cell for the judge's latency
-(a record's judge calls run concurrently), the sum for cost and tokens."""
 
 TIME_WINDOW_MIN_RECORDS = 10
 """The fewest records a time window must hold before its rule is judged, unless ``min_records``
@@ -69,173 +50,6 @@ says otherwise: at night two records in ten minutes, one failing, are no 50% pas
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_\-]*"
 _TARGET = re.compile(rf"^({_NAME})(?:\.({_NAME}))?$")
-
-# --- per-record tallies -------------------------------------------------------------------
-
-
-@dataclass(frozen=True, kw_only=True, eq=False)
-class Tallies:
-    """The tallies of one target, one entry per record, sorted by (time, record).
-
-    ``new`` marks the records of the batch being observed: the points a rule judges.
-    """
-
-    record: np.ndarray
-    """object array of record ids."""
-    time: np.ndarray
-    """int64 microseconds since the epoch, UTC."""
-    cells: np.ndarray
-    """Cells that were evaluated (not skipped)."""
-    errors: np.ndarray
-    passed: np.ndarray
-    decided: np.ndarray
-    """Cells that passed or failed (errors, skips and threshold-less scores decide nothing)."""
-    scored: np.ndarray
-    score_sum: np.ndarray
-    value: np.ndarray
-    """The record's one number: its mean score for a task target, its metric for a metric; NaN if none."""
-    new: np.ndarray
-
-    ROW = ("record", "time", "cells", "errors", "passed", "decided", "scored", "score_sum", "value")
-    """The fields of one stored tally, in the store's column order."""
-
-    @classmethod
-    def of_rows(cls, rows: Sequence[Sequence[Any]], new: Sequence[bool]) -> Tallies:
-        """From stored rows (in :attr:`ROW` order), sorted by (time, record)."""
-        order = sorted(range(len(rows)), key=lambda i: (rows[i][1], rows[i][0]))
-        cols = list(zip(*(rows[i] for i in order))) if rows else [()] * len(cls.ROW)
-        ints = [np.asarray(c, dtype=np.int64) for c in cols[1:7]]
-        return cls(
-            record=np.asarray(cols[0], dtype=object),
-            time=ints[0],
-            cells=ints[1],
-            errors=ints[2],
-            passed=ints[3],
-            decided=ints[4],
-            scored=ints[5],
-            score_sum=np.asarray(cols[7], dtype=np.float64),
-            value=np.asarray([np.nan if v is None else v for v in cols[8]], dtype=np.float64),
-            new=np.asarray([new[i] for i in order], dtype=bool),
-        )
-
-
-def tally(
-    record: np.ndarray, time: np.ndarray, results: pd.DataFrame, targets: Sequence[str]
-) -> dict[str, list[tuple[Any, ...]]]:
-    """Each target's per-record tallies (rows in :attr:`Tallies.ROW` order) for a results frame
-    whose ``record`` and ``time`` (int64 µs) are given as arrays, one per cell.
-
-    ``"*"`` gets a row for every record (it also tells which records are new); a task target
-    only for records with an evaluated cell of it (a record the judge did not sample is not in
-    its window); a metric only for records with a value.
-    """
-    codes, uniques = pd.factorize(record)
-    first = np.full(len(uniques), len(codes), dtype=np.int64)
-    np.minimum.at(first, codes, np.arange(len(codes)))
-    times = time[first]
-    status = results["status"].astype("string").to_numpy(dtype=object, na_value="")
-    evaluated = status != "skipped"
-    task = results["task"].astype("string").to_numpy(dtype=object, na_value="")
-    criterion = results["criterion"].astype("string").to_numpy(dtype=object, na_value="")
-    score = results["score"].to_numpy(dtype=np.float64, na_value=np.nan)
-    out: dict[str, list[tuple[Any, ...]]] = {}
-    for target in dict.fromkeys(targets):
-        if target in METRICS:
-            if target not in results.columns:
-                out[target] = []  # a monitor whose records carry no latency of their own
-                continue
-            column = pd.Series(pd.to_numeric(results[target]).to_numpy(dtype=np.float64, na_value=np.nan))
-            grouped = column.groupby(codes)
-            values = (grouped.max() if METRICS[target] == "max" else grouped.sum(min_count=1)).reindex(
-                range(len(uniques))
-            )
-            out[target] = [
-                (uniques[i], int(times[i]), 0, 0, 0, 0, 0, 0.0, float(v))
-                for i, v in enumerate(values.to_numpy())
-                if not math.isnan(v)
-            ]
-            continue
-        mask = evaluated.copy()
-        if target != ALL:
-            t, c = split_target(target)
-            mask &= task == t
-            if c is not None:
-                mask &= criterion == c
-        n = len(uniques)
-
-        def count(m: np.ndarray, weights: np.ndarray | None = None, n: int = n) -> np.ndarray:
-            return np.bincount(codes[m], weights=None if weights is None else weights[m], minlength=n)
-
-        cells = count(mask)
-        errors = count(mask & (status == "error"))
-        passed = count(mask & (status == "passed"))
-        decided = count(mask & ((status == "passed") | (status == "failed")))
-        has_score = mask & ~np.isnan(score)
-        scored = count(has_score)
-        score_sum = count(has_score, np.nan_to_num(score))
-        out[target] = [
-            (
-                uniques[i],
-                int(times[i]),
-                int(cells[i]),
-                int(errors[i]),
-                int(passed[i]),
-                int(decided[i]),
-                int(scored[i]),
-                float(score_sum[i]),
-                float(score_sum[i] / scored[i]) if scored[i] else None,
-            )
-            for i in range(n)
-            if cells[i] or target == ALL
-        ]
-    return out
-
-
-def split_target(target: str) -> tuple[str, str | None]:
-    """``"quality.accuracy"`` -> ``("quality", "accuracy")``; ``"is_json"`` -> ``("is_json", None)``."""
-    task, _, criterion = target.partition(".")
-    return task, criterion or None
-
-
-# --- verdicts ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, kw_only=True)
-class Verdict:
-    """A rule judged at one record: whether it is breached, its value and what made it."""
-
-    position: int
-    """The record's position in the :class:`Tallies`."""
-    breached: bool
-    value: float
-    """The window's mean, pass rate or error rate; the record's z-score."""
-    first: int
-    """Position of the window's first record (the baseline's for a z-score)."""
-    count: int
-    """Records in the window (in the baseline for a z-score)."""
-    num: float = math.nan
-    """Scores summed, cells passed or errored (for the message)."""
-    den: float = math.nan
-    """Scores, cells decided or evaluated (for the message)."""
-    raw: float = math.nan
-    """The record's own value (z-score)."""
-    mean: float = math.nan
-    std: float = math.nan
-
-
-def span_text(span: timedelta) -> str:
-    """A time span as a user writes it: ``10min``, ``90s``, ``2h``, ``1d``, ``1.5s``.
-
-    Example:
-        >>> from datetime import timedelta
-        >>> [span_text(timedelta(minutes=m)) for m in (10, 90, 120, 1440)]
-        ['10min', '90min', '2h', '1d']
-    """
-    seconds = span.total_seconds()
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if seconds >= size and seconds % size == 0:
-            return f"{seconds / size:g}{unit}"
-    return f"{seconds:g}s"
 
 
 def _n(count: float, word: str) -> str:
