@@ -27,7 +27,7 @@ import math
 import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -40,7 +40,7 @@ from ..results import RESULT_COLUMNS
 from ..secrets import known_secrets, redact
 from ..store import AlertLog, AlertWriter, NewAlert, RuleState, Store
 from ._rules import RULE_TYPES, Rule, ZScore, suite_problems
-from ._tally import ALL, Tallies, Verdict, tally
+from ._tally import ALL, SUMMED, Tallies, Verdict, Verdicts, tally
 from ._webhook import WebhookSender, check_url
 
 if TYPE_CHECKING:
@@ -53,6 +53,9 @@ log = logging.getLogger("workbench.monitor")
 KEEP_SEEN = 10_000
 """How many of the latest records are remembered to tell a record observed twice (a lease
 that expired while its results were being stored) from a new one."""
+
+MAX_RECORDS = 1000
+"""The most records stored and sent with one alert (the latest of those that raised it)."""
 
 _COLUMNS = (*RESULT_COLUMNS, "record", "time")
 
@@ -322,13 +325,11 @@ class Alerts:
         """Store the tallies of the records not seen before; returns those records and, per
         target, their tallies."""
         everything = tallies[ALL]
-        fresh = tx.add_tallies(self.name, ALL, everything)
-        new = {row[0] for row, is_new in zip(everything, fresh) if is_new}
-        added = {ALL: [row for row, is_new in zip(everything, fresh) if is_new]}
-        for target, rows in tallies.items():
-            if target != ALL:
-                added[target] = [r for r in rows if r[0] in new]
-                tx.add_tallies(self.name, target, added[target])
+        seen = tx.seen(self.name, [row[0] for row in everything])
+        new = {row[0] for row in everything} - seen
+        added = {target: [r for r in rows if r[0] in new] for target, rows in tallies.items()}
+        for target, rows in added.items():
+            tx.add_tallies(self.name, target, rows)
         return new, added
 
     def _judge(
@@ -336,19 +337,17 @@ class Alerts:
     ) -> list[Alert]:
         if not added:
             return []
-        key = rule.target_key
         state = tx.rule_state(self.name, rule.rule_id)
-        start = min((r[1], r[0]) for r in added)
-        count, span, valued = rule.context()
-        since = None if span is None else start[0] - span
-        before = tx.tallies_before(self.name, key, start, limit=max(count, 1), since=since, valued=valued)
-        after = tx.tallies_from(self.name, key, start)  # the batch, and other workers' records among it
-        t = Tallies.of_rows(before + after, [False] * len(before) + [r[0] in new for r in after])
+        t = self._window(tx, rule, min((r[1], r[0]) for r in added), new)
         judged_until = state.judged_until if state.judged_until is not None else -(2**62)
         points = np.flatnonzero(t.new & (t.time >= judged_until))
         raised: list[Alert] = []
-        for v in rule.judge(t, points):
-            state, alert = self._step(tx, rule, state, t, v, results)
+        verdicts = rule.judge(t, points)
+        quiet = state.clear_since is None and bool(
+            verdicts.breached.all() if state.incident is not None else not verdicts.breached.any()
+        )  # nothing opens or closes in this batch: skip the walk (the usual case)
+        for i in range(0 if quiet else len(verdicts)):
+            state, alert = self._step(tx, rule, state, t, verdicts, i, results)
             if alert is not None:
                 raised.append(alert)
         if len(points):
@@ -357,14 +356,43 @@ class Alerts:
         tx.set_rule_state(self.name, rule.rule_id, state)
         return raised
 
+    def _window(self, tx: AlertWriter, rule: Rule, start: tuple[int, str], new: set[str]) -> Tallies:
+        """The tallies the rule's windows over this batch reach: those from the batch's first
+        record on (other workers' among them), and before it the last ``n`` (a count window)
+        or those within the span; of those, the ones no window of this batch leaves are read
+        as one sum (a ten-minute window at a thousand records a second is 600,000 tallies)."""
+        key = rule.target_key
+        count, span, valued = rule.context()
+        after = tx.tallies(self.name, key, after=start)
+        flags = [r[0] in new for r in after]
+        if span is None:
+            before = tx.tallies(self.name, key, before=start, last=count, valued=valued)
+            return Tallies.of_rows(before + after, [False] * len(before) + flags)
+        since, end = start[0] - span, max(r[1] for r in after) - span
+        leaving = tx.tallies(self.name, key, before=start, since=since, until=end) if end > since else []
+        summed = tx.sums(self.name, key, before=start, since=max(since, end))
+        middle: list[tuple[Any, ...]] = []
+        if summed[0]:
+            middle = [(SUMMED, max(since, end) + 1, *summed[1:], None)]
+        rows = leaving + middle + after
+        weight = [1] * len(leaving) + [summed[0]] * len(middle) + [1] * len(after)
+        return Tallies.of_rows(rows, [False] * (len(leaving) + len(middle)) + flags, weight)
+
     def _step(
-        self, tx: AlertWriter, rule: Rule, state: RuleState, t: Tallies, v: Verdict, results: pd.DataFrame
+        self,
+        tx: AlertWriter,
+        rule: Rule,
+        state: RuleState,
+        t: Tallies,
+        verdicts: Verdicts,
+        i: int,
+        results: pd.DataFrame,
     ) -> tuple[RuleState, Alert | None]:
-        at = int(t.time[v.position])
-        if v.breached:
+        at = int(t.time[verdicts.position[i]])
+        if verdicts.breached[i]:
             if state.incident is not None:
                 return RuleState(incident=state.incident, judged_until=state.judged_until), None
-            alert = self._raise(tx, rule, t, v, "firing", None, results)
+            alert = self._raise(tx, rule, t, verdicts[i], "firing", None, results)
             return RuleState(incident=alert.id, judged_until=state.judged_until), alert
         if state.incident is None:
             return state, None
@@ -373,7 +401,7 @@ class Alerts:
             return RuleState(
                 incident=state.incident, clear_since=since, judged_until=state.judged_until
             ), None
-        alert = self._raise(tx, rule, t, v, "resolved", state.incident, results)
+        alert = self._raise(tx, rule, t, verdicts[i], "resolved", state.incident, results)
         return RuleState(judged_until=state.judged_until), alert
 
     def _raise(
@@ -387,7 +415,7 @@ class Alerts:
         results: pd.DataFrame,
     ) -> Alert:
         firing = state == "firing"
-        records = tuple(rule.offenders(t, v)) if firing else (str(t.record[v.position]),)
+        records = tuple(self._offenders(tx, rule, t, v)) if firing else (str(t.record[v.position]),)
         message = rule.message(t, v, firing)
         if firing and rule.kind == "error_rate_above":
             message += _latest_error(results, records)
@@ -425,6 +453,25 @@ class Alerts:
             message=message,
             raised_at=raised_at,
         )
+
+    def _offenders(self, tx: AlertWriter, rule: Rule, t: Tallies, v: Verdict) -> list[str]:
+        """The records that raised a firing alert, the latest :data:`MAX_RECORDS`; those of the
+        window's summed stretch are read from the store."""
+        summed = np.flatnonzero(~t.real[v.first : v.position + 1])
+        if not len(summed) or isinstance(rule, ZScore):
+            return rule.offenders(t, v)[-MAX_RECORDS:]
+        at = v.first + int(summed[0])  # the sum stands for the tallies after its time - 1, before the next
+        older = rule.offenders(t, replace(v, position=at - 1)) if at > v.first else []
+        middle = tx.records_where(
+            self.name,
+            rule.target_key,
+            rule.offends,
+            before=(int(t.time[at + 1]), str(t.record[at + 1])),
+            since=int(t.time[at]) - 1,
+            bound=rule.bound,
+            last=MAX_RECORDS,
+        )
+        return (older + middle + rule.offenders(t, replace(v, first=at + 1)))[-MAX_RECORDS:]
 
     def _prune(self, tx: AlertWriter) -> None:
         keep: dict[str, tuple[int, int | None]] = {ALL: (KEEP_SEEN, None)}

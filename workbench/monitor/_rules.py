@@ -18,14 +18,14 @@ import math
 import re
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeVar
 
 import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, ValidationError, field_validator
 
 from ..errors import SpecError, cap_list, did_you_mean
-from ._tally import ALL, METRICS, Tallies, Verdict, span_text, split_target
+from ._tally import ALL, METRICS, Tallies, Verdict, Verdicts, span_text, split_target
 
 if TYPE_CHECKING:
     from ..specs import Suite
@@ -134,7 +134,7 @@ class _RuleBase(BaseModel):
         only records with a value)``."""
         raise NotImplementedError
 
-    def judge(self, t: Tallies, points: np.ndarray) -> list[Verdict]:
+    def judge(self, t: Tallies, points: np.ndarray) -> Verdicts:
         raise NotImplementedError
 
     def offenders(self, t: Tallies, v: Verdict) -> list[str]:
@@ -144,7 +144,13 @@ class _RuleBase(BaseModel):
         raise NotImplementedError
 
 
+Offence = Literal["below", "failed", "errored"]
+"""What makes a record one of those that raised a windowed rule: its score is below the bound,
+a cell of it failed, or one errored."""
+
+
 class _Windowed(_RuleBase):
+    offends: ClassVar[Offence]
     bound: float
     """The bound the window's value is compared with."""
     window: int | timedelta = 50
@@ -186,39 +192,35 @@ class _Windowed(_RuleBase):
     def _spans(self, t: Tallies, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if isinstance(self.window, int):
             first = np.maximum(points - self.window + 1, 0)
-        else:
-            first = np.searchsorted(t.time, t.time[points] - _micros(self.window), side="right")
-        return first, points - first + 1
+            return first, points - first + 1
+        first = np.searchsorted(t.time, t.time[points] - _micros(self.window), side="right")
+        weights = np.concatenate([[0], np.cumsum(t.weight)])
+        return first, weights[points + 1] - weights[first]
 
-    def _pooled(self, t: Tallies, points: np.ndarray, num: np.ndarray, den: np.ndarray) -> list[Verdict]:
+    def _pooled(self, t: Tallies, points: np.ndarray, num: np.ndarray, den: np.ndarray) -> Verdicts:
         first, count = self._spans(t, points)
         sums = [np.concatenate([[0.0], np.cumsum(a, dtype=np.float64)]) for a in (num, den)]
         n = sums[0][points + 1] - sums[0][first]
         d = sums[1][points + 1] - sums[1][first]
-        out = []
-        for i, p in enumerate(points):
-            if count[i] < self._min() or d[i] <= 0:
-                continue
-            value = float(n[i] / d[i])
-            out.append(
-                Verdict(
-                    position=int(p),
-                    breached=self._breached(value),
-                    value=value,
-                    first=int(first[i]),
-                    count=int(count[i]),
-                    num=float(n[i]),
-                    den=float(d[i]),
-                )
-            )
-        return out
+        judged = (count >= self._min()) & (d > 0)
+        value = np.divide(n, d, out=np.full(len(n), np.nan), where=judged)
+        out = Verdicts(
+            position=points,
+            breached=self._breached(value),
+            value=value,
+            first=first,
+            count=count,
+            num=n,
+            den=d,
+        )
+        return out.kept(judged)
 
-    def _breached(self, value: float) -> bool:
+    def _breached(self, value: np.ndarray) -> np.ndarray:
         raise NotImplementedError
 
     def _window_records(self, t: Tallies, v: Verdict, mask: np.ndarray) -> list[str]:
         span = slice(v.first, v.position + 1)
-        return [str(r) for r in t.record[span][mask[span]]]
+        return [str(r) for r in t.record[span][(mask & t.real)[span]]]
 
 
 class MeanBelow(_Windowed):
@@ -233,13 +235,15 @@ class MeanBelow(_Windowed):
 
     _check_target = field_validator("target", mode="before")(lambda v: _target(v, metrics=False))
 
+    offends: ClassVar[Offence] = "below"
+
     def describe(self) -> str:
         return f"mean_below({self.target}, {self._args()})"
 
-    def _breached(self, value: float) -> bool:
+    def _breached(self, value: np.ndarray) -> np.ndarray:
         return value < self.bound
 
-    def judge(self, t: Tallies, points: np.ndarray) -> list[Verdict]:
+    def judge(self, t: Tallies, points: np.ndarray) -> Verdicts:
         return self._pooled(t, points, t.score_sum, t.scored)
 
     def offenders(self, t: Tallies, v: Verdict) -> list[str]:
@@ -270,13 +274,15 @@ class PassRateBelow(_Windowed):
 
     _check_target = field_validator("target", mode="before")(lambda v: _target(v, metrics=False))
 
+    offends: ClassVar[Offence] = "failed"
+
     def describe(self) -> str:
         return f"pass_rate_below({self.target}, {self._args()})"
 
-    def _breached(self, value: float) -> bool:
+    def _breached(self, value: np.ndarray) -> np.ndarray:
         return value < self.bound
 
-    def judge(self, t: Tallies, points: np.ndarray) -> list[Verdict]:
+    def judge(self, t: Tallies, points: np.ndarray) -> Verdicts:
         return self._pooled(t, points, t.passed, t.decided)
 
     def offenders(self, t: Tallies, v: Verdict) -> list[str]:
@@ -307,6 +313,8 @@ class ErrorRateAbove(_Windowed):
         lambda v: _target(v, metrics=False, everything=True)
     )
 
+    offends: ClassVar[Offence] = "errored"
+
     def describe(self) -> str:
         return (
             f"error_rate_above({self._args()}"
@@ -314,10 +322,10 @@ class ErrorRateAbove(_Windowed):
             + ")"
         )
 
-    def _breached(self, value: float) -> bool:
+    def _breached(self, value: np.ndarray) -> np.ndarray:
         return value > self.bound
 
-    def judge(self, t: Tallies, points: np.ndarray) -> list[Verdict]:
+    def judge(self, t: Tallies, points: np.ndarray) -> Verdicts:
         return self._pooled(t, points, t.errors, t.cells)
 
     def offenders(self, t: Tallies, v: Verdict) -> list[str]:
@@ -368,36 +376,52 @@ class ZScore(_RuleBase):
     def context(self) -> tuple[int, int | None, bool]:
         return self.n, None, True
 
-    def judge(self, t: Tallies, points: np.ndarray) -> list[Verdict]:
+    def judge(self, t: Tallies, points: np.ndarray) -> Verdicts:
         valued = np.flatnonzero(~np.isnan(t.value))
+        none = Verdicts(
+            position=points[:0],
+            breached=points[:0] > 0,
+            value=points[:0] * 1.0,
+            first=points[:0],
+            count=points[:0],
+        )
+        if not len(valued) or not len(points):
+            return none
         values = t.value[valued]
-        least = min(self.min_records or self.n, self.n)
-        out = []
-        for p in points:
-            j = int(np.searchsorted(valued, p))
-            if j >= len(valued) or valued[j] != p:
-                continue  # no value at this record (an errored judge): nothing to judge
-            base = values[max(0, j - self.n) : j]
-            if len(base) < least:
-                continue
-            mean, std = float(base.mean()), float(base.std(ddof=1))
-            raw = float(values[j])
-            z = (raw - mean) / std if std > 0 else _flat(raw, mean)
-            breached = {"both": abs(z) > self.k, "high": z > self.k, "low": z < -self.k}[self.side]
-            first = int(valued[max(0, j - self.n)])
-            out.append(
-                Verdict(
-                    position=int(p),
-                    breached=bool(breached),
-                    value=z,
-                    first=first,
-                    count=len(base),
-                    raw=raw,
-                    mean=mean,
-                    std=std,
-                )
-            )
-        return out
+        j = np.searchsorted(valued, points)
+        has = (j < len(valued)) & (valued[np.minimum(j, len(valued) - 1)] == points)
+        j = j[has]  # a record without a value (an errored judge) has nothing to judge
+        j = j[np.minimum(j, self.n) >= min(self.min_records or self.n, self.n)]
+        rows = max(1, 1_000_000 // self.n)  # a million cells of baseline at a time
+        parts = [self._scores(valued, values, j[c : c + rows]) for c in range(0, len(j), rows)]
+        if not parts:
+            return none
+        fields = ("position", "breached", "value", "first", "count", "raw", "mean", "std")
+        return Verdicts(**{f: np.concatenate([getattr(p, f) for p in parts]) for f in fields})
+
+    def _scores(self, valued: np.ndarray, values: np.ndarray, j: np.ndarray) -> Verdicts:
+        # each baseline as a row of an (m, n) matrix, missing places NaN: exact two-pass
+        # statistics in one go (running sums of squares cancel badly on flat baselines)
+        places = j[:, None] - self.n + np.arange(self.n)[None, :]
+        base = np.where(places >= 0, values[np.maximum(places, 0)], np.nan)
+        count = np.sum(places >= 0, axis=1)
+        mean = np.nanmean(base, axis=1)
+        std = np.sqrt(np.nansum((base - mean[:, None]) ** 2, axis=1) / (count - 1))
+        raw = values[j]
+        tolerance = _FLAT * np.maximum(1.0, np.abs(mean))
+        flat = np.where(np.abs(raw - mean) <= tolerance, 0.0, np.copysign(np.inf, raw - mean))
+        z = np.divide(raw - mean, std, out=flat, where=std > tolerance)
+        breached = {"both": np.abs(z) > self.k, "high": z > self.k, "low": z < -self.k}[self.side]
+        return Verdicts(
+            position=valued[j],
+            breached=breached,
+            value=z,
+            first=valued[np.maximum(0, j - self.n)],
+            count=count,
+            raw=raw,
+            mean=mean,
+            std=std,
+        )
 
     def offenders(self, t: Tallies, v: Verdict) -> list[str]:
         return [str(t.record[v.position])]
@@ -413,9 +437,9 @@ class ZScore(_RuleBase):
         return f"{what} is {within}: record {record!r} has {v.raw:.4g}, z = {z}"
 
 
-def _flat(raw: float, mean: float) -> float:
-    """The z-score against a baseline with no spread: 0 at its value, infinitely far elsewhere."""
-    return 0.0 if raw == mean else math.copysign(math.inf, raw - mean)
+_FLAT = 1e-9
+"""A baseline whose spread is below this share of its mean (or of 1) has none: rounding alone
+makes the spread of equal values a few units in the last place, not 0."""
 
 
 Rule = Annotated[MeanBelow | PassRateBelow | ErrorRateAbove | ZScore, Discriminator("kind")]

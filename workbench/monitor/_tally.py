@@ -16,7 +16,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-__all__ = ["ALL", "METRICS", "Tallies", "Verdict", "span_text", "split_target", "tally"]
+__all__ = ["ALL", "METRICS", "SUMMED", "Tallies", "Verdict", "Verdicts", "span_text", "split_target", "tally"]
 
 ALL = "*"
 """The target of every cell of a record (the error rate of everything)."""
@@ -56,15 +56,18 @@ class Tallies:
     value: np.ndarray
     """The record's one number: its mean score for a task target, its metric for a metric; NaN if none."""
     new: np.ndarray
+    weight: np.ndarray
+    """How many records an entry stands for: 1, or the count of a :data:`SUMMED` entry."""
 
     ROW = ("record", "time", "cells", "errors", "passed", "decided", "scored", "score_sum", "value")
     """The fields of one stored tally, in the store's column order."""
 
     @classmethod
-    def of_rows(cls, rows: Sequence[Sequence[Any]], new: Sequence[bool]) -> Tallies:
-        """From stored rows (in :attr:`ROW` order), sorted by (time, record)."""
-        order = sorted(range(len(rows)), key=lambda i: (rows[i][1], rows[i][0]))
-        cols = list(zip(*(rows[i] for i in order))) if rows else [()] * len(cls.ROW)
+    def of_rows(
+        cls, rows: Sequence[Sequence[Any]], new: Sequence[bool], weight: Sequence[int] | None = None
+    ) -> Tallies:
+        """From stored rows (in :attr:`ROW` order), already sorted by (time, record)."""
+        cols = list(zip(*rows)) if rows else [()] * len(cls.ROW)
         ints = [np.asarray(c, dtype=np.int64) for c in cols[1:7]]
         return cls(
             record=np.asarray(cols[0], dtype=object),
@@ -76,8 +79,21 @@ class Tallies:
             scored=ints[5],
             score_sum=np.asarray(cols[7], dtype=np.float64),
             value=np.asarray([np.nan if v is None else v for v in cols[8]], dtype=np.float64),
-            new=np.asarray([new[i] for i in order], dtype=bool),
+            new=np.asarray(new, dtype=bool),
+            weight=np.ones(len(rows), dtype=np.int64)
+            if weight is None
+            else np.asarray(weight, dtype=np.int64),
         )
+
+    @property
+    def real(self) -> np.ndarray:
+        """The entries that are one record each (not :data:`SUMMED`)."""
+        return np.asarray(self.record != SUMMED, dtype=bool)
+
+
+SUMMED = ""
+"""The record id of an entry that sums many records of a long time window, read as one sum
+from the store instead of one tally each (record ids are never empty)."""
 
 
 def tally(
@@ -134,21 +150,19 @@ def tally(
         has_score = mask & ~np.isnan(score)
         scored = count(has_score)
         score_sum = count(has_score, np.nan_to_num(score))
-        out[target] = [
-            (
-                uniques[i],
-                int(times[i]),
-                int(cells[i]),
-                int(errors[i]),
-                int(passed[i]),
-                int(decided[i]),
-                int(scored[i]),
-                float(score_sum[i]),
-                float(score_sum[i] / scored[i]) if scored[i] else None,
-            )
-            for i in range(n)
-            if cells[i] or target == ALL
-        ]
+        mean = np.divide(score_sum, scored, out=np.full(n, np.nan), where=scored > 0)
+        rows = zip(
+            uniques.tolist(),
+            times.tolist(),
+            cells.tolist(),
+            errors.tolist(),
+            passed.tolist(),
+            decided.tolist(),
+            scored.tolist(),
+            score_sum.tolist(),
+            [None if math.isnan(v) else v for v in mean.tolist()],
+        )
+        out[target] = [row for row in rows if row[2] or target == ALL]
     return out
 
 
@@ -182,6 +196,66 @@ class Verdict:
     """The record's own value (z-score)."""
     mean: float = math.nan
     std: float = math.nan
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class Verdicts:
+    """A rule judged at many records: one :class:`Verdict` per entry, kept as arrays (a batch
+    judges hundreds of points; only the few where an incident opens or closes become objects)."""
+
+    position: np.ndarray
+    breached: np.ndarray
+    value: np.ndarray
+    first: np.ndarray
+    count: np.ndarray
+    num: np.ndarray | None = None
+    den: np.ndarray | None = None
+    raw: np.ndarray | None = None
+    mean: np.ndarray | None = None
+    std: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.position)
+
+    def __getitem__(self, i: int) -> Verdict:
+        extra = {
+            name: float(column[i])
+            for name in ("num", "den", "raw", "mean", "std")
+            if (column := getattr(self, name)) is not None
+        }
+        return Verdict(
+            position=int(self.position[i]),
+            breached=bool(self.breached[i]),
+            value=float(self.value[i]),
+            first=int(self.first[i]),
+            count=int(self.count[i]),
+            **extra,
+        )
+
+    def kept(self, mask: np.ndarray) -> Verdicts:
+        """The verdicts where ``mask`` holds."""
+
+        def keep(a: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None else a[mask]
+
+        return Verdicts(
+            position=self.position[mask],
+            breached=self.breached[mask],
+            value=self.value[mask],
+            first=self.first[mask],
+            count=self.count[mask],
+            num=keep(self.num),
+            den=keep(self.den),
+            raw=keep(self.raw),
+            mean=keep(self.mean),
+            std=keep(self.std),
+        )
+
+    @classmethod
+    def none(cls) -> Verdicts:
+        """No verdict at all."""
+        empty = np.zeros(0, dtype=np.int64)
+        return cls(position=empty, breached=empty > 0, value=empty * 1.0, first=empty, count=empty)
 
 
 def span_text(span: timedelta) -> str:

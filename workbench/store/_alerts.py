@@ -14,11 +14,11 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -130,52 +130,121 @@ class NewAlert:
 
 
 class AlertWriter:
-    """The reads and writes of one observation, inside one transaction."""
+    """The reads and writes of one observation, inside one transaction.
+
+    Tallies are read in (time, record) order; a key is ``(time µs, record)``.
+    """
 
     def __init__(self, con: sqlite3.Connection) -> None:
         self._con = con
 
-    def add_tallies(self, name: str, target: str, rows: Sequence[Sequence[Any]]) -> list[bool]:
-        """Store tallies; per row, whether it was new (a record seen before keeps its first tally)."""
-        marks = ", ".join("?" * 11)
-        sql = f"INSERT OR IGNORE INTO alert_tallies (name, target, {_TALLY}) VALUES ({marks})"
-        new = []
-        for row in rows:
-            new.append(self._con.execute(sql, (name, target, *row)).rowcount == 1)
-        return new
+    def seen(self, name: str, records: Sequence[str]) -> set[str]:
+        """Which of ``records`` were observed before (they have a ``*`` tally)."""
+        out: set[str] = set()
+        for i in range(0, len(records), 500):
+            chunk = list(records[i : i + 500])
+            out.update(
+                r[0]
+                for r in self._con.execute(
+                    f"SELECT record FROM alert_tallies WHERE name = ? AND target = '*' "
+                    f"AND record IN ({', '.join('?' * len(chunk))})",
+                    (name, *chunk),
+                )
+            )
+        return out
 
-    def tallies_before(
+    def add_tallies(self, name: str, target: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Store tallies (a record seen before keeps its first tally)."""
+        marks = ", ".join("?" * 11)
+        self._con.executemany(
+            f"INSERT OR IGNORE INTO alert_tallies (name, target, {_TALLY}) VALUES ({marks})",
+            [(name, target, *row) for row in rows],
+        )
+
+    def tallies(
         self,
         name: str,
         target: str,
-        key: tuple[int, str],
         *,
-        limit: int,
-        since: int | None,
-        valued: bool,
+        after: tuple[int, str] | None = None,
+        before: tuple[int, str] | None = None,
+        since: int | None = None,
+        until: int | None = None,
+        last: int | None = None,
+        valued: bool = False,
     ) -> list[tuple[Any, ...]]:
-        """The tallies before ``key`` (time µs, record): the last ``limit`` of them, and all
-        those after ``since`` (µs) too; with ``valued`` only those with a value."""
-        where = "name = ? AND target = ? AND (time, record) < (?, ?)" + (
-            " AND value IS NOT NULL" if valued else ""
-        )
-        args = (name, target, *key)
+        """Tallies in (time, record) order: at or after the key ``after``, before the key
+        ``before``, with a time after ``since`` and at most ``until`` (µs), only the ``last``
+        of them, only those with a value."""
+        where, args = self._where(name, target, after, before, since, until, valued)
+        if last is None:
+            return self._con.execute(
+                f"SELECT {_TALLY} FROM alert_tallies WHERE {where} ORDER BY time, record", args
+            ).fetchall()
         rows = self._con.execute(
             f"SELECT {_TALLY} FROM alert_tallies WHERE {where} ORDER BY time DESC, record DESC LIMIT ?",
-            (*args, limit),
+            (*args, last),
         ).fetchall()
-        if since is not None:
-            rows += self._con.execute(
-                f"SELECT {_TALLY} FROM alert_tallies WHERE {where} AND time > ?", (*args, since)
-            ).fetchall()
-        return list({r[0]: r for r in rows}.values())
+        return rows[::-1]
 
-    def tallies_from(self, name: str, target: str, key: tuple[int, str]) -> list[tuple[Any, ...]]:
-        """The tallies at or after ``key`` (time µs, record)."""
-        return self._con.execute(
-            f"SELECT {_TALLY} FROM alert_tallies WHERE name = ? AND target = ? AND (time, record) >= (?, ?)",
-            (name, target, *key),
+    def sums(
+        self, name: str, target: str, *, before: tuple[int, str], since: int
+    ) -> tuple[int, int, int, int, int, int, float]:
+        """The tallies before the key ``before`` with a time after ``since``, summed in the
+        store: ``(records, cells, errors, passed, decided, scored, score_sum)``."""
+        where, args = self._where(name, target, None, before, since, None, False)
+        row = self._con.execute(
+            "SELECT count(*), total(cells), total(errors), total(passed), total(decided), total(scored), "
+            f"total(score_sum) FROM alert_tallies WHERE {where}",
+            args,
+        ).fetchone()
+        return (*(int(v) for v in row[:6]), float(row[6]))  # type: ignore[return-value]
+
+    def records_where(
+        self,
+        name: str,
+        target: str,
+        which: Literal["failed", "errored", "below"],
+        *,
+        before: tuple[int, str],
+        since: int,
+        bound: float = 0.0,
+        last: int = 1000,
+    ) -> list[str]:
+        """The records (oldest first, at most the ``last``) before the key ``before`` and after
+        ``since`` whose tally failed, errored, or has a value below ``bound``."""
+        where, args = self._where(name, target, None, before, since, None, False)
+        condition = {"failed": "decided > passed", "errored": "errors > 0", "below": "value < ?"}[which]
+        rows = self._con.execute(
+            f"SELECT record FROM alert_tallies WHERE {where} AND {condition} "
+            "ORDER BY time DESC, record DESC LIMIT ?",
+            (*args, *([bound] if which == "below" else []), last),
         ).fetchall()
+        return [r[0] for r in rows[::-1]]
+
+    @staticmethod
+    def _where(
+        name: str,
+        target: str,
+        after: tuple[int, str] | None,
+        before: tuple[int, str] | None,
+        since: int | None,
+        until: int | None,
+        valued: bool,
+    ) -> tuple[str, tuple[Any, ...]]:
+        clauses, args = ["name = ?", "target = ?"], list[Any]([name, target])
+        for clause, value in (
+            ("(time, record) >= (?, ?)", after),
+            ("(time, record) < (?, ?)", before),
+            ("time > ?", since),
+            ("time <= ?", until),
+        ):
+            if value is not None:
+                clauses.append(clause)
+                args.extend(value if isinstance(value, tuple) else (value,))
+        if valued:
+            clauses.append("value IS NOT NULL")
+        return " AND ".join(clauses), tuple(args)
 
     def rule_state(self, name: str, rule: str) -> RuleState:
         row = self._con.execute(
@@ -268,11 +337,12 @@ class AlertLog:
 
     def __init__(self, path: Store | str | os.PathLike[str] | None) -> None:
         self.path: Path | None = None if path is None else Store(path).path
-        self._memory: sqlite3.Connection | None = None
+        self._con: sqlite3.Connection | None = None
+        self._open: ExitStack | None = None
+        self._ready = False
         self._lock = threading.Lock()
         if self.path is None:
-            self._memory = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
-            self._memory.executescript(ALERTS_DDL)
+            self._con = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
 
     def __repr__(self) -> str:
         return f"AlertLog({str(self.path) if self.path else ':memory:'!r})"
@@ -281,14 +351,26 @@ class AlertLog:
     def writing(self) -> Iterator[AlertWriter]:
         """One transaction holding the store's write lock: what :class:`AlertWriter` does in it
         is committed together, or not at all when the block raises."""
-        with self._lock, self._connection(write=True) as con:
-            assert con is not None
+        with self._lock:
+            con = self._writer()
             with transaction(con):
-                if self._memory is None:
+                if not self._ready:
                     for statement in ALERTS_DDL.split(";"):
                         if statement.strip():
                             con.execute(statement)
                 yield AlertWriter(con)
+            self._ready = True
+
+    def _writer(self) -> sqlite3.Connection:
+        """The connection writes go through, opened on the first write and kept: closing the
+        last connection to a WAL file checkpoints it, which is too slow to do per batch."""
+        if self._con is None:
+            assert self.path is not None
+            stack = ExitStack()
+            con = stack.enter_context(connect(self.path, write=True))
+            assert con is not None
+            self._con, self._open = con, stack
+        return self._con
 
     def alerts(
         self, name: str | None = None, since: datetime | None = None, until: datetime | None = None
@@ -333,23 +415,23 @@ class AlertLog:
         return out
 
     def close(self) -> None:
-        """Close the in-memory log (a store's connections close after each use)."""
-        if self._memory is not None:
-            self._memory.close()
-
-    @contextmanager
-    def _connection(self, write: bool) -> Iterator[sqlite3.Connection | None]:
-        if self._memory is not None:
-            yield self._memory
-            return
-        assert self.path is not None
-        with connect(self.path, write) as con:
-            yield con
+        """Close the log's connection (a new write opens it again)."""
+        with self._lock:
+            if self._open is not None:
+                self._open.close()
+            elif self._con is not None:
+                self._con.close()  # in memory: what it held is gone
+            self._con, self._open, self._ready = None, None, False
 
     def _read(self, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        with self._lock, self._connection(write=False) as con:
+        with self._lock, ExitStack() as stack:
+            con = self._con
             if con is None:
-                return []
+                if self.path is None:
+                    return []  # a closed in-memory log
+                con = stack.enter_context(connect(self.path, write=False))
+                if con is None:
+                    return []
             has = con.execute(
                 "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alerts'"
             ).fetchone()
