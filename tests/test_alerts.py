@@ -8,6 +8,7 @@ Result frames are scripted with the columns and dtypes of ``Run.results`` plus `
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import subprocess
@@ -555,10 +556,13 @@ def test_two_processes_observing_one_store_at_once_raise_one_alert_per_incident(
     the transaction decides which of them raises the alert."""
     script = textwrap.dedent(
         f"""
-        import json, sys
+        import json, pathlib, sys, time
         sys.path.insert(0, {str(ROOT / "tests")!r})
         from test_alerts import A, Alerts, batches, scores, DROP
         me = int(sys.argv[1])
+        pathlib.Path({str(tmp_path)!r}, f"ready-{{me}}").touch()
+        while not pathlib.Path({str(tmp_path)!r}, f"ready-{{1 - me}}").exists():
+            time.sleep(0.005)  # both start observing together, after their imports
         raised = []
         rule = A.mean_below("quality.accuracy", 3.5, window=10)
         with Alerts([rule], dispatch=[raised.append], cooldown_s=30, store_path={str(tmp_path)!r}) as alerts:
@@ -742,3 +746,76 @@ def test_webhooks_never_receive_credentials(receiver: Receiver, monkeypatch: pyt
     assert b"[redacted]" in sent
     assert b"authorization" not in sent.lower()
     assert all(JUDGE_KEY not in a.message and ENV_KEY not in a.message for a in got)
+
+
+# --- batching never changes what is raised -----------------------------------------------
+
+
+def noisy_stream(n: int = 500) -> list[dict[str, Any]]:
+    """Records 3 s apart with a quality drop, a burst of judge errors and a latency spike,
+    two cells each (an assertion and a judge criterion), deterministic."""
+    cells = []
+    for i in range(n):
+        t = 3.0 * i
+        record = f"r{i:04d}"
+        score = 2.0 if 150 <= i < 190 else 4.0 + (i * 7919 % 11) / 10
+        fails_json = (i * 31 % 17 == 0) or 260 <= i < 280
+        cells.append(
+            cell(
+                record,
+                t,
+                task="is_json",
+                criterion="",
+                kind="assertion",
+                status="failed" if fails_json else "passed",
+            )
+        )
+        if 300 <= i < 330:
+            cells.append(cell(record, t, status="error", error=f"judge timed out at {record}"))
+        else:
+            latency = 12.0 if i == 350 else 0.5 + (i * 13 % 7) / 20
+            cells.append(cell(record, t, score=score, latency_s=latency))
+    return cells
+
+
+STREAM_RULES = [
+    A.mean_below("quality.accuracy", 3.5, window=20),
+    A.mean_below("quality", 3.5, window="2min"),
+    A.pass_rate_below("is_json", 0.8, window="90s", min_records=10),
+    A.error_rate_above(0.1, window="5min"),
+    A.zscore("latency_s", k=3, n=40, side="high"),
+]
+
+
+def raised_by(batch_sizes: Sequence[int], store: Path | None) -> list[tuple[Any, ...]]:
+    """What the stream raises when observed in batches of these sizes (repeated), two cells a record."""
+    cells, out, i = noisy_stream(), [], 0
+    with Alerts(STREAM_RULES, cooldown_s=60, store_path=store) as alerts:
+        for size in itertools.cycle(batch_sizes):
+            if i >= len(cells):
+                break
+            raised = alerts.observe(results(cells[i : i + 2 * size]))
+            out += [(a.rule, a.state, a.time, a.value, a.records) for a in raised]
+            i += 2 * size
+    return out
+
+
+def test_batching_never_changes_the_alerts(tmp_path: Path) -> None:
+    """One batch, batches of 1, of 7 and of mixed sizes raise the same alerts with the
+    same values and records; the long time windows read their middles as sums."""
+    whole = raised_by([500], None)
+    kinds = sorted({(rule.split("(")[0], state) for rule, state, *_ in whole})
+    assert kinds == [
+        ("error_rate_above", "firing"),
+        ("error_rate_above", "resolved"),
+        ("mean_below", "firing"),
+        ("mean_below", "resolved"),
+        ("pass_rate_below", "firing"),
+        ("pass_rate_below", "resolved"),
+        ("zscore", "firing"),
+        ("zscore", "resolved"),
+    ]
+    for i, sizes in enumerate([[1], [7], [3, 50, 1, 17]]):
+        again = raised_by(sizes, tmp_path / f"store-{i}")
+        assert [a[:3] + a[4:5] for a in again] == [a[:3] + a[4:5] for a in whole], sizes
+        assert [a[3] for a in again] == pytest.approx([a[3] for a in whole]), sizes
