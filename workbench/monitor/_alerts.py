@@ -282,6 +282,7 @@ class Alerts:
 
         Raises:
             ColumnsError: a column is missing.
+            ConfigError: this object was closed.
             StoreError: the store cannot be written (read-only, full, damaged); nothing was
                 stored or sent.
         """
