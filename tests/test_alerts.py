@@ -116,6 +116,8 @@ class Receiver:
     bodies: list[dict[str, Any]] = field(default_factory=list)
     fail_first: int = 0
     """Answer the first ``fail_first`` requests with 500."""
+    redirect: str | None = None
+    """Answer every request with a 307 to this location."""
     hold: threading.Event | None = None
     """While set to an unset event, requests wait for it."""
     got: threading.Condition = field(default_factory=threading.Condition)
@@ -142,7 +144,11 @@ def receiver() -> Iterator[Receiver]:
                 if not failing:
                     r.bodies.append(json.loads(body))
                 r.got.notify_all()
-            self.send_response(500 if failing else 204)
+            if r.redirect:
+                self.send_response(307)
+                self.send_header("Location", r.redirect)
+            else:
+                self.send_response(500 if failing else 204)
             self.end_headers()
 
         def log_message(self, *args: object) -> None:
@@ -700,6 +706,42 @@ def test_a_failing_webhook_is_retried(receiver: Receiver) -> None:
         stats = alerts.stats()
     assert len(receiver.raw) == 3 and len(receiver.bodies) == 1
     assert (stats["webhook_sent"], stats["webhook_retried"], stats["webhook_failed"]) == (1, 2, 0)
+
+
+def test_a_redirect_is_not_followed(receiver: Receiver, caplog: pytest.LogCaptureFixture) -> None:
+    receiver.redirect = receiver.url.replace("/hook", "/elsewhere")
+    with Alerts([A.mean_below("quality.accuracy", 3, window=1)], dispatch=[receiver.url]) as alerts:
+        alerts.observe(results(scores([1.0])))
+        assert alerts.flush(10)
+        stats = alerts.stats()
+    assert [r.split(b"\n")[0] for r in receiver.raw] == [b"POST /hook HTTP/1.1"]
+    assert (stats["webhook_sent"], stats["webhook_failed"]) == (0, 1)
+    assert (
+        "did not take alert 1 (mean_below(quality.accuracy, 3, window=1)) after 1 attempts: HTTP 307"
+        in caplog.text
+    )
+
+
+def test_observe_raises_for_a_store_it_cannot_write_and_sends_nothing(tmp_path: Path) -> None:
+    foreign = tmp_path / "notes.db"
+    foreign.write_bytes(b"these are not alerts" * 100)
+    got: list[Alert] = []
+    with (
+        Alerts(
+            [A.mean_below("quality.accuracy", 3, window=1)], dispatch=[got.append], store_path=foreign
+        ) as alerts,
+        pytest.raises(wb.StoreError, match="is not a workbench run store"),
+    ):
+        alerts.observe(results(scores([1.0])))
+    assert got == []
+    assert foreign.read_bytes() == b"these are not alerts" * 100
+
+
+def test_a_closed_alerts_refuses_to_observe() -> None:
+    alerts = Alerts([])
+    alerts.close()
+    with pytest.raises(wb.ConfigError, match="is closed; make a new Alerts"):
+        alerts.observe(results(scores([1.0])))
 
 
 # --- no credentials reach a webhook ------------------------------------------------------
