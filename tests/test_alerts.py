@@ -717,7 +717,7 @@ def test_a_redirect_is_not_followed(receiver: Receiver, caplog: pytest.LogCaptur
     assert [r.split(b"\n")[0] for r in receiver.raw] == [b"POST /hook HTTP/1.1"]
     assert (stats["webhook_sent"], stats["webhook_failed"]) == (0, 1)
     assert (
-        "did not take alert 1 (mean_below(quality.accuracy, 3, window=1)) after 1 attempts: HTTP 307"
+        "did not take alert 1 (mean_below(quality.accuracy, 3, window=1)) after 1 attempt: HTTP 307"
         in caplog.text
     )
 

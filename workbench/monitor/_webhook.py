@@ -252,11 +252,11 @@ class WebhookSender:
             except (urllib.error.URLError, OSError) as e:
                 problem = str(getattr(e, "reason", e))
         log.warning(
-            "webhook %s did not take alert %s (%s) after %d attempts: %s",
+            "webhook %s did not take alert %s (%s) after %s: %s",
             safe_url(self.url),
             payload.get("id"),
             payload.get("rule"),
-            attempt + 1,
+            "1 attempt" if attempt == 0 else f"{attempt + 1} attempts",
             redact(problem, self._secrets),
         )
         return False
