@@ -558,8 +558,9 @@ def test_a_record_observed_twice_is_judged_once_and_fails_once(tmp_path: Path) -
 
 
 def test_two_processes_observing_one_store_at_once_raise_one_alert_per_incident(tmp_path: Path) -> None:
-    """Each process takes every other batch of one stream and observes it as soon as it can:
-    the transaction decides which of them raises the alert."""
+    """Each process takes every other batch of one stream and observes it as soon as it can,
+    a batch or two ahead of or behind the other at most (as workers claiming in arrival order
+    are): the transaction decides which of them raises the alert."""
     script = textwrap.dedent(
         f"""
         import json, pathlib, sys, time
@@ -574,7 +575,10 @@ def test_two_processes_observing_one_store_at_once_raise_one_alert_per_incident(
         with Alerts([rule], dispatch=[raised.append], cooldown_s=30, store_path={str(tmp_path)!r}) as alerts:
             for i, batch in enumerate(batches(scores(DROP * 2), 5)):
                 if i % 2 == me:
+                    while i >= 3 and not pathlib.Path({str(tmp_path)!r}, f"done-{{i - 3}}").exists():
+                        time.sleep(0.001)
                     alerts.observe(batch)
+                    pathlib.Path({str(tmp_path)!r}, f"done-{{i}}").touch()
         print(json.dumps([a.state for a in raised]))
         """
     )
@@ -861,3 +865,111 @@ def test_batching_never_changes_the_alerts(tmp_path: Path) -> None:
         again = raised_by(sizes, tmp_path / f"store-{i}")
         assert [a[:3] + a[4:5] for a in again] == [a[:3] + a[4:5] for a in whole], sizes
         assert [a[3] for a in again] == pytest.approx([a[3] for a in whole]), sizes
+
+
+# --- through wb.Monitor (runs once the monitor is merged in) ------------------------------
+
+
+def test_a_monitored_score_drop_raises_one_alert_per_incident_and_no_key_reaches_the_webhook(
+    receiver: Receiver, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Records submitted to a monitor, judged by the local server (low scores for the drop,
+    a 401 that echoes the key for a few), evaluated by its worker and observed batch by batch."""
+    Monitor = getattr(wb, "Monitor", None)
+    if Monitor is None:
+        pytest.skip("wb.Monitor is not in this tree yet: the monitor and the alerts merge together")
+    monkeypatch.setenv("OPENAI_API_KEY", ENV_KEY)
+
+    def judge(request: dict[str, Any]) -> Any:
+        prompt = request["messages"][-1]["content"]
+        if "broken" in prompt:
+            return Reply(status=401, content=f"Incorrect API key provided: {JUDGE_KEY}")
+        return {"accuracy": {"reason": "checked", "score": 1 if "drop" in prompt else 5}}
+
+    suite = wb.Suite(
+        name="support",
+        tasks=[
+            wb.JudgeTask(
+                id="quality",
+                prompt="Answer: ${answer}",
+                threshold=4,
+                criteria=[wb.Criterion(name="accuracy", description="Right.")],
+            )
+        ],
+    )
+    got: list[Alert] = []
+    rules = [A.mean_below("quality.accuracy", 3.5, window=10), A.error_rate_above(0.2, window=10)]
+    with (
+        JudgeServer(script=judge) as server,
+        Monitor(
+            suite,
+            model=server.model,
+            api_base=server.litellm_kwargs["api_base"],
+            api_key=JUDGE_KEY,
+            store=tmp_path,
+            alerts=rules,
+            alert_to=[got.append, receiver.url],
+            cooldown_s=20,
+            retry_backoff_s=0.05,
+        ) as monitor,
+    ):
+        stream = ["fine"] * 40 + ["drop"] * 30 + ["fine"] * 40 + ["broken"] * 5 + ["fine"] * 40
+        for i, kind in enumerate(stream):
+            monitor.submit(
+                {
+                    "id": f"r{i:04d}",
+                    "time": (T0 + pd.Timedelta(seconds=i)).to_pydatetime(),
+                    "answer": f"{kind} answer {i}",
+                }
+            )
+        # the broken records' error cells come last, after the monitor's retries: their
+        # error rate is judged when they arrive, and clears on the traffic after them
+        assert monitor.flush(timeout=120)
+        for i in range(len(stream), len(stream) + 40):
+            monitor.submit(
+                {
+                    "id": f"r{i:04d}",
+                    "time": (T0 + pd.Timedelta(seconds=i)).to_pydatetime(),
+                    "answer": "fine",
+                }
+            )
+        assert monitor.flush(timeout=120)
+    assert sorted((a.kind, a.state) for a in got) == [
+        ("error_rate_above", "firing"),
+        ("error_rate_above", "resolved"),
+        ("mean_below", "firing"),
+        ("mean_below", "resolved"),
+    ]
+    drop = next(a for a in got if a.kind == "mean_below" and a.state == "firing")
+    assert drop.time == T0 + pd.Timedelta(seconds=43)  # (6 x 5 + 4 x 1) / 10 = 3.4
+    errors = next(a for a in got if a.kind == "error_rate_above" and a.state == "firing")
+    # it fires at the third error among the last 10 records (30% > 20%), in whatever order
+    # the retries finished
+    assert len(errors.records) == 3 and set(errors.records) <= {f"r{i:04d}" for i in range(110, 115)}
+    bodies = receiver.wait_for(4)
+    assert sorted(b["id"] for b in bodies) == sorted(a.id for a in got)
+    sent = b"\n".join(receiver.raw)
+    assert JUDGE_KEY.encode() not in sent and ENV_KEY.encode() not in sent
+    assert A.history(store=tmp_path, name="support")["state"].tolist().count("firing") == 2
+
+
+def test_records_whose_results_arrive_late_still_count() -> None:
+    """A monitor retries a record whose judge failed, so its error cells come after newer
+    records: they are judged when they arrive, in the window of what was observed by then."""
+    on_time = [cell(f"r{i:04d}", i, score=5.0) for i in range(40) if not 20 <= i < 24]
+    retried = [
+        cell(f"r{i:04d}", i, status="error", error="judge call failed after 3 retries") for i in range(20, 24)
+    ]
+    rules = [A.error_rate_above(0.3, window=10), A.error_rate_above(0.3, window="10s", min_records=5)]
+    with Alerts(rules, cooldown_s=5) as alerts:
+        assert alerts.observe(results(on_time[:30])) == []
+        late = alerts.observe(results(retried))
+        later = alerts.observe(
+            results(on_time[30:] + [cell(f"r{i:04d}", i, score=5.0) for i in range(40, 60)])
+        )
+    # the last 10 observed hold 4 errors at the 4th retried record; the last 10 s before the
+    # newest time seen (33 s) hold none of them (20-23 s is older): no time-window alert
+    assert [(a.rule, a.state, a.records) for a in late] == [
+        ("error_rate_above(0.3, window=10)", "firing", ("r0020", "r0021", "r0022", "r0023"))
+    ]
+    assert [(a.rule, a.state) for a in later] == [("error_rate_above(0.3, window=10)", "resolved")]

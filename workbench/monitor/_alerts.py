@@ -2,22 +2,26 @@
 judges its rules over rolling windows, raises one alert per incident and reports its
 recovery once, and calls ``on_fail`` for every record whose cells failed.
 
-How an incident goes, by the records' own ``time`` (a replay raises the same alerts):
+How an incident goes:
 
-* each record of a batch, in time order, is a point where every rule is judged over its
-  window ending there (a window too small to judge is skipped);
-* the first breach opens an incident: one ``firing`` alert, stored with the records that
-  raised it (those in the window below the bound, failed, errored, or the anomaly itself);
+* records are judged in the order their results are observed (a batch's own records in time
+  order); a retried record counts when its cells arrive, so errors that took three retries
+  still raise their alert. A count window holds the last ``n`` records observed; a time
+  window the records whose time lies within the span before the newest time observed (the
+  watermark), which is also the cooldown's clock;
+* at each record every rule is judged over its window ending there (a window too small to
+  judge is skipped); the first breach opens an incident: one ``firing`` alert, stored with the
+  records that raised it (those in the window below the bound, failed, errored, or the
+  anomaly itself);
 * breaches while it is open raise nothing; once the rule has been clear for ``cooldown_s``
   the incident closes with one ``resolved`` alert, so a value flapping around the bound
-  raises one alert, not one per crossing (``cooldown_s=0`` resolves at the first clear point);
-* a record older than the newest one a rule has judged (late, from another worker) joins
-  later windows but is not judged itself.
+  raises one alert, not one per crossing (``cooldown_s=0`` resolves at the first clear point).
 
 State lives in the store's alert tables and every observation is one write transaction:
-several worker processes observing one store raise one alert per incident between them.
-Alerts go to their targets after the transaction commits: callables, ``"log"`` (logger
-``workbench.monitor``), webhook URLs (a JSON POST from a background sender).
+several worker processes observing one store share one order of records and raise one alert
+per incident between them. Alerts go to their targets after the transaction commits:
+callables, ``"log"`` (logger ``workbench.monitor``), webhook URLs (a JSON POST from a
+background sender).
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import math
 import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -58,6 +62,18 @@ MAX_RECORDS = 1000
 """The most records stored and sent with one alert (the latest of those that raised it)."""
 
 _COLUMNS = (*RESULT_COLUMNS, "record", "time")
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Batch:
+    """The records of one observation not seen before, as stored."""
+
+    rows: dict[str, list[tuple[Any, ...]]]
+    """Per target, the tallies of the new records in observation order."""
+    first: int
+    """The observation number of the first of them."""
+    newest: int | None
+    """The newest record time observed before them (µs)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -177,7 +193,7 @@ class Alerts:
             webhook URL (JSON POST, sent in the background, retried; never credentials).
         on_fail: called with a :class:`RecordFailure` for each new record one of whose
             cells failed or errored.
-        cooldown_s: how long (by the records' time) a rule must stay clear before its
+        cooldown_s: how long (by the newest record time observed) a rule must stay clear before its
             incident resolves; breaches in that time belong to the same incident.
         store_path: the store that keeps alerts, rule state and windows (a store folder or
             ``.sqlite`` file), shared by every process observing it; ``None`` keeps them in
@@ -304,13 +320,10 @@ class Alerts:
         tallies = tally(record, time, results, targets)
         with self._lock:
             with self._log.writing() as tx:
-                new, added = self._add(tx, tallies)
-                raised = [
-                    a
-                    for rule in self.rules
-                    for a in self._judge(tx, rule, added[rule.target_key], new, results)
-                ]
+                batch = self._add(tx, tallies)
+                raised = [a for rule in self.rules for a in self._judge(tx, rule, batch, results)]
                 self._prune(tx)
+            new = {row[0] for row in batch.rows[ALL]}
             self._counts["records"] += len(new)
             self._counts["alerts"] += len(raised)
         raised.sort(key=lambda a: (a.time, a.id))
@@ -320,30 +333,27 @@ class Alerts:
             self._record_failures(results, record, new)
         return raised
 
-    def _add(
-        self, tx: AlertWriter, tallies: dict[str, list[tuple[Any, ...]]]
-    ) -> tuple[set[str], dict[str, list[tuple[Any, ...]]]]:
-        """Store the tallies of the records not seen before; returns those records and, per
-        target, their tallies."""
-        everything = tallies[ALL]
-        seen = tx.seen(self.name, [row[0] for row in everything])
-        new = {row[0] for row in everything} - seen
-        added = {target: [r for r in rows if r[0] in new] for target, rows in tallies.items()}
-        for target, rows in added.items():
-            tx.add_tallies(self.name, target, rows)
-        return new, added
+    def _add(self, tx: AlertWriter, tallies: dict[str, list[tuple[Any, ...]]]) -> _Batch:
+        """Number the records not seen before in time order, after every record observed so
+        far, and store their tallies."""
+        seen = tx.seen(self.name, [row[0] for row in tallies[ALL]])
+        fresh = sorted((row for row in tallies[ALL] if row[0] not in seen), key=lambda r: (r[1], r[0]))
+        last, newest = tx.position(self.name)
+        seq = {row[0]: last + 1 + i for i, row in enumerate(fresh)}
+        rows: dict[str, list[tuple[Any, ...]]] = {}
+        for target, found in tallies.items():
+            rows[target] = sorted((r for r in found if r[0] in seq), key=lambda r: seq[r[0]])
+            tx.add_tallies(self.name, target, rows[target], [seq[r[0]] for r in rows[target]])
+        return _Batch(rows=rows, first=last + 1, newest=newest)
 
-    def _judge(
-        self, tx: AlertWriter, rule: Rule, added: list[tuple[Any, ...]], new: set[str], results: pd.DataFrame
-    ) -> list[Alert]:
-        if not added:
+    def _judge(self, tx: AlertWriter, rule: Rule, batch: _Batch, results: pd.DataFrame) -> list[Alert]:
+        rows = batch.rows[rule.target_key]
+        if not rows:
             return []
         state = tx.rule_state(self.name, rule.rule_id)
-        t = self._window(tx, rule, min((r[1], r[0]) for r in added), new)
-        judged_until = state.judged_until if state.judged_until is not None else -(2**62)
-        points = np.flatnonzero(t.new & (t.time >= judged_until))
+        t = self._window(tx, rule, rows, batch)
+        verdicts = rule.judge(t, np.flatnonzero(t.new))
         raised: list[Alert] = []
-        verdicts = rule.judge(t, points)
         quiet = state.clear_since is None and bool(
             verdicts.breached.all() if state.incident is not None else not verdicts.breached.any()
         )  # nothing opens or closes in this batch: skip the walk (the usual case)
@@ -351,33 +361,38 @@ class Alerts:
             state, alert = self._step(tx, rule, state, t, verdicts, i, results)
             if alert is not None:
                 raised.append(alert)
-        if len(points):
-            newest = max(judged_until, int(t.time[points].max()))
-            state = RuleState(incident=state.incident, clear_since=state.clear_since, judged_until=newest)
         tx.set_rule_state(self.name, rule.rule_id, state)
         return raised
 
-    def _window(self, tx: AlertWriter, rule: Rule, start: tuple[int, str], new: set[str]) -> Tallies:
-        """The tallies the rule's windows over this batch reach: those from the batch's first
-        record on (other workers' among them), and before it the last ``n`` (a count window)
-        or those within the span; of those, the ones no window of this batch leaves are read
-        as one sum (a ten-minute window at a thousand records a second is 600,000 tallies)."""
+    def _window(self, tx: AlertWriter, rule: Rule, rows: list[tuple[Any, ...]], batch: _Batch) -> Tallies:
+        """The tallies the rule's windows over this batch reach: the batch's, and before them
+        the last ``n`` observed (a count window, a z-score's baseline) or those within the span
+        of a point's window; of those, the ones no window of this batch leaves are read as one
+        sum (a ten-minute window at a thousand records a second is 600,000 tallies)."""
         key = rule.target_key
         count, span, valued = rule.context()
-        after = tx.tallies(self.name, key, after=start)
-        flags = [r[0] in new for r in after]
+        floor = batch.newest if batch.newest is not None else -(2**62)
+        marks = [max(floor, r[1]) for r in rows]  # the newest time observed at each of the batch's
         if span is None:
-            before = tx.tallies(self.name, key, before=start, last=count, valued=valued)
-            return Tallies.of_rows(before + after, [False] * len(before) + flags)
-        since, end = start[0] - span, max(r[1] for r in after) - span
-        leaving = tx.tallies(self.name, key, before=start, since=since, until=end) if end > since else []
-        summed = tx.sums(self.name, key, before=start, since=max(since, end))
-        middle: list[tuple[Any, ...]] = []
-        if summed[0]:
-            middle = [(SUMMED, max(since, end) + 1, *summed[1:], None)]
-        rows = leaving + middle + after
-        weight = [1] * len(leaving) + [summed[0]] * len(middle) + [1] * len(after)
-        return Tallies.of_rows(rows, [False] * (len(leaving) + len(middle)) + flags, weight)
+            before = tx.last(self.name, key, count, before=batch.first, valued=valued)
+            return Tallies.of_rows(
+                before + rows,
+                [False] * len(before) + [True] * len(rows),
+                watermark=[r[1] for r in before] + marks,
+                batch_seq=batch.first,
+            )
+        low, high = marks[0] - span, marks[-1] - span  # where the first and the last window start
+        leaving = tx.between(self.name, key, low, high, before=batch.first) if high > low else []
+        summed = tx.sums(self.name, key, max(low, high), before=batch.first)
+        middle = [(SUMMED, max(low, high) + 1, *summed[1:], None)] if summed[0] else []
+        old = leaving + middle
+        return Tallies.of_rows(
+            old + rows,
+            [False] * len(old) + [True] * len(rows),
+            watermark=[r[1] for r in old] + marks,
+            weight=[1] * len(leaving) + [summed[0]] * len(middle) + [1] * len(rows),
+            batch_seq=batch.first,
+        )
 
     def _step(
         self,
@@ -389,21 +404,19 @@ class Alerts:
         i: int,
         results: pd.DataFrame,
     ) -> tuple[RuleState, Alert | None]:
-        at = int(t.time[verdicts.position[i]])
+        now = int(t.watermark[verdicts.position[i]])  # the cooldown's clock: the newest time seen
         if verdicts.breached[i]:
             if state.incident is not None:
-                return RuleState(incident=state.incident, judged_until=state.judged_until), None
+                return RuleState(incident=state.incident), None
             alert = self._raise(tx, rule, t, verdicts[i], "firing", None, results)
-            return RuleState(incident=alert.id, judged_until=state.judged_until), alert
+            return RuleState(incident=alert.id), alert
         if state.incident is None:
             return state, None
-        since = state.clear_since if state.clear_since is not None else at
-        if at - since < self.cooldown_s * 1e6:
-            return RuleState(
-                incident=state.incident, clear_since=since, judged_until=state.judged_until
-            ), None
+        since = state.clear_since if state.clear_since is not None else now
+        if now - since < self.cooldown_s * 1e6:
+            return RuleState(incident=state.incident, clear_since=since), None
         alert = self._raise(tx, rule, t, verdicts[i], "resolved", state.incident, results)
-        return RuleState(judged_until=state.judged_until), alert
+        return RuleState(), alert
 
     def _raise(
         self,
@@ -458,21 +471,23 @@ class Alerts:
     def _offenders(self, tx: AlertWriter, rule: Rule, t: Tallies, v: Verdict) -> list[str]:
         """The records that raised a firing alert, the latest :data:`MAX_RECORDS`; those of the
         window's summed stretch are read from the store."""
-        summed = np.flatnonzero(~t.real[v.first : v.position + 1])
+        found = rule.offenders(t, v)
+        summed = np.flatnonzero(~t.real)
         if not len(summed) or isinstance(rule, ZScore):
-            return rule.offenders(t, v)[-MAX_RECORDS:]
-        at = v.first + int(summed[0])  # the sum stands for the tallies after its time - 1, before the next
-        older = rule.offenders(t, replace(v, position=at - 1)) if at > v.first else []
+            return found[-MAX_RECORDS:]
+        at = int(summed[0])  # it stands for the records observed before the batch after its time - 1
+        older = {str(r) for r in t.record[:at]}
         middle = tx.records_where(
             self.name,
             rule.target_key,
             rule.offends,
-            before=(int(t.time[at + 1]), str(t.record[at + 1])),
-            since=int(t.time[at]) - 1,
+            int(t.time[at]) - 1,
+            before=t.batch_seq,
             bound=rule.bound,
             last=MAX_RECORDS,
         )
-        return (older + middle + rule.offenders(t, replace(v, first=at + 1)))[-MAX_RECORDS:]
+        split = sum(1 for r in found if r in older)
+        return (found[:split] + middle + found[split:])[-MAX_RECORDS:]
 
     def _prune(self, tx: AlertWriter) -> None:
         keep: dict[str, tuple[int, int | None]] = {ALL: (KEEP_SEEN, None)}

@@ -7,7 +7,8 @@ rate) or a **metric** of the record: ``record_latency_s`` (the application's lat
 the record carried one), ``latency_s`` (its slowest judge cell), ``cost_usd`` and ``tokens``
 (summed over its cells). Each record is reduced to one tally per target (cells,
 errors, passed, decided, scores and one value); windows are pooled over the tallies of the
-last ``n`` records that have the target, or of those within a time span of the newest one.
+last ``n`` records observed that have the target, or of those whose time lies within a span
+before the newest time observed.
 
 Pure: no I/O, no store; :mod:`workbench.monitor._alerts` keeps the state.
 """
@@ -154,8 +155,8 @@ class _Windowed(_RuleBase):
     bound: float
     """The bound the window's value is compared with."""
     window: int | timedelta = 50
-    """The last ``n`` records (an int) or the records within a time span of the newest one
-    (a ``timedelta`` or a string such as ``"10min"``), by the records' own ``time``."""
+    """The last ``n`` records observed (an int), or the records whose ``time`` lies within a
+    span (a ``timedelta`` or a string such as ``"10min"``) before the newest time observed."""
 
     _check_window = field_validator("window", mode="before")(_window)
 
@@ -189,29 +190,52 @@ class _Windowed(_RuleBase):
             return self.window, None, False
         return 0, _micros(self.window), False
 
-    def _spans(self, t: Tallies, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _stay(self, t: Tallies) -> tuple[np.ndarray, np.ndarray]:
+        """For a time window: the positions from which (``entry``) and until which, not
+        included (``exit``), each entry is in the window of a point of the batch. A window
+        ends at the newest time observed then, so an entry leaves at the first point whose
+        window starts at or after its time; it enters at its own position (or the batch's)."""
+        assert isinstance(self.window, timedelta)
+        start = int(np.argmax(t.new)) if t.new.any() else len(t.new)
+        lows = t.watermark[start:] - _micros(self.window)  # never decreasing: the batch goes by time
+        entry = np.maximum(np.arange(len(t.time)), start)
+        exit = start + np.searchsorted(lows, t.time, side="left")
+        return entry, exit
+
+    def _members(self, t: Tallies, position: int) -> np.ndarray:
+        """The entries in the window of the point at ``position``."""
         if isinstance(self.window, int):
-            first = np.maximum(points - self.window + 1, 0)
-            return first, points - first + 1
-        first = np.searchsorted(t.time, t.time[points] - _micros(self.window), side="right")
-        weights = np.concatenate([[0], np.cumsum(t.weight)])
-        return first, weights[points + 1] - weights[first]
+            inside = np.zeros(len(t.time), dtype=bool)
+            inside[max(0, position - self.window + 1) : position + 1] = True
+            return inside
+        entry, exit = self._stay(t)
+        return np.asarray((entry <= position) & (exit > position), dtype=bool)
 
     def _pooled(self, t: Tallies, points: np.ndarray, num: np.ndarray, den: np.ndarray) -> Verdicts:
-        first, count = self._spans(t, points)
-        sums = [np.concatenate([[0.0], np.cumsum(a, dtype=np.float64)]) for a in (num, den)]
-        n = sums[0][points + 1] - sums[0][first]
-        d = sums[1][points + 1] - sums[1][first]
+        if isinstance(self.window, int):
+            first = np.maximum(points - self.window + 1, 0)
+            count = points - first + 1
+            sums = [np.concatenate([[0.0], np.cumsum(a, dtype=np.float64)]) for a in (num, den)]
+            n = sums[0][points + 1] - sums[0][first]
+            d = sums[1][points + 1] - sums[1][first]
+        else:
+            entry, exit = self._stay(t)
+            staying = exit > entry
+
+            def window_sums(a: np.ndarray) -> np.ndarray:
+                # each entry counts from its entry to its exit: a difference array, summed up
+                diff = np.zeros(len(a) + 1)
+                np.add.at(diff, entry[staying], a[staying])
+                np.add.at(diff, exit[staying], -a[staying])
+                return np.asarray(np.cumsum(diff)[points], dtype=np.float64)
+
+            n, d, count = window_sums(num * 1.0), window_sums(den * 1.0), window_sums(t.weight * 1.0)
+            first = np.full(len(points), -1)
         judged = (count >= self._min()) & (d > 0)
         value = np.divide(n, d, out=np.full(len(n), np.nan), where=judged)
+        breached = self._breached(value)
         out = Verdicts(
-            position=points,
-            breached=self._breached(value),
-            value=value,
-            first=first,
-            count=count,
-            num=n,
-            den=d,
+            position=points, breached=breached, value=value, first=first, count=count, num=n, den=d
         )
         return out.kept(judged)
 
@@ -219,8 +243,7 @@ class _Windowed(_RuleBase):
         raise NotImplementedError
 
     def _window_records(self, t: Tallies, v: Verdict, mask: np.ndarray) -> list[str]:
-        span = slice(v.first, v.position + 1)
-        return [str(r) for r in t.record[span][(mask & t.real)[span]]]
+        return [str(r) for r in t.record[self._members(t, v.position) & mask & t.real]]
 
 
 class MeanBelow(_Windowed):
@@ -480,7 +503,7 @@ def mean_below(
             ``"task"`` to pool the scores of all its criteria.
         bound: the mean below which the rule fires.
         window: the last ``n`` records (an int), or a time span (``"10min"``, a
-            ``timedelta``) back from the newest record, by the records' ``time``.
+            ``timedelta``) back from the newest record time observed.
         min_records: the fewest records before the rule is judged (default: the whole
             count window; 10 for a time span).
         id: the rule's name in alerts and in the store (default: its description).

@@ -36,9 +36,10 @@ record's own latency (the same on each of its cells), its slowest cell for the j
 
 @dataclass(frozen=True, kw_only=True, eq=False)
 class Tallies:
-    """The tallies of one target, one entry per record, sorted by (time, record).
+    """The tallies of one target a rule's windows over one batch can reach, one entry per
+    record, in the order the records were observed: those observed before, then the batch's.
 
-    ``new`` marks the records of the batch being observed: the points a rule judges.
+    ``new`` marks the batch's records: the points a rule judges.
     """
 
     record: np.ndarray
@@ -58,15 +59,26 @@ class Tallies:
     new: np.ndarray
     weight: np.ndarray
     """How many records an entry stands for: 1, or the count of a :data:`SUMMED` entry."""
+    watermark: np.ndarray
+    """The newest record time observed when the entry was (µs): where time windows end and the
+    cooldown's clock stands at that point."""
+    batch_seq: int = 0
+    """The observation number of the batch's first record."""
 
     ROW = ("record", "time", "cells", "errors", "passed", "decided", "scored", "score_sum", "value")
     """The fields of one stored tally, in the store's column order."""
 
     @classmethod
     def of_rows(
-        cls, rows: Sequence[Sequence[Any]], new: Sequence[bool], weight: Sequence[int] | None = None
+        cls,
+        rows: Sequence[Sequence[Any]],
+        new: Sequence[bool],
+        *,
+        watermark: Sequence[int],
+        weight: Sequence[int] | None = None,
+        batch_seq: int = 0,
     ) -> Tallies:
-        """From stored rows (in :attr:`ROW` order), already sorted by (time, record)."""
+        """From stored rows (in :attr:`ROW` order), in observation order."""
         cols = list(zip(*rows)) if rows else [()] * len(cls.ROW)
         ints = [np.asarray(c, dtype=np.int64) for c in cols[1:7]]
         return cls(
@@ -80,9 +92,9 @@ class Tallies:
             score_sum=np.asarray(cols[7], dtype=np.float64),
             value=np.asarray([np.nan if v is None else v for v in cols[8]], dtype=np.float64),
             new=np.asarray(new, dtype=bool),
-            weight=np.ones(len(rows), dtype=np.int64)
-            if weight is None
-            else np.asarray(weight, dtype=np.int64),
+            weight=np.asarray([1] * len(rows) if weight is None else weight, dtype=np.int64),
+            watermark=np.asarray(watermark, dtype=np.int64),
+            batch_seq=batch_seq,
         )
 
     @property
@@ -92,8 +104,9 @@ class Tallies:
 
 
 SUMMED = ""
-"""The record id of an entry that sums many records of a long time window, read as one sum
-from the store instead of one tally each (record ids are never empty)."""
+"""The record id of an entry that sums the records of a long time window that no window of
+the batch leaves, read as one sum from the store instead of one tally each (record ids are
+never empty)."""
 
 
 def tally(
@@ -185,7 +198,7 @@ class Verdict:
     value: float
     """The window's mean, pass rate or error rate; the record's z-score."""
     first: int
-    """Position of the window's first record (the baseline's for a z-score)."""
+    """Position of the first record of a count window (of a z-score's baseline); -1 for a time window."""
     count: int
     """Records in the window (in the baseline for a z-score)."""
     num: float = math.nan

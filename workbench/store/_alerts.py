@@ -58,13 +58,13 @@ CREATE TABLE IF NOT EXISTS alert_rules (
     rule TEXT NOT NULL,
     incident INTEGER,
     clear_since INTEGER,
-    judged_until INTEGER,
     PRIMARY KEY (name, rule)
 );
 CREATE TABLE IF NOT EXISTS alert_tallies (
     name TEXT NOT NULL,
     target TEXT NOT NULL,
     record TEXT NOT NULL,
+    seq INTEGER NOT NULL,
     time INTEGER NOT NULL,
     cells INTEGER NOT NULL,
     errors INTEGER NOT NULL,
@@ -75,11 +75,13 @@ CREATE TABLE IF NOT EXISTS alert_tallies (
     value REAL,
     PRIMARY KEY (name, target, record)
 );
-CREATE INDEX IF NOT EXISTS alert_tallies_by_time ON alert_tallies (name, target, time, record);
+CREATE INDEX IF NOT EXISTS alert_tallies_by_seq ON alert_tallies (name, target, seq);
+CREATE INDEX IF NOT EXISTS alert_tallies_by_time ON alert_tallies (name, target, time);
 """
-"""The alert tables. ``alert_rules`` and ``alert_tallies`` hold times as integer microseconds
-since the epoch (UTC), compared in every window query; ``alerts.time`` is ISO 8601 text like
-the runs' times."""
+"""The alert tables. ``alert_tallies.seq`` numbers the records of one name in the order they
+were observed (one transaction at a time, so every process sees one order); ``alert_rules``
+and ``alert_tallies`` hold times as integer microseconds since the epoch (UTC), compared in
+every window query; ``alerts.time`` is ISO 8601 text like the runs' times."""
 
 _TALLY = "record, time, cells, errors, passed, decided, scored, score_sum, value"
 _ALERT_COLUMNS = [
@@ -102,12 +104,11 @@ _ALERT_COLUMNS = [
 
 @dataclass(frozen=True, kw_only=True)
 class RuleState:
-    """Where a rule stands: its open incident (the id of the alert that opened it), since when
-    its window has been clear again, and the newest record time it judged (µs)."""
+    """Where a rule stands: its open incident (the id of the alert that opened it), and since
+    when (the newest record time then, µs) its window has been clear again."""
 
     incident: int | None = None
     clear_since: int | None = None
-    judged_until: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -132,7 +133,8 @@ class NewAlert:
 class AlertWriter:
     """The reads and writes of one observation, inside one transaction.
 
-    Tallies are read in (time, record) order; a key is ``(time µs, record)``.
+    Tallies come back in the order they were observed (``seq``), as rows of
+    ``(record, time, cells, errors, passed, decided, scored, score_sum, value)``.
     """
 
     def __init__(self, con: sqlite3.Connection) -> None:
@@ -153,50 +155,55 @@ class AlertWriter:
             )
         return out
 
-    def add_tallies(self, name: str, target: str, rows: Sequence[Sequence[Any]]) -> None:
-        """Store tallies (a record seen before keeps its first tally)."""
-        marks = ", ".join("?" * 11)
+    def position(self, name: str) -> tuple[int, int | None]:
+        """``(the last seq observed, the newest record time observed in µs or None)``."""
+        seq, newest = self._con.execute(
+            "SELECT coalesce(max(seq), 0), max(time) FROM alert_tallies WHERE name = ? AND target = '*'",
+            (name,),
+        ).fetchone()
+        return int(seq), None if newest is None else int(newest)
+
+    def add_tallies(self, name: str, target: str, rows: Sequence[Sequence[Any]], seqs: Sequence[int]) -> None:
+        """Store tallies under their observation numbers (a record seen before keeps its first)."""
+        marks = ", ".join("?" * 12)
         self._con.executemany(
-            f"INSERT OR IGNORE INTO alert_tallies (name, target, {_TALLY}) VALUES ({marks})",
-            [(name, target, *row) for row in rows],
+            f"INSERT OR IGNORE INTO alert_tallies (name, target, seq, {_TALLY}) VALUES ({marks})",
+            [(name, target, seq, *row) for row, seq in zip(rows, seqs)],
         )
 
-    def tallies(
-        self,
-        name: str,
-        target: str,
-        *,
-        after: tuple[int, str] | None = None,
-        before: tuple[int, str] | None = None,
-        since: int | None = None,
-        until: int | None = None,
-        last: int | None = None,
-        valued: bool = False,
+    def last(
+        self, name: str, target: str, n: int, *, before: int, valued: bool = False
     ) -> list[tuple[Any, ...]]:
-        """Tallies in (time, record) order: at or after the key ``after``, before the key
-        ``before``, with a time after ``since`` and at most ``until`` (µs), only the ``last``
-        of them, only those with a value."""
-        where, args = self._where(name, target, after, before, since, until, valued)
-        if last is None:
-            return self._con.execute(
-                f"SELECT {_TALLY} FROM alert_tallies WHERE {where} ORDER BY time, record", args
-            ).fetchall()
+        """The last ``n`` tallies observed before ``seq`` ``before``; with ``valued`` only
+        those with a value."""
         rows = self._con.execute(
-            f"SELECT {_TALLY} FROM alert_tallies WHERE {where} ORDER BY time DESC, record DESC LIMIT ?",
-            (*args, last),
+            f"SELECT {_TALLY} FROM alert_tallies WHERE name = ? AND target = ? AND seq < ?"
+            + (" AND value IS NOT NULL" if valued else "")
+            + " ORDER BY seq DESC LIMIT ?",
+            (name, target, before, n),
         ).fetchall()
         return rows[::-1]
 
+    def between(
+        self, name: str, target: str, since: int, until: int, *, before: int
+    ) -> list[tuple[Any, ...]]:
+        """The tallies observed before ``seq`` ``before`` with a time after ``since`` and at
+        most ``until`` (µs), in observation order."""
+        return self._con.execute(
+            f"SELECT {_TALLY} FROM alert_tallies WHERE name = ? AND target = ? AND time > ? AND time <= ? "
+            "AND seq < ? ORDER BY seq",
+            (name, target, since, until, before),
+        ).fetchall()
+
     def sums(
-        self, name: str, target: str, *, before: tuple[int, str], since: int
+        self, name: str, target: str, since: int, *, before: int
     ) -> tuple[int, int, int, int, int, int, float]:
-        """The tallies before the key ``before`` with a time after ``since``, summed in the
-        store: ``(records, cells, errors, passed, decided, scored, score_sum)``."""
-        where, args = self._where(name, target, None, before, since, None, False)
+        """The tallies observed before ``seq`` ``before`` with a time after ``since``, summed
+        in the store: ``(records, cells, errors, passed, decided, scored, score_sum)``."""
         row = self._con.execute(
             "SELECT count(*), total(cells), total(errors), total(passed), total(decided), total(scored), "
-            f"total(score_sum) FROM alert_tallies WHERE {where}",
-            args,
+            "total(score_sum) FROM alert_tallies WHERE name = ? AND target = ? AND time > ? AND seq < ?",
+            (name, target, since, before),
         ).fetchone()
         return (*(int(v) for v in row[:6]), float(row[6]))  # type: ignore[return-value]
 
@@ -205,65 +212,34 @@ class AlertWriter:
         name: str,
         target: str,
         which: Literal["failed", "errored", "below"],
-        *,
-        before: tuple[int, str],
         since: int,
+        *,
+        before: int,
         bound: float = 0.0,
         last: int = 1000,
     ) -> list[str]:
-        """The records (oldest first, at most the ``last``) before the key ``before`` and after
-        ``since`` whose tally failed, errored, or has a value below ``bound``."""
-        where, args = self._where(name, target, None, before, since, None, False)
+        """The records observed before ``seq`` ``before`` with a time after ``since`` whose
+        tally failed, errored, or has a value below ``bound``: the last ``last``, oldest first."""
         condition = {"failed": "decided > passed", "errored": "errors > 0", "below": "value < ?"}[which]
         rows = self._con.execute(
-            f"SELECT record FROM alert_tallies WHERE {where} AND {condition} "
-            "ORDER BY time DESC, record DESC LIMIT ?",
-            (*args, *([bound] if which == "below" else []), last),
+            f"SELECT record FROM alert_tallies WHERE name = ? AND target = ? AND time > ? AND seq < ? "
+            f"AND {condition} ORDER BY seq DESC LIMIT ?",
+            (name, target, since, before, *([bound] if which == "below" else []), last),
         ).fetchall()
         return [r[0] for r in rows[::-1]]
 
-    @staticmethod
-    def _where(
-        name: str,
-        target: str,
-        after: tuple[int, str] | None,
-        before: tuple[int, str] | None,
-        since: int | None,
-        until: int | None,
-        valued: bool,
-    ) -> tuple[str, tuple[Any, ...]]:
-        clauses, args = ["name = ?", "target = ?"], list[Any]([name, target])
-        for clause, value in (
-            ("(time, record) >= (?, ?)", after),
-            ("(time, record) < (?, ?)", before),
-            ("time > ?", since),
-            ("time <= ?", until),
-        ):
-            if value is not None:
-                clauses.append(clause)
-                args.extend(value if isinstance(value, tuple) else (value,))
-        if valued:
-            clauses.append("value IS NOT NULL")
-        return " AND ".join(clauses), tuple(args)
-
     def rule_state(self, name: str, rule: str) -> RuleState:
         row = self._con.execute(
-            "SELECT incident, clear_since, judged_until FROM alert_rules WHERE name = ? AND rule = ?",
-            (name, rule),
+            "SELECT incident, clear_since FROM alert_rules WHERE name = ? AND rule = ?", (name, rule)
         ).fetchone()
-        return (
-            RuleState()
-            if row is None
-            else RuleState(incident=row[0], clear_since=row[1], judged_until=row[2])
-        )
+        return RuleState() if row is None else RuleState(incident=row[0], clear_since=row[1])
 
     def set_rule_state(self, name: str, rule: str, state: RuleState) -> None:
         self._con.execute(
-            "INSERT INTO alert_rules (name, rule, incident, clear_since, judged_until) "
-            "VALUES (?, ?, ?, ?, ?) "
+            "INSERT INTO alert_rules (name, rule, incident, clear_since) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (name, rule) DO UPDATE SET incident = excluded.incident, "
-            "clear_since = excluded.clear_since, judged_until = excluded.judged_until",
-            (name, rule, state.incident, state.clear_since, state.judged_until),
+            "clear_since = excluded.clear_since",
+            (name, rule, state.incident, state.clear_since),
         )
 
     def add_alert(self, alert: NewAlert) -> tuple[int, int, datetime]:
@@ -298,25 +274,25 @@ class AlertWriter:
         return alert_id, incident, raised_at
 
     def prune(self, name: str, target: str, *, keep: int, span: int | None) -> None:
-        """Forget tallies no window can reach again: older than the newest ``keep`` and, with
-        a ``span`` (µs), older than that span before the newest."""
+        """Forget tallies no window can reach again: observed before the last ``keep`` and,
+        with a ``span`` (µs), older than that span before the newest time."""
         row = self._con.execute(
-            "SELECT time, record FROM alert_tallies WHERE name = ? AND target = ? "
-            "ORDER BY time DESC, record DESC LIMIT 1 OFFSET ?",
+            "SELECT seq FROM alert_tallies WHERE name = ? AND target = ? ORDER BY seq DESC LIMIT 1 OFFSET ?",
             (name, target, keep),
         ).fetchone()
         if row is None:
             return
-        cutoff = [row[0], row[1]]
-        if span is not None:
-            newest = self._con.execute(
-                "SELECT max(time) FROM alert_tallies WHERE name = ? AND target = ?", (name, target)
-            ).fetchone()[0]
-            if newest - span < cutoff[0]:
-                cutoff = [newest - span, ""]
+        if span is None:
+            self._con.execute(
+                "DELETE FROM alert_tallies WHERE name = ? AND target = ? AND seq <= ?", (name, target, row[0])
+            )
+            return
+        newest = self._con.execute(
+            "SELECT max(time) FROM alert_tallies WHERE name = ? AND target = ?", (name, target)
+        ).fetchone()[0]
         self._con.execute(
-            "DELETE FROM alert_tallies WHERE name = ? AND target = ? AND (time, record) < (?, ?)",
-            (name, target, *cutoff),
+            "DELETE FROM alert_tallies WHERE name = ? AND target = ? AND seq <= ? AND time <= ?",
+            (name, target, row[0], newest - span),
         )
 
 
