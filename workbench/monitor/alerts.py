@@ -20,18 +20,10 @@ Example:
 
 from __future__ import annotations
 
-from ._alerts import Alert, Alerts, RecordFailure, history, records
-from ._rules import (
-    ErrorRateAbove,
-    MeanBelow,
-    PassRateBelow,
-    Rule,
-    ZScore,
-    error_rate_above,
-    mean_below,
-    pass_rate_below,
-    zscore,
-)
+from ._alerts import Alerts, history, records
+from ._events import Alert, RecordFailure
+from ._factories import error_rate_above, mean_below, pass_rate_below, zscore
+from ._rules import ErrorRateAbove, MeanBelow, PassRateBelow, Rule, ZScore
 
 __all__ = [
     "Alert",
