@@ -13,6 +13,8 @@ Example:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from . import accessor as _accessor  # noqa: F401  (registers df.wb)
 from ._version import __version__
 from .agreement import Agreement, agreement
@@ -43,6 +45,9 @@ from .results import RESULT_COLUMNS
 from .run import Run
 from .specs import AssertionTask, Criterion, JudgeTask, Suite
 from .store import Store, delete_run, load_run, runs
+
+if TYPE_CHECKING:
+    from .monitor import alerts as alerts  # loaded on first use (see __getattr__)
 
 __all__ = [
     "RESULT_COLUMNS",
@@ -96,4 +101,8 @@ def __getattr__(name: str) -> object:
         import importlib
 
         return importlib.import_module(".charts", __name__)
+    if name == "alerts":  # wb.alerts.mean_below(...): the rules' pydantic models, on first use
+        import importlib
+
+        return importlib.import_module(".monitor.alerts", __name__)
     raise AttributeError(f"module 'workbench' has no attribute {name!r}")

@@ -26,13 +26,19 @@ from __future__ import annotations
 
 from ..errors import StoreError, StoreWarning, UnknownRunError
 from ..files import home
+from ._alerts import ALERTS_DDL, AlertLog, AlertWriter, NewAlert, RuleState
 from ._fingerprint import data_fingerprint
 from ._nearby import nearby_stores
 from ._schema import SCHEMA_VERSION
 from ._store import Store, default_path, delete_run, load_run, runs, save_or_warn, save_run
 
 __all__ = [
+    "ALERTS_DDL",
     "SCHEMA_VERSION",
+    "AlertLog",
+    "AlertWriter",
+    "NewAlert",
+    "RuleState",
     "Store",
     "StoreError",
     "StoreWarning",

@@ -1,0 +1,1 @@
+"""Online evaluation: sampling, the persisted queue, workers, and alerts on monitored traffic."""
