@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from . import accessor as _accessor  # noqa: F401  (registers df.wb)
 from ._version import __version__
-from .agreement import Agreement, agreement
+from .agreement import Agreement, agreement, load_labels, save_labels
 from .compare import Comparison, compare
 from .config import JudgeConfig
 from .errors import (
@@ -81,8 +81,10 @@ __all__ = [
     "evaluate",
     "evaluate_async",
     "load_dataset",
+    "load_labels",
     "load_run",
     "runs",
+    "save_labels",
 ]
 
 
