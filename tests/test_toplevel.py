@@ -44,6 +44,9 @@ def test_public_surface_is_small_and_complete() -> None:
             "agreement",
             "save_labels",
             "load_labels",
+            "consistency",
+            "PairwiseTask",
+            "Labeler",
         ]
     )
     for name in wb.__all__:

@@ -39,6 +39,7 @@ from .errors import (
 )
 from .frame import estimate, evaluate, evaluate_async
 from .io import load_dataset
+from .reliability import PairwiseTask, consistency
 from .results import RESULT_COLUMNS
 from .run import Run
 from .specs import AssertionTask, Criterion, JudgeTask, Suite
@@ -59,8 +60,10 @@ __all__ = [
     "JudgeConfig",
     "JudgeParseError",
     "JudgeTask",
+    "Labeler",
     "MissingDependencyError",
     "NotebookError",
+    "PairwiseTask",
     "ReportError",
     "Run",
     "SpecError",
@@ -76,6 +79,7 @@ __all__ = [
     "__version__",
     "agreement",
     "compare",
+    "consistency",
     "delete_run",
     "estimate",
     "evaluate",
@@ -94,6 +98,10 @@ def __getattr__(name: str) -> object:
         from .widgets import Workbench
 
         return Workbench
+    if name == "Labeler":
+        from .widgets import Labeler
+
+        return Labeler
     if name == "charts":  # altair too, on first use
         import importlib
 
