@@ -379,7 +379,7 @@ def read_labels(
             "annotator": frame["annotator"].astype("string").replace(_ANONYMOUS, pd.NA),
             "score": pd.array(pd.to_numeric(frame["score"]).to_numpy(dtype=float), dtype="Float64"),
             "label": frame["label"].astype("string"),
-            "passed": pd.array([None if v is None else bool(v) for v in frame["passed"]], dtype="boolean"),
+            "passed": pd.array([None if pd.isna(v) else bool(v) for v in frame["passed"]], dtype="boolean"),
             "criterion_fingerprint": frame["criterion_fingerprint"].astype("string"),
             "suite": frame["suite"].astype("string"),
             "criterion_text": frame["criterion_text"].astype("string").replace("", pd.NA),

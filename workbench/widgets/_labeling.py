@@ -303,12 +303,13 @@ def _of(criterion: str) -> str:
 
 def value_text(score: Any, label: Any, passed: Any) -> str:
     """A label as a short text (``4``, ``pass``, ``skipped``)."""
+    score, label, passed = (None if v is None or pd.isna(v) else v for v in (score, label, passed))
     parts = []
-    if score is not None and not pd.isna(score):
+    if score is not None:
         parts.append(f"{score:g}")
-    if label is not None and not pd.isna(label):
+    if label is not None:
         parts.append(str(label))
-    if passed is not None and not pd.isna(passed) and label not in ("pass", "fail"):
+    if passed is not None and label not in ("pass", "fail"):
         parts.append("pass" if passed else "fail")
     return " / ".join(parts) or "skipped"
 
