@@ -312,3 +312,18 @@ def test_rows_to_label_by_uncertainty_and_by_disagreement(server: JudgeServer, t
     assert rows_to_label(run, "quality", by="disagreement", other=other) == ["b", "c", "a", "d"]
     with pytest.raises(wb.WorkbenchError, match="did you mean 'uncertainty'"):
         rows_to_label(run, "quality", by="uncertainity")  # type: ignore[arg-type]
+
+
+def test_the_local_server_can_simulate_a_judge_that_is_not_self_consistent(tmp_path: Path) -> None:
+    df = frame([f"r{i}" for i in range(1, 13)])
+    tables = []
+    for i, noise in enumerate((0.0, 1.0, 1.0)):
+        with JudgeServer(sampling_noise=noise) as server:
+            c = wb.consistency(df, suite(), k=3, model=server.model, **server.litellm_kwargs,
+                               cache_dir=tmp_path / str(i))  # fmt: skip
+        tables.append(c.table)
+    assert tables[0]["score_changed"].iloc[0] == 0 and tables[0]["icc"].iloc[0] == 1
+    assert tables[1]["score_changed"].iloc[0] > 0.5  # a fresh draw for every repeat
+    pd.testing.assert_frame_equal(tables[1], tables[2])  # reproducible
+    with pytest.raises(ValueError, match=r"sampling_noise=2 is not in \[0, 1\]"):
+        JudgeServer(sampling_noise=2)
