@@ -146,7 +146,8 @@ class Labeler(w.VBox):
             f"{pre_html(ctl.text(item.criterion))}</div>"
         )
         rows = "".join(
-            f"<tr><th style='text-align:left;vertical-align:top;padding-right:1em'>{esc(k)}</th>"
+            f"<tr><th style='text-align:left;vertical-align:top;padding-right:1em;width:1%;"
+            f"white-space:nowrap'>{esc(k)}</th>"
             f"<td>{pre_html(v, 4000, max_height='18em')}</td></tr>"
             for k, v in ctl.fields(item.row).items()
         )
@@ -158,7 +159,7 @@ class Labeler(w.VBox):
         )
         self.fields.value = f"<table style='width:100%'>{rows}</table>{was}"
         keys = ctl.keys(item.criterion)
-        self.key_box.placeholder = " · ".join(f"{k.key} {k.text}" if k.key != k.text else k.key for k in keys)
+        self.key_box.placeholder = "type a key: " + ", ".join(k.key for k in keys)
         self.buttons.children = [self._button(k.key, k.text) for k in keys]
         self._draw_verdict()
 
@@ -185,7 +186,12 @@ class Labeler(w.VBox):
         self.verdict.value = "".join(parts)
 
     def _button(self, key: str, text: str | None = None) -> w.Button:
-        button = w.Button(description=text or key, tooltip=f"key {key}", layout=w.Layout(width="auto"))
+        shown = text or key
+        button = w.Button(
+            description=shown if shown == key else f"{shown} ({key})",
+            tooltip=f"key {key}",
+            layout=w.Layout(width="auto"),
+        )
         button.add_class(f"wb-labeler-key-{key}")
         button.on_click(lambda _: self.press(key))
         return button
