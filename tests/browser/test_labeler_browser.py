@@ -121,3 +121,38 @@ def test_labels_typed_in_the_lab_are_saved_and_resume_after_a_restart(
     ag = wb.agreement("judge", store=home)
     assert ag.table[["n", "current_text"]].values.tolist() == [[2, True]]
     assert_clean(page, blocked=page.wb_blocked)  # type: ignore[attr-defined]
+
+
+REPO = Path(__file__).resolve().parents[2]
+NOTEBOOK_04 = "notebooks/04_calibrate_judge.ipynb"
+
+
+def test_notebook_04_in_the_lab(
+    lab_factory: Callable[..., Lab], new_page: Callable[..., Page], artifacts: Path
+) -> None:
+    """Notebook 04 runs in the lab (simulated judge): its charts and the labeler render, the
+    labeler takes a key, and the page is clean."""
+    rel = ("datasets/summeval_sample.jsonl", NOTEBOOK_04)
+    lab = lab_factory([], log=artifacts / "jupyterlab.log", files={r: REPO / r for r in rel})
+    page = new_page(allow=[lab.url], viewport=(1200, 1100))
+    open_notebook(page, lab, NOTEBOOK_04)
+    run_all(page)
+    wait_executed(page, timeout_s=300)
+    expect(page.locator(".jp-OutputArea-output", has_text="Judge: SIMULATED verdicts")).to_have_count(1)
+    charts = page.locator(".vega-embed svg.marks")
+    expect(charts).to_have_count(2)
+    labeler = page.locator(".wb-labeler")
+    expect(labeler).to_have_count(1)
+    expect(labeler.locator(".wb-labeler-count")).to_have_text("6 of 160")
+    expect(labeler.locator(".wb-labeler-criterion")).to_contain_text("reads as one organised whole")
+    charts.first.scroll_into_view_if_needed()
+    shot(page, artifacts, "04-agreement-chart")
+    labeler.scroll_into_view_if_needed()
+    shot(page, artifacts, "04-labeler")
+    labeler.locator(".wb-labeler-key-3").click()
+    expect(labeler.locator(".wb-labeler-count")).to_have_text("7 of 160")
+    expect(labeler.locator(".wb-labeler-verdict")).to_contain_text("the judge said")
+    shot(page, artifacts, "04-labeler-after-a-label")
+    page.locator(".jp-OutputArea-output", has_text="Consistency of the judge").scroll_into_view_if_needed()
+    shot(page, artifacts, "04-consistency")
+    assert_clean(page, blocked=page.wb_blocked)  # type: ignore[attr-defined]
