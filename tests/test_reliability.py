@@ -327,3 +327,21 @@ def test_the_local_server_can_simulate_a_judge_that_is_not_self_consistent(tmp_p
     pd.testing.assert_frame_equal(tables[1], tables[2])  # reproducible
     with pytest.raises(ValueError, match=r"sampling_noise=2 is not in \[0, 1\]"):
         JudgeServer(sampling_noise=2)
+
+
+def test_the_readme_reliability_example_runs_against_the_local_judge(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    block = next(b for b in re.findall(r"```python\n(.*?)```", readme, re.S) if "wb.consistency(" in b)
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
+    with JudgeServer(sampling_noise=0.5) as server:
+        namespace: dict[str, Any] = {"server": server}
+        code = block.replace('model="openai/gpt-4o-mini"', "model=server.model, **server.litellm_kwargs")
+        exec(compile(code, "README.md", "exec"), namespace)
+    assert namespace["ag"].table["n"].tolist() == [12] and namespace["ag"].table["current_text"].all()
+    assert namespace["c"].table["k"].tolist() == [5]
+    assert namespace["p"].table["n"].tolist() == [12]
+    assert namespace["labeler"].controller.labelled == 0
