@@ -132,10 +132,13 @@ def agreement(
     """
     _check_parameters(confidence, n_resamples, seed)
     results, suite, name = _resolve_run(run, store)
-    if labels is None or isinstance(labels, Store):
-        labels = _saved_labels(suite, labels if labels is not None else store)
-    groups, labels = _split_by(by, labels, columns)
-    canon = labels_frame(labels, columns)
+    given: pd.DataFrame = (
+        _saved_labels(suite, labels if labels is not None else store)
+        if labels is None or isinstance(labels, Store)
+        else labels
+    )
+    groups, split = _split_by(by, given, columns)
+    canon = labels_frame(split, columns)
     return _agree(results, suite, name, canon, groups, float(confidence), int(n_resamples), int(seed))
 
 

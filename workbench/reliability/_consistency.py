@@ -150,7 +150,7 @@ class Consistency:
         for (task, criterion), part in judged.groupby([keys["task"], keys["criterion"]], sort=False):
             figures, rows = _figures(part, k, confidence)
             table.append({"task": task, "criterion": criterion, "k": k, **figures})
-            per_row.append(rows.assign(task=task, criterion=criterion))
+            per_row.append(rows.assign(task=str(task), criterion=str(criterion)))
         out = _typed(pd.DataFrame(table), CONSISTENCY_COLUMNS)
         rows_frame = (
             pd.concat(per_row, ignore_index=True)[list(ROW_COLUMNS)]

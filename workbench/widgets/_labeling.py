@@ -150,7 +150,7 @@ class LabelerController:
         for r in saved.to_dict("records"):
             c = str(r["criterion"])
             if c in self.fingerprints and r["criterion_fingerprint"] == self.fingerprints[c]:
-                out[Item(r["row"], c)] = r
+                out[Item(r["row"], c)] = {str(k): v for k, v in r.items()}
         return out
 
     def _next_open(self, start: int) -> int:
