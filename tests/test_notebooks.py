@@ -41,7 +41,25 @@ def tune_judge_claims(nb: object) -> None:
     assert "Simulated verdicts: the differences below are noise" in text
 
 
-CLAIMS: dict[str, Callable[[object], None]] = {"02_tune_judge": tune_judge_claims}
+def calibrate_judge_claims(nb: object) -> None:
+    """04 saves the experts' labels, reports the edited criterion per version (the experts'
+    labels flagged as given under the old text), labels six rows through the widget, and
+    measures the judge's consistency."""
+    text = printed(nb)
+    assert "640 expert labels in the run store" in text
+    assert "Simulated verdicts read nothing" in text
+    assert "labelled=6/160" in text
+    versions = re.findall(r"coherence\s+(\w{12})\s+(True|False)\s+(\d+)", text)
+    assert ("False", "160") in {(c, n) for _, c, n in versions} and ("True", "6") in {
+        (c, n) for _, c, n in versions
+    }
+    assert "Consistency of the judge over 5 repeats at temperature 1" in text
+
+
+CLAIMS: dict[str, Callable[[object], None]] = {
+    "02_tune_judge": tune_judge_claims,
+    "04_calibrate_judge": calibrate_judge_claims,
+}
 """Checks of what a notebook says, run on its executed outputs."""
 
 

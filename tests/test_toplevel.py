@@ -42,6 +42,11 @@ def test_public_surface_is_small_and_complete() -> None:
             "Agreement",
             "AgreementError",
             "agreement",
+            "save_labels",
+            "load_labels",
+            "consistency",
+            "PairwiseTask",
+            "Labeler",
         ]
     )
     for name in wb.__all__:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from . import accessor as _accessor  # noqa: F401  (registers df.wb)
 from ._version import __version__
-from .agreement import Agreement, agreement
+from .agreement import Agreement, agreement, load_labels, save_labels
 from .compare import Comparison, compare
 from .config import JudgeConfig
 from .errors import (
@@ -41,6 +41,7 @@ from .errors import (
 )
 from .frame import estimate, evaluate, evaluate_async
 from .io import load_dataset
+from .reliability import PairwiseTask, consistency
 from .results import RESULT_COLUMNS
 from .run import Run
 from .specs import AssertionTask, Criterion, JudgeTask, Suite
@@ -64,8 +65,10 @@ __all__ = [
     "JudgeConfig",
     "JudgeParseError",
     "JudgeTask",
+    "Labeler",
     "MissingDependencyError",
     "NotebookError",
+    "PairwiseTask",
     "ReportError",
     "Run",
     "SpecError",
@@ -81,13 +84,16 @@ __all__ = [
     "__version__",
     "agreement",
     "compare",
+    "consistency",
     "delete_run",
     "estimate",
     "evaluate",
     "evaluate_async",
     "load_dataset",
+    "load_labels",
     "load_run",
     "runs",
+    "save_labels",
 ]
 
 
@@ -97,6 +103,10 @@ def __getattr__(name: str) -> object:
         from .widgets import Workbench
 
         return Workbench
+    if name == "Labeler":
+        from .widgets import Labeler
+
+        return Labeler
     if name == "charts":  # altair too, on first use
         import importlib
 

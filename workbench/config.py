@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .errors import ConfigError, cap_list, closest
 
-__all__ = ["SAMPLING_PARAMS", "TRANSPORT_ENV", "TRANSPORT_PARAMS", "JudgeConfig"]
+__all__ = ["CACHE_NAMESPACE_KEY", "SAMPLING_PARAMS", "TRANSPORT_ENV", "TRANSPORT_PARAMS", "JudgeConfig"]
 
 TRANSPORT_ENV = "WORKBENCH_TRANSPORT"
 """Environment variable giving the default transport (``auto`` or ``litellm``)."""
@@ -97,7 +97,11 @@ parameters): given as keywords they join ``params``, so they are sent and keyed.
 _CONNECTION = TRANSPORT_PARAMS - {"timeout", "max_retries", "num_retries"}
 """Transport keywords kept in :attr:`JudgeConfig.connection` (timeouts and retries are fields)."""
 
-_RESERVED = frozenset({"model", "messages", "response_format", "stream"})
+CACHE_NAMESPACE_KEY = "workbench_cache_namespace"
+"""The reserved entry of :meth:`JudgeConfig.key_params` that carries the cache namespace into
+the hashed parameters of the cache key (never into a request)."""
+
+_RESERVED = frozenset({"model", "messages", "response_format", "stream", CACHE_NAMESPACE_KEY})
 """Request fields workbench sets itself; a user cannot set them through params or extra."""
 
 _DEFAULT_PARAMS: dict[str, Any] = {"temperature": 0}
@@ -169,6 +173,11 @@ class JudgeConfig(BaseModel):
     breaker_after: int = Field(20, ge=1)
     """After this many connection failures or timeouts in a row with no success, the rest of
     the run's calls fail at once as error cells (the provider is unreachable)."""
+    cache_namespace: str | None = Field(None, min_length=1)
+    """Keys the cache apart without changing what is sent: the same request under another
+    namespace misses the plain entry and is cached under its own key (``wb.consistency``
+    keys repeat ``k`` as ``consistency/k``, so the repeats are resumable). Never sent to the
+    provider; ``None`` (the default) keys as before."""
 
     def __init__(self, **data: Any) -> None:
         unknown = sorted(set(data) - set(type(self).model_fields))
@@ -274,6 +283,23 @@ class JudgeConfig(BaseModel):
         """What every request carries besides model, messages and response format: the
         sampling parameters and the provider extras. The cache key is computed from these."""
         return {**self.params, **self.extra}
+
+    def key_params(self) -> dict[str, Any]:
+        """What the cache key is computed from: :meth:`request_params`, plus the
+        :attr:`cache_namespace` under the reserved :data:`CACHE_NAMESPACE_KEY` when one is set
+        (the request itself never carries it).
+
+        Example:
+            >>> import workbench as wb
+            >>> wb.JudgeConfig(cache_namespace="repeat/2").key_params()
+            {'temperature': 0, 'workbench_cache_namespace': 'repeat/2'}
+            >>> wb.JudgeConfig().key_params() == wb.JudgeConfig().request_params()
+            True
+        """
+        params = self.request_params()
+        if self.cache_namespace is not None:
+            params[CACHE_NAMESPACE_KEY] = self.cache_namespace
+        return params
 
     def to_params(self) -> dict[str, Any]:
         """This config as JSON data fit to store with a run: everything but ``connection``.

@@ -7,7 +7,9 @@ G-Eval reports SummEval), and for pass/fail MCC, F1, precision, recall and the f
 and false-fail rates. With several annotators' raw labels it adds their agreement among
 themselves (Krippendorff's alpha, :func:`krippendorff_alpha`) and the leave-one-out human
 ceiling beside the judge's figure. Labels come as one canonical long frame
-(:func:`labels_frame`, :data:`LABEL_COLUMNS`); wide frames convert to it.
+(:func:`labels_frame`, :data:`LABEL_COLUMNS`); wide frames convert to it. Labels kept in the
+run store (:func:`save_labels`, :func:`load_labels`, ``wb.Labeler``) carry who gave them,
+when, and the criterion text they were given under: each criterion version is reported apart.
 
 Example:
     >>> import pandas as pd, workbench as wb
@@ -27,6 +29,7 @@ from ._agreement import REQUIRED_COLUMNS, agreement
 from ._alpha import LEVELS, Level, krippendorff_alpha
 from ._labels import LABEL_COLUMNS, labels_frame
 from ._result import EXCLUDED_COLUMNS, PAIR_COLUMNS, TABLE_COLUMNS, Agreement
+from ._saved import load_labels, save_labels
 
 __all__ = [
     "EXCLUDED_COLUMNS",
@@ -41,4 +44,6 @@ __all__ = [
     "agreement",
     "krippendorff_alpha",
     "labels_frame",
+    "load_labels",
+    "save_labels",
 ]

@@ -11,9 +11,11 @@ import pandas as pd
 
 from ..errors import AgreementError, ColumnsError, cap_list, did_you_mean
 from ..specs import Suite
+from ..store import Store, criterion_fingerprint
 from ._humans import HUMAN_COLUMNS, human_figures
 from ._labels import Target, is_long, labels_frame, object_values
 from ._result import EXCLUDED_COLUMNS, PAIR_COLUMNS, TABLE_COLUMNS, Agreement, Cells
+from ._saved import stored_labels
 from ._scale import Scale, binary_scale, scale_of
 from ._stats import (
     bootstrap_correlations,
@@ -39,7 +41,7 @@ _USABLE = ("passed", "failed", "scored")
 
 def agreement(
     run: Any,
-    labels: pd.DataFrame,
+    labels: pd.DataFrame | Store | None = None,
     *,
     columns: Mapping[str, Target] | None = None,
     by: Any = None,
@@ -82,8 +84,12 @@ def agreement(
         labels: human labels: a long frame (``row``, ``task``, ``criterion`` and ``score``,
             ``label`` or ``passed``; optional ``annotator`` and ``criterion_fingerprint``), or
             a wide frame indexed like the evaluated DataFrame with ``columns=`` (see
-            :func:`labels_frame`). Labels with a ``criterion_fingerprint`` are reported per
-            fingerprint (per criterion version).
+            :func:`labels_frame`). ``None`` (or a :class:`~workbench.Store`): the labels of
+            the run's suite saved in the run store (``store``, else the default store), as
+            ``wb.Labeler`` and ``wb.save_labels`` write them. Labels with a
+            ``criterion_fingerprint`` are reported per fingerprint (per criterion version);
+            the table's ``current_text`` says whether that is the text the run's suite has
+            (False: labelled under another, older or newer, text; kept apart, never mixed).
         columns: for a wide frame: ``{column: "task.criterion"}``, ``{column: (task,
             criterion)}`` or ``{column: (task, criterion, annotator)}``.
         by: groups for the grouped correlation (as G-Eval reports SummEval: correlate within
@@ -95,7 +101,7 @@ def agreement(
         n_resamples: bootstrap resamples (seeded by ``seed`` and the check's name, so a
             check's interval does not move when others are added).
         seed: bootstrap seed.
-        store: the run store a string ``run`` is loaded from.
+        store: the run store a string ``run`` is loaded from, and saved labels are read from.
 
     Returns:
         An :class:`Agreement`: ``.table`` (per check), ``.pairs``, ``.disagreements``,
@@ -126,8 +132,13 @@ def agreement(
     """
     _check_parameters(confidence, n_resamples, seed)
     results, suite, name = _resolve_run(run, store)
-    groups, labels = _split_by(by, labels, columns)
-    canon = labels_frame(labels, columns)
+    given: pd.DataFrame = (
+        _saved_labels(suite, labels if labels is not None else store)
+        if labels is None or isinstance(labels, Store)
+        else labels
+    )
+    groups, split = _split_by(by, given, columns)
+    canon = labels_frame(split, columns)
     return _agree(results, suite, name, canon, groups, float(confidence), int(n_resamples), int(seed))
 
 
@@ -169,6 +180,24 @@ def _resolve_run(run: Any, store: Any) -> tuple[pd.DataFrame, Suite | None, str]
             "run.results (or a frame with the columns of wb.RESULT_COLUMNS)."
         )
     return frame, suite if isinstance(suite, Suite) else None, str(name)
+
+
+def _saved_labels(suite: Suite | None, store: Any) -> pd.DataFrame:
+    if suite is None:
+        raise AgreementError(
+            "agreement() without labels reads the labels saved in the run store for the run's suite, but "
+            "a bare results frame has no suite: pass a wb.Run (or a saved run's id or label), or the "
+            "labels themselves."
+        )
+    found = stored_labels(suite, store)
+    if not len(found):
+        where = store.path if isinstance(store, Store) else Store(store).path
+        raise AgreementError(
+            f"no labels of suite {suite.name!r} are saved in the run store at {where}. Label rows with "
+            "wb.Labeler(df, suite, task=...), save labels with wb.save_labels(labels, suite), or pass "
+            "labels= to agreement()."
+        )
+    return found
 
 
 def _split_by(by: Any, labels: Any, columns: Any) -> tuple[pd.Series | None, Any]:
@@ -318,7 +347,9 @@ def _agree(
     rows, pairs, humans, excluded, cells = [], [], [], [], {}
     for check, fp, part, scale, x, passed in prepared:
         unit = _Unit(check, fp, part, scale, x, passed, all_rows, groups)
-        rows.append(unit.table_row(confidence, n_resamples, seed))
+        rows.append(
+            {**unit.table_row(confidence, n_resamples, seed), "current_text": _current(suite, check, fp)}
+        )
         pairs.append(unit.pairs())
         humans.append(
             {"task": check.task, "criterion": check.criterion, "criterion_fingerprint": fp, **unit.humans}
@@ -341,6 +372,17 @@ def _agree(
     )
 
 
+def _current(suite: Suite | None, check: _Check, fingerprint: str) -> bool | None:
+    """Whether labels given under ``fingerprint`` were given under the criterion text the
+    run's suite has; ``None`` when either is unknown."""
+    if suite is None or not fingerprint:
+        return None
+    try:
+        return criterion_fingerprint(suite, check.task, check.criterion) == fingerprint
+    except AgreementError:  # a cell the suite does not declare (a task's overall score)
+        return None
+
+
 _INT_COLUMNS = {"n", "n_pass_fail", "groups", "annotators", "units", "excluded", *EXCLUDED_COLUMNS}
 _TEXT_COLUMNS = {"task", "criterion", "criterion_fingerprint", "scale"}
 
@@ -351,6 +393,8 @@ def _typed(frame: pd.DataFrame, names: tuple[str, ...]) -> pd.DataFrame:
         values = frame[c] if c in frame.columns else pd.Series([None] * len(frame))
         if c in _TEXT_COLUMNS:
             out[c] = pd.array(values.to_numpy(dtype=object), dtype="string")
+        elif c == "current_text":
+            out[c] = pd.array(values.to_numpy(dtype=object), dtype="boolean")
         elif c in _INT_COLUMNS:
             out[c] = pd.array(values.to_numpy(dtype=object), dtype="Int64")
         else:

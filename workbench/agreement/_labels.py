@@ -1,5 +1,6 @@
 """Human labels in their one canonical form: a long frame, one row per (row, task, criterion,
-annotator). Wide frames convert to it; the run store's labels will be stored in it."""
+annotator). Wide frames convert to it; the run store keeps labels in it (its columns,
+:data:`LABEL_COLUMNS`, live with the store: ``workbench.store``)."""
 
 from __future__ import annotations
 
@@ -10,25 +11,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import AgreementError, ColumnsError, cap_list, did_you_mean
+from ..store import LABEL_COLUMNS
 
 __all__ = ["LABEL_COLUMNS", "VALUE_COLUMNS", "is_long", "labels_frame", "object_values"]
-
-LABEL_COLUMNS: tuple[str, ...] = (
-    "row",
-    "task",
-    "criterion",
-    "annotator",
-    "score",
-    "label",
-    "passed",
-    "criterion_fingerprint",
-)
-"""The columns of the canonical labels frame, in order. ``row`` is the input row's index label
-(as in ``run.results``); ``criterion`` is ``""`` for an assertion; ``annotator`` says who gave
-the label (missing: one unnamed person); one of ``score`` (Float64), ``label`` (string) and
-``passed`` (boolean) holds the label itself (all missing: the person skipped the row);
-``criterion_fingerprint`` identifies the criterion text the label was given under (missing
-when unknown). Other columns of a long frame are kept after these."""
 
 VALUE_COLUMNS: tuple[str, ...] = ("score", "label", "passed")
 """The columns that can hold a label's value."""

@@ -17,6 +17,7 @@ TABLE_COLUMNS: tuple[str, ...] = (
     "task",
     "criterion",
     "criterion_fingerprint",
+    "current_text",
     "scale",
     "n",
     "exact",
@@ -118,6 +119,9 @@ class Agreement:
         table: one row per (task, criterion), or per criterion version when the labels carry
             a ``criterion_fingerprint``; the columns of :data:`TABLE_COLUMNS`:
 
+            * ``current_text``: whether the labels of that row were given under the criterion
+              text the run's suite has (False: under another text, reported apart; missing
+              when the labels carry no fingerprint or the run no suite);
             * ``scale``: ``ordinal``, ``interval``, ``nominal`` or ``binary``; ``n``: the rows
               paired on the scale; ``exact``: share of rows in the same category;
               ``within_one``: at most one point apart (ordinal); ``kappa``: Cohen's kappa,
@@ -258,8 +262,13 @@ class Agreement:
 
     def summary(self) -> pd.DataFrame:
         """The table's headline columns: scale, n, exact agreement, kappa, Spearman with its
-        interval, MCC, and the human figures beside the judge's."""
-        return self.table[list(_SUMMARY)]
+        interval, MCC, and the human figures beside the judge's; with criterion versions
+        (labels that carry a fingerprint), the fingerprint and ``current_text`` after the
+        criterion."""
+        columns = list(_SUMMARY)
+        if self.table["criterion_fingerprint"].notna().any():
+            columns[2:2] = ["criterion_fingerprint", "current_text"]
+        return self.table[columns]
 
     def _lines(self) -> list[str]:
         t = self.table
@@ -289,6 +298,8 @@ class Agreement:
                 parts.append(f"{r['excluded']} excluded")
             fp = r["criterion_fingerprint"]
             version = f" @{fp}" if pd.notna(fp) else ""
+            if pd.notna(r["current_text"]) and not r["current_text"]:
+                version += " (labelled under another criterion text)"
             name = _name(str(r["task"]), str(r["criterion"]))
             lines.append(f"  {name}{version} ({r['scale']}): " + ", ".join(parts))
         lines.append(f"  intervals: {pct} bootstrap percentile, {self.n_resamples:,} resamples")

@@ -30,7 +30,7 @@ def _check_parameters(confidence: object, n_boot: object, alpha: object) -> None
 
 def compare(
     a: Any,
-    b: Any,
+    b: Any = None,
     *,
     confidence: float = 0.95,
     n_boot: int = 2000,
@@ -48,7 +48,10 @@ def compare(
     Args:
         a, b: a :class:`~workbench.Run`, a long results frame (the columns of
             :data:`~workbench.RESULT_COLUMNS`; at least ``row, task, criterion, status,
-            passed, score``), or a run id or label, loaded from ``store``.
+            passed, score``), or a run id or label, loaded from ``store``. Or ``a`` alone: a
+            pairwise judgment (what ``wb.PairwiseTask(...).evaluate`` returns), read as B
+            against A with each side's preference share as its score (``delta``: how much
+            more B is preferred; ``wins``: rows B won in both orders).
         confidence: level of the paired percentile bootstrap interval of the mean delta.
         n_boot: bootstrap resamples (seeded by ``seed`` and the criterion's name, so a
             criterion's interval does not change when others are added).
@@ -81,6 +84,14 @@ def compare(
         0  short  4    0.0        1.0     1     2       1
     """
     _check_parameters(confidence, n_boot, alpha)
+    if b is None:
+        sides = getattr(a, "sides", None)
+        if not callable(sides):
+            raise CompareError(
+                "compare() needs two runs (compare(a, b)); one argument alone must be a pairwise judgment "
+                f"(wb.PairwiseTask(...).evaluate(df)), not {type(a).__name__}."
+            )
+        a, b = sides()
     results_a, name_a = resolve_side(a, "a", "A", store)
     results_b, name_b = resolve_side(b, "b", "B", store)
     cells_a, cells_b = read_cells(results_a, "a"), read_cells(results_b, "b")

@@ -221,6 +221,8 @@ class LLM:
         self.max_retries = config.max_retries
         self.backoff_s = config.backoff_s
         self.request = config.request_params()
+        # the cache namespace enters the key, never the request
+        self.key_params = config.key_params()
         self.connection = dict(config.connection)
         self.use_cache = config.use_cache and config.cache_dir is not False
         self.refresh = config.refresh
@@ -240,13 +242,13 @@ class LLM:
 
     def key(self, messages: Sequence[Mapping[str, Any]], response_format: Mapping[str, Any] | None) -> str:
         """The cache key this LLM uses for a request."""
-        return cache_key(self.model, messages, self.request, response_format)
+        return cache_key(self.model, messages, self.key_params, response_format)
 
     def keys(
         self, requests: Sequence[tuple[Sequence[Mapping[str, Any]], Mapping[str, Any] | None]]
     ) -> list[str]:
         """The cache keys of many ``(messages, response_format)`` requests (see :func:`cache_keys`)."""
-        return cache_keys(self.model, requests, self.request)
+        return cache_keys(self.model, requests, self.key_params)
 
     def cached(self, key: str) -> Completion | None:
         """The cached completion for ``key``, if caching is on and it exists."""

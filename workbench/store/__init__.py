@@ -28,13 +28,25 @@ from ..errors import StoreError, StoreWarning, UnknownRunError
 from ..files import home
 from ._alerts import ALERTS_DDL, AlertLog, AlertWriter, NewAlert, RuleState
 from ._fingerprint import data_fingerprint
+from ._labels import (
+    LABEL_COLUMNS,
+    LABELS_DDL,
+    STORED_COLUMNS,
+    criterion_fingerprint,
+    criterion_text,
+    decode_row,
+    encode_row,
+)
 from ._nearby import nearby_stores
 from ._schema import SCHEMA_VERSION
 from ._store import Store, default_path, delete_run, load_run, runs, save_or_warn, save_run
 
 __all__ = [
     "ALERTS_DDL",
+    "LABELS_DDL",
+    "LABEL_COLUMNS",
     "SCHEMA_VERSION",
+    "STORED_COLUMNS",
     "AlertLog",
     "AlertWriter",
     "NewAlert",
@@ -43,9 +55,13 @@ __all__ = [
     "StoreError",
     "StoreWarning",
     "UnknownRunError",
+    "criterion_fingerprint",
+    "criterion_text",
     "data_fingerprint",
+    "decode_row",
     "default_path",
     "delete_run",
+    "encode_row",
     "home",
     "load_run",
     "nearby_stores",

@@ -22,6 +22,7 @@ from ..run import Run
 from ..specs import Suite
 from . import _schema
 from ._codec import checksum, decode_results
+from ._labels import read_labels, write_labels
 from ._nearby import nearby_hint
 from ._open import connect, transaction
 from ._record import Record, insert
@@ -277,6 +278,49 @@ class Store:
         for c in ("n", "passed", "failed", "errors", "skipped", "scored"):
             out[c] = out[c].astype("int64")
         return out
+
+    # --- labels -----------------------------------------------------------------------
+
+    def save_labels(self, labels: pd.DataFrame, suite: Suite, annotator: str | None = None) -> int:
+        """Save human labels of ``suite``'s tasks and return how many were written, in one
+        transaction. ``labels`` is the canonical long frame (``workbench.agreement.LABEL_COLUMNS``,
+        optionally ``note`` and ``labelled_at``; ``wb.save_labels`` converts wide frames).
+
+        A label is kept per (suite, task, criterion, row, annotator, criterion fingerprint):
+        saving it again replaces it. A label without a fingerprint is saved under the suite's
+        current criterion text (its fingerprint and the text itself are stored); ``annotator``
+        names the person of labels whose ``annotator`` is missing.
+
+        Raises:
+            AgreementError: a label names a task or criterion the suite lacks, or a value
+                outside the criterion's scale (every problem in one message).
+            ColumnsError: the frame lacks a canonical column.
+            StoreError: the store cannot be written.
+        """
+        if not isinstance(suite, Suite):
+            raise TypeError(
+                f"save_labels needs the wb.Suite the labels belong to, got {type(suite).__name__}"
+            )
+        with self._connect(write=True) as con:
+            assert con is not None
+            with transaction(con):
+                return write_labels(con, labels, suite, annotator)
+
+    def labels(
+        self,
+        suite: Suite | str | None = None,
+        *,
+        task: str | Sequence[str] | None = None,
+        criterion: str | Sequence[str] | None = None,
+        annotator: str | Sequence[str] | None = None,
+    ) -> pd.DataFrame:
+        """The saved labels, oldest first, optionally of one suite (a Suite or its name), tasks,
+        criteria or annotators: the canonical columns, then ``suite``, ``criterion_text``,
+        ``note`` and ``labelled_at`` (UTC). Empty when the store or its labels do not exist."""
+        name = suite.name if isinstance(suite, Suite) else suite
+        filters = {"suite": name, "task": task, "criterion": criterion, "annotator": annotator}
+        with self._connect(write=False) as con:
+            return read_labels(con, filters)
 
     # --- lookups ----------------------------------------------------------------------
 

@@ -23,8 +23,8 @@ __all__ = ["NotebookJudge", "notebook_judge"]
 ENV = "WORKBENCH_MODEL"
 
 _lock = threading.Lock()
-_shared: dict[tuple[float, tuple[tuple[int, float], ...]], JudgeServer] = {}
-"""One local server per (latency, score weights), started on first use, for the process."""
+_shared: dict[tuple[float, tuple[tuple[int, float], ...], float], JudgeServer] = {}
+"""One local server per (latency, score weights, sampling noise), started on first use, for the process."""
 
 
 class NotebookJudge(Mapping[str, Any]):
@@ -75,6 +75,7 @@ def notebook_judge(
     *,
     latency_ms: float = 2.0,
     score_weights: Mapping[int, float] | None = None,
+    sampling_noise: float = 0.0,
 ) -> NotebookJudge:
     """The judge for a notebook: ``model``, else ``$WORKBENCH_MODEL``, else the local
     judge server (simulated verdicts, started once per process and per options).
@@ -86,6 +87,8 @@ def notebook_judge(
             3: 1}`` for a lenient judge (see :attr:`ServerOptions.score_weights`); ``None``:
             every score equally often. A real model ignores it. Verdicts are cached as
             usual, so a cache written with other weights still answers for the same prompts.
+        sampling_noise: how often the simulated judge, asked again at a temperature above 0,
+            answers afresh (see :attr:`ServerOptions.sampling_noise`); a real model ignores it.
 
     Raises:
         ValueError: ``score_weights`` is not a mapping of integer scores to weights >= 0.
@@ -98,13 +101,15 @@ def notebook_judge(
         'openai/gpt-4o-mini'
     """
     chosen = model or os.environ.get(ENV, "").strip() or None
-    key = (float(latency_ms), tuple(sorted((score_weights or {}).items())))
+    key = (float(latency_ms), tuple(sorted((score_weights or {}).items())), float(sampling_noise))
     if chosen:
-        if score_weights is not None:  # checked even when unused: a typo shows before the switch
-            ServerOptions(score_weights=score_weights)
+        # checked even when unused: a typo shows before the switch to a real model
+        ServerOptions(score_weights=score_weights, sampling_noise=sampling_noise)
         return NotebookJudge(chosen, {}, None)
     with _lock:
         server = _shared.get(key)
         if server is None:
-            server = _shared[key] = JudgeServer(latency_ms=latency_ms, score_weights=score_weights).start()
+            server = _shared[key] = JudgeServer(
+                latency_ms=latency_ms, score_weights=score_weights, sampling_noise=sampling_noise
+            ).start()
     return NotebookJudge(server.model, server.litellm_kwargs, server)

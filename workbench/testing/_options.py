@@ -84,6 +84,12 @@ class ServerOptions:
     request_log_size: int = 10_000
     """How many of the latest request bodies :attr:`JudgeServer.requests` (and their headers,
     :attr:`JudgeServer.request_headers`) keeps (0: none)."""
+    sampling_noise: float = 0.0
+    """A judge that is not self-consistent: for a request at a temperature above 0 that the
+    server has already answered (same messages and schema), the share of repeats answered
+    with a fresh draw instead of the first answer. Which repeats are redrawn follows from
+    the request's hash and its repeat number, so a given order of requests is reproducible.
+    0 (the default): the answer depends on the prompt alone."""
     score_weights: Mapping[int, float] | None = None
     """Relative weights of generated integer scores, e.g. ``{5: 6, 4: 3, 3: 1}``: every
     integer property named ``score`` (and the default verdict's score) draws from the values
@@ -94,6 +100,8 @@ class ServerOptions:
     def __post_init__(self) -> None:
         problems = []
         rates = {n: getattr(self, n) for n in ("rate_429", "rate_500", "rate_timeout", "rate_malformed")}
+        if not 0 <= self.sampling_noise <= 1:
+            problems.append(f"sampling_noise={self.sampling_noise!r} is not in [0, 1]")
         problems += [f"{n}={r!r} is not in [0, 1]" for n, r in rates.items() if not 0 <= r <= 1]
         if sum(rates.values()) > 1 + 1e-9:
             problems.append(f"the fault rates sum to {sum(rates.values()):g}, more than 1")

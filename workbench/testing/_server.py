@@ -249,6 +249,7 @@ class JudgeServer:
         self._by_status: collections.Counter[int] = collections.Counter()
         self._faults = dict.fromkeys(("429", "500", "timeout", "malformed"), 0)
         self._errors: list[str] = []
+        self._repeats: collections.Counter[bytes] = collections.Counter()
         self._log = collections.deque(maxlen=self._options.request_log_size)
         self._header_log: collections.deque[dict[str, str]] = collections.deque(
             maxlen=self._options.request_log_size
@@ -401,12 +402,25 @@ class JudgeServer:
                 reply.status, _error_body(text, "scripted_error", str(reply.status)), reply.headers
             )
         try:
-            completion = _completion(body, opts.seed, reply, opts.score_weights)
+            completion = _completion(body, opts.seed, reply, opts.score_weights, self._redraw(body, opts))
         except SchemaError as e:
             return self._problem(400, f"Cannot generate a value for the response_format schema: {e}")
         except Exception as e:  # noqa: BLE001  (a server must answer; the problem is kept in server.errors)
             return self._problem(500, f"Building the reply failed with {type(e).__name__}: {e}")
         return self._respond(200, completion, reply.headers if reply else None)
+
+    def _redraw(self, body: dict[str, Any], opts: ServerOptions) -> int:
+        """The repeat number whose fresh draw answers this request (0: the first answer)."""
+        temperature = body.get("temperature")
+        if not opts.sampling_noise or not isinstance(temperature, int | float) or temperature <= 0:
+            return 0
+        key = hashlib.sha256(orjson.dumps([body.get("messages"), body.get("response_format")], option=SORT))
+        with self._lock:
+            n = self._repeats[key.digest()]
+            self._repeats[key.digest()] += 1
+        key.update(b"%d" % n)
+        u = int.from_bytes(key.digest()[:8], "big") / 2**64
+        return n if n and u < opts.sampling_noise else 0
 
     def _scripted(self, body: dict[str, Any]) -> Reply | web.Response | None:
         script = self._options.script
@@ -470,7 +484,11 @@ async def _health(request: web.Request) -> web.Response:
 
 
 def _completion(
-    body: dict[str, Any], seed: int, reply: Reply | None, score_weights: Mapping[int, float] | None = None
+    body: dict[str, Any],
+    seed: int,
+    reply: Reply | None,
+    score_weights: Mapping[int, float] | None = None,
+    redraw: int = 0,
 ) -> bytes:
     messages = body.get("messages") or []
     rf = body.get("response_format")
@@ -480,7 +498,9 @@ def _completion(
         schema = spec.get("schema", {}) if isinstance(spec, dict) else {}
     msg_key = orjson.dumps(messages, option=SORT)
     schema_key = orjson.dumps(schema, option=SORT)
-    digest = hashlib.sha256(b"%b\0%b\0%d" % (msg_key, schema_key, seed)).digest()
+    digest = hashlib.sha256(
+        b"%b\0%b\0%d" % (msg_key, schema_key, seed) + (b"\0%d" % redraw if redraw else b"")
+    ).digest()
     if reply is not None and reply.content is not None:
         content = reply.content if isinstance(reply.content, str) else orjson.dumps(reply.content).decode()
     else:

@@ -9,6 +9,9 @@ The panel's state (versions, what ran under each, the run arguments) and every c
 are ``panel.controller``, a :class:`PanelController` with no widget in it; the tabs take the
 controller, never the panel, and redraw when it tells them something changed.
 
+:class:`Labeler` (``wb.Labeler(df, suite, task=..., store=...)``) is the keyboard-first
+labeling widget: its state and the labels it writes are a :class:`LabelerController`.
+
 CSS classes, for browser tests (``.wb-...``):
 
 * panel: ``wb-workbench``, ``wb-header``, ``wb-current-version``, ``wb-tabs``
@@ -48,6 +51,8 @@ from ._common import Version
 from ._controller import PanelController, PanelEvent
 from ._editor import CriteriaEditor
 from ._explorer import ResultsExplorer
+from ._labeler import Labeler
+from ._labeling import LabelerController
 from ._panel import Workbench
 from ._runner import SUBSETS, SubsetRunner
 
@@ -55,6 +60,8 @@ __all__ = [
     "SUBSETS",
     "ChartsPanel",
     "CriteriaEditor",
+    "Labeler",
+    "LabelerController",
     "PanelController",
     "PanelEvent",
     "ResultsExplorer",
