@@ -317,23 +317,22 @@ def trend(
     """
     if value not in ("mean", "pass_rate"):
         raise DataError(f"trend(): value={value!r} is not one of 'mean', 'pass_rate'.")
-    if not isinstance(frame, pd.DataFrame):
-        frame = _trend_frame(frame)
+    table: pd.DataFrame = frame if isinstance(frame, pd.DataFrame) else _trend_frame(frame)
     require(
-        frame,
+        table,
         ["run", "started_at", "task", "criterion", value],
         "trend",
         "Pass one row per (run, task, criterion), e.g. run.summary() with run and started_at added, "
         "or the runs themselves: trend({'v1': run1, 'v2': run2}).",
     )
-    frame = frame[frame[value].notna().to_numpy()]
-    if frame.empty:
+    table = table[table[value].notna().to_numpy()]
+    if table.empty:
         other = "pass_rate" if value == "mean" else "mean"
         raise DataError(f"trend() found no row with a {value!r}; try value={other!r}.")
-    data = _text_columns(frame)
-    data["run"] = frame["run"].astype(str).to_numpy()
-    data["started_at"] = pd.to_datetime(frame["started_at"], utc=True).to_numpy()
-    numbers = _copy_numbers(data, frame, ["mean", "pass_rate", "n"])
+    data = _text_columns(table)
+    data["run"] = table["run"].astype(str).to_numpy()
+    data["started_at"] = pd.to_datetime(table["started_at"], utc=True).to_numpy()
+    numbers = _copy_numbers(data, table, ["mean", "pass_rate", "n"])
     order = data.groupby("run", sort=False)["started_at"].min().sort_values(kind="stable").index.tolist()
     checks_ = check_order(data)
     pct = value == "pass_rate"

@@ -14,7 +14,8 @@ def _reasons(results: pd.DataFrame, cells: np.ndarray) -> pd.api.extensions.Exte
     here: a display that must fit a width cuts it once), missing without a reason column."""
     if "reason" not in results.columns:
         return strings(np.full(len(cells), None, dtype=object))
-    return strings(results["reason"].iloc[cells].to_numpy(dtype=object, na_value=None))
+    reasons = results["reason"].iloc[cells].astype(object)
+    return strings(reasons.where(reasons.notna(), None).to_numpy(dtype=object))
 
 
 def find_flips(

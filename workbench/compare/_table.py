@@ -108,5 +108,5 @@ def _column(name: str, values: list[object]) -> pd.api.extensions.ExtensionArray
     if name == "metric":
         return strings(values)
     if name in _COUNT_COLUMNS:
-        return pd.array(values, dtype="Int64")
+        return pd.array(np.asarray(values, dtype=object), dtype="Int64")
     return nullable_float(np.asarray(values, dtype=float))

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ._open import connect, transaction
-from ._record import utc_iso
+from ._time import utc_iso
 from ._store import Store
 
 __all__ = ["ALERTS_DDL", "AlertLog", "AlertWriter", "NewAlert", "RuleState"]
