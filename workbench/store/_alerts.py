@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 
 from ._open import connect, transaction
-from ._time import utc_iso
 from ._store import Store
+from ._time import utc_iso
 
 __all__ = ["ALERTS_DDL", "AlertLog", "AlertWriter", "NewAlert", "RuleState"]
 
