@@ -590,7 +590,7 @@ def test_a_store_saved_before_checksums_is_migrated_and_checked_from_then_on(tmp
     con.close()
     assert_same_run(wb.load_run("old", store=store), run)  # migrated on this first read
     con = sqlite3.connect(store)
-    assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+    assert con.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert con.execute("SELECT checksum FROM runs").fetchone()[0] is not None
     (data,) = con.execute("SELECT data FROM results").fetchone()
     con.execute("UPDATE results SET data = ?", (data[:-9] + bytes([data[-9] ^ 1]) + data[-8:],))

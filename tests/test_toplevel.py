@@ -39,6 +39,8 @@ def test_public_surface_is_small_and_complete() -> None:
             "load_run",
             "runs",
             "Workbench",
+            "Monitor",
+            "monitor_results",
         ]
     )
     for name in wb.__all__:

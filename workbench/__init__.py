@@ -37,6 +37,7 @@ from .errors import (
 )
 from .frame import estimate, evaluate, evaluate_async
 from .io import load_dataset
+from .monitor import Monitor, monitor_results
 from .results import RESULT_COLUMNS
 from .run import Run
 from .specs import AssertionTask, Criterion, JudgeTask, Suite
@@ -56,6 +57,7 @@ __all__ = [
     "JudgeParseError",
     "JudgeTask",
     "MissingDependencyError",
+    "Monitor",
     "NotebookError",
     "ReportError",
     "Run",
@@ -77,6 +79,7 @@ __all__ = [
     "evaluate_async",
     "load_dataset",
     "load_run",
+    "monitor_results",
     "runs",
 ]
 

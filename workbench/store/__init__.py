@@ -27,12 +27,26 @@ from __future__ import annotations
 from ..errors import StoreError, StoreWarning, UnknownRunError
 from ..files import home
 from ._fingerprint import data_fingerprint
+from ._monitor import (
+    CELL_FIELDS,
+    Claimed,
+    NewRecord,
+    RecordStore,
+    monitor_names,
+    read_monitor,
+    read_records,
+    read_results,
+)
 from ._nearby import nearby_stores
 from ._schema import SCHEMA_VERSION
 from ._store import Store, default_path, delete_run, load_run, runs, save_or_warn, save_run
 
 __all__ = [
+    "CELL_FIELDS",
     "SCHEMA_VERSION",
+    "Claimed",
+    "NewRecord",
+    "RecordStore",
     "Store",
     "StoreError",
     "StoreWarning",
@@ -42,7 +56,11 @@ __all__ = [
     "delete_run",
     "home",
     "load_run",
+    "monitor_names",
     "nearby_stores",
+    "read_monitor",
+    "read_records",
+    "read_results",
     "runs",
     "save_or_warn",
     "save_run",

@@ -12,6 +12,10 @@ A store is marked by ``PRAGMA application_id`` and versioned by ``PRAGMA user_ve
   and of the :data:`CHECKED` fields, verified on every load. Migrating a version 1 store
   computes it for the runs already there (one read of every blob, once): from then on a
   change on disk is caught, though one made before the migration cannot be.
+* Version 3: the tables of online evaluation (:mod:`workbench.monitor`): ``monitors`` (one
+  row per monitor name: its suite and sampling), ``monitor_records`` (every persisted record:
+  its context, its claim by a worker and its lease) and ``monitor_results`` (the cells of
+  each evaluated record, one row per cell). Migrating a version 2 store adds them empty.
 """
 
 from __future__ import annotations
@@ -24,10 +28,10 @@ from ..errors import StoreError
 from ..files import disk_problem
 from ._codec import checksum
 
-__all__ = ["APPLICATION_ID", "CHECKED", "SCHEMA_VERSION", "check", "create", "migrate"]
+__all__ = ["APPLICATION_ID", "CHECKED", "MONITOR_DDL", "SCHEMA_VERSION", "check", "create", "migrate"]
 
 APPLICATION_ID = 0x77627273  # b"wbrs"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 CHECKED = ["suite_yaml", "model", "started_at", "duration_s", "calls_json", "data_fingerprint", "params"]
 """The columns of ``runs`` that a load returns besides the results, covered by the checksum
@@ -63,7 +67,7 @@ SUMMARY = [
     "scored",
 ]
 
-_DDL = """
+_RUNS_DDL = """
 CREATE TABLE runs (
     id TEXT PRIMARY KEY,
     label TEXT,
@@ -118,6 +122,69 @@ CREATE TABLE summaries (
     PRIMARY KEY (run_id, position)
 );
 """
+
+MONITOR_DDL = """
+CREATE TABLE monitors (
+    name TEXT PRIMARY KEY,
+    suite TEXT NOT NULL,
+    version TEXT NOT NULL,
+    suite_fingerprint TEXT NOT NULL,
+    suite_yaml TEXT NOT NULL,
+    sample TEXT NOT NULL DEFAULT '{}',
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE monitor_records (
+    seq INTEGER PRIMARY KEY,
+    monitor TEXT NOT NULL,
+    id TEXT NOT NULL,
+    time REAL NOT NULL,
+    data BLOB NOT NULL,
+    tags TEXT,
+    trace_id TEXT,
+    latency_s REAL,
+    tasks TEXT,
+    state TEXT NOT NULL DEFAULT 'queued',
+    owner TEXT,
+    lease_until REAL,
+    not_before REAL NOT NULL DEFAULT 0,
+    claims INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    persisted_at REAL NOT NULL,
+    done_at REAL,
+    UNIQUE (monitor, id)
+);
+CREATE INDEX monitor_records_open ON monitor_records (monitor, seq) WHERE state != 'done';
+CREATE INDEX monitor_records_by_time ON monitor_records (monitor, time);
+CREATE TABLE monitor_results (
+    monitor TEXT NOT NULL,
+    record TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    time REAL NOT NULL,
+    task TEXT NOT NULL,
+    criterion TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    passed INTEGER,
+    score REAL,
+    label TEXT,
+    reason TEXT,
+    error TEXT,
+    cached INTEGER NOT NULL,
+    tokens INTEGER,
+    cost_usd REAL,
+    latency_s REAL,
+    PRIMARY KEY (monitor, record, task, criterion)
+) WITHOUT ROWID;
+CREATE INDEX monitor_results_by_time ON monitor_results (monitor, time, seq, position);
+"""
+"""The tables of online evaluation (version 3). A record is ``queued`` until a worker claims
+it (``claimed``, ``owner``, ``lease_until``), then ``done`` once its cells are committed in
+the same transaction that marks it; a claim whose lease ran out is taken again. One results
+row per (monitor, record, task, criterion): a record's cells can never be stored twice."""
+
+_DDL = _RUNS_DDL + MONITOR_DDL
 
 
 def check(con: sqlite3.Connection, path: Path) -> int | None:
@@ -191,9 +258,7 @@ def unreadable(path: Path, e: sqlite3.DatabaseError) -> StoreError:
 
 def create(con: sqlite3.Connection) -> None:
     """Create the current schema (inside the caller's transaction)."""
-    for statement in _DDL.split(";"):
-        if statement.strip():
-            con.execute(statement)
+    _execute_all(con, _DDL)
     con.execute(f"PRAGMA application_id = {APPLICATION_ID}")
     con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
@@ -203,9 +268,23 @@ def migrate(con: sqlite3.Connection, version: int, insert: Any) -> None:
     transaction. ``insert(con, run)`` writes one run in the current layout."""
     if version == 0:
         _from_v0(con, insert)  # rebuilt in the current layout: nothing else to do
-    elif version == 1:
-        _from_v1(con)
+    else:
+        if version == 1:
+            _from_v1(con)
+        if version <= 2:
+            _from_v2(con)
     con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _from_v2(con: sqlite3.Connection) -> None:
+    """Add the (empty) tables of online evaluation; the runs are untouched."""
+    _execute_all(con, MONITOR_DDL)
+
+
+def _execute_all(con: sqlite3.Connection, ddl: str) -> None:
+    for statement in ddl.split(";"):
+        if statement.strip():
+            con.execute(statement)
 
 
 def _from_v1(con: sqlite3.Connection) -> None:
