@@ -113,6 +113,7 @@ class Writer:
     def put(self, item_fields: tuple[Any, ...]) -> bool:
         """Queue one record (``Item`` without its ticket); False when it was dropped."""
         opts = self.options
+        kept, note = False, ""
         with self.lock:
             self.sampled += 1
             if self._closing:
@@ -126,7 +127,7 @@ class Writer:
                 self._queue.popleft()
                 self.tickets += 1
                 self._queue.append(Item(self.tickets, *item_fields))
-                note = self._dropped_one()
+                kept, note = True, self._dropped_one()
             else:
                 if opts.when_full == "block" and opts.block_timeout_s > 0:
                     self._wake.set()  # the writer makes room sooner
@@ -141,21 +142,19 @@ class Writer:
                         self._queue.append(Item(self.tickets, *item_fields))
                         return True
                 note = self._dropped_one()
-        if note == "full":
+        if note == "full":  # logged outside the lock: other submitters never wait on the log
             log.warning(
                 "monitor %r: the in-memory queue is full (%d records waiting to be persisted): %s records "
                 "until it has room again (counted in stats()['dropped']). Raise queue_size=, or "
                 "when_full='block' to make submit wait.",
                 self.name,
                 opts.queue_size,
-                {"drop_newest": "dropping new", "drop_oldest": "dropping the oldest", "block": "dropping new"}[
-                    opts.when_full
-                ],
+                "dropping the oldest" if opts.when_full == "drop_oldest" else "dropping new",
             )
         elif note == "closed" and not self._closed_logged:
             self._closed_logged = True
             log.warning("monitor %r is closed: submitted records are dropped (counted)", self.name)
-        return False
+        return kept
 
     def _dropped_one(self) -> str:
         """Count a drop (under the lock); "full" for the first of a burst, to log it."""
@@ -204,7 +203,8 @@ class Writer:
         store = RecordStore(self.path, self.name)
         try:
             while True:
-                self._wake.wait(self.options.commit_interval_s)
+                if not self._closing:
+                    self._wake.wait(self.options.commit_interval_s)
                 self._wake.clear()
                 with self.lock:
                     ended = 0
