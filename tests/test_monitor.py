@@ -34,7 +34,11 @@ def checks() -> wb.Suite:
         tasks=[
             wb.AssertionTask(id="is_json", path="response", op="is_json", gate=True),
             wb.AssertionTask(
-                id="short", path="response.answer", op="has_length_less_than", expected=20, depends_on=["is_json"]
+                id="short",
+                path="response.answer",
+                op="has_length_less_than",
+                expected=20,
+                depends_on=["is_json"],
             ),
             wb.AssertionTask(id="asked", path="question", op="is_not_empty"),
         ],
@@ -60,13 +64,22 @@ def judged(**kw: Any) -> wb.Suite:
 
 
 def record(i: int) -> dict[str, Any]:
-    return {"id": f"r{i:04d}", "question": f"What is {i} + {i}?", "response": f'{{"answer": "It is {2 * i}."}}'}
+    return {
+        "id": f"r{i:04d}",
+        "question": f"What is {i} + {i}?",
+        "response": f'{{"answer": "It is {2 * i}."}}',
+    }
 
 
 def stored_ids(path: Path, name: str, state: str = "done") -> list[str]:
     con = sqlite3.connect(path)
     try:
-        return [r[0] for r in con.execute("SELECT id FROM monitor_records WHERE monitor = ? AND state = ?", (name, state))]
+        return [
+            r[0]
+            for r in con.execute(
+                "SELECT id FROM monitor_records WHERE monitor = ? AND state = ?", (name, state)
+            )
+        ]
     finally:
         con.close()
 
@@ -114,15 +127,23 @@ def test_a_gate_sampled_below_its_dependent_is_raised_to_its_rate() -> None:
     ("kwargs", "message"),
     [
         ({"sample_ratio": 1.5}, r"sample_ratio=1.5 must be a share of records between 0 and 1"),
-        ({"sample": {"shrot": 0.1}}, r"sample= names \['shrot'\], which are not tasks of suite 'checks'; its tasks are"),
+        (
+            {"sample": {"shrot": 0.1}},
+            r"sample= names \['shrot'\], which are not tasks of suite 'checks'; its tasks are",
+        ),
         ({"sample": {"short": -1}}, r"sample\['short'\]=-1 must be a share"),
-        ({"queue_sise": 5}, r"'queue_sise' is not a judge option; as a monitor option, did you mean 'queue_size'"),
+        (
+            {"queue_sise": 5},
+            r"'queue_sise' is not a judge option; as a monitor option, did you mean 'queue_size'",
+        ),
         ({"when_full": "wait"}, r"monitor option when_full='wait' is not allowed"),
         ({"workers": -1}, r"workers=-1 must be a whole number >= 0"),
     ],
     ids=["ratio", "unknown-task", "task-ratio", "typo", "policy", "workers"],
 )
-def test_bad_options_say_what_is_wrong_and_what_exists(tmp_path: Path, kwargs: dict[str, Any], message: str) -> None:
+def test_bad_options_say_what_is_wrong_and_what_exists(
+    tmp_path: Path, kwargs: dict[str, Any], message: str
+) -> None:
     with pytest.raises(wb.ConfigError, match=message):
         wb.Monitor(checks(), store=tmp_path, **kwargs)
 
@@ -148,7 +169,9 @@ def test_submit_takes_dicts_and_models_and_keeps_their_metadata(tmp_path: Path) 
     at = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
     with wb.Monitor(checks(), store=tmp_path, workers=0) as monitor:
         a = monitor.submit({"question": "no id?", "response": "{}", "latency_s": 0.8})
-        b = monitor.submit(Turn(id="m1", question="q", response={"answer": "x"}, tags=["beta"], trace_id="t-9"))
+        b = monitor.submit(
+            Turn(id="m1", question="q", response={"answer": "x"}, tags=["beta"], trace_id="t-9")
+        )
         mutable = {"id": "d1", "time": at.isoformat(), "question": "before", "response": "{}"}
         c = monitor.submit(mutable)
         mutable["question"] = "after"  # the record was encoded at submit
@@ -163,7 +186,10 @@ def test_submit_takes_dicts_and_models_and_keeps_their_metadata(tmp_path: Path) 
 
 
 def test_submit_refuses_what_is_not_a_record(tmp_path: Path) -> None:
-    with wb.Monitor(checks(), store=tmp_path, workers=0) as monitor, pytest.raises(TypeError, match="dict or a pydantic"):
+    with (
+        wb.Monitor(checks(), store=tmp_path, workers=0) as monitor,
+        pytest.raises(TypeError, match="dict or a pydantic"),
+    ):
         monitor.submit("just text")
 
 
@@ -216,7 +242,13 @@ def test_a_full_queue_drops_by_its_policy_counts_and_logs_once(
 
 def test_block_waits_for_room_instead_of_dropping(tmp_path: Path) -> None:
     monitor = wb.Monitor(
-        checks(), store=tmp_path, workers=0, queue_size=10, when_full="block", block_timeout_s=10, commit_interval_s=5
+        checks(),
+        store=tmp_path,
+        workers=0,
+        queue_size=10,
+        when_full="block",
+        block_timeout_s=10,
+        commit_interval_s=5,
     )
     for i in range(100):
         monitor.submit(record(i))
@@ -238,7 +270,9 @@ def test_results_have_the_offline_columns_and_dtypes_plus_record_and_time(tmp_pa
     df = pd.DataFrame(rows).set_index("id")
     offline = wb.evaluate(df, checks(), save=False).results
     assert list(got.columns) == list(MONITOR_COLUMNS)
-    assert {c: str(t) for c, t in got.dtypes.items() if c in offline} == {c: str(t) for c, t in offline.dtypes.items()}
+    assert {c: str(t) for c, t in got.dtypes.items() if c in offline} == {
+        c: str(t) for c, t in offline.dtypes.items()
+    }
     assert str(got["time"].dtype) == "datetime64[us, UTC]" and str(got["record"].dtype) == "string"
     key = ["row", "task", "criterion"]
     mine = got[list(offline.columns)].sort_values(key).reset_index(drop=True)
@@ -253,7 +287,9 @@ def test_since_and_until_select_records_by_their_time(tmp_path: Path) -> None:
         for day in range(5):
             monitor.submit({**record(day), "time": base + timedelta(days=day)})
         assert monitor.flush(timeout=30)
-    window = wb.monitor_results(store=tmp_path, name="checks", since="2026-01-02", until=base + timedelta(days=4))
+    window = wb.monitor_results(
+        store=tmp_path, name="checks", since="2026-01-02", until=base + timedelta(days=4)
+    )
     assert sorted(set(window["record"])) == ["r0001", "r0002", "r0003"]
     assert len(monitor.results(since=timedelta(days=1))) == 0  # all older than a day ago
     with pytest.raises(ValueError, match=r"since='yesterday' is not a time"):
@@ -291,8 +327,8 @@ def test_the_store_is_readable_from_a_fresh_process(tmp_path: Path) -> None:
 
 def test_a_version_2_store_is_migrated_and_keeps_its_runs(tmp_path: Path) -> None:
     path = tmp_path / "runs.sqlite"
-    run = wb.evaluate(pd.DataFrame({"question": ["a"]}), checks().model_copy(update={"tasks": checks().tasks[2:]}),
-                      store=path, label="old")  # fmt: skip
+    asked = wb.Suite(name="asked", tasks=checks().tasks[2:])
+    run = wb.evaluate(pd.DataFrame({"question": ["a"]}), asked, store=path, label="old")
     con = sqlite3.connect(path)  # back to the layout of version 2: no monitor tables
     for table in ("monitor_results", "monitor_records", "monitors"):
         con.execute(f"DROP TABLE {table}")
@@ -363,8 +399,12 @@ def test_watch_wraps_async_functions(tmp_path: Path) -> None:
 
 
 def test_watch_refuses_inputs_the_function_does_not_take(tmp_path: Path) -> None:
-    with wb.Monitor(checks(), store=tmp_path, workers=0) as monitor, pytest.raises(
-        wb.ConfigError, match=r"input= names \['questoin'\], which are not parameters of 'answer'.*did you mean"
+    with (
+        wb.Monitor(checks(), store=tmp_path, workers=0) as monitor,
+        pytest.raises(
+            wb.ConfigError,
+            match=r"input= names \['questoin'\], which are not parameters of 'answer'.*did you mean",
+        ),
     ):
         monitor.watch(input=["questoin"])(Bot().answer)
 
@@ -408,8 +448,9 @@ def test_a_judge_that_is_down_makes_error_cells_after_the_retries_and_the_app_is
 
 
 def test_a_record_whose_judge_failed_is_scored_once_the_judge_answers(tmp_path: Path) -> None:
-    with JudgeServer(rate_500=1.0) as server:
-        with wb.Monitor(
+    with (
+        JudgeServer(rate_500=1.0) as server,
+        wb.Monitor(
             judged(),
             store=tmp_path,
             model=server.model,
@@ -418,14 +459,15 @@ def test_a_record_whose_judge_failed_is_scored_once_the_judge_answers(tmp_path: 
             api_key="sk-test",
             max_retries=5,
             retry_backoff_s=0.3,
-        ) as monitor:
-            for i in range(5):
-                monitor.submit({"id": f"a{i}", "question": f"q{i}", "answer": "yes"})
-            deadline = time.monotonic() + 30
-            while monitor.stats()["retried"] < 5 and time.monotonic() < deadline:
-                time.sleep(0.02)
-            server.set(rate_500=0.0)
-            assert monitor.flush(timeout=60)
+        ) as monitor,
+    ):
+        for i in range(5):
+            monitor.submit({"id": f"a{i}", "question": f"q{i}", "answer": "yes"})
+        deadline = time.monotonic() + 30
+        while monitor.stats()["retried"] < 5 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        server.set(rate_500=0.0)
+        assert monitor.flush(timeout=60)
     results = monitor.results()
     judge = results[results["task"] == "quality"]
     assert len(judge) == 5 and judge["score"].notna().all() and (judge["status"] != "error").all()
@@ -465,7 +507,9 @@ class Seen:
         self.closed = True
 
 
-def test_each_committed_batch_is_handed_to_the_alerts(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_each_committed_batch_is_handed_to_the_alerts(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     seen = Seen(fail_first=True)
     with wb.Monitor(checks(), store=tmp_path, alerts=seen, batch_size=10) as monitor:
         for i in range(25):

@@ -53,7 +53,11 @@ class Worker:
             suite_file.write_text(suite().to_yaml(), encoding="utf-8")
         self.out = tmp / f"{tag}.out"
         self.err = tmp / f"{tag}.err"
-        env = {**os.environ, "OPENAI_API_BASE": server.url, "OPENAI_API_KEY": server.litellm_kwargs["api_key"]}
+        env = {
+            **os.environ,
+            "OPENAI_API_BASE": server.url,
+            "OPENAI_API_KEY": server.litellm_kwargs["api_key"],
+        }
         cmd = [sys.executable, "-m", "workbench.cli", "monitor", "serve", "--store", str(store), "--suite",
                str(suite_file), "--model", server.model, "--concurrency", str(CONCURRENCY), "--report-every",
                "0.5", *extra]  # fmt: skip
@@ -69,7 +73,9 @@ class Worker:
 
     def evaluated(self) -> int:
         final = [line for line in self.output().splitlines() if line.startswith("done: ")]
-        assert final, f"the worker printed no final line: {self.output()[-500:]} {self.err.read_text()[-2000:]}"
+        assert final, (
+            f"the worker printed no final line: {self.output()[-500:]} {self.err.read_text()[-2000:]}"
+        )
         return int(final[-1].split()[1].replace(",", ""))
 
     def stop(self) -> None:
@@ -129,13 +135,18 @@ def test_a_worker_killed_mid_stream_loses_nothing_and_stores_nothing_twice(
         for i in range(1000, 2000):  # the stream goes on while no worker runs
             producer.submit(record(i))
         assert producer.close(timeout=30)
-        second = Worker(tmp_path, "second", store, server, "--lease", "1", "--batch-size", "16", "--until-idle")
+        second = Worker(
+            tmp_path, "second", store, server, "--lease", "1", "--batch-size", "16", "--until-idle"
+        )
         workers.append(second)
         assert second.proc.wait(timeout=120) == 0, second.err.read_text()[-2000:]
         bodies = [json.dumps(r["messages"], sort_keys=True) for r in server.requests]
     assert killed_at < len(expected)  # the kill did land mid-stream
     assert set(done_ids(store)) == expected and producer.stats()["sampled"] == len(expected)
-    cells = query(store, "SELECT count(*), count(DISTINCT record || '/' || task || '/' || criterion) FROM monitor_results")
+    cells = query(
+        store,
+        "SELECT count(*), count(DISTINCT record || '/' || task || '/' || criterion) FROM monitor_results",
+    )
     assert cells == [(2 * len(expected), 2 * len(expected))]  # one gate and one judge cell each, none twice
     assert len(set(bodies)) == len(expected)  # every sampled record judged
     assert len(bodies) - len(set(bodies)) <= CONCURRENCY  # at most the calls in flight at the kill repeated
@@ -144,7 +155,9 @@ def test_a_worker_killed_mid_stream_loses_nothing_and_stores_nothing_twice(
     assert set(results["record"]) == expected and results["score"].notna().sum() == len(expected)
 
 
-def test_two_worker_processes_split_the_work_and_judge_each_record_once(tmp_path: Path, workers: list[Worker]) -> None:
+def test_two_worker_processes_split_the_work_and_judge_each_record_once(
+    tmp_path: Path, workers: list[Worker]
+) -> None:
     store = tmp_path / "runs.sqlite"
     n = 400
     with JudgeServer(latency_ms=30) as server:
@@ -194,12 +207,16 @@ def test_serve_without_a_suite_or_name_is_a_usage_error(capsys: pytest.CaptureFi
     assert "monitor serve needs --suite SUITE, or --name NAME" in capsys.readouterr().err
 
 
-def test_serve_with_a_name_the_store_does_not_know_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_serve_with_a_name_the_store_does_not_know_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["monitor", "serve", "--store", str(tmp_path), "--name", "nope", "--until-idle"]) == 2
     assert "the store at" in capsys.readouterr().err
 
 
-def test_status_lists_the_monitors_and_their_records(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_status_lists_the_monitors_and_their_records(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     with wb.Monitor(suite(), store=tmp_path, workers=0) as producer:
         for i in range(3):
             producer.submit(record(i))

@@ -40,19 +40,19 @@ def add_monitor_parser(commands: Any, store_help: str) -> None:
     serve.add_argument(
         "--suite",
         metavar="SUITE",
-        help="the suite: a .yaml, .yml or .json file (default: the suite the monitor registered in the store)",
+        help="the suite: a .yaml, .yml or .json file (default: the one the monitor registered in the store)",
     )
     serve.add_argument("--name", metavar="NAME", help="the monitor's name (default: the suite's name)")
-    serve.add_argument(
-        "--model", metavar="M", help="the judge model for judge tasks, a litellm model string"
-    )
+    serve.add_argument("--model", metavar="M", help="the judge model for judge tasks, a litellm model string")
     serve.add_argument(
         "--workers", type=int, default=1, metavar="N", help="evaluation loops in this process (1)"
     )
     serve.add_argument(
         "--concurrency", type=int, default=16, metavar="C", help="judge calls in flight per worker (16)"
     )
-    serve.add_argument("--batch-size", type=int, default=256, metavar="N", help="records claimed at once (256)")
+    serve.add_argument(
+        "--batch-size", type=int, default=256, metavar="N", help="records claimed at once (256)"
+    )
     serve.add_argument(
         "--lease", type=float, default=30.0, metavar="S", help="seconds a claim lasts without renewal (30)"
     )
@@ -61,13 +61,19 @@ def add_monitor_parser(commands: Any, store_help: str) -> None:
         type=int,
         default=3,
         metavar="N",
-        help="times a record whose judge calls failed is evaluated again before its error cells are stored (3)",
+        help="times a record whose judge calls failed is evaluated again before its error cells are kept (3)",
     )
     serve.add_argument(
-        "--retry-backoff", type=float, default=1.0, metavar="S", help="the first retry's wait, doubled per retry (1)"
+        "--retry-backoff",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="the first retry's wait, doubled per retry (1)",
     )
     serve.add_argument("--no-cache", action="store_true", help="neither read nor write the judge call cache")
-    serve.add_argument("--until-idle", action="store_true", help="exit once no queued or claimed record is left")
+    serve.add_argument(
+        "--until-idle", action="store_true", help="exit once no queued or claimed record is left"
+    )
     serve.add_argument(
         "--report-every",
         type=float,
@@ -105,7 +111,9 @@ def _serve(args: argparse.Namespace) -> int:
     if args.lease <= 0:
         raise UsageError(f"--lease {args.lease:g}: must be more than 0 seconds")
     if args.suite is None and args.name is None:
-        raise UsageError("monitor serve needs --suite SUITE, or --name NAME of a monitor registered in the store")
+        raise UsageError(
+            "monitor serve needs --suite SUITE, or --name NAME of a monitor registered in the store"
+        )
     from ..inputs import load_suite
 
     suite = load_suite(args.suite) if args.suite is not None else None
@@ -163,7 +171,9 @@ def _status(args: argparse.Namespace) -> int:
         info = read_monitor(path, name) or {"counts": {}}
         c = info["counts"]
         suite = f"{info.get('suite')} {info.get('version')}" if info.get("suite") else "-"
-        rows.append([name, suite, f"{c.get('queued', 0):,}", f"{c.get('claimed', 0):,}", f"{c.get('done', 0):,}"])
+        rows.append(
+            [name, suite, f"{c.get('queued', 0):,}", f"{c.get('claimed', 0):,}", f"{c.get('done', 0):,}"]
+        )
     header = ["monitor", "suite", "queued", "claimed", "done"]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     right = [False, False, True, True, True]

@@ -24,12 +24,12 @@ Example:
 """
 
 from ._monitor import Monitor
-from ._options import WHEN_FULL, MonitorOptions
+from ._options import WHEN_FULL, MonitorOptions, Observer
 from ._records import monitor_records
 from ._results import MONITOR_COLUMNS, monitor_results
 from ._sampling import Sampler, sample_point
 from ._serve import serve
-from ._worker import RETRIED_ERRORS, Observer
+from ._worker import RETRIED_ERRORS
 
 __all__ = [
     "MONITOR_COLUMNS",

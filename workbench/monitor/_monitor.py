@@ -27,12 +27,12 @@ from typing import Any, TypeVar
 import orjson
 
 from ..config import JudgeConfig
-from ..errors import ConfigError, WorkbenchError, closest
+from ..errors import ConfigError, closest
 from ..specs import Suite
 from ..store import RecordStore, Store
-from ._options import MonitorOptions, build_observer, judge_config, split_options
+from ._options import MonitorOptions, Observer, build_observer, judge_config, split_options
 from ._sampling import Sampler
-from ._worker import Observer, Pool
+from ._worker import Pool
 from ._writer import Writer
 
 __all__ = ["Monitor"]
@@ -153,7 +153,9 @@ class Monitor:
         self.store = Store(store)
         self.path: Path = self.store.path
         self.workers = workers
-        self._observer = build_observer(alerts, on_fail, alert_to, self.options, self.path, self.name, workers)
+        self._observer = build_observer(
+            alerts, on_fail, alert_to, self.options, self.path, self.name, workers
+        )
         self._unsampled = 0
         self._prefix = secrets.token_hex(5)
         self._ids = itertools.count(1)
@@ -205,7 +207,8 @@ class Monitor:
                 record = record.model_dump()
             else:
                 raise TypeError(
-                    f"submit takes a dict or a pydantic model (the record's fields), got {type(record).__name__}"
+                    "submit takes a dict or a pydantic model (the record's fields), "
+                    f"got {type(record).__name__}"
                 )
         try:
             rid = when = tags = trace = None
@@ -223,7 +226,9 @@ class Monitor:
             if latency is not None and (isinstance(latency, bool) or not isinstance(latency, int | float)):
                 latency = None
             data = orjson.dumps(record, default=_default, option=_JSON_OPTIONS)
-            tag_text = None if tags is None else orjson.dumps(tags, default=_default, option=_JSON_OPTIONS).decode()
+            tag_text = (
+                None if tags is None else orjson.dumps(tags, default=_default, option=_JSON_OPTIONS).decode()
+            )
             kept = self._writer.put(
                 (
                     rid,
@@ -238,7 +243,9 @@ class Monitor:
         except Exception as e:  # noqa: BLE001 - a record that cannot be encoded must not reach the caller
             with self._writer.lock:
                 self._writer.dropped += 1
-            log.warning("monitor %r: a record could not be queued (%s: %s); dropped", self.name, type(e).__name__, e)
+            log.warning(
+                "monitor %r: a record could not be queued (%s: %s); dropped", self.name, type(e).__name__, e
+            )
             return None
         return rid if kept else None
 
@@ -288,9 +295,13 @@ class Monitor:
                     try:
                         result = await fn(*args, **kwargs)
                     except Exception as e:
-                        self._watched(take, args, kwargs, output, None, e, time.perf_counter() - started, tags)
+                        self._watched(
+                            take, args, kwargs, output, None, e, time.perf_counter() - started, tags
+                        )
                         raise
-                    self._watched(take, args, kwargs, output, result, None, time.perf_counter() - started, tags)
+                    self._watched(
+                        take, args, kwargs, output, result, None, time.perf_counter() - started, tags
+                    )
                     return result
 
                 return async_wrapper  # type: ignore[return-value]
@@ -320,7 +331,11 @@ class Monitor:
             signature = None
         names = [] if signature is None else [p for p in signature.parameters if p not in _UNWATCHED_PARAMS]
         skip = 0
-        if signature is not None and list(signature.parameters)[:1] and list(signature.parameters)[0] in _UNWATCHED_PARAMS:
+        if (
+            signature is not None
+            and list(signature.parameters)[:1]
+            and next(iter(signature.parameters)) in _UNWATCHED_PARAMS
+        ):
             skip = 1
         if isinstance(input, str):
             first = names[0] if names else None
@@ -331,7 +346,11 @@ class Monitor:
                 return {input: kwargs[first]} if first in kwargs else {}
 
             return pick_first
-        if isinstance(input, Mapping) or (isinstance(input, Sequence) and not isinstance(input, str)) or input is None:
+        if (
+            isinstance(input, Mapping)
+            or (isinstance(input, Sequence) and not isinstance(input, str))
+            or input is None
+        ):
             mapping = (
                 dict(input)
                 if isinstance(input, Mapping)
@@ -346,7 +365,9 @@ class Monitor:
             if mapping is not None:
                 unknown = [p for p in mapping if p not in signature.parameters]
                 if unknown:
-                    hints = "".join(f" ({u!r}: did you mean {closest(u, names)}?)" for u in unknown if closest(u, names))
+                    hints = "".join(
+                        f" ({u!r}: did you mean {closest(u, names)}?)" for u in unknown if closest(u, names)
+                    )
                     raise ConfigError(
                         f"input= names {unknown}, which are not parameters of {getattr(fn, '__name__', fn)!r}"
                         f"{hints}; its parameters are {names}"
@@ -387,7 +408,9 @@ class Monitor:
                 record["tags"] = tags
             self.submit(record)
         except Exception as e:  # noqa: BLE001 - the watched function's caller must never see this
-            log.warning("monitor %r: a watched call could not be recorded (%s: %s)", self.name, type(e).__name__, e)
+            log.warning(
+                "monitor %r: a watched call could not be recorded (%s: %s)", self.name, type(e).__name__, e
+            )
 
     # --- waiting, closing ------------------------------------------------------------------
 
@@ -490,7 +513,7 @@ class Monitor:
         w = self._writer
         c = self._pool.counters if self._pool is not None else None
         with w.lock:
-            counts = {
+            return {
                 "submitted": w.sampled + self._unsampled,
                 "sampled": w.sampled,
                 "persisted": w.persisted,
@@ -502,7 +525,6 @@ class Monitor:
                 "duplicates": w.duplicates,
                 "reclaimed": c.reclaimed if c else 0,
             }
-        return counts
 
     def results(self, since: Any = None, until: Any = None) -> Any:
         """This monitor's stored results (see :func:`~workbench.monitor_results`)."""

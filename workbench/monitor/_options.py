@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -13,12 +13,21 @@ from ..config import JudgeConfig
 from ..errors import ConfigError, WorkbenchError, closest
 
 if TYPE_CHECKING:
-    from ._worker import Observer
+    import pandas as pd
 
-__all__ = ["WHEN_FULL", "MonitorOptions", "build_observer", "judge_config", "split_options"]
+__all__ = ["WHEN_FULL", "MonitorOptions", "Observer", "build_observer", "judge_config", "split_options"]
 
 WHEN_FULL = ("drop_newest", "drop_oldest", "block")
 """What :meth:`Monitor.submit` does when the in-memory queue is full."""
+
+
+class Observer(Protocol):
+    """What a monitor hands each committed batch of results to (alerts): any object with
+    this method. It gets the long results frame of the records just committed."""
+
+    def observe(self, results: pd.DataFrame) -> Any:
+        """Look at the cells of one committed batch (columns of ``wb.monitor_results``)."""
+        ...
 
 
 class MonitorOptions(BaseModel):
@@ -149,18 +158,21 @@ def build_observer(
     if not workers:
         raise ConfigError(
             "alerts, on_fail and alert_to act on evaluated records, and workers=0 evaluates none in this "
-            "process: give them to the process that evaluates (wb.monitor.serve(..., alerts=...)), or use workers>=1"
+            "process: give them to the process that evaluates (wb.monitor.serve(..., alerts=...)), "
+            "or use workers>=1"
         )
     if alerts is not None and callable(getattr(alerts, "observe", None)):
         return alerts  # type: ignore[return-value]
-    try:
-        from ._alerts import Alerts  # type: ignore[import-not-found,unused-ignore]
-    except ImportError as e:
+    import importlib
+
+    try:  # the alerts are their own module, loaded only when rules are given
+        Alerts = importlib.import_module("workbench.monitor._alerts").Alerts
+    except (ImportError, AttributeError) as e:
         raise WorkbenchError(
             f"alerts need workbench.monitor's alerts module, which this installation lacks ({e}); pass "
             "alerts= an object with an observe(results) method instead"
         ) from None
-    return Alerts(  # type: ignore[no-any-return,unused-ignore]
+    built: Observer = Alerts(
         list(alerts or ()),  # type: ignore[arg-type]
         dispatch=targets,
         on_fail=on_fail,
@@ -168,5 +180,4 @@ def build_observer(
         store_path=path,
         name=name,
     )
-
-
+    return built

@@ -67,7 +67,9 @@ def monitor_records(
     parts = [pd.DataFrame({"time": times.astype("datetime64[us, UTC]").to_numpy()}, index=index)]
     if fields is not None:
         parts.append(fields)
-    parts.append(pd.DataFrame({(f"record_{k}" if k in taken else k): v for k, v in meta.items()}, index=index))
-    out = pd.concat(parts, axis=1)
+    parts.append(
+        pd.DataFrame({(f"record_{k}" if k in taken else k): v for k, v in meta.items()}, index=index)
+    )
+    out: pd.DataFrame = pd.concat(parts, axis=1)
     out["time"] = out["time"].astype("datetime64[us, UTC]")
     return out

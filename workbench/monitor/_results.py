@@ -4,8 +4,8 @@ record id, its time and the application's own latency for it.
 Example:
     >>> import tempfile, workbench as wb
     >>> tmp = tempfile.TemporaryDirectory()
-    >>> suite = wb.Suite(name="demo", tasks=[wb.AssertionTask(id="short", path="answer", op="has_length_less_than",
-    ...                                                       expected=20)])
+    >>> short = wb.AssertionTask(id="short", path="answer", op="has_length_less_than", expected=20)
+    >>> suite = wb.Suite(name="demo", tasks=[short])
     >>> with wb.Monitor(suite, store=tmp.name, workers=1) as monitor:
     ...     _ = monitor.submit({"id": "a", "answer": "Paris."})
     ...     _ = monitor.submit({"id": "b", "answer": "It is a long story, you see."})
@@ -99,7 +99,9 @@ def resolve_name(path: Path, name: str | None) -> str:
                 f"the store at {path} holds no monitored records yet; pass name= the monitor's name "
                 "(wb.Monitor(suite, name=...); by default the suite's name)"
             )
-        raise StoreError(f"the store at {path} holds several monitors, {cap_list(names)}: pass name= one of them")
+        raise StoreError(
+            f"the store at {path} holds several monitors, {cap_list(names)}: pass name= one of them"
+        )
     if not isinstance(name, str):
         raise TypeError(f"name must be a monitor's name (a string), got {type(name).__name__}")
     if names and name not in names:
@@ -148,8 +150,8 @@ def cells_frame(rows: Sequence[Sequence[Any]], suite: Suite | None = None) -> pd
     """
     width = 3 + 13
     columns: list[list[Any]] = [list(c) for c in zip(*rows)] if rows else [[] for _ in range(width)]
-    (record, when, task, criterion, kind, status, passed, score, label, reason, error, cached, tokens, cost, latency,
-     record_latency) = columns  # fmt: skip
+    record, when, task, criterion, kind, status, passed, score, label, reason, error = columns[:11]
+    cached, tokens, cost, latency, record_latency = columns[11:]
     task_order = list(suite.task_ids) if suite is not None else []
     crit_order = [""]
     if suite is not None:
@@ -174,9 +176,11 @@ def cells_frame(rows: Sequence[Sequence[Any]], suite: Suite | None = None) -> pd
         "cost_usd": pd.array(cost, dtype="Float64"),
         "latency_s": pd.array(latency, dtype="Float64"),
         "record": pd.array(record, dtype="string"),
-        "time": pd.to_datetime(pd.Series(when, dtype="float64"), unit="s", utc=True).astype("datetime64[us, UTC]"),
+        "time": pd.to_datetime(pd.Series(when, dtype="float64"), unit="s", utc=True).astype(
+            "datetime64[us, UTC]"
+        ),
         "record_latency_s": pd.array(record_latency, dtype="Float64"),
     }
-    out = pd.DataFrame(frame)
+    out: pd.DataFrame = pd.DataFrame(frame)
     out.columns = list(MONITOR_COLUMNS)
     return out

@@ -65,7 +65,9 @@ class Sampler:
             not have (the message lists its tasks).
     """
 
-    def __init__(self, suite: Suite, sample_ratio: float = 1.0, sample: Mapping[str, float] | None = None) -> None:
+    def __init__(
+        self, suite: Suite, sample_ratio: float = 1.0, sample: Mapping[str, float] | None = None
+    ) -> None:
         own = {t.id: _rate(sample_ratio, "sample_ratio") for t in suite.tasks}
         unknown = sorted(set(sample or {}) - set(own))
         if unknown:
@@ -91,7 +93,7 @@ class Sampler:
             ids = [t for t, r in self.rates.items() if r >= level]
             self._sets.append(None if len(ids) == everything else json.dumps(ids))
 
-    def tasks(self, record_id: str) -> str | None | bool:
+    def tasks(self, record_id: str) -> str | bool | None:
         """The tasks to run on this record: ``None`` for all of them, a JSON list of ids for
         some, ``False`` when the record is not sampled."""
         point = sample_point(record_id)

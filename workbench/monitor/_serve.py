@@ -13,8 +13,8 @@ from ..config import JudgeConfig
 from ..errors import ConfigError, StoreError
 from ..specs import Suite
 from ..store import Store, read_monitor
-from ._options import MonitorOptions, build_observer, judge_config, split_options
-from ._worker import Observer, Pool
+from ._options import MonitorOptions, Observer, build_observer, judge_config, split_options
+from ._worker import Pool
 
 __all__ = ["serve"]
 

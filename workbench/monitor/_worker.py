@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
 import random
 import secrets
@@ -25,7 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 import pandas as pd
@@ -36,10 +37,10 @@ from ..paths import PathError, parse_path, template_paths
 from ..secrets import known_secrets, redact
 from ..specs import AssertionTask, JudgeTask, Suite
 from ..store import CELL_FIELDS, Claimed, RecordStore
-from ._options import MonitorOptions
+from ._options import MonitorOptions, Observer
 from ._results import cells_frame
 
-__all__ = ["RETRIED_ERRORS", "Counters", "Observer", "Pool"]
+__all__ = ["RETRIED_ERRORS", "Counters", "Pool"]
 
 log = logging.getLogger("workbench.monitor")
 
@@ -49,15 +50,6 @@ after its own retries, one the circuit breaker did not send, an unusable reply. 
 cannot be rendered from the record fails the same way every time and is not retried."""
 
 _MAX_BACKOFF_S = 300.0
-
-
-class Observer(Protocol):
-    """What a monitor hands each committed batch of results to (alerts): any object with
-    this method. It gets the long results frame of the records just committed."""
-
-    def observe(self, results: pd.DataFrame) -> Any:
-        """Look at the cells of one committed batch (columns of ``wb.monitor_results``)."""
-        ...
 
 
 @dataclass
@@ -121,7 +113,9 @@ class Pool:
 
     def start(self) -> None:
         """Run the workers in a daemon thread."""
-        self._thread = threading.Thread(target=self.run, name=f"workbench-monitor-workers:{self.name}", daemon=True)
+        self._thread = threading.Thread(
+            target=self.run, name=f"workbench-monitor-workers:{self.name}", daemon=True
+        )
         self._thread.start()
         self._started.wait(10)
 
@@ -169,11 +163,13 @@ class Pool:
                 with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                     loop.add_signal_handler(sig, stop.set)
         self._started.set()
-        loops = [asyncio.create_task(self._worker(f"{self._prefix}:{i}")) for i in range(self.workers)]
-        stopper = asyncio.create_task(stop.wait())
+        loops: list[asyncio.Task[Any]] = [
+            asyncio.create_task(self._worker(f"{self._prefix}:{i}")) for i in range(self.workers)
+        ]
+        stopper: asyncio.Task[Any] = asyncio.create_task(stop.wait())
         reporter = asyncio.create_task(self._report(report, report_every_s)) if report else None
         # every worker returns on its own only with until_idle: then all of them are done
-        pending = set(loops)
+        pending: set[asyncio.Task[Any]] = set(loops)
         while pending and not stop.is_set():
             _, pending = await asyncio.wait([stopper, *pending], return_when=asyncio.FIRST_COMPLETED)
             pending.discard(stopper)
@@ -267,7 +263,7 @@ class Pool:
         async with self._observe_lock:  # one batch at a time, in commit order
             try:
                 await asyncio.to_thread(self.observer.observe, frame)
-            except Exception as e:  # noqa: BLE001 - alerts must never stop evaluation
+            except Exception as e:
                 log.exception("monitor %r: the alerts failed on a batch of results: %s", self.name, e)
 
     async def _renew(self, store: RecordStore, owner: str, seqs: list[int]) -> None:
@@ -281,7 +277,13 @@ class Pool:
         store.close()
         if not self._failing:
             self._failing = True
-            log.error("monitor %r: the store at %s failed (%s: %s); retrying", self.name, self.path, type(e).__name__, e)
+            log.error(
+                "monitor %r: the store at %s failed (%s: %s); retrying",
+                self.name,
+                self.path,
+                type(e).__name__,
+                e,
+            )
 
     def _store_ok(self) -> None:
         if self._failing:
@@ -302,7 +304,9 @@ class Pool:
                 if not isinstance(context, dict):
                     raise ValueError(f"the stored record is a {type(context).__name__}, not an object")
             except ValueError as e:
-                cells[r.seq] = self._error_cells(r, self._subsuite(r.tasks), f"the record cannot be read: {e}")
+                cells[r.seq] = self._error_cells(
+                    r, self._subsuite(r.tasks), f"the record cannot be read: {e}"
+                )
                 continue
             groups.setdefault(r.tasks, []).append((r, context))
         for tasks, members in groups.items():
@@ -339,10 +343,14 @@ class Pool:
                     retriable.add(seq)
         return cells, retriable
 
-    async def _run(self, suite: Suite, members: list[tuple[Claimed, dict[str, Any]]]) -> dict[int, list[tuple[Any, ...]]]:
+    async def _run(
+        self, suite: Suite, members: list[tuple[Claimed, dict[str, Any]]]
+    ) -> dict[int, list[tuple[Any, ...]]]:
         from ..frame import evaluate_async
 
-        df = pd.DataFrame.from_records([ctx for _, ctx in members], index=pd.Index([r.id for r, _ in members]))
+        df = pd.DataFrame.from_records(
+            [ctx for _, ctx in members], index=pd.Index([r.id for r, _ in members])
+        )
         for root in _roots(suite):
             if root not in df.columns:  # no record of this group has it: each cell errors, not the batch
                 df[root] = None
@@ -371,8 +379,8 @@ class Pool:
                 unknown = wanted - set(self.suite.task_ids)
                 if unknown:
                     log.warning(
-                        "monitor %r: records were sampled for tasks %s, which this worker's suite %r does not "
-                        "have; they are left out",
+                        "monitor %r: records were sampled for tasks %s, which this worker's suite %r "
+                        "does not have; they are left out",
                         self.name,
                         sorted(unknown),
                         self.suite.name,
@@ -396,7 +404,23 @@ class Pool:
             kind = "assertion" if isinstance(t, AssertionTask) else "judge"
             for criterion in names:
                 out.append(
-                    (r.id, r.time, t.id, criterion, kind, "error", None, None, None, None, message, False, None, None, None)
+                    (
+                        r.id,
+                        r.time,
+                        t.id,
+                        criterion,
+                        kind,
+                        "error",
+                        None,
+                        None,
+                        None,
+                        None,
+                        message,
+                        False,
+                        None,
+                        None,
+                        None,
+                    )
                 )
         return out
 
@@ -408,7 +432,9 @@ def _retried(error: Any) -> bool:
 def _plain(series: pd.Series) -> list[Any]:
     """A column's values as Python scalars, missing values as None (what SQLite stores)."""
     values = series.astype(object).tolist()
-    return [None if v is None or v is pd.NA or (isinstance(v, float) and v != v) else v for v in values]
+    return [
+        None if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) else v for v in values
+    ]
 
 
 def _roots(suite: Suite) -> set[str]:

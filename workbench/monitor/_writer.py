@@ -72,7 +72,8 @@ def to_epoch(value: Any) -> float:
         aware = value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
         return aware.timestamp()
     raise ValueError(
-        f"time={value!r} ({type(value).__name__}) is not a time: give a datetime, ISO 8601 text or epoch seconds"
+        f"time={value!r} ({type(value).__name__}) is not a time: give a datetime, ISO 8601 text or "
+        "epoch seconds"
     )
 
 
@@ -105,7 +106,9 @@ class Writer:
         self._last_drop = 0.0
         self._closed_logged = False
         self._bad_times = 0
-        self._thread = threading.Thread(target=self._run, name=f"workbench-monitor-writer:{name}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name=f"workbench-monitor-writer:{name}", daemon=True
+        )
         self._thread.start()
 
     # --- the application's side ------------------------------------------------------------
@@ -218,7 +221,8 @@ class Writer:
                         return
                 if ended:
                     log.warning(
-                        "monitor %r: the queue has had room for %.0f s; %d records were dropped in that burst",
+                        "monitor %r: the queue has had room for %.0f s; %d records were dropped in that "
+                        "burst",
                         self.name,
                         _BURST_GAP_S,
                         ended,
@@ -293,7 +297,8 @@ class Writer:
                 self._bad_times += 1
                 if self._bad_times == 1:
                     log.warning(
-                        "monitor %r: record %r has time=%r, which is not a time (%s); its persist time is used",
+                        "monitor %r: record %r has time=%r, which is not a time (%s); the time it was "
+                        "persisted is used",
                         self.name,
                         item.id,
                         item.time,

@@ -262,9 +262,7 @@ class RecordStore:
     def abandon(self, owner: str, seqs: Sequence[int]) -> int:
         """Give claims back without counting an attempt (a worker that stops mid-batch), so
         another worker takes them at once instead of after the lease."""
-        return self._owned_update(
-            "state = 'queued', owner = NULL, lease_until = NULL", (), owner, seqs
-        )
+        return self._owned_update("state = 'queued', owner = NULL, lease_until = NULL", (), owner, seqs)
 
     def complete(self, owner: str, cells: Mapping[int, Sequence[tuple[Any, ...]]]) -> list[int]:
         """Store the cells of the records ``owner`` still holds and mark them done, in one
@@ -329,9 +327,13 @@ class RecordStore:
     def open_count(self) -> int:
         """Records of this monitor not evaluated yet (queued or claimed), read from the
         index of open records alone."""
-        row = self._connection().execute(
-            "SELECT count(*) FROM monitor_records WHERE monitor = ? AND state != 'done'", (self.name,)
-        ).fetchone()
+        row = (
+            self._connection()
+            .execute(
+                "SELECT count(*) FROM monitor_records WHERE monitor = ? AND state != 'done'", (self.name,)
+            )
+            .fetchone()
+        )
         return int(row[0])
 
     # --- plumbing -------------------------------------------------------------------------
@@ -358,7 +360,9 @@ class RecordStore:
         if stack is not None:
             stack.__exit__(type(error), error, error.__traceback__)
 
-    def _owned_update(self, assignments: str, values: tuple[Any, ...], owner: str, seqs: Sequence[int]) -> int:
+    def _owned_update(
+        self, assignments: str, values: tuple[Any, ...], owner: str, seqs: Sequence[int]
+    ) -> int:
         if not seqs:
             return 0
 
@@ -412,7 +416,8 @@ def read_monitor(path: Path, name: str) -> dict[str, Any] | None:
         if con is None:
             return None
         row = con.execute(
-            "SELECT suite, version, suite_fingerprint, suite_yaml, sample FROM monitors WHERE name = ?", (name,)
+            "SELECT suite, version, suite_fingerprint, suite_yaml, sample FROM monitors WHERE name = ?",
+            (name,),
         ).fetchone()
         states = dict(
             con.execute(
@@ -479,7 +484,9 @@ def read_records(
     return [r[:-1] for r in sorted(rows, key=lambda r: (r[1], r[-1]))]
 
 
-def _time_filter(prefix: str, name: str, since: float | None, until: float | None) -> tuple[str, tuple[Any, ...]]:
+def _time_filter(
+    prefix: str, name: str, since: float | None, until: float | None
+) -> tuple[str, tuple[Any, ...]]:
     where, args = [f"{prefix}monitor = ?"], [name]
     if since is not None:
         where.append(f"{prefix}time >= ?")

@@ -124,7 +124,7 @@ CREATE TABLE summaries (
 """
 
 MONITOR_DDL = """
-CREATE TABLE monitors (
+CREATE TABLE IF NOT EXISTS monitors (
     name TEXT PRIMARY KEY,
     suite TEXT NOT NULL,
     version TEXT NOT NULL,
@@ -134,7 +134,7 @@ CREATE TABLE monitors (
     created_at REAL NOT NULL,
     updated_at REAL NOT NULL
 );
-CREATE TABLE monitor_records (
+CREATE TABLE IF NOT EXISTS monitor_records (
     seq INTEGER PRIMARY KEY,
     monitor TEXT NOT NULL,
     id TEXT NOT NULL,
@@ -154,9 +154,9 @@ CREATE TABLE monitor_records (
     done_at REAL,
     UNIQUE (monitor, id)
 );
-CREATE INDEX monitor_records_open ON monitor_records (monitor, seq) WHERE state != 'done';
-CREATE INDEX monitor_records_by_time ON monitor_records (monitor, time);
-CREATE TABLE monitor_results (
+CREATE INDEX IF NOT EXISTS monitor_records_open ON monitor_records (monitor, seq) WHERE state != 'done';
+CREATE INDEX IF NOT EXISTS monitor_records_by_time ON monitor_records (monitor, time);
+CREATE TABLE IF NOT EXISTS monitor_results (
     monitor TEXT NOT NULL,
     record TEXT NOT NULL,
     seq INTEGER NOT NULL,
@@ -177,7 +177,7 @@ CREATE TABLE monitor_results (
     latency_s REAL,
     PRIMARY KEY (monitor, record, task, criterion)
 ) WITHOUT ROWID;
-CREATE INDEX monitor_results_by_time ON monitor_results (monitor, time, seq, position);
+CREATE INDEX IF NOT EXISTS monitor_results_by_time ON monitor_results (monitor, time, seq, position);
 """
 """The tables of online evaluation (version 3). A record is ``queued`` until a worker claims
 it (``claimed``, ``owner``, ``lease_until``), then ``done`` once its cells are committed in
