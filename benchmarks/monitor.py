@@ -15,8 +15,9 @@ Parts (``--parts``, comma-separated; all by default):
 * ``assertions``: records/s evaluated with an assertion-only suite (5 checks): ``--eval-n``
   records persisted, then ``wb.monitor.serve(..., until_idle=True)`` timed in this process.
 * ``judge``: ``--judge-n`` records with one judge task at ``--latency-ms`` (50) and
-  concurrency 16: ``monitor serve`` in this process vs ``wb.evaluate`` of the same records in
-  one batch (caching off for both); records/s and the ratio (goal: within 1.5x).
+  concurrency 16: ``monitor serve`` in this process (``--judge-batches``, 256) vs
+  ``wb.evaluate`` of the same records in one batch (caching off for both), interleaved over
+  ``--reps`` (3); median records/s and the ratio (goal: within 1.5x).
 * ``worker_kill``: a worker process is killed with SIGKILL mid-stream and another started:
   records re-claimed after the lease, judge requests repeated, seconds lost.
 * ``app_kill``: the application (a child submitting at ``--rate``) is killed with SIGKILL at a
@@ -300,10 +301,17 @@ def part_assertions(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
 
 
 def part_judge(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
+    """Interleaved: ``wb.evaluate`` of all records in one batch, then the same records through
+    ``monitor serve`` at each batch size, ``--reps`` times; medians."""
     import pandas as pd
 
     server = Server(latency_ms=args.latency_ms)
-    out: dict[str, Any] = {"n": args.judge_n, "latency_ms": args.latency_ms, "concurrency": 16}
+    out: dict[str, Any] = {
+        "n": args.judge_n,
+        "latency_ms": args.latency_ms,
+        "concurrency": 16,
+        "reps": args.reps,
+    }
     try:
         suite = judge_suite()
         kw = {
@@ -315,28 +323,36 @@ def part_judge(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         rows = [record(i, "j") for i in range(args.judge_n)]
         df = pd.DataFrame(rows).set_index("id")
         wb.evaluate(df.head(16), suite, save=False, progress=False, concurrency=16, **kw)  # imports, warm
-        t0 = time.perf_counter()
-        wb.evaluate(df, suite, save=False, progress=False, concurrency=16, **kw)
-        offline = time.perf_counter() - t0
         store = tmp / "judge.sqlite"
         with wb.Monitor(suite, store=store, workers=0, queue_size=args.judge_n + 1) as monitor:
             for r in rows:
                 monitor.submit(r)
-        for batch in (64, 256):
-            if batch != 64:
-                con = sqlite3.connect(store)
+        batches = [int(b) for b in args.judge_batches.split(",")]
+        offline: list[float] = []
+        online: dict[int, list[float]] = {b: [] for b in batches}
+        for _ in range(args.reps):
+            t0 = time.perf_counter()
+            wb.evaluate(df, suite, save=False, progress=False, concurrency=16, **kw)
+            offline.append(time.perf_counter() - t0)
+            for batch in batches:
+                con = sqlite3.connect(store)  # the same records again, from a clean state
                 con.execute("DELETE FROM monitor_results")
                 con.execute("UPDATE monitor_records SET state = 'queued', claims = 0")
                 con.commit()
                 con.close()
-            t0 = time.perf_counter()
-            counts = wb.monitor.serve(store, suite, until_idle=True, batch_size=batch, concurrency=16, **kw)
-            wall = time.perf_counter() - t0
+                t0 = time.perf_counter()
+                counts = wb.monitor.serve(
+                    store, suite, until_idle=True, batch_size=batch, concurrency=16, **kw
+                )
+                online[batch].append(time.perf_counter() - t0)
+                assert counts["evaluated"] == args.judge_n, counts
+        base = statistics.median(offline)
+        out["evaluate_records_per_s"] = args.judge_n / base
+        for batch, walls in online.items():
             out[f"monitor_batch_{batch}"] = {
-                "records_per_s": counts["evaluated"] / wall,
-                "ratio_to_evaluate": wall / offline,
+                "records_per_s": args.judge_n / statistics.median(walls),
+                "ratio_to_evaluate": statistics.median(walls) / base,
             }
-        out["evaluate_records_per_s"] = args.judge_n / offline
         out["ideal_records_per_s"] = 16 / (args.latency_ms / 1000)
     finally:
         server.stop()
@@ -453,6 +469,8 @@ def main() -> None:
     p.add_argument("--kill-n", type=int, default=4_000)
     p.add_argument("--kills", type=int, default=5)
     p.add_argument("--latency-ms", type=float, default=50.0)
+    p.add_argument("--reps", type=int, default=3, help="interleaved repetitions of the judge part (3)")
+    p.add_argument("--judge-batches", default="256", help="monitor batch sizes in the judge part (256)")
     p.add_argument("--json", metavar="FILE")
     p.add_argument("--child-app", nargs=3, metavar=("STORE", "RATE", "COUNTER"), help=argparse.SUPPRESS)
     args = p.parse_args()

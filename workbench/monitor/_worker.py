@@ -206,7 +206,15 @@ class Pool:
                         return
                     await self._idle(opts.poll_s)
                     continue
-                await self._process(store, owner, batch)
+                try:
+                    await self._process(store, owner, batch)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as e:  # a bug must not end the worker: log it, retry the batch later
+                    log.exception("monitor %r: a batch of %d records failed: %s", self.name, len(batch), e)
+                    later = {r.seq: time.time() + self._backoff(r.attempts) for r in batch}
+                    with contextlib.suppress(Exception):
+                        await asyncio.to_thread(store.release, owner, later)
         finally:
             await asyncio.to_thread(store.close)
 
@@ -232,7 +240,7 @@ class Pool:
             renewer.cancel()
         now = time.time()
         retry = {
-            r.seq: now + min(_MAX_BACKOFF_S, opts.retry_backoff_s * 2**r.attempts * random.uniform(0.5, 1.5))
+            r.seq: now + self._backoff(r.attempts)
             for r in batch
             if r.seq in retriable and r.attempts < opts.max_retries
         }
@@ -256,6 +264,11 @@ class Pool:
             c.changed.notify_all()
         if rows and self.observer is not None:
             await self._observe(rows)
+
+    def _backoff(self, attempts: int) -> float:
+        """Seconds before the next evaluation of a record that failed ``attempts`` times before."""
+        base = self.options.retry_backoff_s * 2**attempts * random.uniform(0.5, 1.5)  # jitter
+        return float(min(_MAX_BACKOFF_S, base))
 
     async def _observe(self, rows: list[tuple[Any, ...]]) -> None:
         assert self._observe_lock is not None and self.observer is not None
