@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -21,9 +21,18 @@ WHEN_FULL = ("drop_newest", "drop_oldest", "block")
 """What :meth:`Monitor.submit` does when the in-memory queue is full."""
 
 
+@runtime_checkable
 class Observer(Protocol):
     """What a monitor hands each committed batch of results to (alerts): any object with
-    this method. It gets the long results frame of the records just committed."""
+    this method. It gets the long results frame of the records just committed.
+
+    Example:
+        >>> class Printer:
+        ...     def observe(self, results):
+        ...         print(len(results), "cells")
+        >>> isinstance(Printer(), Observer)
+        True
+    """
 
     def observe(self, results: pd.DataFrame) -> Any:
         """Look at the cells of one committed batch (columns of ``wb.monitor_results``)."""

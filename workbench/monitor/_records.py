@@ -48,6 +48,15 @@ def monitor_records(
         name: the monitor's name (default: the only one in the store).
         since, until: a time window, as :func:`~workbench.monitor_results` takes it.
         ids: only these record ids.
+
+    Example:
+        >>> import tempfile, workbench as wb
+        >>> suite = wb.Suite(name="s", tasks=[wb.AssertionTask(id="t", path="x", op="is_positive")])
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     with wb.Monitor(suite, store=tmp, workers=0) as monitor:
+        ...         _ = [monitor.submit({"id": i, "x": n}) for i, n in (("a", 1), ("b", 2))]
+        ...     monitor_records(store=tmp, name="s", ids=["b"])["x"].tolist()
+        [2]
     """
     path = Store(store).path
     name = resolve_name(path, name)

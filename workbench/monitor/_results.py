@@ -89,6 +89,13 @@ def resolve_name(path: Path, name: str | None) -> str:
     Raises:
         StoreError: no name was given and the store holds several monitors, or none; or the
             name is unknown while the store holds others (the message lists them).
+
+    Example:
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     resolve_name(Path(tmp) / "runs.sqlite", "support")  # an empty store takes any name
+        'support'
     """
     names = monitor_names(path)
     if name is None:

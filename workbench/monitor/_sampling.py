@@ -63,6 +63,13 @@ class Sampler:
     Raises:
         ConfigError: a rate outside ``[0, 1]``, or ``sample`` names a task the suite does
             not have (the message lists its tasks).
+
+    Example:
+        >>> import workbench as wb
+        >>> suite = wb.Suite(name="s", tasks=[wb.AssertionTask(id="t", path="x", op="is_positive")])
+        >>> sampler = Sampler(suite, sample_ratio=0.5)
+        >>> [sampler.tasks(i) is None for i in ("a", "b", "c")] == [sample_point(i) < 0.5 for i in "abc"]
+        True
     """
 
     def __init__(

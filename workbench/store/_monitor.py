@@ -399,7 +399,14 @@ def _reading(path: Path) -> Iterator[sqlite3.Connection | None]:
 
 
 def monitor_names(path: Path) -> list[str]:
-    """The monitors a store holds records or a registration of, in name order."""
+    """The monitors a store holds records or a registration of, in name order.
+
+    Example:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as tmp:
+        ...     monitor_names(Path(tmp) / "runs.sqlite")  # no store yet: none, and nothing created
+        []
+    """
     with _reading(path) as con:
         if con is None:
             return []
