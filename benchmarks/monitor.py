@@ -174,9 +174,13 @@ def stop(proc: subprocess.Popen[str]) -> None:
 
 
 def count(store: Path, where: str = "1") -> int:
-    con = sqlite3.connect(store, timeout=60)
+    if not store.exists():
+        return 0
+    con = sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=60)  # never creates the file
     try:
         return int(con.execute(f"SELECT count(*) FROM monitor_records WHERE {where}").fetchone()[0])
+    except sqlite3.OperationalError:  # the tables are still being made
+        return 0
     finally:
         con.close()
 

@@ -101,7 +101,8 @@ def wait_until(condition: Callable[[], bool], timeout: float) -> None:
 
 
 def query(store: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
-    con = sqlite3.connect(store, timeout=30)
+    # read-only: a query must never create the file before the monitor does
+    con = sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=30)
     try:
         return con.execute(sql, args).fetchall()
     finally:
@@ -109,7 +110,11 @@ def query(store: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
 
 
 def done_ids(store: Path) -> list[str]:
-    return [r[0] for r in query(store, "SELECT id FROM monitor_records WHERE state = 'done'")]
+    """The records evaluated so far (none while the store or its tables are still being made)."""
+    try:
+        return [r[0] for r in query(store, "SELECT id FROM monitor_records WHERE state = 'done'")]
+    except sqlite3.OperationalError:
+        return []
 
 
 def record(i: int) -> dict[str, Any]:
