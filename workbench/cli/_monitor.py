@@ -31,7 +31,8 @@ def add_monitor_parser(commands: Any, store_help: str) -> None:
         help="evaluate a monitor's persisted records until stopped",
         description=(
             "Claim the monitor's persisted records, evaluate them with the suite, retry failed judge calls "
-            "and store each record's cells, until SIGINT or SIGTERM (claims still held are given back) or, "
+            "and store each record's cells, until SIGINT or SIGTERM (batches in flight are finished within "
+            "the lease, then claims still held are given back) or, "
             "with --until-idle, until no record is left. Judge credentials and base URLs come from "
             "litellm's environment variables (OPENAI_API_KEY, OPENAI_API_BASE...)."
         ),
@@ -122,7 +123,7 @@ def _serve(args: argparse.Namespace) -> int:
     started = time.monotonic()
     print(
         f"Serving monitor {name!r} from {path} with {args.workers} worker"
-        f"{'s' if args.workers != 1 else ''}; Ctrl-C stops (claims in flight are given back)",
+        f"{'s' if args.workers != 1 else ''}; Ctrl-C stops (batches in flight finish first)",
         flush=True,
     )
 

@@ -28,6 +28,7 @@ import orjson
 
 from ..config import JudgeConfig
 from ..errors import ConfigError, closest
+from ..secrets import known_secrets
 from ..specs import Suite
 from ..store import RecordStore, Store
 from ._options import MonitorOptions, Observer, build_observer, judge_config, split_options
@@ -154,7 +155,15 @@ class Monitor:
         self.path: Path = self.store.path
         self.workers = workers
         self._observer = build_observer(
-            alerts, on_fail, alert_to, self.options, self.path, self.name, workers
+            alerts,
+            on_fail,
+            alert_to,
+            self.options,
+            self.path,
+            self.name,
+            workers,
+            self.suite,
+            known_secrets(self.judge.connection),
         )
         self._unsampled = 0
         self._prefix = secrets.token_hex(5)
@@ -428,8 +437,8 @@ class Monitor:
             return True
         counters = self._pool.counters
         while True:
-            open_now = self._open_records()
-            if open_now == 0:
+            # committed is not enough: a batch is done once the alerts have seen it too
+            if self._open_records() == 0 and counters.busy == 0:
                 return True
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:

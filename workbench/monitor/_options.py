@@ -3,6 +3,7 @@ and the split of ``Monitor(...)``'s keywords between it and the judge's options.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
@@ -11,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..config import JudgeConfig
 from ..errors import ConfigError, WorkbenchError, closest
+from ..specs import Suite
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -146,6 +148,8 @@ def build_observer(
     path: Path,
     name: str,
     workers: int,
+    suite: Suite | None = None,
+    secrets: Sequence[str] = (),
 ) -> Observer | None:
     """The object that sees each committed batch: the one given, or alerts built from rules
     (``workbench.monitor._alerts``, imported only when rules are given).
@@ -181,6 +185,8 @@ def build_observer(
             f"alerts need workbench.monitor's alerts module, which this installation lacks ({e}); pass "
             "alerts= an object with an observe(results) method instead"
         ) from None
+    extra: dict[str, Any] = {"suite": suite, "secrets": list(secrets)}
+    takes = inspect.signature(Alerts).parameters
     built: Observer = Alerts(
         list(alerts or ()),  # type: ignore[arg-type]
         dispatch=targets,
@@ -188,5 +194,7 @@ def build_observer(
         cooldown_s=options.cooldown_s,
         store_path=path,
         name=name,
+        # the suite checks the rules' targets now; the judge's key never reaches an alert
+        **{k: v for k, v in extra.items() if k in takes},
     )
     return built

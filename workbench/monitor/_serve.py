@@ -11,6 +11,7 @@ from typing import Any
 
 from ..config import JudgeConfig
 from ..errors import ConfigError, StoreError
+from ..secrets import known_secrets
 from ..specs import Suite
 from ..store import Store, read_monitor
 from ._options import MonitorOptions, Observer, build_observer, judge_config, split_options
@@ -37,7 +38,8 @@ def serve(
     **keywords: Any,
 ) -> dict[str, int]:
     """Evaluate a monitor's persisted records in this process until SIGINT or SIGTERM (or,
-    with ``until_idle``, until none is left), then give back any claim still held. Several
+    with ``until_idle``, until none is left); batches in flight then get up to the lease to
+    finish, and any claim still held after that is given back. Several
     processes can serve one store: each record is claimed under a lease by one of them.
 
     Args:
@@ -92,7 +94,8 @@ def serve(
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise ConfigError(f"workers={workers!r} must be a whole number >= 1")
     require_models(suite_obj, config)
-    observer = build_observer(alerts, on_fail, alert_to, opts, path, name, workers)
+    secrets = known_secrets(config.connection)
+    observer = build_observer(alerts, on_fail, alert_to, opts, path, name, workers, suite_obj, secrets)
     pool = Pool(path, name, suite_obj, config, opts, workers, observer, until_idle=until_idle)
     try:
         pool.run(handle_signals=True, report=report, report_every_s=report_every_s)

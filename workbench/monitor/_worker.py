@@ -68,6 +68,8 @@ class Counters:
     """Records evaluated here whose claim another worker had taken meanwhile (not stored)."""
     cells: int = 0
     batches: int = 0
+    busy: int = 0
+    """Batches being worked on right now (claimed, not yet committed and observed)."""
     changed: threading.Condition = field(default_factory=threading.Condition, repr=False)
 
     def as_dict(self) -> dict[str, int]:
@@ -108,6 +110,8 @@ class Pool:
         self._subsuites: dict[str | None, Suite] = {}
         self._prefix = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self._failing = False
+        self._grace = options.lease_s
+        """How long batches in flight may take to finish once a stop is asked."""
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -138,12 +142,14 @@ class Pool:
                 loop.call_soon_threadsafe(wake.set)
 
     def stop(self, timeout: float | None = None) -> bool:
-        """Stop claiming; batches in flight are cancelled and their claims given back.
+        """Stop claiming: batches in flight are finished (committed, observed) for up to
+        ``timeout`` seconds (default: the lease), then cancelled and their claims given back.
         True when the workers ended within ``timeout``."""
-        loop, stop = self._loop, self._stop
-        if loop is not None and stop is not None and not loop.is_closed():
+        self._grace = self.options.lease_s if timeout is None else max(0.0, timeout - 0.5)
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
             with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(stop.set)
+                loop.call_soon_threadsafe(self._request_stop)
         if self._thread is not None:
             self._thread.join(timeout)
             return not self._thread.is_alive()
@@ -161,7 +167,7 @@ class Pool:
         if handle_signals:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                    loop.add_signal_handler(sig, stop.set)
+                    loop.add_signal_handler(sig, self._request_stop)
         self._started.set()
         loops: list[asyncio.Task[Any]] = [
             asyncio.create_task(self._worker(f"{self._prefix}:{i}")) for i in range(self.workers)
@@ -173,12 +179,21 @@ class Pool:
         while pending and not stop.is_set():
             _, pending = await asyncio.wait([stopper, *pending], return_when=asyncio.FIRST_COMPLETED)
             pending.discard(stopper)
-        for t in loops:
-            t.cancel()
+        unfinished = [t for t in loops if not t.done()]
+        if unfinished:  # a batch in flight gets the grace to commit; then its claims go back
+            _, late = await asyncio.wait(unfinished, timeout=self._grace)
+            for t in late:
+                t.cancel()
         await asyncio.gather(*loops, return_exceptions=True)
         stopper.cancel()
         if reporter is not None:
             reporter.cancel()
+
+    def _request_stop(self) -> None:
+        """On the loop: no more claims; idle workers wake up to see it."""
+        if self._stop is not None and self._wake is not None:
+            self._stop.set()
+            self._wake.set()
 
     async def _report(self, report: Callable[[dict[str, int]], Any], every_s: float) -> None:
         while True:
@@ -206,6 +221,7 @@ class Pool:
                         return
                     await self._idle(opts.poll_s)
                     continue
+                self.counters.busy += 1
                 try:
                     await self._process(store, owner, batch)
                 except asyncio.CancelledError:
@@ -215,11 +231,17 @@ class Pool:
                     later = {r.seq: time.time() + self._backoff(r.attempts) for r in batch}
                     with contextlib.suppress(Exception):
                         await asyncio.to_thread(store.release, owner, later)
+                finally:
+                    self.counters.busy -= 1
+                    with self.counters.changed:
+                        self.counters.changed.notify_all()
         finally:
             await asyncio.to_thread(store.close)
 
     async def _idle(self, seconds: float) -> None:
-        assert self._wake is not None
+        assert self._wake is not None and self._stop is not None
+        if self._stop.is_set():
+            return
         self._wake.clear()
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._wake.wait(), seconds)

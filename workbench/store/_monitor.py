@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -127,21 +128,26 @@ class RecordStore:
         self.name = name
         self._stack: contextlib.ExitStack | None = None
         self._con: sqlite3.Connection | None = None
+        # one statement at a time on the connection, whatever thread calls (a worker's lease
+        # renewal runs in a thread of its own), and never a close during a statement
+        self._lock = threading.RLock()
 
     def open(self) -> RecordStore:
         """Open the store for writing (creating or migrating it) and return ``self``."""
-        if self._con is not None:
+        with self._lock:
+            if self._con is not None:
+                return self
+            stack = contextlib.ExitStack()
+            con = stack.enter_context(connect(self.path, write=True))
+            assert con is not None  # a write always opens (or raises)
+            self._stack, self._con = stack, con
             return self
-        stack = contextlib.ExitStack()
-        con = stack.enter_context(connect(self.path, write=True))
-        assert con is not None  # a write always opens (or raises)
-        self._stack, self._con = stack, con
-        return self
 
     def close(self) -> None:
-        stack, self._stack, self._con = self._stack, None, None
-        if stack is not None:
-            stack.close()
+        with self._lock:
+            stack, self._stack, self._con = self._stack, None, None
+            if stack is not None:
+                stack.close()
 
     @property
     def is_open(self) -> bool:
@@ -199,10 +205,11 @@ class RecordStore:
             "OR (state = 'claimed' AND lease_until < ?))"
         )
         args = (self.name, now, now)
-        con = self._connection()
-        # a read first, outside any transaction: an idle worker never takes the write lock
-        if con.execute(f"SELECT 1 FROM monitor_records WHERE {where} LIMIT 1", args).fetchone() is None:
-            return []
+        with self._lock:
+            con = self._connection()
+            # a read first, outside any transaction: an idle worker never takes the write lock
+            if con.execute(f"SELECT 1 FROM monitor_records WHERE {where} LIMIT 1", args).fetchone() is None:
+                return []
 
         def step(con: sqlite3.Connection) -> list[Claimed]:
             picked = con.execute(
@@ -314,12 +321,15 @@ class RecordStore:
     def counts(self) -> dict[str, int]:
         """Records of this monitor by state: ``queued``, ``claimed``, ``done``, and ``open``
         (queued or claimed: not evaluated yet)."""
-        con = self._connection()
-        found = dict(
-            con.execute(
-                "SELECT state, count(*) FROM monitor_records WHERE monitor = ? GROUP BY state", (self.name,)
-            ).fetchall()
-        )
+        with self._lock:
+            found = dict(
+                self._connection()
+                .execute(
+                    "SELECT state, count(*) FROM monitor_records WHERE monitor = ? GROUP BY state",
+                    (self.name,),
+                )
+                .fetchall()
+            )
         out = {s: int(found.get(s, 0)) for s in ("queued", "claimed", "done")}
         out["open"] = out["queued"] + out["claimed"]
         return out
@@ -327,13 +337,14 @@ class RecordStore:
     def open_count(self) -> int:
         """Records of this monitor not evaluated yet (queued or claimed), read from the
         index of open records alone."""
-        row = (
-            self._connection()
-            .execute(
-                "SELECT count(*) FROM monitor_records WHERE monitor = ? AND state != 'done'", (self.name,)
+        with self._lock:
+            row = (
+                self._connection()
+                .execute(
+                    "SELECT count(*) FROM monitor_records WHERE monitor = ? AND state != 'done'", (self.name,)
+                )
+                .fetchone()
             )
-            .fetchone()
-        )
         return int(row[0])
 
     # --- plumbing -------------------------------------------------------------------------
@@ -345,13 +356,14 @@ class RecordStore:
         return self._con
 
     def _write(self, step: Callable[[sqlite3.Connection], T]) -> T:
-        con = self._connection()
-        try:
-            with transaction(con):
-                return step(con)
-        except sqlite3.Error as e:
-            self._fail(e)
-            raise
+        with self._lock:
+            con = self._connection()
+            try:
+                with transaction(con):
+                    return step(con)
+            except sqlite3.Error as e:
+                self._fail(e)
+                raise
 
     def _fail(self, error: sqlite3.Error) -> None:
         """Close the connection through :func:`connect`, which turns an error the disk caused
