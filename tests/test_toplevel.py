@@ -47,6 +47,8 @@ def test_public_surface_is_small_and_complete() -> None:
             "consistency",
             "PairwiseTask",
             "Labeler",
+            "Monitor",
+            "monitor_results",
         ]
     )
     for name in wb.__all__:

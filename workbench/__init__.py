@@ -41,6 +41,7 @@ from .errors import (
 )
 from .frame import estimate, evaluate, evaluate_async
 from .io import load_dataset
+from .monitor import Monitor, monitor_results
 from .reliability import PairwiseTask, consistency
 from .results import RESULT_COLUMNS
 from .run import Run
@@ -67,6 +68,7 @@ __all__ = [
     "JudgeTask",
     "Labeler",
     "MissingDependencyError",
+    "Monitor",
     "NotebookError",
     "PairwiseTask",
     "ReportError",
@@ -92,6 +94,7 @@ __all__ = [
     "load_dataset",
     "load_labels",
     "load_run",
+    "monitor_results",
     "runs",
     "save_labels",
 ]

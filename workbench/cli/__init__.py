@@ -9,8 +9,9 @@ Example:
 
 Subcommands: ``run SUITE DATA`` (evaluate a dataset file, save the run, print the summary),
 ``runs`` (list saved runs), ``compare A B`` (paired statistics between two saved runs),
-``report NOTEBOOK`` (execute a notebook into one self-contained HTML file) and ``lab``
-(open the notebooks in JupyterLab).
+``report NOTEBOOK`` (execute a notebook into one self-contained HTML file), ``lab``
+(open the notebooks in JupyterLab) and ``monitor serve`` (evaluate what a ``wb.Monitor``
+persisted, in a worker process of its own).
 
 Exit codes: 0 when the command completed (and a run met every ``min_pass_rate`` target of
 its suite); 1 when a run missed a target, a cell errored under ``--strict``, ``compare
@@ -133,6 +134,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     lab.add_argument("notebook", metavar="NOTEBOOK", nargs="?", help="a notebook or folder to open")
     lab.add_argument("extra", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+
+    from ._monitor import add_monitor_parser
+
+    add_monitor_parser(commands, store_help)
     return parser
 
 
@@ -196,6 +201,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from ._compare import compare_command
 
         return compare_command(args)
+    if args.command == "monitor":
+        from ._monitor import monitor_command
+
+        return monitor_command(args)
     from ._lab import lab_command
 
     return lab_command(args)

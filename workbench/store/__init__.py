@@ -37,19 +37,33 @@ from ._labels import (
     decode_row,
     encode_row,
 )
+from ._monitor import (
+    CELL_FIELDS,
+    Claimed,
+    NewRecord,
+    RecordStore,
+    monitor_names,
+    read_monitor,
+    read_records,
+    read_results,
+)
 from ._nearby import nearby_stores
 from ._schema import SCHEMA_VERSION
 from ._store import Store, default_path, delete_run, load_run, runs, save_or_warn, save_run
 
 __all__ = [
     "ALERTS_DDL",
+    "CELL_FIELDS",
     "LABELS_DDL",
     "LABEL_COLUMNS",
     "SCHEMA_VERSION",
     "STORED_COLUMNS",
     "AlertLog",
     "AlertWriter",
+    "Claimed",
     "NewAlert",
+    "NewRecord",
+    "RecordStore",
     "RuleState",
     "Store",
     "StoreError",
@@ -64,7 +78,11 @@ __all__ = [
     "encode_row",
     "home",
     "load_run",
+    "monitor_names",
     "nearby_stores",
+    "read_monitor",
+    "read_records",
+    "read_results",
     "runs",
     "save_or_warn",
     "save_run",

@@ -4,7 +4,7 @@ each, the state of every rule, and the per-record tallies its rolling windows ar
 Every write is one ``BEGIN IMMEDIATE`` transaction (:meth:`AlertLog.writing`), so two
 processes that observe the same incident at once take turns: the second reads the state the
 first wrote and raises nothing new. The tables are created with ``CREATE TABLE IF NOT EXISTS``
-on the first write (:data:`ALERTS_DDL`, to be folded into the schema's next version). Without
+on the first write (:data:`ALERTS_DDL`, part of schema version 3). Without
 a path the log lives in memory, for one process.
 """
 
@@ -24,64 +24,11 @@ import numpy as np
 import pandas as pd
 
 from ._open import connect, transaction
+from ._schema import ALERTS_DDL
 from ._store import Store
 from ._time import utc_iso
 
 __all__ = ["ALERTS_DDL", "AlertLog", "AlertWriter", "NewAlert", "RuleState"]
-
-ALERTS_DDL = """
-CREATE TABLE IF NOT EXISTS alerts (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL,
-    rule TEXT NOT NULL,
-    kind TEXT NOT NULL,
-    target TEXT NOT NULL,
-    incident INTEGER NOT NULL,
-    state TEXT NOT NULL CHECK (state IN ('firing', 'resolved')),
-    value REAL,
-    bound REAL NOT NULL,
-    window TEXT NOT NULL,
-    time TEXT NOT NULL,
-    raised_at TEXT NOT NULL,
-    message TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS alerts_by_time ON alerts (name, time);
-CREATE TABLE IF NOT EXISTS alert_records (
-    alert_id INTEGER NOT NULL REFERENCES alerts (id) ON DELETE CASCADE,
-    position INTEGER NOT NULL,
-    record TEXT NOT NULL,
-    PRIMARY KEY (alert_id, position)
-);
-CREATE INDEX IF NOT EXISTS alert_records_by_record ON alert_records (record);
-CREATE TABLE IF NOT EXISTS alert_rules (
-    name TEXT NOT NULL,
-    rule TEXT NOT NULL,
-    incident INTEGER,
-    clear_since INTEGER,
-    PRIMARY KEY (name, rule)
-);
-CREATE TABLE IF NOT EXISTS alert_tallies (
-    name TEXT NOT NULL,
-    target TEXT NOT NULL,
-    record TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    time INTEGER NOT NULL,
-    cells INTEGER NOT NULL,
-    errors INTEGER NOT NULL,
-    passed INTEGER NOT NULL,
-    decided INTEGER NOT NULL,
-    scored INTEGER NOT NULL,
-    score_sum REAL NOT NULL,
-    value REAL,
-    PRIMARY KEY (name, target, record)
-);
-CREATE INDEX IF NOT EXISTS alert_tallies_by_seq ON alert_tallies (name, target, seq);
-CREATE INDEX IF NOT EXISTS alert_tallies_by_time ON alert_tallies (name, target, time);
-"""
-"""The alert tables. ``alert_tallies.seq`` numbers the records of one name in the order they
-were observed (one transaction at a time, so every process sees one order); ``alert_rules``
-and ``alert_tallies`` hold times as integer microseconds since the epoch (UTC), compared in
-every window query; ``alerts.time`` is ISO 8601 text like the runs' times."""
 
 _TALLY = "record, time, cells, errors, passed, decided, scored, score_sum, value"
 _ALERT_COLUMNS = [

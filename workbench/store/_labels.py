@@ -27,6 +27,7 @@ import pandas as pd
 
 from ..errors import AgreementError, ColumnsError, cap_list, did_you_mean
 from ..specs import AssertionTask, JudgeTask, Suite
+from ._schema import LABELS_DDL
 
 __all__ = [
     "LABELS_DDL",
@@ -61,26 +62,6 @@ STORED_COLUMNS: tuple[str, ...] = (*LABEL_COLUMNS, "suite", "criterion_text", "n
 """The columns of a labels frame read from the store: :data:`LABEL_COLUMNS`, then the suite's
 name, the criterion's text the label was given under, the person's free-text note and when
 the label was given (UTC)."""
-
-LABELS_DDL = """
-CREATE TABLE IF NOT EXISTS labels (
-    suite TEXT NOT NULL,
-    task TEXT NOT NULL,
-    criterion TEXT NOT NULL,
-    row TEXT NOT NULL,
-    annotator TEXT NOT NULL,
-    criterion_fingerprint TEXT NOT NULL,
-    criterion_text TEXT NOT NULL,
-    score REAL,
-    label TEXT,
-    passed INTEGER,
-    note TEXT,
-    labelled_at TEXT NOT NULL,
-    PRIMARY KEY (suite, task, criterion, row, annotator, criterion_fingerprint)
-);
-CREATE INDEX IF NOT EXISTS labels_by_time ON labels (suite, labelled_at);
-"""
-"""The labels table (fold into the schema's migration as is: every statement is idempotent)."""
 
 _ANONYMOUS = ""
 """The stored annotator of a label whose person is not named (NOT NULL keeps the key unique)."""

@@ -12,6 +12,10 @@ A store is marked by ``PRAGMA application_id`` and versioned by ``PRAGMA user_ve
   and of the :data:`CHECKED` fields, verified on every load. Migrating a version 1 store
   computes it for the runs already there (one read of every blob, once): from then on a
   change on disk is caught, though one made before the migration cannot be.
+* Version 3: the tables of online evaluation (:mod:`workbench.monitor`): ``monitors`` (one
+  row per monitor name: its suite and sampling), ``monitor_records`` (every persisted record:
+  its context, its claim by a worker and its lease) and ``monitor_results`` (the cells of
+  each evaluated record, one row per cell). Migrating a version 2 store adds them empty.
 """
 
 from __future__ import annotations
@@ -24,10 +28,20 @@ from ..errors import StoreError
 from ..files import disk_problem
 from ._codec import checksum
 
-__all__ = ["APPLICATION_ID", "CHECKED", "SCHEMA_VERSION", "check", "create", "migrate"]
+__all__ = [
+    "ALERTS_DDL",
+    "APPLICATION_ID",
+    "CHECKED",
+    "LABELS_DDL",
+    "MONITOR_DDL",
+    "SCHEMA_VERSION",
+    "check",
+    "create",
+    "migrate",
+]
 
 APPLICATION_ID = 0x77627273  # b"wbrs"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 CHECKED = ["suite_yaml", "model", "started_at", "duration_s", "calls_json", "data_fingerprint", "params"]
 """The columns of ``runs`` that a load returns besides the results, covered by the checksum
@@ -63,7 +77,7 @@ SUMMARY = [
     "scored",
 ]
 
-_DDL = """
+_RUNS_DDL = """
 CREATE TABLE runs (
     id TEXT PRIMARY KEY,
     label TEXT,
@@ -118,6 +132,143 @@ CREATE TABLE summaries (
     PRIMARY KEY (run_id, position)
 );
 """
+
+MONITOR_DDL = """
+CREATE TABLE IF NOT EXISTS monitors (
+    name TEXT PRIMARY KEY,
+    suite TEXT NOT NULL,
+    version TEXT NOT NULL,
+    suite_fingerprint TEXT NOT NULL,
+    suite_yaml TEXT NOT NULL,
+    sample TEXT NOT NULL DEFAULT '{}',
+    created_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS monitor_records (
+    seq INTEGER PRIMARY KEY,
+    monitor TEXT NOT NULL,
+    id TEXT NOT NULL,
+    time REAL NOT NULL,
+    data BLOB NOT NULL,
+    tags TEXT,
+    trace_id TEXT,
+    latency_s REAL,
+    tasks TEXT,
+    state TEXT NOT NULL DEFAULT 'queued',
+    owner TEXT,
+    lease_until REAL,
+    not_before REAL NOT NULL DEFAULT 0,
+    claims INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    persisted_at REAL NOT NULL,
+    done_at REAL,
+    UNIQUE (monitor, id)
+);
+CREATE INDEX IF NOT EXISTS monitor_records_open ON monitor_records (monitor, seq) WHERE state != 'done';
+CREATE INDEX IF NOT EXISTS monitor_records_by_time ON monitor_records (monitor, time);
+CREATE TABLE IF NOT EXISTS monitor_results (
+    monitor TEXT NOT NULL,
+    record TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    time REAL NOT NULL,
+    task TEXT NOT NULL,
+    criterion TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    passed INTEGER,
+    score REAL,
+    label TEXT,
+    reason TEXT,
+    error TEXT,
+    cached INTEGER NOT NULL,
+    tokens INTEGER,
+    cost_usd REAL,
+    latency_s REAL,
+    PRIMARY KEY (monitor, record, task, criterion)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS monitor_results_by_time ON monitor_results (monitor, time, seq, position);
+"""
+"""The tables of online evaluation (version 3). A record is ``queued`` until a worker claims
+it (``claimed``, ``owner``, ``lease_until``), then ``done`` once its cells are committed in
+the same transaction that marks it; a claim whose lease ran out is taken again. One results
+row per (monitor, record, task, criterion): a record's cells can never be stored twice."""
+
+ALERTS_DDL = """
+CREATE TABLE IF NOT EXISTS alerts (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    target TEXT NOT NULL,
+    incident INTEGER NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('firing', 'resolved')),
+    value REAL,
+    bound REAL NOT NULL,
+    window TEXT NOT NULL,
+    time TEXT NOT NULL,
+    raised_at TEXT NOT NULL,
+    message TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS alerts_by_time ON alerts (name, time);
+CREATE TABLE IF NOT EXISTS alert_records (
+    alert_id INTEGER NOT NULL REFERENCES alerts (id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    record TEXT NOT NULL,
+    PRIMARY KEY (alert_id, position)
+);
+CREATE INDEX IF NOT EXISTS alert_records_by_record ON alert_records (record);
+CREATE TABLE IF NOT EXISTS alert_rules (
+    name TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    incident INTEGER,
+    clear_since INTEGER,
+    PRIMARY KEY (name, rule)
+);
+CREATE TABLE IF NOT EXISTS alert_tallies (
+    name TEXT NOT NULL,
+    target TEXT NOT NULL,
+    record TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    time INTEGER NOT NULL,
+    cells INTEGER NOT NULL,
+    errors INTEGER NOT NULL,
+    passed INTEGER NOT NULL,
+    decided INTEGER NOT NULL,
+    scored INTEGER NOT NULL,
+    score_sum REAL NOT NULL,
+    value REAL,
+    PRIMARY KEY (name, target, record)
+);
+CREATE INDEX IF NOT EXISTS alert_tallies_by_seq ON alert_tallies (name, target, seq);
+CREATE INDEX IF NOT EXISTS alert_tallies_by_time ON alert_tallies (name, target, time);
+"""
+"""The alert tables. ``alert_tallies.seq`` numbers the records of one name in the order they
+were observed (one transaction at a time, so every process sees one order); ``alert_rules``
+and ``alert_tallies`` hold times as integer microseconds since the epoch (UTC), compared in
+every window query; ``alerts.time`` is ISO 8601 text like the runs' times."""
+
+LABELS_DDL = """
+CREATE TABLE IF NOT EXISTS labels (
+    suite TEXT NOT NULL,
+    task TEXT NOT NULL,
+    criterion TEXT NOT NULL,
+    row TEXT NOT NULL,
+    annotator TEXT NOT NULL,
+    criterion_fingerprint TEXT NOT NULL,
+    criterion_text TEXT NOT NULL,
+    score REAL,
+    label TEXT,
+    passed INTEGER,
+    note TEXT,
+    labelled_at TEXT NOT NULL,
+    PRIMARY KEY (suite, task, criterion, row, annotator, criterion_fingerprint)
+);
+CREATE INDEX IF NOT EXISTS labels_by_time ON labels (suite, labelled_at);
+"""
+"""The labels table (fold into the schema's migration as is: every statement is idempotent)."""
+
+_DDL = _RUNS_DDL + MONITOR_DDL + ALERTS_DDL + LABELS_DDL
 
 
 def check(con: sqlite3.Connection, path: Path) -> int | None:
@@ -191,9 +342,7 @@ def unreadable(path: Path, e: sqlite3.DatabaseError) -> StoreError:
 
 def create(con: sqlite3.Connection) -> None:
     """Create the current schema (inside the caller's transaction)."""
-    for statement in _DDL.split(";"):
-        if statement.strip():
-            con.execute(statement)
+    _execute_all(con, _DDL)
     con.execute(f"PRAGMA application_id = {APPLICATION_ID}")
     con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
@@ -203,9 +352,23 @@ def migrate(con: sqlite3.Connection, version: int, insert: Any) -> None:
     transaction. ``insert(con, run)`` writes one run in the current layout."""
     if version == 0:
         _from_v0(con, insert)  # rebuilt in the current layout: nothing else to do
-    elif version == 1:
-        _from_v1(con)
+    else:
+        if version == 1:
+            _from_v1(con)
+        if version <= 2:
+            _from_v2(con)
     con.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _from_v2(con: sqlite3.Connection) -> None:
+    """Add the (empty) tables of online evaluation, alerts and labels; the runs are untouched."""
+    _execute_all(con, MONITOR_DDL + ALERTS_DDL + LABELS_DDL)
+
+
+def _execute_all(con: sqlite3.Connection, ddl: str) -> None:
+    for statement in ddl.split(";"):
+        if statement.strip():
+            con.execute(statement)
 
 
 def _from_v1(con: sqlite3.Connection) -> None:
