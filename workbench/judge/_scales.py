@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import is_
 from typing import Literal
 
 from ..errors import SpecError
@@ -214,7 +215,7 @@ def resolve_criteria(task: JudgeTask, criteria: Sequence[Criterion]) -> tuple[Re
     # so this saves microseconds that add up over a cached rerun of many rows
     key = (id(task), *map(id, criteria))
     hit = _RESOLVED.get(key)
-    if hit is not None and hit[0] is task and all(a is b for a, b in zip(hit[1], criteria)):
+    if hit is not None and hit[0] is task and all(map(is_, hit[1], criteria)):
         return hit[2]
     if not criteria:
         raise ValueError(f"judge task {task.id!r}: a judge call needs at least one criterion")
