@@ -5,9 +5,9 @@ parses and validates verdicts, and returns result blocks. Errors are cells, neve
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 
@@ -91,6 +91,50 @@ def _prefetched_keys(llm: LLM, jobs: list[tuple[int, int, Any, Any]]) -> list[st
     return [None if isinstance(m, str) else next(it) for _, _, m, _ in jobs]
 
 
+def _group_requests(
+    task: JudgeTask, groups: list[list[Criterion]]
+) -> tuple[list[dict[str, str]], list[dict[str, Any]]]:
+    """The system message and the response format of each group's calls, made once: the
+    same bytes as :func:`judge.build_messages` and :func:`judge.response_format`."""
+    systems = [{"role": "system", "content": judge.system_prompt(task, g)} for g in groups]
+    return systems, [judge.response_format(task, g) for g in groups]
+
+
+class _Requests(Sequence[tuple[list[dict[str, str]], dict[str, Any]]]):
+    """The ``(messages, response_format)`` of every call of the rendered rows, row by row
+    and group by group, each made when it is read. A warm rerun needs only their keys, and
+    holding 50,000 message lists alive would cost more in garbage-collector passes than
+    hashing them does."""
+
+    def __init__(
+        self, users: list[dict[str, str]], systems: list[dict[str, str]], formats: list[dict[str, Any]]
+    ) -> None:
+        self.users, self.systems, self.formats = users, systems, formats
+
+    def __len__(self) -> int:
+        return len(self.users) * len(self.systems)
+
+    @overload
+    def __getitem__(self, k: int) -> tuple[list[dict[str, str]], dict[str, Any]]: ...
+    @overload
+    def __getitem__(self, k: slice) -> list[tuple[list[dict[str, str]], dict[str, Any]]]: ...
+    def __getitem__(self, k: int | slice) -> Any:
+        if isinstance(k, slice):
+            return [self[j] for j in range(*k.indices(len(self)))]
+        if k < 0:
+            k += len(self)
+        if not 0 <= k < len(self):
+            raise IndexError(k)
+        row, g = divmod(k, len(self.systems))
+        return [self.systems[g], self.users[row]], self.formats[g]
+
+    def __iter__(self) -> Iterator[tuple[list[dict[str, str]], dict[str, Any]]]:
+        pairs = list(zip(self.systems, self.formats))
+        for user in self.users:
+            for system, rf in pairs:
+                yield [system, user], rf
+
+
 @dataclass
 class _Cell:
     """The outcome of one (row, group of criteria) judge call, repair included."""
@@ -130,14 +174,14 @@ class JudgeRunner:
         """The criteria judged together in one call."""
         return [list(task.criteria)] if task.mode == "joint" else [[c] for c in task.criteria]
 
-    def plan(self, task: JudgeTask, ctx: Context, skip: np.ndarray) -> list[tuple[int, int, Any, Any]]:
-        """``(row, group, messages or error text, response_format)`` for every call to make."""
+    def prompts(
+        self, task: JudgeTask, ctx: Context, skip: np.ndarray
+    ) -> list[tuple[int, dict[str, str] | str]]:
+        """``(row, user message or why it cannot be sent)`` for every row not skipped. The
+        user message does not depend on the criteria: it is rendered once per row, and the
+        same dict is the user message of every call of that row."""
         lookups = _template_columns(task, ctx)
-        jobs: list[tuple[int, int, Any, Any]] = []
-        groups = self.groups(task)
-        formats = [judge.response_format(task, g) for g in groups]
-        # the same bytes as judge.build_messages, with the system prompt built once per group
-        systems = [{"role": "system", "content": judge.system_prompt(task, g)} for g in groups]
+        out: list[tuple[int, dict[str, str] | str]] = []
         # only the paths missing somewhere are looked at per row
         gaps = [(p, m) for p, (_, m) in lookups.items() if m is not None]
         for i in range(ctx.n):
@@ -159,13 +203,20 @@ class JudgeRunner:
                     problem = f"prompt: {e}"
                 else:
                     problem = _not_unicode(user)
-            if problem:
-                jobs.extend((i, g, problem, None) for g in range(len(groups)))
-                continue
-            # one user message per row, shared by its groups' calls (nothing changes a message
-            # in place; a repair copies them), so its key text is made once per row
-            message = {"role": "user", "content": user}
-            jobs.extend((i, g, [systems[g], message], formats[g]) for g in range(len(groups)))
+            out.append((i, problem or {"role": "user", "content": user}))
+        return out
+
+    def plan(self, task: JudgeTask, ctx: Context, skip: np.ndarray) -> list[tuple[int, int, Any, Any]]:
+        """``(row, group, messages or error text, response_format)`` for every call to make."""
+        systems, formats = _group_requests(task, self.groups(task))
+        jobs: list[tuple[int, int, Any, Any]] = []
+        for i, user in self.prompts(task, ctx, skip):
+            if isinstance(user, str):
+                jobs.extend((i, g, user, None) for g in range(len(systems)))
+            else:
+                jobs.extend(
+                    (i, g, [system, user], rf) for g, (system, rf) in enumerate(zip(systems, formats))
+                )
         return jobs
 
     def estimate(self, task: JudgeTask, ctx: Context, skip: np.ndarray) -> dict[str, Any]:
@@ -208,9 +259,11 @@ class JudgeRunner:
     async def run(self, task: JudgeTask, ctx: Context, skip: np.ndarray) -> list[CellColumns]:
         """Judge every non-skipped row; one CellColumns per criterion (plus ``overall`` if asked)."""
         llm = self.llm(task)
-        jobs = self.plan(task, ctx, skip)
-        self.progress.planned(sum(1 for j in jobs if isinstance(j[2], list)))
         groups = self.groups(task)
+        systems, formats = _group_requests(task, groups)
+        prompts = self.prompts(task, ctx, skip)
+        users = [u for _, u in prompts if not isinstance(u, str)]
+        self.progress.planned(len(users) * len(groups))
         readers = [judge.VerdictReader(task, g) for g in groups]
         columns = _Columns(task, groups, ctx.n, skip)
 
@@ -224,32 +277,39 @@ class JudgeRunner:
         ) -> None:
             columns.put(g, i, await self._call(llm, readers[g], messages, rf, key, hit))
 
-        keys = _prefetched_keys(llm, jobs)
+        keys = llm.keys(_Requests(users, systems, formats))
+        llm.prefetch(keys)
         pending = []
-        # cache hits are settled here, column by column, without a task or a cell object
-        # each: a warm rerun of 50,000 cells is this loop
+        # cache hits are settled here, column by column, without a task, a cell object or a
+        # message list each: a warm rerun of 50,000 cells is this loop
         saved: list[float] = []
         unpriced = 0
         cached, hit_at, fail = llm.cached, columns.hit, columns.fail
-        for (i, g, messages, rf), key in zip(jobs, keys):
-            if key is None:
-                fail(g, i, messages)
+        k = 0
+        for i, user in prompts:
+            if isinstance(user, str):
+                for g in range(len(groups)):
+                    fail(g, i, user)
                 continue
-            hit = cached(key)
-            if hit is None:
-                pending.append(one(i, g, messages, rf, key, None))
-                continue
-            saved.append(hit.saved_usd or 0.0)
-            unpriced += hit.cost_usd is None
-            if len(saved) >= _FLUSH:
-                self.progress.finished_hits(saved, unpriced)
-                saved, unpriced = [], 0
-            try:
-                readings = readers[g].readings(hit.text or "", messages[-1]["content"])
-            except JudgeParseError:
-                pending.append(one(i, g, messages, rf, key, hit))  # needs its repair call
-                continue
-            hit_at(g, i, hit, readings)
+            untrusted = user["content"]
+            for g, reader in enumerate(readers):
+                key = keys[k]
+                k += 1
+                hit = cached(key)
+                if hit is None:
+                    pending.append(one(i, g, [systems[g], user], formats[g], key, None))
+                    continue
+                saved.append(hit.saved_usd or 0.0)
+                unpriced += hit.cost_usd is None
+                if len(saved) >= _FLUSH:
+                    self.progress.finished_hits(saved, unpriced)
+                    saved, unpriced = [], 0
+                try:
+                    readings = reader.readings(hit.text or "", untrusted)
+                except JudgeParseError:  # needs its repair call
+                    pending.append(one(i, g, [systems[g], user], formats[g], key, hit))
+                    continue
+                hit_at(g, i, hit, readings)
         if saved:
             self.progress.finished_hits(saved, unpriced)
         await asyncio.gather(*pending)

@@ -30,10 +30,26 @@ def canonical_json(obj: Any) -> str:
     """Canonical JSON (sorted keys), computed afresh on every call: a dict changed in place
     must never keep an old key."""
     try:
-        return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str).decode()
+        return orjson.dumps(obj, option=_ORJSON, default=str).decode()
     except TypeError:
         pass
+    return _stdlib_json(obj)
+
+
+_ORJSON = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+
+
+def _stdlib_json(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _canonical_bytes(obj: Any) -> bytes:
+    """``canonical_json(obj).encode()``, without the round trip through ``str``."""
+    try:
+        return orjson.dumps(obj, option=_ORJSON, default=str)
+    except TypeError:
+        pass
+    return _stdlib_json(obj).encode()
 
 
 def cache_key(
@@ -60,9 +76,10 @@ def cache_keys(
 ) -> list[str]:
     """``[cache_key(model, messages, params, rf) for messages, rf in requests]``, faster:
     within this one call, requests sharing a response schema and a first (system) message
-    hash that prefix once. The sharing is decided by object identity, and only inside the
-    call (the objects are held until it returns), so a dict changed in place between two
-    calls still gets a fresh key.
+    hash that prefix once, and a message object met in several requests (the user message
+    of a row judged ``per_criterion``) is serialised once. The sharing is decided by object
+    identity, and only inside the call (the objects are held until it returns), so a dict
+    changed in place between two calls still gets a fresh key.
 
     Example:
         >>> msgs = [{"role": "system", "content": "Judge."}, {"role": "user", "content": "x"}]
@@ -73,6 +90,9 @@ def cache_keys(
     base = _prefix(model, params, None, schema=False)
     schemas: dict[int, tuple[Any, Any]] = {}
     heads: dict[tuple[int, int], tuple[Any, Any, Any]] = {}
+    # a message object met again in this call (the user message a row's groups share) is
+    # serialised once; the entry holds the object, so its id cannot be reused meanwhile
+    texts: dict[int, tuple[Any, bytes, bytes]] = {}
     out = []
     for messages, rf in requests:
         hit = schemas.get(id(rf))
@@ -99,7 +119,12 @@ def cache_keys(
             h = hit[1].copy()
             rest = messages
         for m in rest:
-            _feed(h, canonical_json(m))
+            text = texts.get(id(m))
+            if text is None:
+                data = _canonical_bytes(m)
+                texts[id(m)] = text = (m, len(data).to_bytes(8, "little"), data)
+            h.update(text[1])
+            h.update(text[2])
         out.append(h.hexdigest())
     return out
 
