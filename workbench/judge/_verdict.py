@@ -186,6 +186,11 @@ def _where(rc: ResolvedCriterion) -> str:
 
 def _check_one(rc: ResolvedCriterion, entry: Any) -> Reading | str:
     """A reading, or what is wrong with ``entry``."""
+    if rc.kind == "range" and type(entry) is dict:  # the usual verdict, read in a few steps
+        score, reason = entry.get("score"), entry.get("reason")
+        if type(score) is int and rc.low <= score <= rc.high and (reason is None or type(reason) is str):  # type: ignore[operator]
+            value = float(score)
+            return (value, None, rc.passed(value, None), reason or "")
     if not isinstance(entry, dict):  # a bare score or label, without a reason
         entry = {rc.field: entry}
     reason = entry.get("reason")
@@ -264,7 +269,7 @@ def _read(text: str, rcs: Sequence[ResolvedCriterion], untrusted: str | None) ->
     """The readings of a reply, and whether they depend on nothing but ``text`` and ``rcs``
     (the reply is one JSON object as a whole: ``untrusted`` is then never consulted)."""
     stripped = text.strip()
-    if stripped[:1] == "{":  # the common reply, read without the candidate search
+    if stripped.startswith("{"):  # the common reply, read without the candidate search
         try:
             obj = loads_json(stripped)
         except ValueError:

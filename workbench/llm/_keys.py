@@ -89,36 +89,37 @@ def cache_keys(
     """
     base = _prefix(model, params, None, schema=False)
     schemas: dict[int, tuple[Any, Any]] = {}
-    heads: dict[tuple[int, int], tuple[Any, Any, Any]] = {}
+    # per (schema, first message) object pair: the hash of the prefix they make and how many
+    # messages it covers (the first, when it is a plain system message)
+    heads: dict[tuple[int, int], tuple[Any, Any, Any, int]] = {}
     # a message object met again in this call (the user message a row's groups share) is
-    # serialised once; the entry holds the object, so its id cannot be reused meanwhile
+    # serialised once; every memo entry holds its objects, so their ids cannot be reused
     texts: dict[int, tuple[Any, bytes, bytes]] = {}
     out = []
     for messages, rf in requests:
-        hit = schemas.get(id(rf))
-        if hit is None:
-            h = base.copy()
-            _feed(h, canonical_json(rf))
-            schemas[id(rf)] = hit = (rf, h)
         first = messages[0] if messages else None
-        if (
-            first is not None
-            and len(first) == 2
-            and first.get("role") == "system"
-            and isinstance(first.get("content"), str)
-        ):
-            pair = (id(rf), id(first["content"]))
-            head = heads.get(pair)
-            if head is None:
-                h = hit[1].copy()
+        head = heads.get((id(rf), id(first)))
+        if head is None:
+            schema = schemas.get(id(rf))
+            if schema is None:
+                h = base.copy()
+                _feed(h, canonical_json(rf))
+                schemas[id(rf)] = schema = (rf, h)
+            if (
+                first is not None
+                and len(first) == 2
+                and first.get("role") == "system"
+                and isinstance(first.get("content"), str)
+            ):
+                h = schema[1].copy()
                 _feed(h, canonical_json(first))
-                heads[pair] = head = (first["content"], rf, h)
-            h = head[2].copy()
-            rest = messages[1:]
-        else:
-            h = hit[1].copy()
-            rest = messages
-        for m in rest:
+                head = (rf, first, h, 1)
+            else:
+                head = (rf, first, schema[1], 0)
+            heads[(id(rf), id(first))] = head
+        h = head[2].copy()
+        for j in range(head[3], len(messages)):
+            m = messages[j]
             text = texts.get(id(m))
             if text is None:
                 data = _canonical_bytes(m)
