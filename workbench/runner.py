@@ -454,6 +454,11 @@ class _Columns:
         self.cost_usd = [np.full(n, np.nan) for _ in range(k)]
         self.error = [np.full(n, None, dtype=object) for _ in range(k)]
         self.criteria = [[_empty_block(task.id, c.name, n) for c in group] for group in groups]
+        # per group, the cache hits as they come (row, tokens, cost, latency, readings): a list
+        # append each, written into the arrays column-wise at the end
+        self.hits: list[tuple[list[int], list[Any], list[Any], list[float], list[Any]]] = [
+            ([], [], [], [], []) for _ in range(k)
+        ]
         skipped = [i for i in range(n) if skip[i] is not None]
         if skipped:
             reasons = np.array([f"skipped: {skip[i]}" for i in skipped], dtype=object)
@@ -464,14 +469,12 @@ class _Columns:
 
     def hit(self, g: int, i: int, c: Completion, readings: tuple[judge.Reading, ...]) -> None:
         """A cache hit with its readings."""
-        self.cached[g][i] = True
-        self.latency_s[g][i] = c.latency_s
-        tokens = c.tokens
-        if tokens is not None:
-            self.tokens[g][i] = tokens
-        if c.cost_usd is not None:
-            self.cost_usd[g][i] = c.cost_usd
-        self._verdicts(g, i, readings)
+        rows, tokens, cost, latency, read = self.hits[g]
+        rows.append(i)
+        tokens.append(c.tokens)
+        cost.append(c.cost_usd)
+        latency.append(c.latency_s)
+        read.append(readings)
 
     def fail(self, g: int, i: int, error: str) -> None:
         """A cell with no call: its prompt could not be rendered."""
@@ -493,15 +496,34 @@ class _Columns:
 
     def _verdicts(self, g: int, i: int, readings: tuple[judge.Reading, ...]) -> None:
         for b, (score, label, passed, reason) in zip(self.criteria[g], readings):
-            b.score[i] = np.nan if score is None else score  # type: ignore[index]
-            b.label[i] = label  # type: ignore[index]
+            assert b.score is not None and b.label is not None
+            b.score[i] = np.nan if score is None else score
+            b.label[i] = label
             b.reason[i] = reason
             b.status[i] = SCORED if passed is None else (PASSED if passed else FAILED)
+
+    def _write_hits(self, g: int, group: list[CellColumns]) -> None:
+        rows, tokens, cost, latency, read = self.hits[g]
+        if not rows:
+            return
+        at = np.array(rows, dtype=np.intp)
+        self.cached[g][at] = True
+        self.latency_s[g][at] = np.array(latency, dtype=np.float64)
+        self.tokens[g][at] = np.array(tokens, dtype=np.float64)  # None (no usage) is NaN
+        self.cost_usd[g][at] = np.array(cost, dtype=np.float64)
+        for k, b in enumerate(group):
+            score, label, passed, reason = zip(*(r[k] for r in read))
+            assert b.score is not None and b.label is not None
+            b.score[at] = np.array(score, dtype=np.float64)  # None (a labels scale) is NaN
+            b.label[at] = np.array(label, dtype=object)
+            b.reason[at] = np.array(reason, dtype=object)
+            b.status[at] = [SCORED if p is None else (PASSED if p else FAILED) for p in passed]
 
     def blocks(self) -> list[CellColumns]:
         """One CellColumns per criterion, in the task's order, plus ``overall`` if asked."""
         out = []
         for g, group in enumerate(self.criteria):
+            self._write_hits(g, group)
             share = len(group)
             errored = np.flatnonzero(self.error[g] != None)  # noqa: E711 - elementwise on objects
             tokens = self.tokens[g]
