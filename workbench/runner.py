@@ -193,12 +193,12 @@ class JudgeRunner:
                     problem = f"prompt template '${{{p}}}': {m[i]}"
                     break
             if problem is None:
+
+                def lookup(p: str, i: int = i) -> Any:
+                    return to_plain(lookups[p.strip()][0][i])
+
                 try:
-                    user = judge.render_prompt(
-                        task,
-                        lambda p, i=i: to_plain(lookups[p.strip()][0][i]),
-                        max_field_chars=self.config.max_field_chars,
-                    )
+                    user = judge.render_prompt(task, lookup, max_field_chars=self.config.max_field_chars)
                 except PathError as e:
                     problem = f"prompt: {e}"
                 else:

@@ -37,7 +37,8 @@ def _model_for(shapes: tuple[tuple[Any, ...], ...]) -> type[BaseModel]:
             value: Any = (int, Field(ge=low, le=high))
             sub = create_model(name, __config__=_FORBID, reason=(str, ...), score=value)
         else:
-            sub = create_model(name, __config__=_FORBID, reason=(str, ...), label=(Literal[labels], ...))
+            allowed: Any = Literal[labels]
+            sub = create_model(name, __config__=_FORBID, reason=(str, ...), label=(allowed, ...))
         # criterion names may start with '_' or shadow BaseModel attributes: alias them
         fields[f"c{i}"] = (sub, Field(alias=name))
     return create_model("Verdict", __config__=_FORBID, **fields)
@@ -216,7 +217,8 @@ def fence_token(template: str, values: Sequence[str]) -> str:
         data = v.encode("utf-8", "surrogatepass")
         h.update(b"\0%d:" % len(data))
         h.update(data)
-    return h.hexdigest()[:16]
+    token: str = h.hexdigest()[:16]
+    return token
 
 
 def render_prompt(

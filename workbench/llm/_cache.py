@@ -367,5 +367,8 @@ class DiskCache:
 
 def forget_in_process() -> None:
     """Drop the in-process layer, as a fresh process would start (for tests and benchmarks)."""
-    for layer in (*_HOT.values(), *_BUILT.values()):
-        layer.clear()  # emptied, not dropped: open caches hold their directory's layers
+    # emptied, not dropped: open caches hold their directory's layers
+    for hot in _HOT.values():
+        hot.clear()
+    for built in _BUILT.values():
+        built.clear()

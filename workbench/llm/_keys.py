@@ -66,7 +66,8 @@ def cache_key(
     h = _prefix(model, params, response_format)
     for m in messages:
         _feed(h, canonical_json(m))
-    return h.hexdigest()
+    key: str = h.hexdigest()
+    return key
 
 
 def cache_keys(
