@@ -512,12 +512,12 @@ class _Columns:
         self.tokens[g][at] = np.array(tokens, dtype=np.float64)  # None (no usage) is NaN
         self.cost_usd[g][at] = np.array(cost, dtype=np.float64)
         for k, b in enumerate(group):
-            score, label, passed, reason = zip(*(r[k] for r in read))
+            mine = [r[k] for r in read]
             assert b.score is not None and b.label is not None
-            b.score[at] = np.array(score, dtype=np.float64)  # None (a labels scale) is NaN
-            b.label[at] = np.array(label, dtype=object)
-            b.reason[at] = np.array(reason, dtype=object)
-            b.status[at] = [SCORED if p is None else (PASSED if p else FAILED) for p in passed]
+            b.score[at] = np.array([v[0] for v in mine], dtype=np.float64)  # None (a labels scale) is NaN
+            b.label[at] = np.array([v[1] for v in mine], dtype=object)
+            b.status[at] = [SCORED if v[2] is None else (PASSED if v[2] else FAILED) for v in mine]
+            b.reason[at] = np.array([v[3] for v in mine], dtype=object)
 
     def blocks(self) -> list[CellColumns]:
         """One CellColumns per criterion, in the task's order, plus ``overall`` if asked."""
