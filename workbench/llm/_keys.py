@@ -25,6 +25,9 @@ __all__ = ["CACHE_VERSION", "cache_key", "cache_keys", "canonical_json"]
 
 CACHE_VERSION = 3
 
+_RECENT = 64
+"""Serialised messages :func:`cache_keys` keeps at once for requests that share them."""
+
 
 def canonical_json(obj: Any) -> str:
     """Canonical JSON (sorted keys), computed afresh on every call: a dict changed in place
@@ -93,8 +96,10 @@ def cache_keys(
     # per (schema, first message) object pair: the hash of the prefix they make and how many
     # messages it covers (the first, when it is a plain system message)
     heads: dict[tuple[int, int], tuple[Any, Any, Any, int]] = {}
-    # a message object met again in this call (the user message a row's groups share) is
-    # serialised once; every memo entry holds its objects, so their ids cannot be reused
+    # a message object met again soon (the user message of a row, shared by the row's groups'
+    # requests, which come one after the other) is serialised once. Every memo entry holds its
+    # object, so its id cannot be reused while the entry exists; the memo is kept small (a
+    # 10,000-row run would otherwise hold megabytes of message bytes until the call returns)
     texts: dict[int, tuple[Any, bytes, bytes]] = {}
     out = []
     for messages, rf in requests:
@@ -123,6 +128,8 @@ def cache_keys(
             m = messages[j]
             text = texts.get(id(m))
             if text is None:
+                if len(texts) >= _RECENT:
+                    texts.clear()
                 data = _canonical_bytes(m)
                 texts[id(m)] = text = (m, len(data).to_bytes(8, "little"), data)
             h.update(text[1])
