@@ -226,22 +226,3 @@ def test_bulk_reads_serve_what_single_reads_serve(tmp_path: Path, wanted: int) -
     assert [reader.get(k) for k in asked] == [single.get(k) for k in asked]
     reader.close()
     single.close()
-
-
-def _text(entry: dict[str, Any]) -> tuple[str]:
-    return (entry["text"],)
-
-
-def test_what_a_cache_entry_builds_is_built_once_until_the_entry_changes(tmp_path: Path) -> None:
-    cache = L.DiskCache(tmp_path)
-    cache.set("k", {"text": "a"})
-    first = cache.get_as("k", _text)
-    assert first == ("a",) and cache.get_as("k", _text) is first
-    assert cache.get_as("k", lambda e: (e["text"],)) is not first  # another build: built anew
-    cache.set("k", {"text": "b"})
-    assert cache.get_as("k", _text) == ("b",)
-    L.forget_in_process()
-    again = cache.get_as("k", _text)
-    assert again == ("b",) and cache.get_as("k", _text) is again
-    assert cache.get_as("absent", _text) is None
-    cache.close()

@@ -30,7 +30,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote
 
 from ..errors import CacheError, CacheWarning
@@ -38,15 +38,11 @@ from ..files import DiskProblem, disk_problem, free_space, home, nearly_full, re
 
 __all__ = ["DiskCache", "default_cache_dir"]
 
-T = TypeVar("T")
-
 _HOT: dict[str, dict[str, dict[str, Any]]] = {}
 """Entries read or written in this process, by cache directory and key: rerunning an
 unchanged notebook cell then costs a dict lookup per call, not a disk read."""
 _HOT_LIMIT = 500_000
 """Entries kept per cache directory; the directory's layer is emptied when it is full."""
-_BUILT: dict[str, dict[str, tuple[Any, Any, Any]]] = {}
-"""What :meth:`DiskCache.get_as` built, by cache directory and key: ``(entry, build, value)``."""
 _PICKLED = 4
 """diskcache's ``MODE_PICKLE``: the value column holds the pickled entry."""
 _DB = "cache.db"
@@ -96,7 +92,6 @@ class DiskCache:
         self._problem: tuple[DiskProblem, str] | None = None
         self._warned = False
         self._hot = _HOT.setdefault(self.directory, {})
-        self._built = _BUILT.setdefault(self.directory, {})
         try:
             path.mkdir(parents=True, exist_ok=True)
             self._cache = diskcache.Cache(str(path), size_limit=2**34)
@@ -119,35 +114,6 @@ class DiskCache:
                 return None
             self._remember(key, hit)
         return hit
-
-    def get_as(self, key: str, build: Callable[[dict[str, Any]], T]) -> T | None:
-        """``build(entry)`` for the entry of ``key`` (None when there is none), built once per
-        entry in this process: a rerun in the same kernel gets back the very object the last
-        run built, without building tens of thousands again. An entry written anew (by
-        :meth:`set`, or read again after :func:`forget_in_process`) is built afresh, and so
-        is one asked for with another ``build``; what ``build`` returns must be immutable.
-
-        Example:
-            >>> import tempfile
-            >>> cache = DiskCache(tempfile.mkdtemp())
-            >>> cache.set("k", {"text": "{}"})
-            >>> def text(entry):
-            ...     return entry["text"]
-            >>> cache.get_as("k", text), cache.get_as("absent", text)
-            ('{}', None)
-            >>> cache.close()
-        """
-        entry = self._hot.get(key)
-        if entry is None:
-            entry = self.get(key)
-            if entry is None:
-                return None
-        built = self._built.get(key)
-        if built is not None and built[0] is entry and built[1] is build:
-            return built[2]  # type: ignore[no-any-return]
-        value = build(entry)
-        self._built[key] = (entry, build, value)
-        return value
 
     def known(self, key: str) -> bool:
         """Whether this process already holds ``key`` in memory."""
@@ -238,7 +204,6 @@ class DiskCache:
         hot = self._hot
         if len(hot) >= _HOT_LIMIT:
             hot.clear()
-            self._built.clear()
         hot[key] = entry
 
     def _sql(self) -> Callable[..., sqlite3.Cursor] | None:
@@ -367,8 +332,5 @@ class DiskCache:
 
 def forget_in_process() -> None:
     """Drop the in-process layer, as a fresh process would start (for tests and benchmarks)."""
-    # emptied, not dropped: open caches hold their directory's layers
     for hot in _HOT.values():
-        hot.clear()
-    for built in _BUILT.values():
-        built.clear()
+        hot.clear()  # emptied, not dropped: open caches hold their directory's layer
