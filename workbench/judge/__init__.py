@@ -10,7 +10,8 @@ A judge call is built from a task, the criteria judged in that call (all of them
   :func:`verdict_model`.
 * :func:`parse_verdict` turns the reply text into one :class:`Verdict` per criterion, or
   raises :class:`~workbench.errors.JudgeParseError`; :func:`repair_messages` asks the model
-  to fix its reply once.
+  to fix its reply once. :class:`VerdictReader` reads the many replies of one run's
+  criteria as plain ``(score, label, passed, reason)`` readings.
 
 Everything here is deterministic, because the messages and the schema are the cache key:
 the same task and row give byte-identical messages, and in ``per_criterion`` mode an edit
@@ -40,12 +41,14 @@ from ._prompt import (
     verdict_model,
 )
 from ._scales import ResolvedCriterion, ScaleKind, effective
-from ._verdict import Verdict, overall, parse_verdict
+from ._verdict import Reading, Verdict, VerdictReader, overall, parse_verdict
 
 __all__ = [
+    "Reading",
     "ResolvedCriterion",
     "ScaleKind",
     "Verdict",
+    "VerdictReader",
     "build_messages",
     "cut_middle",
     "effective",

@@ -37,7 +37,8 @@ def _model_for(shapes: tuple[tuple[Any, ...], ...]) -> type[BaseModel]:
             value: Any = (int, Field(ge=low, le=high))
             sub = create_model(name, __config__=_FORBID, reason=(str, ...), score=value)
         else:
-            sub = create_model(name, __config__=_FORBID, reason=(str, ...), label=(Literal[labels], ...))
+            allowed: Any = Literal[labels]
+            sub = create_model(name, __config__=_FORBID, reason=(str, ...), label=(allowed, ...))
         # criterion names may start with '_' or shadow BaseModel attributes: alias them
         fields[f"c{i}"] = (sub, Field(alias=name))
     return create_model("Verdict", __config__=_FORBID, **fields)
@@ -194,6 +195,12 @@ def _template_parts(template: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(pieces[0::2]), tuple(p.strip() for p in pieces[1::2])
 
 
+@lru_cache(maxsize=256)
+def _template_hash(template: str) -> Any:
+    """The sha256 state after the template: a run hashes it once, not once per row."""
+    return hashlib.sha256(template.encode("utf-8", "surrogatepass"))
+
+
 def fence_token(template: str, values: Sequence[str]) -> str:
     """The delimiter code of a user message: 16 hex digits of a sha256 of its content.
 
@@ -205,12 +212,13 @@ def fence_token(template: str, values: Sequence[str]) -> str:
         >>> fence_token("Q: ${q}", ["hi"]) == fence_token("Q: ${q}", ["hi"]) != fence_token("Q: ${q}", ["yo"])
         True
     """
-    h = hashlib.sha256(template.encode("utf-8", "surrogatepass"))
+    h = _template_hash(template).copy()
     for v in values:
         data = v.encode("utf-8", "surrogatepass")
         h.update(b"\0%d:" % len(data))
         h.update(data)
-    return h.hexdigest()[:16]
+    token: str = h.hexdigest()[:16]
+    return token
 
 
 def render_prompt(

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from operator import is_
+from typing import Literal, cast
 
 from ..errors import SpecError
 from ..specs import Criterion, JudgeTask, check_threshold
@@ -177,7 +178,8 @@ def effective(task: JudgeTask, criterion: Criterion) -> ResolvedCriterion:
         (7.0, None)
     """
     own = criterion.scale is not None
-    scale = criterion.scale if own else task.scale
+    scale = criterion.scale if criterion.scale is not None else task.scale
+    threshold: float | str | None
     if criterion.threshold is not None:
         threshold = criterion.threshold
     elif not own or criterion.scale == task.scale:
@@ -188,22 +190,43 @@ def effective(task: JudgeTask, criterion: Criterion) -> ResolvedCriterion:
         check_threshold(threshold, scale)
     except ValueError as e:
         raise SpecError(f"criterion {criterion.name!r} of task {task.id!r}: {e}") from None
-    common = {
-        "name": criterion.name,
-        "description": criterion.description,
-        "threshold": threshold,
-        "examples": tuple(criterion.examples),
-        "weight": criterion.weight,
-    }
+    name, description, examples, weight = (
+        criterion.name,
+        criterion.description,
+        tuple(criterion.examples),
+        criterion.weight,
+    )
     if isinstance(scale, (tuple, list)) and len(scale) == 2 and all(type(v) is int for v in scale):
-        return ResolvedCriterion(kind="range", low=scale[0], high=scale[1], **common)
-    if scale == "binary":
-        return ResolvedCriterion(kind="binary", labels=_BINARY, **common)
-    if isinstance(scale, dict):
+        low, high = scale
+        assert isinstance(low, int) and isinstance(high, int)
         return ResolvedCriterion(
-            kind="mapping", labels=tuple(scale), scores=tuple(float(v) for v in scale.values()), **common
+            name=name,
+            description=description,
+            threshold=threshold,
+            examples=examples,
+            weight=weight,
+            kind="range",
+            low=low,
+            high=high,
         )
-    return ResolvedCriterion(kind="labels", labels=tuple(scale), **common)
+    if scale == "binary":
+        labels: tuple[str, ...] = _BINARY
+        kind: ScaleKind = "binary"
+        scores: tuple[float, ...] = ()
+    elif isinstance(scale, dict):
+        labels, kind, scores = tuple(scale), "mapping", tuple(float(v) for v in scale.values())
+    else:
+        labels, kind, scores = tuple(cast("list[str]", scale)), "labels", ()
+    return ResolvedCriterion(
+        name=name,
+        description=description,
+        threshold=threshold,
+        examples=examples,
+        weight=weight,
+        kind=kind,
+        labels=labels,
+        scores=scores,
+    )
 
 
 _RESOLVED: dict[tuple[int, ...], tuple[JudgeTask, tuple[Criterion, ...], tuple[ResolvedCriterion, ...]]] = {}
@@ -214,7 +237,7 @@ def resolve_criteria(task: JudgeTask, criteria: Sequence[Criterion]) -> tuple[Re
     # so this saves microseconds that add up over a cached rerun of many rows
     key = (id(task), *map(id, criteria))
     hit = _RESOLVED.get(key)
-    if hit is not None and hit[0] is task and all(a is b for a, b in zip(hit[1], criteria)):
+    if hit is not None and hit[0] is task and all(map(is_, hit[1], criteria)):
         return hit[2]
     if not criteria:
         raise ValueError(f"judge task {task.id!r}: a judge call needs at least one criterion")

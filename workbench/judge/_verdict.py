@@ -175,40 +175,53 @@ def _integer(value: Any) -> int | None:
     return None
 
 
-def _check_one(rc: ResolvedCriterion, entry: Any) -> Verdict | str:
-    """A verdict, or what is wrong with ``entry``."""
+Reading = tuple[float | None, str | None, bool | None, str]
+"""One criterion's validated verdict as plain values, ``(score, label, passed, reason)``: the
+fields of :class:`Verdict`, without building one (a warm rerun reads tens of thousands)."""
+
+
+def _where(rc: ResolvedCriterion) -> str:
+    return f"criterion {rc.name!r}"
+
+
+def _check_one(rc: ResolvedCriterion, entry: Any) -> Reading | str:
+    """A reading, or what is wrong with ``entry``."""
+    if rc.kind == "range" and type(entry) is dict:  # the usual verdict, read in a few steps
+        score, reason = entry.get("score"), entry.get("reason")
+        if type(score) is int and rc.low <= score <= rc.high and (reason is None or type(reason) is str):  # type: ignore[operator]
+            value = float(score)
+            return (value, None, rc.passed(value, None), reason or "")
     if not isinstance(entry, dict):  # a bare score or label, without a reason
         entry = {rc.field: entry}
     reason = entry.get("reason")
     reason = "" if reason is None else reason if isinstance(reason, str) else compact_json(reason)
-    where = f"criterion {rc.name!r}"
     if rc.kind == "range":
         if "score" not in entry:
-            return f'{where} has no "score" (an integer from {rc.low} to {rc.high})'
+            return f'{_where(rc)} has no "score" (an integer from {rc.low} to {rc.high})'
         raw_score = entry["score"]
-        score = _integer(raw_score)
+        score = raw_score if type(raw_score) is int else _integer(raw_score)
         if score is None:
             return (
-                f"{where}: score {_show(raw_score)} is not an integer "
+                f"{_where(rc)}: score {_show(raw_score)} is not an integer "
                 f"(the scale is the integers {rc.low}..{rc.high})"
             )
         if not rc.low <= score <= rc.high:  # type: ignore[operator]
-            return f"{where}: score {_show(raw_score)} is outside the scale {rc.low}..{rc.high}"
+            return f"{_where(rc)}: score {_show(raw_score)} is outside the scale {rc.low}..{rc.high}"
         value = float(score)
-        return Verdict(score=value, label=None, passed=rc.passed(value, None), reason=reason)
+        return (value, None, rc.passed(value, None), reason)
     raw_label = entry.get("label")
     if raw_label is None and isinstance(entry.get("score"), str):
         raw_label = entry["score"]  # the label written under "score"
     if raw_label is None:
-        return f'{where} has no "label" (one of {labels_text(rc.labels)})'
+        return f'{_where(rc)} has no "label" (one of {labels_text(rc.labels)})'
     label = None
     if isinstance(raw_label, str):
         folded = raw_label.strip().casefold()
         label = next((lab for lab in rc.labels if lab.casefold() == folded), None)
     if label is None:
-        return f"{where}: label {_show(raw_label)} is not one of {labels_text(rc.labels)}"
+        return f"{_where(rc)}: label {_show(raw_label)} is not one of {labels_text(rc.labels)}"
     score_ = rc.score_of(label)
-    return Verdict(score=score_, label=label, passed=rc.passed(score_, label), reason=reason)
+    return (score_, label, rc.passed(score_, label), reason)
 
 
 def parse_verdict(
@@ -245,19 +258,52 @@ def parse_verdict(
         {'tone': Verdict(score=None, label='good', passed=True, reason='Kind.')}
     """
     rcs = resolve_criteria(task, criteria)
+    readings, _ = _read(text, rcs, untrusted)
+    return {
+        rc.name: Verdict(score=score, label=label, passed=passed, reason=reason)
+        for rc, (score, label, passed, reason) in zip(rcs, readings)
+    }
+
+
+def _read(text: str, rcs: Sequence[ResolvedCriterion], untrusted: str | None) -> tuple[list[Reading], bool]:
+    """The readings of a reply, and whether they depend on nothing but ``text`` and ``rcs``
+    (the reply is one JSON object as a whole: ``untrusted`` is then never consulted)."""
+    stripped = text.strip()
+    if stripped.startswith("{"):  # the common reply, read without the candidate search
+        try:
+            obj = loads_json(stripped)
+        except ValueError:
+            pass
+        else:
+            if isinstance(obj, dict):  # the only candidate there is: its problems are the error
+                return _validate(obj, rcs, text), True
     failures: list[JudgeParseError] = []
     for data in _candidates(text, untrusted):
         try:
-            return _validate(data, rcs, text)
+            return _validate(data, rcs, text), False
         except JudgeParseError as e:
             failures.append(e)
     raise failures[0]  # the most likely verdict's problems
 
 
-def _validate(data: dict[str, Any], rcs: Sequence[ResolvedCriterion], text: str) -> dict[str, Verdict]:
+def _validate(data: dict[str, Any], rcs: Sequence[ResolvedCriterion], text: str) -> list[Reading]:
     if len(rcs) == 1 and rcs[0].name not in data and ("score" in data or "label" in data):
         data = {rcs[0].name: data}
-    verdicts: dict[str, Verdict] = {}
+    readings: list[Reading] = []
+    for rc in rcs:
+        entry = data.get(rc.name, _ABSENT)
+        result = _ABSENT if entry is _ABSENT else _check_one(rc, entry)
+        if type(result) is not tuple:
+            raise _invalid(data, rcs, text)
+        readings.append(result)
+    return readings
+
+
+_ABSENT: Any = object()
+
+
+def _invalid(data: dict[str, Any], rcs: Sequence[ResolvedCriterion], text: str) -> JudgeParseError:
+    """Every problem of a verdict that does not validate, in one error."""
     problems: list[str] = []
     missing = [rc.name for rc in rcs if rc.name not in data]
     if missing:
@@ -274,11 +320,63 @@ def _validate(data: dict[str, Any], rcs: Sequence[ResolvedCriterion], text: str)
             result = _check_one(rc, data[rc.name])
             if isinstance(result, str):
                 problems.append(result)
-            else:
-                verdicts[rc.name] = result
-    if problems:
-        raise JudgeParseError("; ".join(problems), raw=text)
-    return verdicts
+    return JudgeParseError("; ".join(problems), raw=text)
+
+
+_SEEN: dict[tuple[ResolvedCriterion, ...], dict[str, tuple[Reading, ...]]] = {}
+"""Readings of replies that are one JSON object, per resolved criteria, by reply text: a
+rerun in the same kernel reads the very same replies again."""
+_SEEN_LIMIT = 500_000
+_SEEN_COUNT = [0]
+"""How many readings ``_SEEN`` holds, all criteria together (it is emptied at the limit)."""
+
+
+class VerdictReader:
+    """:func:`parse_verdict` for the many replies of one (task, criteria), as plain readings.
+
+    The criteria are resolved once, and a reply that is one JSON object as a whole is read
+    once per process: its readings depend on nothing but its text and the criteria, so the
+    same text (a rerun of an unchanged notebook cell, or judges that repeat themselves) is a
+    dict lookup. Replies that are not (prose, fences) are read afresh every time, since what
+    counts as a copy of the judged data depends on ``untrusted``.
+
+    Args:
+        task: the judge task.
+        criteria: the criteria judged in one call (as for :func:`parse_verdict`).
+
+    Example:
+        >>> task = JudgeTask(id="q", prompt="${a}", threshold=4,
+        ...                  criteria=[Criterion(name="accuracy", description="A.")])
+        >>> read = VerdictReader(task, task.criteria)
+        >>> read.readings('{"accuracy": {"reason": "Right.", "score": 5}}')
+        ((5.0, None, True, 'Right.'),)
+    """
+
+    def __init__(self, task: JudgeTask, criteria: Sequence[Criterion]) -> None:
+        self.criteria: tuple[ResolvedCriterion, ...] = resolve_criteria(task, criteria)
+        """The criteria with the task's defaults applied, in the order of the readings."""
+        self._seen = _SEEN.setdefault(self.criteria, {})
+
+    def readings(self, text: str, untrusted: str | None = None) -> tuple[Reading, ...]:
+        """One ``(score, label, passed, reason)`` per criterion, in order: what
+        :func:`parse_verdict` returns as :class:`Verdict` objects.
+
+        Raises:
+            JudgeParseError: as :func:`parse_verdict` does, with the same message.
+        """
+        hit = self._seen.get(text)
+        if hit is not None:
+            return hit
+        readings, plain = _read(text, self.criteria, untrusted)
+        out = tuple(readings)
+        if plain:
+            if _SEEN_COUNT[0] >= _SEEN_LIMIT:
+                for seen in _SEEN.values():
+                    seen.clear()
+                _SEEN_COUNT[0] = 0
+            self._seen[text] = out
+            _SEEN_COUNT[0] += 1
+        return out
 
 
 def overall(task: JudgeTask, verdicts: Mapping[str, Verdict]) -> float | None:

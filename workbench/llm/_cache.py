@@ -24,10 +24,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pickle
 import sqlite3
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -37,10 +38,13 @@ from ..files import DiskProblem, disk_problem, free_space, home, nearly_full, re
 
 __all__ = ["DiskCache", "default_cache_dir"]
 
-_HOT: dict[tuple[str, str], dict[str, Any]] = {}
-"""Entries read or written in this process, by (cache directory, key): rerunning an
+_HOT: dict[str, dict[str, dict[str, Any]]] = {}
+"""Entries read or written in this process, by cache directory and key: rerunning an
 unchanged notebook cell then costs a dict lookup per call, not a disk read."""
 _HOT_LIMIT = 500_000
+"""Entries kept per cache directory; the directory's layer is emptied when it is full."""
+_PICKLED = 4
+"""diskcache's ``MODE_PICKLE``: the value column holds the pickled entry."""
 _DB = "cache.db"
 """diskcache's database file in the cache directory."""
 _READ = (
@@ -48,6 +52,10 @@ _READ = (
     " AND (expire_time IS NULL OR expire_time > ?)"
 )
 """The query diskcache's own ``get`` runs, for many keys at once (str keys are stored raw)."""
+_SCAN = (
+    "SELECT key, mode, filename, value FROM Cache WHERE raw = 1 AND (expire_time IS NULL OR expire_time > ?)"
+)
+"""The same, for every entry."""
 
 
 def default_cache_dir() -> Path:
@@ -83,6 +91,7 @@ class DiskCache:
         self._disk: Any = None
         self._problem: tuple[DiskProblem, str] | None = None
         self._warned = False
+        self._hot = _HOT.setdefault(self.directory, {})
         try:
             path.mkdir(parents=True, exist_ok=True)
             self._cache = diskcache.Cache(str(path), size_limit=2**34)
@@ -98,7 +107,7 @@ class DiskCache:
 
     def get(self, key: str) -> dict[str, Any] | None:
         """The entry for ``key``, from memory if this process has seen it, else from disk."""
-        hit = _HOT.get((self.directory, key))
+        hit = self._hot.get(key)
         if hit is None:
             hit = self._read(key)
             if hit is None:
@@ -108,32 +117,55 @@ class DiskCache:
 
     def known(self, key: str) -> bool:
         """Whether this process already holds ``key`` in memory."""
-        return (self.directory, key) in _HOT
+        return key in self._hot
 
     def prefetch(self, keys: Sequence[str]) -> None:
         """Read many keys from disk in a few queries (a warm rerun of 10,000 rows would
         otherwise make 10,000 separate reads); later :meth:`get` calls find them in memory.
 
         Uses diskcache's storage layout for the bulk read, the same query its ``get`` runs;
-        if that layout ever changes, lookups fall back to one ``get`` per key.
+        if that layout ever changes, lookups fall back to one ``get`` per key. When the keys
+        are a good part of the cache, one pass over the whole table is read instead of a
+        lookup per key (a lookup costs about twice a row of the pass).
         """
         sql = self._sql()
         if sql is None:
             return
-        directory = self.directory
-        missing = [k for k in keys if (directory, k) not in _HOT]
+        hot = self._hot
+        missing = [k for k in keys if k not in hot]
+        if not missing:
+            return
         try:
+            if 2 * len(missing) >= self._count(sql):
+                wanted = set(missing)
+                self._keep(r for r in sql(_SCAN, (time.time(),)) if r[0] in wanted)  # streamed
+                return
             for start in range(0, len(missing), 500):
                 chunk = missing[start : start + 500]
-                rows = sql(_READ.format(marks=",".join("?" * len(chunk))), (*chunk, time.time())).fetchall()
-                for key, mode, filename, value in rows:
-                    entry = self._fetch(mode, filename, value)
-                    if isinstance(entry, dict) and "text" in entry:
-                        self._remember(key, entry)
+                self._keep(
+                    sql(_READ.format(marks=",".join("?" * len(chunk))), (*chunk, time.time())).fetchall()
+                )
         except sqlite3.Error as e:
             self._read_failed(e)
         except (AttributeError, TypeError, ValueError):  # pragma: no cover - another diskcache layout
             return
+
+    def _keep(self, rows: Iterable[tuple[str, int, str | None, Any]]) -> None:
+        for key, mode, filename, value in rows:
+            # what diskcache's fetch does for a pickled entry, without its file wrapper
+            entry = (
+                pickle.loads(value)
+                if mode == _PICKLED and value is not None
+                else self._fetch(mode, filename, value)
+            )
+            if isinstance(entry, dict) and "text" in entry:
+                self._remember(key, entry)
+
+    @staticmethod
+    def _count(sql: Callable[..., sqlite3.Cursor]) -> float:
+        """How many entries the cache holds, as diskcache counts them (infinite if unknown)."""
+        row = sql("SELECT value FROM Settings WHERE key = 'count'").fetchone()
+        return float(row[0]) if row and isinstance(row[0], int) else float("inf")
 
     # --- writing ----------------------------------------------------------------------
 
@@ -169,9 +201,10 @@ class DiskCache:
     # --- internals --------------------------------------------------------------------
 
     def _remember(self, key: str, entry: dict[str, Any]) -> None:
-        if len(_HOT) >= _HOT_LIMIT:
-            _HOT.clear()
-        _HOT[(self.directory, key)] = entry
+        hot = self._hot
+        if len(hot) >= _HOT_LIMIT:
+            hot.clear()
+        hot[key] = entry
 
     def _sql(self) -> Callable[..., sqlite3.Cursor] | None:
         if self._cache is not None:
@@ -299,4 +332,5 @@ class DiskCache:
 
 def forget_in_process() -> None:
     """Drop the in-process layer, as a fresh process would start (for tests and benchmarks)."""
-    _HOT.clear()
+    for hot in _HOT.values():
+        hot.clear()  # emptied, not dropped: open caches hold their directory's layer

@@ -25,15 +25,34 @@ __all__ = ["CACHE_VERSION", "cache_key", "cache_keys", "canonical_json"]
 
 CACHE_VERSION = 3
 
+_RECENT = 64
+"""Serialised messages :func:`cache_keys` keeps at once for requests that share them."""
+
 
 def canonical_json(obj: Any) -> str:
     """Canonical JSON (sorted keys), computed afresh on every call: a dict changed in place
     must never keep an old key."""
     try:
-        return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str).decode()
+        return orjson.dumps(obj, option=_ORJSON, default=str).decode()
     except TypeError:
         pass
+    return _stdlib_json(obj)
+
+
+_ORJSON = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
+
+
+def _stdlib_json(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def _canonical_bytes(obj: Any) -> bytes:
+    """``canonical_json(obj).encode()``, without the round trip through ``str``."""
+    try:
+        return orjson.dumps(obj, option=_ORJSON, default=str)
+    except TypeError:
+        pass
+    return _stdlib_json(obj).encode()
 
 
 def cache_key(
@@ -50,7 +69,8 @@ def cache_key(
     h = _prefix(model, params, response_format)
     for m in messages:
         _feed(h, canonical_json(m))
-    return h.hexdigest()
+    key: str = h.hexdigest()
+    return key
 
 
 def cache_keys(
@@ -60,9 +80,10 @@ def cache_keys(
 ) -> list[str]:
     """``[cache_key(model, messages, params, rf) for messages, rf in requests]``, faster:
     within this one call, requests sharing a response schema and a first (system) message
-    hash that prefix once. The sharing is decided by object identity, and only inside the
-    call (the objects are held until it returns), so a dict changed in place between two
-    calls still gets a fresh key.
+    hash that prefix once, and a message object met in several requests (the user message
+    of a row judged ``per_criterion``) is serialised once. The sharing is decided by object
+    identity, and only inside the call (the objects are held until it returns), so a dict
+    changed in place between two calls still gets a fresh key.
 
     Example:
         >>> msgs = [{"role": "system", "content": "Judge."}, {"role": "user", "content": "x"}]
@@ -72,34 +93,47 @@ def cache_keys(
     """
     base = _prefix(model, params, None, schema=False)
     schemas: dict[int, tuple[Any, Any]] = {}
-    heads: dict[tuple[int, int], tuple[Any, Any, Any]] = {}
+    # per (schema, first message) object pair: the hash of the prefix they make and how many
+    # messages it covers (the first, when it is a plain system message)
+    heads: dict[tuple[int, int], tuple[Any, Any, Any, int]] = {}
+    # a message object met again soon (the user message of a row, shared by the row's groups'
+    # requests, which come one after the other) is serialised once. Every memo entry holds its
+    # object, so its id cannot be reused while the entry exists; the memo is kept small (a
+    # 10,000-row run would otherwise hold megabytes of message bytes until the call returns)
+    texts: dict[int, tuple[Any, bytes, bytes]] = {}
     out = []
     for messages, rf in requests:
-        hit = schemas.get(id(rf))
-        if hit is None:
-            h = base.copy()
-            _feed(h, canonical_json(rf))
-            schemas[id(rf)] = hit = (rf, h)
         first = messages[0] if messages else None
-        if (
-            first is not None
-            and len(first) == 2
-            and first.get("role") == "system"
-            and isinstance(first.get("content"), str)
-        ):
-            pair = (id(rf), id(first["content"]))
-            head = heads.get(pair)
-            if head is None:
-                h = hit[1].copy()
+        head = heads.get((id(rf), id(first)))
+        if head is None:
+            schema = schemas.get(id(rf))
+            if schema is None:
+                h = base.copy()
+                _feed(h, canonical_json(rf))
+                schemas[id(rf)] = schema = (rf, h)
+            if (
+                first is not None
+                and len(first) == 2
+                and first.get("role") == "system"
+                and isinstance(first.get("content"), str)
+            ):
+                h = schema[1].copy()
                 _feed(h, canonical_json(first))
-                heads[pair] = head = (first["content"], rf, h)
-            h = head[2].copy()
-            rest = messages[1:]
-        else:
-            h = hit[1].copy()
-            rest = messages
-        for m in rest:
-            _feed(h, canonical_json(m))
+                head = (rf, first, h, 1)
+            else:
+                head = (rf, first, schema[1], 0)
+            heads[(id(rf), id(first))] = head
+        h = head[2].copy()
+        for j in range(head[3], len(messages)):
+            m = messages[j]
+            text = texts.get(id(m))
+            if text is None:
+                if len(texts) >= _RECENT:
+                    texts.clear()
+                data = _canonical_bytes(m)
+                texts[id(m)] = text = (m, len(data).to_bytes(8, "little"), data)
+            h.update(text[1])
+            h.update(text[2])
         out.append(h.hexdigest())
     return out
 
