@@ -43,6 +43,7 @@ from .results import RESULT_COLUMNS
 from .run import Run
 from .specs import AssertionTask, Criterion, JudgeTask, Suite
 from .store import Store, delete_run, load_run, runs
+from .traces import load_traces
 
 __all__ = [
     "RESULT_COLUMNS",
@@ -82,6 +83,7 @@ __all__ = [
     "evaluate_async",
     "load_dataset",
     "load_run",
+    "load_traces",
     "runs",
 ]
 
