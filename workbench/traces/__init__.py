@@ -14,7 +14,7 @@ Example:
 """
 
 from ._filters import FILTER_KEYS, GEN_AI_ATTRIBUTES, SpanFilter, attribute, json_equal, parse_filter
-from ._index import MAX_INDEXED_SPANS, TraceIndex, index_column, trace_of
+from ._index import MAX_INDEXED_SPANS, TRACE_INDEX, TraceIndex, index_column, trace_of
 from ._load import load_traces, trace_records
 from ._measures import AGGREGATIONS, aggregate, attribute_values, count_spans, matching, parse_aggregation
 from ._spans import (
@@ -37,6 +37,7 @@ __all__ = [
     "INPUT_KEYS",
     "MAX_INDEXED_SPANS",
     "OUTPUT_KEYS",
+    "TRACE_INDEX",
     "Span",
     "SpanEvent",
     "SpanFilter",

@@ -15,7 +15,7 @@ from typing import Any
 from ..errors import DataError
 from ._spans import Trace, read_trace
 
-__all__ = ["MAX_INDEXED_SPANS", "TraceIndex", "index_column", "trace_of"]
+__all__ = ["MAX_INDEXED_SPANS", "TRACE_INDEX", "TraceIndex", "index_column", "trace_of"]
 
 MAX_INDEXED_SPANS = 1_000_000
 """The most spans the shared index keeps (about 400 MB at worst). Past it, cells whose
@@ -112,7 +112,7 @@ def _size(found: Trace | DataError) -> int:
     return max(len(found), 1) if isinstance(found, Trace) else 1
 
 
-SHARED = TraceIndex()
+TRACE_INDEX = TraceIndex()
 """The index trace assertions read through."""
 
 
@@ -126,7 +126,7 @@ def trace_of(value: Any) -> Trace:
         >>> trace_of([{"name": "a", "start_time": 0, "end_time": 1}]).names
         ['a']
     """
-    return SHARED.trace(value)
+    return TRACE_INDEX.trace(value)
 
 
 def index_column(cells: list[Any]) -> list[Trace | DataError]:
@@ -140,7 +140,7 @@ def index_column(cells: list[Any]) -> list[Trace | DataError]:
     out: list[Trace | DataError] = []
     for cell in cells:
         try:
-            out.append(SHARED.trace(cell))
+            out.append(TRACE_INDEX.trace(cell))
         except DataError as e:
             out.append(e)
     return out
