@@ -296,6 +296,6 @@ def _part(key: str, value: Any, spec: Mapping[str, Any], where: str) -> SpanFilt
             raise _bad(
                 where, f"'sequence' needs a non-empty list of span names, got {shorten(repr(value), 40)}"
             )
-        names = tuple(value)
-        return SpanFilter(f"the names run {list(names)!r}", lambda s: False, sequence=names)
+        run = tuple(value)
+        return SpanFilter(f"the names run {list(run)!r}", lambda s: False, sequence=run)
     raise _bad(where, f"unknown key {key!r}")  # pragma: no cover - checked by the caller

@@ -55,11 +55,12 @@ class TraceIndex:
         self.reads = 0
         """How many cells were read (not found in the index); tests count on it."""
         self._entries: dict[int, tuple[Any, tuple[int, ...] | None, Trace | DataError]] = {}
+        self._texts: dict[str, Trace | DataError] = {}
         self._spans = 0
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._entries) + len(self._texts)
 
     def trace(self, value: Any) -> Trace:
         """The trace in ``value``, read once.
@@ -67,7 +68,13 @@ class TraceIndex:
         Raises:
             DataError: ``value`` holds no trace (kept too, so a bad cell is not read again).
         """
-        entry = self._entries.get(id(value))
+        entry: tuple[Any, tuple[int, ...] | None, Trace | DataError] | None
+        if isinstance(value, str):
+            # keyed by the text: a string column comes out of Arrow as new objects each time
+            hit = self._texts.get(value)
+            entry = None if hit is None else (value, None, hit)
+        else:
+            entry = self._entries.get(id(value))
         if entry is not None and entry[0] is value and entry[1] == _shape(value):
             found = entry[2]
         else:
@@ -84,6 +91,7 @@ class TraceIndex:
         """Forget every trace."""
         with self._lock:
             self._entries.clear()
+            self._texts.clear()
             self._spans = 0
 
     def _keep(self, value: Any, found: Trace | DataError) -> None:
@@ -97,7 +105,10 @@ class TraceIndex:
                 self._drop_orphans()
                 if self._spans + size > self.max_spans:
                     return
-            self._entries[id(value)] = (value, _shape(value), found)
+            if isinstance(value, str):
+                self._texts[value] = found
+            else:
+                self._entries[id(value)] = (value, _shape(value), found)
             self._spans += size
 
     def _drop_orphans(self) -> None:
@@ -106,6 +117,10 @@ class TraceIndex:
         gone = [k for k, e in self._entries.items() if sys.getrefcount(e[0]) <= _ONLY_HERE]
         for k in gone:
             self._spans -= _size(self._entries.pop(k)[2])
+        # texts cannot tell whether their column is alive (each read makes new strings)
+        for found in self._texts.values():
+            self._spans -= _size(found)
+        self._texts.clear()
 
 
 def _size(found: Trace | DataError) -> int:

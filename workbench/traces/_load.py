@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ..errors import DataError, cap_list, shorten
 from ..paths import decode_json_prefix, loads_json
@@ -143,7 +143,8 @@ def _frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     for col in ("span_count", "error_count"):
         df[col] = df[col].astype("int64")
     df["duration_ms"] = df["duration_ms"].astype("float64")
-    return df.sort_values("start", kind="stable", na_position="last").reset_index(drop=True)
+    df = df.sort_values("start", kind="stable", na_position="last")
+    return cast("pd.DataFrame", df.reset_index(drop=True))
 
 
 # --- files ---------------------------------------------------------------------------

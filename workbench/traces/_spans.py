@@ -410,7 +410,8 @@ def _span(d: Mapping[str, Any], resource: Mapping[str, Any], scope: str, i: int)
     name = d.get("name", d.get("span_name"))
     if not isinstance(name, str):
         raise DataError(f"span {i} has no name (a string in 'name'); it has {sorted(map(str, d))[:12]}")
-    context = d.get("context") if isinstance(d.get("context"), Mapping) else {}
+    raw_context = d.get("context")
+    context: Mapping[str, Any] = raw_context if isinstance(raw_context, Mapping) else {}
     span_id = _id(_first(d, "spanId", "span_id") or context.get("span_id"), 16)
     parent = _id(_first(d, "parentSpanId", "parent_span_id", "parent_id", "parentId"), 16)
     trace_id = _id(_first(d, "traceId", "trace_id") or context.get("trace_id"), 32)
