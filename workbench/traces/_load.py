@@ -69,14 +69,15 @@ def load_traces(source: str | Path | pd.DataFrame | Iterable[Any]) -> pd.DataFra
     """
     import pandas as pd
 
+    raw: list[tuple[Raw, str]]
     if isinstance(source, pd.DataFrame):
         raw = list(_frame_spans(source))
     elif isinstance(source, (str, Path)):
         raw = list(_path_spans(Path(source)))
     elif isinstance(source, Iterable) and not isinstance(source, (bytes, Mapping)):
-        raw = list(iter_raw_spans(list(source)))
+        raw = [(r, "") for r in iter_raw_spans(list(source))]
     elif isinstance(source, Mapping):
-        raw = list(iter_raw_spans(source))
+        raw = [(r, "") for r in iter_raw_spans(source)]
     else:
         raise DataError(
             f"load_traces reads a file, a folder, a DataFrame of spans or a list of spans, "
@@ -85,10 +86,12 @@ def load_traces(source: str | Path | pd.DataFrame | Iterable[Any]) -> pd.DataFra
     return _frame(trace_records(_group(raw)))
 
 
-def _group(raw: list[Raw]) -> list[Trace]:
-    """One trace per trace id, in order of first appearance; spans without one form a trace."""
+def _group(raw: list[tuple[Raw, str]]) -> list[Trace]:
+    """One trace per trace id, in order of first appearance; spans without one form a trace.
+    A span that cannot be read is reported with where it came from."""
     groups: dict[str, list[Raw]] = {}
-    for item in raw:
+    sources: dict[str, list[str]] = {}
+    for item, where in raw:
         span = item[0]
         context = span.get("context")
         tid = span.get("traceId", span.get("trace_id"))
@@ -96,7 +99,16 @@ def _group(raw: list[Raw]) -> list[Trace]:
             tid = context.get("trace_id")
         key = str(tid).lower().removeprefix("0x") if tid is not None else ""
         groups.setdefault(key, []).append(item)
-    return [build_trace(spans) for spans in groups.values()]
+        sources.setdefault(key, []).append(where)
+    traces = []
+    for key, spans in groups.items():
+        try:
+            traces.append(build_trace(spans))
+        except DataError as e:
+            where = next((w for w in sources[key] if w), "")
+            trace = f"trace {key!r}: " if key else ""
+            raise DataError(f"{where + ': ' if where else ''}{trace}{e}") from None
+    return traces
 
 
 def trace_records(traces: Sequence[Trace]) -> list[dict[str, Any]]:
@@ -150,7 +162,7 @@ def _frame(records: list[dict[str, Any]]) -> pd.DataFrame:
 # --- files ---------------------------------------------------------------------------
 
 
-def _path_spans(path: Path) -> Iterator[Raw]:
+def _path_spans(path: Path) -> Iterator[tuple[Raw, str]]:
     if not path.exists():
         raise DataError(f"{path} does not exist; give a trace file (.json, .jsonl) or a folder of them")
     if path.is_dir():
@@ -169,16 +181,18 @@ def _path_spans(path: Path) -> Iterator[Raw]:
     yield from _file_spans(path)
 
 
-def _file_spans(path: Path) -> Iterator[Raw]:
+def _file_spans(path: Path) -> Iterator[tuple[Raw, str]]:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise DataError(f"cannot read {path}: {e}") from None
     for line, value in _json_values(text, path):
         try:
-            yield from iter_raw_spans(value)
+            spans = list(iter_raw_spans(value))
         except DataError as e:
             raise DataError(f"{path}, line {line}: {e}") from None
+        for r in spans:
+            yield r, f"{path}, line {line}"
 
 
 def _json_values(text: str, path: Path) -> Iterator[tuple[int, Any]]:
@@ -212,7 +226,7 @@ def _json_values(text: str, path: Path) -> Iterator[tuple[int, Any]]:
 # --- frames ----------------------------------------------------------------------------
 
 
-def _frame_spans(df: pd.DataFrame) -> Iterator[Raw]:
+def _frame_spans(df: pd.DataFrame) -> Iterator[tuple[Raw, str]]:
     """Rows as span dicts: ``context.span_id`` and ``attributes.model`` columns folded into
     nested ``context`` and ``attributes``; missing values left out."""
     import pandas as pd
@@ -241,9 +255,11 @@ def _frame_spans(df: pd.DataFrame) -> Iterator[Raw]:
             base = span.get("attributes")
             span["attributes"] = {**(base if isinstance(base, dict) else {}), **attrs}
         try:
-            yield from iter_raw_spans(span)
+            spans = list(iter_raw_spans(span))
         except DataError as e:
             raise DataError(f"row {df.index[i]!r}: {e}") from None
+        for r in spans:
+            yield r, f"row {df.index[i]!r}"
 
 
 def _missing(value: Any) -> bool:
