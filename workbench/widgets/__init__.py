@@ -24,7 +24,8 @@ CSS classes, for browser tests (``.wb-...``):
   ``wb-run``, ``wb-cancel``, ``wb-progress``, ``wb-run-status`` (text in ``wb-progress-text``)
 * explorer (``wb-explorer``): ``wb-filter-task``, ``wb-filter-criterion``,
   ``wb-filter-status``, ``wb-filter-score``, ``wb-count``, ``wb-table``, ``wb-row``,
-  ``wb-detail`` (with ``wb-sent-prompt`` sections)
+  ``wb-detail`` (with ``wb-sent-prompt`` sections, and a ``wb-row-trace`` span tree per trace
+  column: ``wb-span-tree``, one ``wb-span`` per span, ``wb-span-error`` for failed ones)
 * charts (``wb-charts``): ``wb-charts-message``, ``wb-distributions``, ``wb-saved-runs``,
   ``wb-reload-runs``, ``wb-compare``, ``wb-compare-message``, ``wb-comparison``,
   ``wb-comparison-table``; inline messages are ``wb-message`` with ``wb-error``, ``wb-info``
@@ -50,6 +51,7 @@ from ._editor import CriteriaEditor
 from ._explorer import ResultsExplorer
 from ._panel import Workbench
 from ._runner import SUBSETS, SubsetRunner
+from ._trace import span_tree, trace_html
 
 __all__ = [
     "SUBSETS",
@@ -61,4 +63,6 @@ __all__ = [
     "SubsetRunner",
     "Version",
     "Workbench",
+    "span_tree",
+    "trace_html",
 ]
