@@ -327,3 +327,164 @@ def test_a_trace_without_a_root_span_is_an_error_cell() -> None:
     cell = wb.evaluate(pd.DataFrame({"trace": [[]]}), suite, save=False).results.iloc[0]
     assert cell["status"] == "error"
     assert cell["error"] == "trace_attribute at path 'trace': the trace has no root span"
+
+
+# --- Scouter's tasks file: its TraceAssertion tasks translated and run ----------------------
+
+SCOUTER_TASKS = """
+# the TraceAssertion tasks of py-scouter/tests/test_eval/assets/eval_tasks_example.yaml
+- task_type: TraceAssertion
+  id: verify_agent_workflow
+  operator: SequenceMatches
+  expected_value: true
+  assertion:
+    SpanSequence:
+      span_names: [call_tool, run_agent, double_check]
+- task_type: TraceAssertion
+  id: verify_retry_count
+  operator: LessThanOrEqual
+  expected_value: 3
+  assertion:
+    SpanCount:
+      filter:
+        ByName:
+          name: retry_operation
+- task_type: TraceAssertion
+  id: verify_performance
+  operator: LessThan
+  expected_value: 5000.0
+  assertion:
+    TraceDuration: {}
+- task_type: TraceAssertion
+  id: verify_model_used
+  operator: Equals
+  expected_value: gpt-4
+  assertion:
+    SpanAttribute:
+      filter:
+        ByName:
+          name: llm.generate
+      attribute_key: model
+- task_type: TraceAssertion
+  id: verify_error_handling
+  operator: Equals
+  expected_value: true
+  assertion:
+    SpanExists:
+      filter:
+        And:
+          filters:
+            - WithStatus:
+                status: Error
+            - WithAttribute:
+                key: error.type
+- task_type: TraceAssertion
+  id: verify_span_duration
+  operator: LessThan
+  expected_value: 1000.0
+  assertion:
+    SpanDuration:
+      filter:
+        And:
+          filters:
+            - ByName:
+                name: database_query
+            - WithDuration:
+                min_ms: 10.0
+                max_ms: 1000.0
+"""
+
+
+def scouter_suite() -> wb.Suite:
+    import yaml
+
+    from workbench.traces import from_scouter
+
+    tasks = []
+    for t in yaml.safe_load(SCOUTER_TASKS):
+        op, expected = from_scouter(t["assertion"], t["operator"], t["expected_value"])
+        tasks.append(wb.AssertionTask(id=t["id"], path="trace", op=op, expected=expected))
+    return wb.Suite(name="scouter-tasks", tasks=tasks)
+
+
+def test_scouter_tasks_file_translates_and_runs() -> None:
+    suite = scouter_suite()
+    assert [(t.id, t.op) for t in suite.tasks] == [
+        ("verify_agent_workflow", "span_sequence"),
+        ("verify_retry_count", "span_count"),
+        ("verify_performance", "trace_duration"),
+        ("verify_model_used", "span_attribute"),
+        ("verify_error_handling", "span_exists"),
+        ("verify_span_duration", "span_duration"),
+    ]
+    agent = [
+        {
+            "name": n,
+            "spanId": f"{i:016x}",
+            "startTimeUnixNano": str(i * 10**8),
+            "endTimeUnixNano": str((i + 1) * 10**8),
+        }
+        for i, n in enumerate(["call_tool", "run_agent", "double_check"])
+    ]
+    r = wb.evaluate(pd.DataFrame({"trace": [agent, MOCKS["attributes"]]}), suite, save=False).results
+    got = r.pivot(index="row", columns="task", values="status").to_dict("index")
+    assert got[0] == {
+        "verify_agent_workflow": "passed",
+        "verify_retry_count": "passed",  # no retries
+        "verify_performance": "passed",
+        "verify_model_used": "error",  # no llm.generate span to read a model from
+        "verify_error_handling": "failed",
+        "verify_span_duration": "error",  # no database_query span to time
+    }
+    assert got[1]["verify_agent_workflow"] == "failed"
+
+
+@pytest.mark.parametrize(
+    ("assertion", "operator", "expected", "message"),
+    [
+        (
+            {"AttributeFilter": {"key": "gen_ai.response", "mode": "Any", "task": {"AgentAssertion": {}}}},
+            "Equals",
+            True,
+            "AttributeFilter over an AgentAssertion has no workbench trace counterpart",
+        ),
+        (
+            {"SpanExists": {"filter": {"ByName": {"name": "x"}}}},
+            "GreaterThan",
+            1,
+            r"must be Equals \(or NotEqual\)",
+        ),
+        ({"SpanCount": {"filter": {"ByKind": {"kind": "x"}}}}, "Equals", 1, "span filter 'ByKind' has no"),
+        ({"TraceBaggage": {}}, "Equals", 1, "trace assertion 'TraceBaggage' has no workbench counterpart"),
+    ],
+)
+def test_untranslatable_scouter_constructs_say_so(
+    assertion: Any, operator: str, expected: Any, message: str
+) -> None:
+    from workbench.traces import from_scouter
+
+    with pytest.raises(wb.SpecError, match=message):
+        from_scouter(assertion, operator, expected)
+
+
+def test_scouter_attribute_filter_with_an_assertion_translates() -> None:
+    from workbench.traces import from_scouter
+
+    op, expected = from_scouter(
+        {
+            "AttributeFilter": {
+                "key": "gen_ai.response",
+                "mode": "All",
+                "task": {
+                    "Assertion": {
+                        "context_path": "candidates[0].finishReason",
+                        "operator": "Equals",
+                        "expected_value": "STOP",
+                    }
+                },
+            }
+        },
+        "Equals",
+        True,
+    )
+    assert run_one("gemini_agent", op, expected)["status"] == "passed"

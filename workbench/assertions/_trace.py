@@ -28,11 +28,11 @@ comparison of the wrong type are error cells; a reason names the spans that were
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import DataError, cap_list, did_you_mean
+from ..errors import DataError, cap_list, did_you_mean, shorten
 from ..paths import PathError, Segment, json_type, parse_path, resolve
 from ..traces import (
     Span,
@@ -285,8 +285,13 @@ def _where(spec: TraceSpec) -> str:
     return f" where {spec.filter.text}" if spec.filter is not None else ""
 
 
+def _names(spans: Sequence[Span] | Trace) -> list[str]:
+    """Span names for a reason, each cut to a readable length."""
+    return [shorten(s.name, 40) for s in (spans.spans if isinstance(spans, Trace) else spans)]
+
+
 def _seen(trace: Trace) -> str:
-    return f"spans: {cap_list(trace.names)}" if trace.spans else "the trace has no spans"
+    return f"spans: {cap_list(_names(trace))}" if trace.spans else "the trace has no spans"
 
 
 def _compare(subject: str, value: Any, spec: TraceSpec) -> tuple[bool, str]:
@@ -367,7 +372,7 @@ def _check(spec: TraceSpec, trace: Trace) -> tuple[bool, str]:
         wanted = list(spec.names)
         if trace.names == wanted:
             return True, f"has spans in the order {describe(wanted)}"
-        return False, f"has spans {cap_list(trace.names)} in order, not {describe(wanted)}"
+        return False, f"has spans {cap_list(_names(trace))} in order, not {describe(wanted)}"
     if op == "span_set":
         present = set(trace.names)
         missing = [n for n in spec.names if n not in present]
@@ -378,7 +383,7 @@ def _check(spec: TraceSpec, trace: Trace) -> tuple[bool, str]:
         found = matching(trace, spec.filter)
         if found:
             plural = "s" if len(found) > 1 else ""
-            return True, f"has {len(found)} span{plural}{where}: {cap_list([s.name for s in found], 5)}"
+            return True, f"has {len(found)} span{plural}{where}: {cap_list(_names(found), 5)}"
         return False, f"has no span{where} ({_seen(trace)})"
     if op == "span_count":
         return _compare(f"the count of spans{where}", count_spans(trace, spec.filter), spec)
@@ -461,7 +466,7 @@ def show_trace(actual: Any) -> str:
         return describe(actual)
     n = len(trace)
     tid = f" {trace.trace_id[:8]}" if trace.trace_id else ""
-    return f"trace{tid} ({n} span{'' if n == 1 else 's'}: {cap_list(trace.names, 5)})"
+    return f"trace{tid} ({n} span{'' if n == 1 else 's'}: {cap_list(_names(trace), 5)})"
 
 
 def _preparer(op: str) -> Callable[[Any], TraceSpec]:

@@ -17,6 +17,7 @@ from ._filters import FILTER_KEYS, GEN_AI_ATTRIBUTES, SpanFilter, attribute, jso
 from ._index import MAX_INDEXED_SPANS, TRACE_INDEX, TraceIndex, index_column, trace_of
 from ._load import load_traces, trace_records
 from ._measures import AGGREGATIONS, aggregate, attribute_values, count_spans, matching, parse_aggregation
+from ._scouter import from_scouter
 from ._spans import (
     INPUT_KEYS,
     OUTPUT_KEYS,
@@ -48,6 +49,7 @@ __all__ = [
     "attribute_values",
     "attributes_of",
     "count_spans",
+    "from_scouter",
     "index_column",
     "iter_raw_spans",
     "json_equal",

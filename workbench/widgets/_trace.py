@@ -22,11 +22,16 @@ __all__ = ["span_tree", "trace_html"]
 _STATUS_COLOUR = {"error": "#b00020", "ok": "#1b5e20", "unset": "#555"}
 _BAR_COLOUR = {"error": "#e57373", "ok": "#81c784", "unset": "#90a4ae"}
 _STYLE = (
-    "<style>.wb-span-tree{font-family:monospace;font-size:12px;line-height:1.5}"
+    # a long span name is cut, never widens the output area: the tree takes its width from its
+    # container (contain: inline-size), not from its longest line, inside the widget's flex box
+    "<style>.wb-span-tree{font-family:monospace;font-size:12px;line-height:1.5;max-width:100%;"
+    "box-sizing:border-box;overflow:hidden;contain:inline-size}"
     ".wb-span-tree summary{cursor:pointer;list-style:none;display:flex;align-items:center;gap:8px}"
     ".wb-span-tree summary::-webkit-details-marker{display:none}"
-    ".wb-span-tree .wb-span-name{flex:0 0 34%;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}"
-    ".wb-span-tree .wb-span-lane{flex:1 1 auto;position:relative;height:10px;background:#f3f3f3}"
+    ".wb-span-tree .wb-span-name{flex:0 0 34%;min-width:0;overflow:hidden;text-overflow:ellipsis;"
+    "white-space:nowrap}"
+    ".wb-span-tree .wb-span-lane{flex:1 1 auto;min-width:40px;position:relative;height:10px;"
+    "background:#f3f3f3}"
     ".wb-span-tree .wb-span-bar{position:absolute;top:0;height:10px;min-width:2px}"
     ".wb-span-tree .wb-span-ms{flex:0 0 7em;text-align:right}"
     ".wb-span-tree .wb-span-attrs{margin:2px 0 6px 0;border-collapse:collapse}"
