@@ -17,8 +17,9 @@ from ._spans import Trace, read_trace
 
 __all__ = ["MAX_INDEXED_SPANS", "TRACE_INDEX", "TraceIndex", "index_column", "trace_of"]
 
-MAX_INDEXED_SPANS = 1_000_000
-"""The most spans the shared index keeps (about 400 MB at worst). Past it, cells whose
+MAX_INDEXED_SPANS = 300_000
+"""The most spans the shared index keeps: a span read from OTLP JSON takes about 900 bytes
+with its attributes, so about 260 MB at most (30,000 agent runs of 10 spans). Past it, cells whose
 DataFrame is gone are dropped; if that frees too little, further traces are read again by
 each assertion instead of being kept."""
 
