@@ -372,6 +372,24 @@ CASES = [
 ]
 
 
+def _trace_cases() -> list[Any]:
+    """The trace operators' own table (tests/test_traces.py): a trace that passes, one that
+    fails, and a number, which is no trace."""
+    from tests.test_traces import GOOD, OPERATORS, bad_for
+
+    out = []
+    for op, expected in OPERATORS:
+        out += [
+            case(op, GOOD, expected, P, id=f"{op}-passes"),
+            case(op, bad_for(op), expected, F, "trace 4bf92f35", id=f"{op}-fails"),
+            case(op, 42, expected, E, "needs a trace", id=f"{op}-wrong-type"),
+        ]
+    return out
+
+
+CASES += _trace_cases()
+
+
 @pytest.mark.parametrize(("op", "value", "expected", "status", "text"), CASES)
 def test_operator(op: str, value: Any, expected: Any, status: str, text: str) -> None:
     got, message = outcome(value, op, expected)

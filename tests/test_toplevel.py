@@ -23,6 +23,7 @@ def test_public_surface_is_small_and_complete() -> None:
             "evaluate",
             "evaluate_async",
             "load_dataset",
+            "load_traces",
             "CompareError",
             "Comparison",
             "ConfigError",

@@ -47,6 +47,7 @@ from .results import RESULT_COLUMNS
 from .run import Run
 from .specs import AssertionTask, Criterion, JudgeTask, Suite
 from .store import Store, delete_run, load_run, runs
+from .traces import load_traces
 
 if TYPE_CHECKING:
     from .monitor import alerts as alerts  # loaded on first use (see __getattr__)
@@ -94,6 +95,7 @@ __all__ = [
     "load_dataset",
     "load_labels",
     "load_run",
+    "load_traces",
     "monitor_results",
     "runs",
     "save_labels",

@@ -11,7 +11,10 @@ Example:
 from __future__ import annotations
 
 from ..paths import json_type
-from . import _builtin  # noqa: F401  (registers the operators)
+from . import (
+    _builtin,  # noqa: F401  (registers the operators)
+    _trace,  # noqa: F401  (registers the trace operators)
+)
 from ._core import (
     ALIASES,
     OPERATORS,

@@ -45,6 +45,7 @@ ExpectedKind = Literal[
     "schema",
     "strings",
     "count",
+    "mapping",
 ]
 """The shape an operator's ``expected`` must have (checked when a task is created)."""
 
@@ -82,6 +83,9 @@ class Operator:
     """When False, an array value passes only if every item passes."""
     camel: str = ""
     """The Scouter CamelCase name, if any."""
+    show: Callable[[Any], str] | None = None
+    """How a reason shows the value, when :func:`describe` would not say much (a trace is
+    shown by its id and span names, not by the opening of its JSON)."""
 
 
 OPERATORS: dict[str, Operator] = {}
@@ -301,4 +305,5 @@ def apply(
     ok, message = _check(op, actual, prepared)
     if ok != rop.negated:
         return True, None
-    return False, f"{message or standard_verdict(rop, shown)}: {describe(actual)}"
+    value = op.show(actual) if op.show is not None else describe(actual)
+    return False, f"{message or standard_verdict(rop, shown)}: {value}"

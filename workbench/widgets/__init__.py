@@ -27,7 +27,8 @@ CSS classes, for browser tests (``.wb-...``):
   ``wb-run``, ``wb-cancel``, ``wb-progress``, ``wb-run-status`` (text in ``wb-progress-text``)
 * explorer (``wb-explorer``): ``wb-filter-task``, ``wb-filter-criterion``,
   ``wb-filter-status``, ``wb-filter-score``, ``wb-count``, ``wb-table``, ``wb-row``,
-  ``wb-detail`` (with ``wb-sent-prompt`` sections)
+  ``wb-detail`` (with ``wb-sent-prompt`` sections, and a ``wb-row-trace`` span tree per trace
+  column: ``wb-span-tree``, one ``wb-span`` per span, ``wb-span-error`` for failed ones)
 * charts (``wb-charts``): ``wb-charts-message``, ``wb-distributions``, ``wb-saved-runs``,
   ``wb-reload-runs``, ``wb-compare``, ``wb-compare-message``, ``wb-comparison``,
   ``wb-comparison-table``; inline messages are ``wb-message`` with ``wb-error``, ``wb-info``
@@ -55,6 +56,7 @@ from ._labeler import Labeler
 from ._labeling import LabelerController
 from ._panel import Workbench
 from ._runner import SUBSETS, SubsetRunner
+from ._trace import span_tree, trace_html
 
 __all__ = [
     "SUBSETS",
@@ -68,4 +70,6 @@ __all__ = [
     "SubsetRunner",
     "Version",
     "Workbench",
+    "span_tree",
+    "trace_html",
 ]

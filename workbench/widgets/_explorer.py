@@ -16,7 +16,9 @@ import pandas as pd
 from ..errors import WorkbenchError
 from ..results import STATUSES
 from ..specs import JudgeTask
+from ..traces import looks_like_trace
 from ._common import NOT_RUN, cells_of, esc, message_html, messages_html, pre_html, table_html
+from ._trace import trace_html
 from ._view import row
 
 if TYPE_CHECKING:
@@ -167,7 +169,13 @@ class ResultsExplorer(w.VBox):
             return
         row = self.row.value
         values = ctl.df.loc[row]
-        inputs = "".join(f"<tr><th>{esc(k)}</th><td>{pre_html(v, 4000)}</td></tr>" for k, v in values.items())
+        inputs = "".join(f"<tr><th>{esc(k)}</th><td>{_input_cell(v)}</td></tr>" for k, v in values.items())
+        # a trace column reads as its span tree, not as pages of OTLP JSON
+        traces = "".join(
+            f"<details open class='wb-row-trace'><summary>trace: {esc(k)}</summary>{trace_html(v)}</details>"
+            for k, v in values.items()
+            if looks_like_trace(v)
+        )
         mine = self._frame[self._frame["row"] == row]
         verdicts = _table(mine.drop(columns=["row"]), limit=None)
         prompts = []
@@ -191,7 +199,7 @@ class ResultsExplorer(w.VBox):
                 )
         self.detail.value = (
             f"<div class='wb-row-detail'><h4>row {esc(row)} · version {esc(ctl.current.label)}</h4>"
-            f"<b>input</b><table class='wb-input'>{inputs}</table><b>verdicts</b>{verdicts}"
+            f"<b>input</b><table class='wb-input'>{inputs}</table>{traces}<b>verdicts</b>{verdicts}"
             f"{''.join(prompts)}</div>"
         )
 
@@ -206,6 +214,10 @@ class ResultsExplorer(w.VBox):
         old = dropdown.value
         dropdown.options = options
         dropdown.value = old if keep and old in values else (values[0] if values else None)
+
+
+def _input_cell(value: Any) -> str:
+    return "(its span tree is below)" if looks_like_trace(value) else pre_html(value, 4000)
 
 
 def _table(frame: pd.DataFrame, limit: int | None = 300) -> str:
