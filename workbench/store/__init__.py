@@ -28,11 +28,23 @@ from ..errors import StoreError, StoreWarning, UnknownRunError
 from ..files import home
 from ._fingerprint import data_fingerprint
 from ._nearby import nearby_stores
+from ._parquet import (
+    ParquetPart,
+    in_run_order,
+    new_run_id,
+    read_part,
+    register_parquet_run,
+    relabel,
+    remove_folder,
+    results_folder,
+    write_part,
+)
 from ._schema import SCHEMA_VERSION
 from ._store import Store, default_path, delete_run, load_run, runs, save_or_warn, save_run
 
 __all__ = [
     "SCHEMA_VERSION",
+    "ParquetPart",
     "Store",
     "StoreError",
     "StoreWarning",
@@ -41,9 +53,17 @@ __all__ = [
     "default_path",
     "delete_run",
     "home",
+    "in_run_order",
     "load_run",
     "nearby_stores",
+    "new_run_id",
+    "read_part",
+    "register_parquet_run",
+    "relabel",
+    "remove_folder",
+    "results_folder",
     "runs",
     "save_or_warn",
     "save_run",
+    "write_part",
 ]
