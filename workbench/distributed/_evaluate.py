@@ -280,8 +280,10 @@ def _wait(client: Any, outcomes: list[Any], frames: list[Any], tracker: Tracker)
                     pending.discard(i)
                     tracker.partition_finished()
                 elif f.status in ("error", "cancelled"):
-                    client.cancel(outcomes + frames)
-                    f.result()  # raises the partition's exception, with its traceback
+                    try:
+                        f.result()  # raises the partition's exception, with its traceback
+                    finally:
+                        client.cancel(outcomes + frames)
             tracker.refresh()
             if pending:
                 time.sleep(_POLL_S)
