@@ -56,19 +56,24 @@ def partials(results: pd.DataFrame) -> list[Block]:
     group, _ = pd.factorize(tasks * (len(results["criterion"].cat.categories) + 1) + criteria)
     k = int(group.max()) + 1
     first = pd.Series(group).drop_duplicates().index.to_numpy()
-    status = results["status"].astype(object).to_numpy()
+    status = results["status"].cat.codes.to_numpy()
+    names = [str(c) for c in results["status"].cat.categories]
     score = results["score"].to_numpy(dtype=np.float64, na_value=np.nan)
     present = ~np.isnan(score)
-    counts = {s: np.bincount(group[status == s], minlength=k) for s in STATUSES}
+    # one bincount over (group, status) pairs: a pass over the cells, not one per status
+    by_status = np.bincount(group * len(names) + status, minlength=k * len(names)).reshape(k, len(names))
+    counts = {
+        s: by_status[:, names.index(s)] if s in names else np.zeros(k, dtype=np.int64) for s in STATUSES
+    }
     score_sum = np.bincount(group[present], weights=score[present], minlength=k)
     score_n = np.bincount(group[present], minlength=k)
     n = np.bincount(group, minlength=k)
-    names = {c: results[c].iloc[first].astype(str).tolist() for c in ("task", "criterion", "kind")}
+    labels = {c: results[c].iloc[first].astype(str).tolist() for c in ("task", "criterion", "kind")}
     return [
         {
-            "task": names["task"][g],
-            "criterion": names["criterion"][g],
-            "kind": names["kind"][g],
+            "task": labels["task"][g],
+            "criterion": labels["criterion"][g],
+            "kind": labels["kind"][g],
             "n": int(n[g]),
             **{s: int(counts[s][g]) for s in STATUSES},
             "score_sum": float(score_sum[g]),

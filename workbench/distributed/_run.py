@@ -2,7 +2,7 @@
 cluster, saved as Parquet partitions beside the run store.
 
 Example:
-    >>> import pandas as pd, workbench as wb
+    >>> import workbench as wb
     >>> from workbench.distributed import DaskRun
     >>> issubclass(DaskRun, wb.Run)
     True
@@ -42,13 +42,20 @@ class DaskRun(Run):
         meta: the empty results frame (the columns, dtypes and categories of every partition).
 
     Example:
-        >>> import pandas as pd, workbench as wb
-        >>> from workbench.distributed import DaskRun
-        >>> run = DaskRun(suite=wb.Suite(name="s", tasks=[]), results=None, partitions=2, rows=0,
-        ...               cluster_summary=wb.evaluate(pd.DataFrame({"x": []}), wb.Suite(name="s", tasks=[]),
-        ...                                           save=False).summary())
-        >>> repr(run)
-        "DaskRun(suite 's' version '1', 0 rows in 2 partitions, 0 cells: none, 0.00s)"
+        >>> import dask.dataframe as dd, pandas as pd, workbench as wb
+        >>> from distributed import Client
+        >>> client = Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None)
+        >>> suite = wb.Suite(name="s", tasks=[wb.AssertionTask(id="pos", path="x", op="is_positive")])
+        >>> ddf = dd.from_pandas(pd.DataFrame({"x": [1, -2, 3]}), npartitions=2)
+        >>> run = wb.evaluate(ddf, suite, save=False)
+        >>> run  # doctest: +ELLIPSIS
+        DaskRun(suite 's' version '1', 3 rows in 2 partitions, 3 cells: 2 passed, 1 failed, ...s)
+        >>> run.compute().results["status"].tolist()
+        ['passed', 'failed', 'passed']
+        >>> run.summary()[["task", "n", "passed", "failed"]]
+          task  n  passed  failed
+        0  pos  3       2       1
+        >>> client.close()
     """
 
     partitions: int = 0
@@ -71,14 +78,7 @@ class DaskRun(Run):
 
     def compute(self) -> Run:
         """The pandas :class:`~workbench.Run`: every cell gathered from the cluster (or read from
-        its Parquet files), in the order a pandas run gives them.
-
-        Example:
-            >>> import pandas as pd, workbench as wb
-            >>> from workbench.distributed import DaskRun
-            >>> DaskRun(suite=wb.Suite(name="s", tasks=[]), results=None).compute  # doctest: +ELLIPSIS
-            <bound method DaskRun.compute of ...>
-        """
+        its Parquet files), in the order a pandas run gives them (see the class's example)."""
         from ..store import in_run_order
 
         results = in_run_order(self.results.compute())
