@@ -44,7 +44,8 @@ def _register_dask() -> None:
     """``ddf.wb``, the same accessor for Dask DataFrames (``wb.evaluate`` dispatches on the frame)."""
     from dask.dataframe.extensions import register_dataframe_accessor
 
-    register_dataframe_accessor("wb")(WorkbenchAccessor)
+    register: Any = register_dataframe_accessor  # untyped
+    register("wb")(WorkbenchAccessor)
 
 
 class _AfterDask(importlib.abc.MetaPathFinder):

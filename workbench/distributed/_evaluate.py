@@ -129,12 +129,10 @@ def evaluate_dask(
     semaphore = (
         distributed.Semaphore(max_leases=cluster_concurrency, name=topic) if job.cluster_concurrency else None
     )
-    import dask
+    from dask.delayed import delayed
 
-    tasks = [
-        dask.delayed(run_partition, pure=False)(part, i, job)
-        for i, part in enumerate(ddf.to_delayed(optimize_graph=True))
-    ]
+    evaluate_part: Any = delayed(run_partition, pure=False)
+    tasks = [evaluate_part(part, i, job) for i, part in enumerate(ddf.to_delayed(optimize_graph=True))]
     hook, display = progress_display(progress) if judged else (None, None)
     tracker = Tracker(len(tasks), hook)
     if judged:
@@ -309,16 +307,16 @@ def _results(
 ) -> Any:
     """The run's results as a Dask DataFrame: read from the Parquet files the workers wrote, or
     (not saved, or a file that could not be written) the partitions the workers hold."""
-    import dask
+    from dask.delayed import delayed
 
     from ..store import read_part
+
+    read: Any = delayed(read_part)
 
     if folder is not None and all(o.part is not None for o in outcomes):
         return dd.from_map(read_part, [folder / o.part.name for o in outcomes], like=meta, meta=meta)
     parts = [
-        dask.delayed(read_part)(folder / o.part.name, meta)
-        if folder is not None and o.part is not None
-        else f
+        read(folder / o.part.name, meta) if folder is not None and o.part is not None else f
         for o, f in zip(outcomes, frames)
     ]
     return dd.from_delayed(parts, meta=meta, verify_meta=False)
@@ -393,6 +391,7 @@ def _register(
         )
         return
     run.id = run_id
+    assert run.meta is not None
     try:
         register_parquet_run(
             target.path,

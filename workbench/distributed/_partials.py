@@ -121,4 +121,5 @@ def combine(parts: Sequence[Sequence[Block]]) -> pd.DataFrame:
             "scored": count["scored"],
         }
     )
-    return out[_COLUMNS]
+    summary: pd.DataFrame = out[_COLUMNS]
+    return summary

@@ -74,14 +74,16 @@ class DaskRun(Run):
         computed on its worker, so nothing is gathered."""
         if self.cluster_summary is None:
             raise StoreError("this DaskRun has no summary: it was not made by wb.evaluate")
-        return self.cluster_summary.copy()
+        summary: pd.DataFrame = self.cluster_summary.copy()
+        return summary
 
     def compute(self) -> Run:
         """The pandas :class:`~workbench.Run`: every cell gathered from the cluster (or read from
         its Parquet files), in the order a pandas run gives them (see the class's example)."""
         from ..store import in_run_order
 
-        results = in_run_order(self.results.compute())
+        lazy: Any = self.results  # a Dask DataFrame
+        results = in_run_order(lazy.compute())
         return Run(
             suite=self.suite,
             results=results,
@@ -112,7 +114,8 @@ class DaskRun(Run):
         Raises:
             StoreError: the store or its results folder cannot be written.
         """
-        import dask
+        from dask.base import compute as dask_compute
+        from dask.delayed import delayed
 
         from ..secrets import env_secrets
         from ..store import Store, new_run_id, register_parquet_run, relabel, results_folder
@@ -133,11 +136,12 @@ class DaskRun(Run):
                 f"cannot write the run's results in {folder} ({type(e).__name__}: {e})"
             ) from None
         secrets = list(env_secrets().values())
-        tasks = [
-            dask.delayed(_write_redacted, pure=False)(str(folder), i, part, secrets)
-            for i, part in enumerate(self.results.to_delayed())
-        ]
-        parts = list(dask.compute(*tasks))
+        lazy: Any = self.results  # a Dask DataFrame
+        write: Any = delayed(_write_redacted, pure=False)
+        compute: Any = dask_compute  # untyped
+        parts = list(
+            compute(*[write(str(folder), i, part, secrets) for i, part in enumerate(lazy.to_delayed())])
+        )
         self.id = run_id
         try:
             register_parquet_run(

@@ -187,9 +187,10 @@ class WorkerGate:
     def __init__(self, job: PartitionJob) -> None:
         from distributed import Semaphore
 
+        semaphore: Any = Semaphore  # untyped
         self._local = threading.BoundedSemaphore(job.config.concurrency)
         self._cluster: Any = (
-            Semaphore(max_leases=job.cluster_concurrency, name=job.topic) if job.cluster_concurrency else None
+            semaphore(max_leases=job.cluster_concurrency, name=job.topic) if job.cluster_concurrency else None
         )
         self._pool = ThreadPoolExecutor(2 * job.config.concurrency + 2, thread_name_prefix="workbench-gate")
         self._topic = job.topic

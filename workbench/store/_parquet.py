@@ -183,7 +183,8 @@ def _like(frame: pd.DataFrame, meta: pd.DataFrame) -> pd.DataFrame:
         elif isinstance(want, pd.CategoricalDtype) and list(col.cat.categories) != list(want.categories):
             col = col.astype(want)  # pragma: no cover - equal dtypes have equal categories
         out[name] = col.reset_index(drop=True)
-    return pd.DataFrame(out)
+    like_meta: pd.DataFrame = pd.DataFrame(out, copy=False)
+    return like_meta
 
 
 def in_run_order(results: pd.DataFrame) -> pd.DataFrame:
@@ -201,14 +202,16 @@ def in_run_order(results: pd.DataFrame) -> pd.DataFrame:
         True
     """
     if results.empty:
-        return results.reset_index(drop=True)
+        empty: pd.DataFrame = results.reset_index(drop=True)
+        return empty
     tasks = results["task"].cat.codes.to_numpy(dtype=np.int64)
     criteria = results["criterion"].cat.codes.to_numpy(dtype=np.int64)
     # blocks are contiguous in every part and come in the same order in each: their first
     # appearance is the order they ran in
     blocks, _ = pd.factorize(tasks * (len(results["criterion"].cat.categories) + 1) + criteria)
     order = np.argsort(blocks, kind="stable")
-    return results.take(order).reset_index(drop=True)
+    ordered: pd.DataFrame = results.take(order).reset_index(drop=True)
+    return ordered
 
 
 def read_parts(
@@ -232,7 +235,8 @@ def read_parts(
             raise _damaged(run_id, folder, f"{part.name} differs from the file saved ({len(data):,} bytes)")
         frames.append(read_part(path, meta))
     if not frames:
-        return meta.iloc[:0].reset_index(drop=True)
+        none: pd.DataFrame = meta.iloc[:0].reset_index(drop=True)
+        return none
     return in_run_order(pd.concat(frames, ignore_index=True))
 
 
