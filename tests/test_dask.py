@@ -342,3 +342,13 @@ def test_a_killed_worker_is_rescheduled_and_its_rerun_served_from_the_shared_cac
     expected = wb.evaluate(df, suite(), save=False, **opts(server, use_cache=False))
     cols = ["row", "task", "criterion", "status", "passed", "score", "label", "reason", "error"]
     pd.testing.assert_frame_equal(run.compute().results[cols], expected.results[cols])
+
+
+def test_evaluate_async_takes_a_dask_frame_too(client: Any) -> None:
+    import asyncio
+
+    checks = wb.Suite(name="s", tasks=[wb.AssertionTask(id="json", path="response", op="is_json")])
+    ddf = dd.from_pandas(frame(14), npartitions=2)
+    run = asyncio.run(wb.evaluate_async(ddf, checks, save=False, progress=False))
+    assert isinstance(run, DaskRun)
+    assert run.summary()[["passed", "failed"]].to_dict("records") == [{"passed": 12, "failed": 2}]
