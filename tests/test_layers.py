@@ -11,8 +11,9 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "workbench"
 NOTEBOOK_LAYER = ("workbench.widgets", "workbench.charts", "workbench.report", "workbench.cli")
 NOTEBOOK_LIBRARIES = ("ipywidgets", "altair", "vl_convert", "IPython", "nbformat", "nbclient", "nbconvert")
-ALLOWED_UPWARD = {("workbench.run", "workbench.store")}
-"""Run.save imports the store lazily: the one edge allowed to point up (DESIGN)."""
+ALLOWED_UPWARD = {("workbench.run", "workbench.store"), ("workbench.frame", "workbench.distributed")}
+"""Run.save imports the store lazily (DESIGN); evaluate hands a Dask DataFrame to
+workbench.distributed lazily, whose partition tasks run evaluate's pandas path."""
 
 
 def modules() -> dict[str, Path]:

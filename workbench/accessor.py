@@ -1,4 +1,8 @@
-"""``df.wb``: thin, stateless sugar over :mod:`workbench.frame`.
+"""``df.wb``: thin, stateless sugar over :mod:`workbench.frame`, for pandas DataFrames and for
+Dask DataFrames (``ddf.wb.evaluate(suite)`` evaluates on the Dask cluster).
+
+The Dask accessor is registered when ``dask.dataframe`` is imported, whether before or after
+``workbench``: ``import workbench`` never imports Dask itself.
 
 Example:
     >>> import pandas as pd, workbench as wb
@@ -9,7 +13,12 @@ Example:
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.machinery
+import sys
+from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import pandas as pd
@@ -29,3 +38,46 @@ class WorkbenchAccessor:
     def evaluate(self, suite: Suite | str | Path, **kwargs: Any) -> Run:
         """Same as :func:`workbench.evaluate` with this DataFrame first."""
         return frame.evaluate(self._obj, suite, **kwargs)
+
+
+def _register_dask() -> None:
+    """``ddf.wb``, the same accessor for Dask DataFrames (``wb.evaluate`` dispatches on the frame)."""
+    from dask.dataframe.extensions import register_dataframe_accessor
+
+    register: Any = register_dataframe_accessor  # untyped
+    register("wb")(WorkbenchAccessor)
+
+
+class _AfterDask(importlib.abc.MetaPathFinder):
+    """Registers the Dask accessor right after ``dask.dataframe`` is first imported, so Dask
+    costs nothing to a user who never imports it."""
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname != "dask.dataframe":
+            return None
+        sys.meta_path.remove(self)
+        try:
+            spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        finally:
+            sys.meta_path.insert(0, self)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        loader = spec.loader
+        run = loader.exec_module
+
+        def exec_module(module: ModuleType) -> None:
+            run(module)
+            if self in sys.meta_path:
+                sys.meta_path.remove(self)
+            _register_dask()
+
+        loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec
+
+
+if "dask.dataframe" in sys.modules:
+    _register_dask()
+elif not any(isinstance(f, _AfterDask) for f in sys.meta_path):
+    sys.meta_path.insert(0, _AfterDask())

@@ -170,6 +170,13 @@ class JudgeConfig(BaseModel):
     resolves the model) go over workbench's lean HTTP transport, everything else through
     litellm; ``litellm``: every call through ``litellm.acompletion``. The default is
     ``$WORKBENCH_TRANSPORT`` when set, else ``auto``. The cache key never depends on it."""
+    cache: str | None = Field(default_factory=lambda: os.environ.get("WORKBENCH_CACHE_URL") or None)
+    """A shared judge cache, ``redis://host:port/db`` (``rediss://`` for TLS): verdicts kept in
+    Redis with the same keys and rules as the disk cache, so every Dask worker and every rerun
+    reads what any of them judged (needs ``pip install 'workbench[redis]'``). The default is
+    ``$WORKBENCH_CACHE_URL`` when set, else None: the disk cache in ``cache_dir``. The URL holds
+    no password (it is kept with the run's settings): set ``WORKBENCH_CACHE_PASSWORD`` instead.
+    ``use_cache=False`` or ``cache_dir=False`` turn either cache off."""
     breaker_after: int = Field(20, ge=1)
     """After this many connection failures or timeouts in a row with no success, the rest of
     the run's calls fail at once as error cells (the provider is unreachable)."""
@@ -209,6 +216,32 @@ class JudgeConfig(BaseModel):
                 f"(api_base=..., api_key=...) or in connection=, not here"
             )
         return dict(value)
+
+    @field_validator("cache")
+    @classmethod
+    def _cache_url(cls, value: str | None) -> str | None:
+        from urllib.parse import urlsplit
+
+        if value is None:
+            return None
+        try:
+            parts = urlsplit(value)
+            _ = parts.port  # a port that is not a number raises here
+        except ValueError as e:
+            raise ValueError(f"it cannot be read as a URL ({e}); write it as redis://host:port/db") from None
+        if parts.scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("a shared cache is a Redis URL: redis://host:port/db (or rediss://, unix://)")
+        if parts.password:
+            raise ValueError(
+                "the URL carries a password, and a run keeps its settings in the store, where credentials "
+                "never go: give the URL without it and the password in WORKBENCH_CACHE_PASSWORD"
+            )
+        if parts.scheme != "unix" and not parts.hostname:
+            raise ValueError("it names no host; write it as redis://host:port/db")
+        db = parts.path.strip("/")
+        if parts.scheme != "unix" and db and not db.isdigit():
+            raise ValueError(f"database {db!r} is not a number (redis://host:port/0)")
+        return value
 
     @field_validator("connection")
     @classmethod

@@ -111,6 +111,10 @@ def evaluate(
         0    0  passed                <NA>
         1    1  failed  is not less than 10: 12
     """
+    if type(df).__module__.startswith("dask."):  # a Dask DataFrame: partition by partition on its cluster
+        from .distributed import evaluate_dask
+
+        return evaluate_dask(df, suite, **_given(locals()), **options)
     config = JudgeConfig.build(judge, model=model, concurrency=concurrency, **options)
     df, suite = _checked(df, suite, rows, columns, config)
     return run_sync(lambda: _run(df, suite, config, columns, strict, progress, save, label, store))
@@ -203,9 +207,30 @@ async def evaluate_async(
         >>> asyncio.run(wb.evaluate_async(pd.DataFrame({"x": [1]}), suite)).results["status"].tolist()
         ['passed']
     """
+    if type(df).__module__.startswith("dask."):  # a Dask DataFrame: partition by partition on its cluster
+        from .distributed import evaluate_dask_async
+
+        return await evaluate_dask_async(df, suite, **_given(locals()), **options)
     config = JudgeConfig.build(judge, model=model, concurrency=concurrency, **options)
     df, suite = _checked(df, suite, rows, columns, config)
     return await _run(df, suite, config, columns, strict, progress, save, label, store)
+
+
+def _given(named: dict[str, Any]) -> dict[str, Any]:
+    """evaluate's named arguments, to hand on to the Dask path."""
+    keep = (
+        "rows",
+        "columns",
+        "strict",
+        "judge",
+        "model",
+        "concurrency",
+        "progress",
+        "save",
+        "label",
+        "store",
+    )
+    return {k: named[k] for k in keep}
 
 
 def _checked(

@@ -21,9 +21,11 @@ from ..config import JudgeConfig
 from ..errors import LeanConnectionError, LeanHTTPError
 from ..secrets import known_secrets, redact
 from ._cache import DiskCache, default_cache_dir
+from ._gate import call_gate
 from ._import import import_litellm
 from ._keys import cache_key, cache_keys
 from ._lean import LeanClient, LeanReply, build_body
+from ._redis import RedisCache
 from ._route import LeanRoute, lean_route
 
 __all__ = ["LLM", "Completion"]
@@ -227,9 +229,11 @@ class LLM:
         self.use_cache = config.use_cache and config.cache_dir is not False
         self.refresh = config.refresh
         self._secrets = known_secrets(self.connection)
-        self._cache: DiskCache | None = None
+        self._cache: DiskCache | RedisCache | None = None
         where = config.cache_dir
-        if self.use_cache and where is not False:
+        if self.use_cache and where is not False and config.cache:  # a shared cache: Redis
+            self._cache = RedisCache(config.cache)
+        elif self.use_cache and where is not False:
             self._cache = DiskCache(default_cache_dir() if where is None else Path(where))
         self._limiter: _Limiter | None = None
         self._breaker = _Breaker(config.breaker_after)
@@ -341,7 +345,8 @@ class LLM:
                 if breaker.open:  # opened while this call waited for a slot
                     return self._unsent(started, attempt)
                 try:
-                    completion = await self._send(messages, response_format, started, attempt + 1)
+                    async with call_gate():  # a bound beyond this process, e.g. a cluster-wide cap
+                        completion = await self._send(messages, response_format, started, attempt + 1)
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # noqa: BLE001 - classified below, never raised to the run

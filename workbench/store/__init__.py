@@ -48,6 +48,17 @@ from ._monitor import (
     read_results,
 )
 from ._nearby import nearby_stores
+from ._parquet import (
+    ParquetPart,
+    in_run_order,
+    new_run_id,
+    read_part,
+    register_parquet_run,
+    relabel,
+    remove_folder,
+    results_folder,
+    write_part,
+)
 from ._schema import SCHEMA_VERSION
 from ._store import Store, default_path, delete_run, load_run, runs, save_or_warn, save_run
 
@@ -63,6 +74,7 @@ __all__ = [
     "Claimed",
     "NewAlert",
     "NewRecord",
+    "ParquetPart",
     "RecordStore",
     "RuleState",
     "Store",
@@ -77,13 +89,21 @@ __all__ = [
     "delete_run",
     "encode_row",
     "home",
+    "in_run_order",
     "load_run",
     "monitor_names",
     "nearby_stores",
+    "new_run_id",
     "read_monitor",
+    "read_part",
     "read_records",
     "read_results",
+    "register_parquet_run",
+    "relabel",
+    "remove_folder",
+    "results_folder",
     "runs",
     "save_or_warn",
     "save_run",
+    "write_part",
 ]

@@ -20,7 +20,7 @@ from ..errors import StoreError, StoreWarning, UnknownRunError, cap_list, did_yo
 from ..files import home
 from ..run import Run
 from ..specs import Suite
-from . import _schema
+from . import _parquet, _schema
 from ._codec import checksum, decode_results
 from ._labels import read_labels, write_labels
 from ._nearby import nearby_hint
@@ -143,6 +143,8 @@ class Store:
         if label is not None and not isinstance(label, str):
             raise TypeError(f"label must be a string or None, got {type(label).__name__}")
         label = label if label is not None else run.label
+        if not isinstance(run.results, pd.DataFrame) and type(run).save is not Run.save:
+            return run.save(self, label)  # a run on a cluster (a DaskRun) writes its own Parquet parts
         record = None
         with self._connect(write=True) as con:
             assert con is not None
@@ -171,8 +173,10 @@ class Store:
                 raise self._no_store(ref)
             with transaction(con):
                 run_id = self._resolve(con, ref)
+                parquet = _parquet.forget(con, self.path, run_id)
                 for table, key in (("results", "run_id"), ("summaries", "run_id"), ("runs", "id")):
                     con.execute(f"DELETE FROM {table} WHERE {key} = ?", (run_id,))
+        _parquet.remove_folder(parquet)  # after the commit: a failed delete keeps the files
         return run_id
 
     # --- reading ----------------------------------------------------------------------
@@ -215,6 +219,7 @@ class Store:
                 p[0]
                 for p in con.execute("SELECT data FROM results WHERE run_id = ? ORDER BY part", (run_id,))
             ]
+            parquet = _parquet.registered(con, self.path, run_id)
         rid, label, *fields, expected = row
         blob = b"".join(parts)
         if expected is not None and checksum(blob, fields) != expected:
@@ -230,6 +235,8 @@ class Store:
             if expected is not None:
                 raise  # the bytes are the ones saved: this is a bug to see, not a damaged file
             raise self._damaged(rid, label, f"it cannot be decoded ({type(e).__name__}: {e})") from None
+        if parquet is not None:  # a run from a cluster: its blob is the empty frame, its cells are in files
+            results = _parquet.read_parts(*parquet, results, run_id=rid)
         return Run(
             suite=suite,
             results=results,
