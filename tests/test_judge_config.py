@@ -186,3 +186,9 @@ def test_a_run_through_one_transport_is_a_warm_rerun_through_the_other(
     warm = judged(judge_server, tmp_path, transport=second)
     assert judge_server.count == 20 and warm.results["cached"].all()  # no request through the other
     assert warm.results["score"].tolist() == cold.results["score"].tolist()
+
+
+def test_a_cache_url_with_a_password_is_refused_without_showing_it() -> None:
+    with pytest.raises(wb.ConfigError) as caught:
+        wb.JudgeConfig(cache="redis://:hunter22secret@127.0.0.1:6379/0")
+    assert "hunter22secret" not in str(caught.value) and "WORKBENCH_CACHE_PASSWORD" in str(caught.value)

@@ -373,6 +373,8 @@ def _unknown_message(unknown: list[str], what: str) -> str:
 
 
 def _invalid_message(error: ValidationError) -> str:
+    from .secrets import redact, secret_values  # secrets reads TRANSPORT_PARAMS from here
+
     lines = []
     for e in error.errors():
         where = ".".join(str(p) for p in e["loc"]) or "value"
@@ -380,8 +382,8 @@ def _invalid_message(error: ValidationError) -> str:
         shown = (
             f"{{{', '.join(map(repr, got))}}}"
             if where == "connection" and isinstance(got, dict)
-            else repr(got)
+            else redact(repr(got), secret_values({where: got}))  # a cache URL's password, say
         )
-        msg = str(e["msg"]).removeprefix("Value error, ")
+        msg = redact(str(e["msg"]).removeprefix("Value error, "), secret_values({where: got}))
         lines.append(f"judge option {where}={shown} is not allowed: {msg}")
     return "\n".join(lines)

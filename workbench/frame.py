@@ -14,7 +14,6 @@ import asyncio
 import concurrent.futures
 import os
 import signal
-import sys
 import threading
 import time
 import warnings
@@ -30,10 +29,13 @@ from .config import JudgeConfig
 from .context import Context
 from .engine import run_assertions, run_suite, skips
 from .inputs import prepare, require_models
+from .progress import View, judge_postfix, progress_display
 from .run import Run, results_frame
 from .specs import JudgeTask, Suite
 
 __all__ = ["SAVE_RUNS_ENV", "estimate", "evaluate", "evaluate_async"]
+
+_JUDGING = View("judging", "judged", judge_postfix, lambda p: p.done / p.total if p.total else 0.0)
 
 SAVE_RUNS_ENV = "WORKBENCH_SAVE_RUNS"
 """Set to ``0``, ``evaluate`` saves no run whatever ``save`` says: ``workbench report`` sets it
@@ -105,7 +107,8 @@ def evaluate(
     Example:
         >>> import pandas as pd, workbench as wb
         >>> df = pd.DataFrame({"n": [3, 12]})
-        >>> suite = wb.Suite(name="demo", tasks=[wb.AssertionTask(id="small", path="n", op="lt", expected=10)])
+        >>> suite = wb.Suite(name="demo", tasks=[
+        ...     wb.AssertionTask(id="small", path="n", op="lt", expected=10)])
         >>> wb.evaluate(df, suite).results[["row", "status", "reason"]]
            row  status              reason
         0    0  passed                <NA>
@@ -270,8 +273,7 @@ async def _run(
     if judged:
         from .runner import JudgeRunner, Progress
 
-        bar = _progress_bar() if progress is True else None
-        hook = bar.update if bar else (progress if callable(progress) else None)
+        hook, bar = progress_display(progress, _JUDGING)
         judges = JudgeRunner(config, Progress(hook))
     started, t0 = datetime.now(timezone.utc), time.perf_counter()
     try:
@@ -352,9 +354,11 @@ def estimate(
         >>> import pandas as pd, workbench as wb
         >>> suite = wb.Suite(name="demo", tasks=[wb.JudgeTask(id="q", prompt="${a}",
         ...     criteria=[wb.Criterion(name="ok", description="Correct.")])])
-        >>> est = wb.estimate(pd.DataFrame({"a": ["x", "y"]}), suite, model="openai/gpt-4o-mini", use_cache=False)
+        >>> est = wb.estimate(pd.DataFrame({"a": ["x", "y"]}), suite, model="openai/gpt-4o-mini",
+        ...                   use_cache=False)
         >>> est[["task", "calls", "cached", "new"]].to_dict("records")
-        [{'task': 'q', 'calls': 2, 'cached': 0, 'new': 2}, {'task': 'total', 'calls': 2, 'cached': 0, 'new': 2}]
+        [{'task': 'q', 'calls': 2, 'cached': 0, 'new': 2},
+         {'task': 'total', 'calls': 2, 'cached': 0, 'new': 2}]
         >>> wb.estimate(pd.DataFrame({"a": ["x", "y"]}), suite, model="openai/gpt-4o-mini", use_cache=False,
         ...             by_row=True)["q"].tolist()
         [1, 1]
@@ -415,71 +419,3 @@ def estimate(
     out = pd.concat([out, pd.DataFrame([total])], ignore_index=True)
     out["cost_usd_est"] = pd.array(out["cost_usd_est"].to_numpy(dtype=float), dtype="Float64")
     return out
-
-
-def _postfix(p: Any) -> str:
-    cost = "cost unknown" if p.unpriced else f"${p.cost_usd:.4f}"
-    unreachable = f", provider unreachable: {p.unsent:,} not sent" if p.unsent else ""
-    return f"cached={p.cached:,}, errors={p.errors:,}{unreachable}, {cost}"
-
-
-class _Bar:
-    """A tqdm.auto bar (a widget in a notebook, a live line on a terminal) showing done /
-    total calls, cached, errors and dollars, redrawn at most ten times a second."""
-
-    _EVERY_S = 0.1
-
-    def __init__(self) -> None:
-        from tqdm.auto import tqdm
-
-        self._bar = tqdm(total=0, unit="call", desc="judging", leave=True)
-        self._drawn = 0.0
-
-    def update(self, p: Any) -> None:
-        self._bar.total = p.total
-        self._bar.n = p.done
-        now = time.monotonic()
-        if now - self._drawn >= self._EVERY_S or p.done >= p.total:
-            self._bar.set_postfix_str(_postfix(p), refresh=False)
-            self._bar.refresh()
-            self._drawn = now
-
-    def close(self) -> None:
-        self._bar.close()
-
-
-class _Lines:
-    """Progress for a log (stderr piped to a file or a CI log): a line when the calls are
-    planned, at each quarter, and at the end, not one per call."""
-
-    def __init__(self) -> None:
-        self._quarter = 0
-        self._last: Any = None
-
-    def update(self, p: Any) -> None:
-        self._last = p
-        quarter = 4 * p.done // p.total if p.total else 0
-        if p.done == 0 and self._quarter == 0 and p.total:
-            self._print(p, "judging")
-            self._quarter = -1 if quarter == 0 else quarter
-        elif quarter > max(self._quarter, 0) and p.done < p.total:
-            self._quarter = quarter
-            self._print(p, "judging")
-
-    def close(self) -> None:
-        if self._last is not None and self._last.total:
-            self._print(self._last, "judged")
-
-    @staticmethod
-    def _print(p: Any, verb: str) -> None:
-        print(f"{verb}: {p.done:,}/{p.total:,} calls ({_postfix(p)})", file=sys.stderr, flush=True)
-
-
-def _progress_bar() -> _Bar | _Lines | None:
-    interactive = "ipykernel" in sys.modules or (hasattr(sys.stderr, "isatty") and sys.stderr.isatty())
-    if not interactive:
-        return _Lines()
-    try:
-        return _Bar()
-    except ImportError:  # tqdm comes with litellm; without it, no bar
-        return _Lines()

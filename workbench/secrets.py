@@ -73,7 +73,7 @@ _SECRET_WORDS = frozenset(
 )
 """A parameter whose name has one of these words is secret (``max_tokens`` has ``tokens``: not secret)."""
 
-_URL_PARAMS = frozenset({"api_base", "base_url"})
+_URL_PARAMS = frozenset({"api_base", "base_url", "cache"})
 """Transport settings holding a URL: only the credentials in it are secret."""
 
 _ENV_SECRET_PARTS = frozenset({"KEY", "KEYS", "AUTH"})

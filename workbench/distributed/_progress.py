@@ -16,12 +16,12 @@ Example:
 
 from __future__ import annotations
 
-import sys
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
+from ..progress import View, judge_postfix
+from ..progress import progress_display as show_progress
 from ..runner import Progress
 
 __all__ = ["ClusterProgress", "Tracker", "progress_display"]
@@ -95,68 +95,18 @@ class Tracker:
 
 
 def _postfix(p: ClusterProgress) -> str:
-    cost = "cost unknown" if p.unpriced else f"${p.cost_usd:.4f}"
-    unreachable = f", provider unreachable: {p.unsent:,} not sent" if p.unsent else ""
-    return (
-        f"{p.partitions_done}/{p.partitions} partitions, cached={p.cached:,}, errors={p.errors:,}"
-        f"{unreachable}, {cost}"
-    )
+    return f"{p.partitions_done}/{p.partitions} partitions, {judge_postfix(p)}"
 
 
-class _Bar:
-    """A tqdm.auto bar (a widget in a notebook): done / total calls, with partitions, cached,
-    errors and dollars, redrawn at most ten times a second."""
-
-    def __init__(self) -> None:
-        from tqdm.auto import tqdm
-
-        self._bar = tqdm(total=0, unit="call", desc="judging on the cluster", leave=True)
-        self._drawn = 0.0
-
-    def update(self, p: ClusterProgress) -> None:
-        self._bar.total = p.total
-        self._bar.n = p.done
-        now = time.monotonic()
-        if now - self._drawn >= 0.1 or p.partitions_done == p.partitions:
-            self._bar.set_postfix_str(_postfix(p), refresh=False)
-            self._bar.refresh()
-            self._drawn = now
-
-    def close(self) -> None:
-        self._bar.close()
-
-
-class _Lines:
-    """Progress for a log: a line at each quarter of the partitions, and at the end."""
-
-    def __init__(self) -> None:
-        self._quarter = 0
-        self._last: ClusterProgress | None = None
-
-    def update(self, p: ClusterProgress) -> None:
-        self._last = p
-        quarter = 4 * p.partitions_done // p.partitions if p.partitions else 0
-        if quarter > self._quarter and p.partitions_done < p.partitions:
-            self._quarter = quarter
-            print(f"judging on the cluster: {p.done:,}/{p.total:,} calls ({_postfix(p)})", file=sys.stderr)
-
-    def close(self) -> None:
-        if self._last is not None and self._last.total:
-            p = self._last
-            print(f"judged on the cluster: {p.done:,}/{p.total:,} calls ({_postfix(p)})", file=sys.stderr)
+_CLUSTER = View(
+    "judging on the cluster",
+    "judged on the cluster",
+    _postfix,  # type: ignore[arg-type]
+    lambda p: p.partitions_done / p.partitions if p.partitions else 0.0,
+)
 
 
 def progress_display(progress: bool | Callable[[Any], Any]) -> tuple[Callable[[Any], Any] | None, Any]:
     """The hook to call with each :class:`ClusterProgress`, and the display to close at the
     end (None for a caller's own callable or ``progress=False``)."""
-    if callable(progress):
-        return progress, None
-    if progress is not True:
-        return None, None
-    interactive = "ipykernel" in sys.modules or (hasattr(sys.stderr, "isatty") and sys.stderr.isatty())
-    display: _Bar | _Lines
-    try:
-        display = _Bar() if interactive else _Lines()
-    except ImportError:  # tqdm comes with litellm; without it, lines
-        display = _Lines()
-    return display.update, display
+    return show_progress(progress, _CLUSTER)
