@@ -28,41 +28,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import ConfigError, cap_list, closest
+from .secrets import TRANSPORT_PARAMS, redact, secret_values
 
 __all__ = ["CACHE_NAMESPACE_KEY", "SAMPLING_PARAMS", "TRANSPORT_ENV", "TRANSPORT_PARAMS", "JudgeConfig"]
 
 TRANSPORT_ENV = "WORKBENCH_TRANSPORT"
 """Environment variable giving the default transport (``auto`` or ``litellm``)."""
-
-TRANSPORT_PARAMS = frozenset(
-    {
-        "api_key",
-        "api_base",
-        "base_url",
-        "api_version",
-        "organization",
-        "headers",
-        "extra_headers",
-        "timeout",
-        "num_retries",
-        "max_retries",
-        "custom_llm_provider",
-        "aws_access_key_id",
-        "aws_secret_access_key",
-        "aws_session_token",
-        "aws_region_name",
-        "aws_profile_name",
-        "vertex_credentials",
-        "vertex_project",
-        "vertex_location",
-        "azure_ad_token",
-        "client",
-        "metadata",
-        "user",
-    }
-)
-"""Parameters that choose where and how a request travels, not what the model computes:
-never part of the cache key, never stored."""
 
 SAMPLING_PARAMS = frozenset(
     {
@@ -373,8 +344,6 @@ def _unknown_message(unknown: list[str], what: str) -> str:
 
 
 def _invalid_message(error: ValidationError) -> str:
-    from .secrets import redact, secret_values  # secrets reads TRANSPORT_PARAMS from here
-
     lines = []
     for e in error.errors():
         where = ".".join(str(p) for p in e["loc"]) or "value"

@@ -31,13 +31,12 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .config import TRANSPORT_PARAMS
-
 if TYPE_CHECKING:
     import pandas as pd
 
 __all__ = [
     "REDACTED",
+    "TRANSPORT_PARAMS",
     "env_secrets",
     "known_secrets",
     "redact",
@@ -49,6 +48,36 @@ __all__ = [
 
 REDACTED = "[redacted]"
 """What a secret is replaced by, everywhere."""
+
+TRANSPORT_PARAMS = frozenset(
+    {
+        "api_key",
+        "api_base",
+        "base_url",
+        "api_version",
+        "organization",
+        "headers",
+        "extra_headers",
+        "timeout",
+        "num_retries",
+        "max_retries",
+        "custom_llm_provider",
+        "aws_access_key_id",
+        "aws_secret_access_key",
+        "aws_session_token",
+        "aws_region_name",
+        "aws_profile_name",
+        "vertex_credentials",
+        "vertex_project",
+        "vertex_location",
+        "azure_ad_token",
+        "client",
+        "metadata",
+        "user",
+    }
+)
+"""Parameters that choose where and how a request travels, not what the model computes:
+never part of the cache key, never stored."""
 
 _SECRET_WORDS = frozenset(
     {
