@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,6 +19,9 @@ from .llm import LLM, Completion
 from .paths import PathError, to_plain
 from .results import ERROR, FAILED, PASSED, SCORED, SKIPPED, CellColumns
 from .specs import Criterion, JudgeTask
+
+if TYPE_CHECKING:
+    from .batch._session import BatchSession
 
 __all__ = ["JudgeRunner", "Progress"]
 
@@ -80,9 +83,13 @@ class _Cell:
 class JudgeRunner:
     """Runs :class:`JudgeTask` s; holds one :class:`LLM` per model for the whole run."""
 
-    def __init__(self, judge: JudgeConfig, progress: Progress | None = None) -> None:
+    def __init__(
+        self, judge: JudgeConfig, progress: Progress | None = None, batch: BatchSession | None = None
+    ) -> None:
         self.config = judge
         self.progress = progress or Progress()
+        self.batch = batch
+        """Batch mode: the uncached calls go to provider batches through it (None: direct calls)."""
         self._llms: dict[str, LLM] = {}
 
     def llm(self, task: JudgeTask) -> LLM:
@@ -197,6 +204,7 @@ class JudgeRunner:
 
         keys = _prefetched_keys(llm, jobs)
         pending = []
+        misses: list[tuple[int, int, Any, Any, str]] = []
         for i, g, messages, rf in jobs:
             if isinstance(messages, str):
                 outcomes[(i, g)] = _Cell(error=messages)
@@ -213,7 +221,22 @@ class JudgeRunner:
                     continue
                 outcomes[(i, g)] = cell
                 continue
-            pending.append(one(i, g, messages, rf, key, None))
+            misses.append((i, g, messages, rf, key))
+        replies = (
+            await self.batch.complete(llm, [(key, m, rf) for _, _, m, rf, key in misses])
+            if self.batch is not None and misses
+            else {}
+        )
+        for i, g, messages, rf, key in misses:
+            reply = replies.get(key)
+            if isinstance(reply, str):  # a batch line that failed or expired, or still waits
+                self.progress.finished(Completion(text=None, error=reply))
+                outcomes[(i, g)] = _Cell(error=reply, cost_usd=0.0)  # nothing is billed for it
+            elif reply is not None:  # a batch reply is a completion like any other; a repair is direct
+                self.progress.finished(reply)
+                pending.append(one(i, g, messages, rf, key, reply))
+            else:
+                pending.append(one(i, g, messages, rf, key, None))
         await asyncio.gather(*pending)
         return _blocks(task, groups, outcomes, ctx.n, skip)
 

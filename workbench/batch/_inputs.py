@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -74,10 +75,8 @@ def decode_inputs(data: bytes) -> pd.DataFrame:
             series = col.to_pandas()
             dtype = meta["dtypes"][i]
             if str(series.dtype) != dtype:
-                try:
+                with contextlib.suppress(TypeError, ValueError):  # kept as Arrow gave it
                     series = series.astype(dtype)
-                except (TypeError, ValueError):
-                    pass
             columns[name] = series
     frame = pd.DataFrame(columns)
     n_index = meta["n_index"]

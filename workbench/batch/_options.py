@@ -57,7 +57,9 @@ class BatchOptions:
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 problems.append(f"{name}={value!r} is not a count >= 1 ({what})")
         if not self.poll_s > 0:
-            problems.append(f"poll_s={self.poll_s!r} is not above 0 (the first wait between two polls, in seconds)")
+            problems.append(
+                f"poll_s={self.poll_s!r} is not above 0 (the first wait between two polls, in seconds)"
+            )
         if not self.max_poll_s >= self.poll_s:
             problems.append(f"max_poll_s={self.max_poll_s!r} is below poll_s={self.poll_s!r}")
         if self.timeout_s is not None and not self.timeout_s >= 0:

@@ -219,7 +219,14 @@ async def retrieve_batch(endpoint: BatchEndpoint, batch_id: str) -> BatchState:
     """The batch's status and counts now."""
     litellm = import_litellm()
     batch = await _call(
-        endpoint, f"polling batch {batch_id}", litellm.aretrieve_batch, batch_id=batch_id, **endpoint.kwargs()
+        endpoint,
+        f"polling batch {batch_id}",
+        litellm.aretrieve_batch,
+        batch_id=batch_id,
+        # litellm would otherwise download a finished batch's whole output to log its cost;
+        # the reader prices each line itself, and a 200 MB file is not fetched twice
+        litellm_metadata={"batch_ignore_default_logging": True},
+        **endpoint.kwargs(),
     )
     return _state(batch)
 
@@ -304,7 +311,7 @@ def batch_price(model: str, prompt_tokens: int, completion_tokens: int) -> float
 # --- internals --------------------------------------------------------------------------------
 
 
-async def _call(endpoint: BatchEndpoint, what: str, fn: Any, **kwargs: Any) -> Any:
+async def _call(target: BatchEndpoint, what: str, fn: Any, /, **kwargs: Any) -> Any:
     """``await fn(**kwargs)``, retried on connection failures and 5xx/429 (three attempts in
     all); a final failure is a WorkbenchError naming the step and the provider's message."""
     attempt = 0
@@ -318,7 +325,7 @@ async def _call(endpoint: BatchEndpoint, what: str, fn: Any, **kwargs: Any) -> A
             status = getattr(e, "status_code", None)
             retryable = not isinstance(status, int) or status >= 500 or status == 429
             if attempt >= 3 or not retryable:
-                raise _failure(endpoint, what, e) from None
+                raise _failure(target, what, e) from None
             await asyncio.sleep(0.5 * 2**attempt)
 
 
