@@ -42,6 +42,8 @@ def test_public_surface_is_small_and_complete() -> None:
             "Agreement",
             "AgreementError",
             "agreement",
+            "BatchOptions",
+            "resume",
         ]
     )
     for name in wb.__all__:

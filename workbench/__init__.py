@@ -16,6 +16,7 @@ from __future__ import annotations
 from . import accessor as _accessor  # noqa: F401  (registers df.wb)
 from ._version import __version__
 from .agreement import Agreement, agreement
+from .batch import BatchOptions, resume
 from .compare import Comparison, compare
 from .config import JudgeConfig
 from .errors import (
@@ -49,6 +50,7 @@ __all__ = [
     "Agreement",
     "AgreementError",
     "AssertionTask",
+    "BatchOptions",
     "ColumnsError",
     "CompareError",
     "Comparison",
@@ -82,6 +84,7 @@ __all__ = [
     "evaluate_async",
     "load_dataset",
     "load_run",
+    "resume",
     "runs",
 ]
 

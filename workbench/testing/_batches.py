@@ -21,16 +21,14 @@ import math
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 from aiohttp import web
 
 from ._options import ServerOptions
-
-if TYPE_CHECKING:
-    from ._server import JudgeServer
 
 __all__ = ["BatchDesk", "add_batch_routes"]
 
@@ -82,6 +80,8 @@ class _Batch:
     error_file_id: str | None = None
     finished_status: str | None = None
     counts: dict[str, int] = field(default_factory=lambda: {"total": 0, "completed": 0, "failed": 0})
+    line_errors: dict[int, str | None] = field(default_factory=dict)
+    """Each line's scripted failure, drawn once (a script may answer differently when asked again)."""
 
 
 class BatchDesk:
@@ -94,8 +94,15 @@ class BatchDesk:
         0
     """
 
-    def __init__(self, server: JudgeServer) -> None:
-        self._server = server
+    def __init__(
+        self,
+        options: Callable[[], ServerOptions],
+        answer: Callable[[dict[str, Any]], tuple[int, dict[str, Any]]],
+    ) -> None:
+        self._options = options
+        """The server's options in force."""
+        self._answer = answer
+        """What the chat endpoint would answer a request body with: ``(status, JSON body)``."""
         self._lock = threading.Lock()
         self._files: dict[str, _File] = {}
         self._batches: dict[str, _Batch] = {}
@@ -177,7 +184,7 @@ class BatchDesk:
         f = self._files.get(file_id)
         if f is None:
             return _no_file(file_id)
-        cut = self._server.options.batch_cut_download_bytes
+        cut = self._options().batch_cut_download_bytes
         with self._lock:
             self._stats["downloads"] += 1
             cut_now = cut is not None and f.purpose == "batch_output" and file_id not in self._cut
@@ -212,7 +219,7 @@ class BatchDesk:
         f = self._files.get(str(body["input_file_id"]))
         if f is None:
             return _no_file(str(body["input_file_id"]))
-        opts = self._server.options
+        opts = self._options()
         lines, errors = _parse_input(f.data, str(body["endpoint"]), opts)
         batch = _Batch(
             id="batch_" + secrets.token_hex(12),
@@ -296,10 +303,15 @@ class BatchDesk:
         return batch.finished_status
 
     def _split(self, batch: _Batch, done: int) -> tuple[int, int]:
-        failed = sum(1 for line in batch.lines[:done] if self._line_error(batch, line) is not None)
+        failed = sum(1 for k in range(done) if self._line_error(batch, k) is not None)
         return done - failed, failed
 
-    def _line_error(self, batch: _Batch, line: dict[str, Any]) -> str | None:
+    def _line_error(self, batch: _Batch, k: int) -> str | None:
+        if k not in batch.line_errors:
+            batch.line_errors[k] = self._draw_error(batch, batch.lines[k])
+        return batch.line_errors[k]
+
+    def _draw_error(self, batch: _Batch, line: dict[str, Any]) -> str | None:
         opts = batch.options
         if opts.batch_line_error is not None:
             message = opts.batch_line_error(line)
@@ -313,8 +325,6 @@ class BatchDesk:
 
     def _finish(self, batch: _Batch, done: int, status: str) -> None:
         """Answer the first ``done`` lines, write the output and error files, settle the status."""
-        from ._server import answer_line  # the chat handler's own reply builder
-
         with self._lock:
             if batch.finished_status is not None:
                 return
@@ -332,7 +342,7 @@ class BatchDesk:
                 err.append(_line(rid, custom_id, None, {"code": code, "message": message}))
                 failed += 1
                 continue
-            problem = self._line_error(batch, line)
+            problem = self._line_error(batch, k)
             if problem is not None:
                 response = {
                     "status_code": 500,
@@ -344,7 +354,7 @@ class BatchDesk:
                 err.append(_line(rid, custom_id, response, None))
                 failed += 1
                 continue
-            status_code, body = answer_line(self._server, line["body"])
+            status_code, body = self._answer(line["body"])
             response = {"status_code": status_code, "request_id": rid, "body": body}
             if status_code == 200:
                 out.append(_line(rid, custom_id, response, None))
@@ -398,7 +408,7 @@ class BatchDesk:
         }
 
 
-def add_batch_routes(app: web.Application, server: JudgeServer, desk: BatchDesk) -> None:
+def add_batch_routes(app: web.Application, desk: BatchDesk) -> None:
     """Route the files and batches endpoints (with and without ``/v1``) to ``desk``."""
     for prefix in ("/v1", ""):
         app.router.add_post(prefix + "/files", desk.upload)

@@ -63,7 +63,7 @@ class JudgeServer:
         self._runner: web.AppRunner | None = None
         self._sleepers: set[asyncio.Future[None]] = set()
         self._state = "new"
-        self._batch_desk = BatchDesk(self)
+        self._batch_desk = BatchDesk(lambda: self._options, lambda body: answer_line(self, body))
 
     # -- lifecycle ----------------------------------------------------------
     def start(self) -> Self:
@@ -307,7 +307,7 @@ class JudgeServer:
         # for a server in another process (python -m workbench.testing): its counters over HTTP
         app.router.add_get("/stats", self._get_stats)
         app.router.add_post("/reset", self._post_reset)
-        add_batch_routes(app, self, self._batch_desk)  # the files and batches endpoints
+        add_batch_routes(app, self._batch_desk)  # the files and batches endpoints
         # handler_cancellation: a client that gives up (a timeout) stops its handler at once
         self._runner = web.AppRunner(
             app, access_log=None, handle_signals=False, shutdown_timeout=1.0, handler_cancellation=True
