@@ -271,6 +271,7 @@ def test_estimate_and_cost_show_the_batch_price(judge_server_factory: Any, tmp_p
         run.calls["batch_cost_usd"]
     )
     assert run.calls["direct_cost_usd"] == pytest.approx(2 * run.calls["batch_cost_usd"])
+    assert float(spent["direct_usd"].iloc[-1]) == pytest.approx(run.calls["direct_cost_usd"])
     assert cells["cost_usd"].sum() == pytest.approx(run.calls["batch_cost_usd"])
 
 
