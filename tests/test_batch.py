@@ -347,3 +347,40 @@ def test_the_inputs_kept_for_resumption_come_back_equal() -> None:
     )
     back = decode_inputs(encode_inputs(df))
     assert back.equals(df) and data_fingerprint(back) == data_fingerprint(df)
+
+
+def test_the_cli_submits_with_batch_and_a_second_run_collects(
+    judge_server_factory: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from workbench.cli import main
+
+    server = judge_server_factory(batch_delay_s=0.5)
+    monkeypatch.setenv("OPENAI_API_BASE", server.url)
+    monkeypatch.setenv("OPENAI_API_KEY", server.litellm_kwargs["api_key"])
+    suite_file = tmp_path / "suite.yaml"
+    suite_file.write_text(SUITE.to_yaml())
+    data_file = tmp_path / "data.csv"
+    data(6).reset_index().to_csv(data_file, index=False)
+    argv = [
+        "run",
+        str(suite_file),
+        str(data_file),
+        "--model",
+        PRICED,
+        "--store",
+        str(tmp_path / "store"),
+        "--batch",
+    ]
+
+    assert main([*argv, "--no-wait"]) == 0
+    out = capsys.readouterr().out
+    assert "6 judge calls wait in 1 provider batch: batch_" in out and "Run the same command again" in out
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "6 of them from provider batches, at the batch price (direct: $" in out
+    assert server.batch_stats()["batches_created"] == 1 and server.count == 0
+    assert main(["run", str(suite_file), str(data_file), "--no-wait"]) == 2
+    assert "--no-wait returns before batches finish, so it needs --batch too" in capsys.readouterr().err
