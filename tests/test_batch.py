@@ -384,3 +384,41 @@ def test_the_cli_submits_with_batch_and_a_second_run_collects(
     assert server.batch_stats()["batches_created"] == 1 and server.count == 0
     assert main(["run", str(suite_file), str(data_file), "--no-wait"]) == 2
     assert "--no-wait returns before batches finish, so it needs --batch too" in capsys.readouterr().err
+
+
+def test_the_readme_batch_example_runs_against_the_local_server(
+    judge_server_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import re
+
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", readme, re.S)
+    batch_block = next(b for b in blocks if "batch=True" in b and "wb.resume(" in b)
+    section = readme[readme.index("### Batch mode") : readme.index("## Runs, comparisons and charts")]
+    assert "Providers covered" in section and "24-hour completion window" in section
+    server = judge_server_factory(batch_delay_s=0.3)  # real batches take minutes: wait=False finds it pending
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
+    namespace: dict[str, Any] = {"server": server}
+    exec(compile(blocks[0], "README.md", "exec"), namespace)
+    exec(
+        compile(
+            blocks[1].replace('model="openai/gpt-4o-mini"', "model=server.model, **server.litellm_kwargs"),
+            "README.md",
+            "exec",
+        ),
+        namespace,
+    )
+    code = batch_block.replace(
+        'model="openai/gpt-4o-mini"', 'model="openai/gpt-4o-mini", **server.litellm_kwargs'
+    )
+    exec(compile(code, "README.md", "exec"), namespace)
+    pending = namespace["pending"]
+    assert isinstance(pending, PendingRun) and server.batch_stats()["batches_created"] == 1
+    resumed = wb.load_run(pending.id, store=tmp_path)  # saved under the pending run's id
+    assert (resumed.results["status"].astype(str) != "error").sum() > (
+        pending.results["status"].astype(str) != "error"
+    ).sum()
+    assert namespace["run"].calls["batch_submitted"] == 0 and server.batch_stats()["batches_created"] == 1
+    assert server.count == 47  # the judge example's own run, made directly before the batch block

@@ -136,6 +136,12 @@ def batch_endpoint(llm: LLM) -> BatchEndpoint:
     """
     decision = resolve_route(llm.model, llm.connection, params=llm.request)
     route = decision.route
+    if route is None and _provider_of(llm.model) in BATCH_PROVIDERS:
+        raise ConfigError(
+            f"batch mode cannot submit {llm.model!r}: litellm cannot build its requests ({decision.reason}). "
+            "Give the connection (api_key=, api_base=) or set the provider's environment variables "
+            "(OPENAI_API_KEY...); a resumed run needs them again, as the store never keeps them."
+        )
     if route is None or route.provider not in BATCH_PROVIDERS:
         provider = route.provider if route is not None else _provider_of(llm.model)
         raise ConfigError(
