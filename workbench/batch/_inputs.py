@@ -33,7 +33,8 @@ def encode_inputs(df: pd.DataFrame) -> bytes:
 
     flat = df.reset_index()
     n_index = df.index.nlevels
-    arrays, as_json = [], []
+    arrays: list[Any] = []
+    as_json: list[int] = []
     for i in range(flat.shape[1]):
         col = flat.iloc[:, i]
         if col.dtype == object and not all(v is None or isinstance(v, str) for v in col):
@@ -70,7 +71,7 @@ def decode_inputs(data: bytes) -> pd.DataFrame:
     for i, name in enumerate(table.column_names):
         col = table.column(name)
         if i in meta["json"]:
-            columns[name] = pd.Series([orjson.loads(v) for v in col.to_pylist()], dtype=object)
+            columns[name] = pd.Series([orjson.loads(str(v)) for v in col.to_pylist()], dtype=object)
         else:
             series = col.to_pandas()
             dtype = meta["dtypes"][i]
@@ -81,7 +82,7 @@ def decode_inputs(data: bytes) -> pd.DataFrame:
     frame = pd.DataFrame(columns)
     n_index = meta["n_index"]
     index_cols = list(frame.columns[:n_index])
-    out = frame.set_index(index_cols) if n_index > 1 else frame.set_index(index_cols[0])
+    out: pd.DataFrame = frame.set_index(index_cols) if n_index > 1 else frame.set_index(index_cols[0])
     out.index = out.index.set_names(meta["index_names"])
     out.columns = [_unlabel(c) for c in meta["columns"]]
     return out

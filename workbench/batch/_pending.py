@@ -103,7 +103,7 @@ class PendingRun(Run):
 
 def batches_frame(rows: list[BatchRow]) -> pd.DataFrame:
     """Batch rows as a frame with :data:`_COLUMNS`."""
-    out = pd.DataFrame(
+    out: pd.DataFrame = pd.DataFrame(
         [
             [b.id, b.provider, b.model, b.status, b.requests, b.completed, b.failed, b.created_at, b.message]
             for b in rows

@@ -91,7 +91,7 @@ def resume(
         if endpoint.api_key:
             options.setdefault("api_key", endpoint.api_key)
     config = JudgeConfig.from_params(job.params.get("judge", {}))
-    return evaluate(  # type: ignore[no-any-return]
+    return evaluate(
         decode_inputs(job.inputs),
         Suite.from_yaml(job.suite_yaml),
         judge=config,

@@ -553,7 +553,7 @@ def add_batch_prices(estimate: pd.DataFrame) -> pd.DataFrame:
     import numpy as np
     import pandas as pd
 
-    out = estimate.copy()
+    out: pd.DataFrame = estimate.copy()
     prices: list[float | None] = []
     for rec in out.to_dict("records"):
         if rec["task"] == "total":
