@@ -422,3 +422,12 @@ def test_the_readme_batch_example_runs_against_the_local_server(
     ).sum()
     assert namespace["run"].calls["batch_submitted"] == 0 and server.batch_stats()["batches_created"] == 1
     assert server.count == 47  # the judge example's own run, made directly before the batch block
+
+
+def test_refresh_submits_again_instead_of_reusing_a_finished_batch(
+    judge_server_factory: Any, tmp_path: Path
+) -> None:
+    server = judge_server_factory()
+    wb.evaluate(data(4), SUITE, batch=fast(), **judge(server, tmp_path))
+    again = wb.evaluate(data(4), SUITE, batch=fast(), refresh=True, **judge(server, tmp_path))
+    assert server.batch_stats()["batches_created"] == 2 and not judged(again)["cached"].any()

@@ -257,6 +257,8 @@ class BatchSession:
         fresh: list[str] = []
         for k in keys:
             cover = covers.get(k)
+            if cover is not None and llm.refresh and cover.batch.status in FINISHED:
+                cover = None  # refresh=True asks the judge again: a finished batch's reply is not reused
             if cover is None:
                 fresh.append(k)
             elif cover.outcome == "failed":
