@@ -191,7 +191,7 @@ def test_a_whole_batch_that_fails_validation_fails_its_cells_with_the_reason(
 def test_wait_false_returns_a_pending_run_that_resume_finishes_under_its_id(
     judge_server_factory: Any, tmp_path: Path
 ) -> None:
-    server = judge_server_factory(batch_delay_s=0.8)
+    server = judge_server_factory(batch_delay_s=2.5)
     df = data(8)
     pending = wb.evaluate(df, SUITE, batch=fast(), wait=False, label="nightly", **judge(server, tmp_path))
     assert isinstance(pending, PendingRun) and pending.waiting == 8 and len(pending.batches) == 1
@@ -212,7 +212,7 @@ def test_wait_false_returns_a_pending_run_that_resume_finishes_under_its_id(
 def test_the_same_evaluate_again_picks_up_the_pending_batch(
     judge_server_factory: Any, tmp_path: Path
 ) -> None:
-    server = judge_server_factory(batch_delay_s=0.5)
+    server = judge_server_factory(batch_delay_s=2)
     pending = wb.evaluate(data(5), SUITE, batch=fast(), wait=False, **judge(server, tmp_path))
     finished = wb.evaluate(data(5), SUITE, batch=fast(), **judge(server, tmp_path, "another-cache"))
     assert server.batch_stats()["batches_created"] == 1
@@ -357,7 +357,7 @@ def test_the_cli_submits_with_batch_and_a_second_run_collects(
 ) -> None:
     from workbench.cli import main
 
-    server = judge_server_factory(batch_delay_s=0.5)
+    server = judge_server_factory(batch_delay_s=2)
     monkeypatch.setenv("OPENAI_API_BASE", server.url)
     monkeypatch.setenv("OPENAI_API_KEY", server.litellm_kwargs["api_key"])
     suite_file = tmp_path / "suite.yaml"
@@ -397,7 +397,7 @@ def test_the_readme_batch_example_runs_against_the_local_server(
     batch_block = next(b for b in blocks if "batch=True" in b and "wb.resume(" in b)
     section = readme[readme.index("### Batch mode") : readme.index("## Runs, comparisons and charts")]
     assert "Providers covered" in section and "24-hour completion window" in section
-    server = judge_server_factory(batch_delay_s=0.3)  # real batches take minutes: wait=False finds it pending
+    server = judge_server_factory(batch_delay_s=1.5)  # real batches take minutes: wait=False finds it pending
     monkeypatch.chdir(root)
     monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
     namespace: dict[str, Any] = {"server": server}
@@ -431,3 +431,25 @@ def test_refresh_submits_again_instead_of_reusing_a_finished_batch(
     wb.evaluate(data(4), SUITE, batch=fast(), **judge(server, tmp_path))
     again = wb.evaluate(data(4), SUITE, batch=fast(), refresh=True, **judge(server, tmp_path))
     assert server.batch_stats()["batches_created"] == 2 and not judged(again)["cached"].any()
+
+
+def test_two_runs_of_the_same_calls_at_once_submit_them_once(
+    judge_server_factory: Any, tmp_path: Path
+) -> None:
+    import threading
+
+    server = judge_server_factory(batch_create_delay_s=0.5)
+    runs: list[wb.Run] = []
+
+    def go(cache: str) -> None:
+        runs.append(wb.evaluate(data(10), SUITE, batch=fast(), **judge(server, tmp_path, cache)))
+
+    threads = [threading.Thread(target=go, args=(f"cache-{i}",)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert len(runs) == 2 and server.batch_stats()["batches_created"] == 1
+    assert all((judged(r)["status"] != "error").all() for r in runs)
+    assert judged(runs[0])["score"].equals(judged(runs[1])["score"])
+    assert len(wb.runs(store=tmp_path / "store")) == 2  # both saved, under ids of their own

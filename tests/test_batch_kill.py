@@ -49,6 +49,12 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
+def accepted(store: Path) -> bool:
+    """The store holds a batch the provider accepted (not just a claim being submitted)."""
+    table = batches(store)
+    return bool((table["status"] != "submitting").any())
+
+
 def suite() -> wb.Suite:
     return wb.Suite(
         name="support",
@@ -81,7 +87,7 @@ def test_a_batch_run_killed_after_submission_is_finished_by_a_fresh_process_subm
 
     first = subprocess.Popen(command, env=env)
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and first.poll() is None and batches(store).empty:
+    while time.monotonic() < deadline and first.poll() is None and not accepted(store):
         time.sleep(0.01)
     os.kill(first.pid, signal.SIGKILL)  # right after the store recorded the submission
     first.wait()
@@ -121,3 +127,35 @@ def test_a_batch_run_killed_after_submission_is_finished_by_a_fresh_process_subm
         == want.sort_values(["row", "criterion"]).values.tolist()
     )
     assert wb.load_run(result["id"], store=store).results["status"].isin(["passed", "failed"]).all()
+
+
+def test_a_process_killed_before_it_recorded_the_batch_id_leaves_a_claim_the_next_one_adopts(
+    judge_server_factory: Any, tmp_path: Path
+) -> None:
+    # the provider creates the batch, then takes 5 s to answer: the process dies in between
+    server = judge_server_factory(seed=5, batch_create_delay_s=5)
+    script = tmp_path / "run_batch.py"
+    script.write_text(SCRIPT)
+    store, cache, out = tmp_path / "store", tmp_path / "cache", tmp_path / "out.json"
+    command = [sys.executable, str(script), server.url, str(store), str(cache), str(out), "40"]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    first = subprocess.Popen(command, env=env)
+    deadline = time.monotonic() + 120
+    while (
+        time.monotonic() < deadline and first.poll() is None and server.batch_stats()["batches_created"] == 0
+    ):
+        time.sleep(0.01)
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait()
+    assert batches(store)["status"].tolist() == ["submitting"], "only the claim was recorded"
+
+    server.set(batch_create_delay_s=0)
+    assert subprocess.run(command, env=env, timeout=300).returncode == 0
+    stats = server.batch_stats()
+    assert (stats["uploads"], stats["batches_created"]) == (1, 1), (
+        "the batch was found by its claim, not resubmitted"
+    )
+    assert stats["lists"] >= 1 and server.count == 0
+    result = json.loads(out.read_text())
+    assert len(result["cells"]) == 80 and all(c[2] in ("passed", "failed") for c in result["cells"])
+    assert batches(store)["status"].tolist() == ["completed"]

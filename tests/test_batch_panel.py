@@ -54,7 +54,7 @@ def test_small_runs_get_no_batch_offer(judge_server_factory: Any, tmp_path: Path
 def test_a_large_run_is_offered_batch_mode_submitted_and_collected(
     judge_server_factory: Any, tmp_path: Path
 ) -> None:
-    server = judge_server_factory(batch_delay_s=1.0)
+    server = judge_server_factory(batch_delay_s=3.0)
     p = panel(server, tmp_path, 8, batch_above=5)
     offer = p.runner.offer
     assert offer is not None and offer.new_calls == 8
@@ -74,7 +74,7 @@ def test_a_large_run_is_offered_batch_mode_submitted_and_collected(
 
     p.runner.collect_button.click()  # still running: nothing recorded, nothing resubmitted
     assert "still running" in p.runner.status.value and p.current.results is None
-    time.sleep(1.1)
+    time.sleep(3.1)
     p.runner.collect_button.click()
     assert "Collected 1 batch-mode run: v1" in p.runner.status.value
     assert p.current.results is not None and len(p.current.results) == 8

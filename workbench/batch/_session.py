@@ -22,7 +22,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import os
 import secrets
+import socket
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -40,6 +42,7 @@ from ..llm._batch import (
     batch_endpoint,
     batch_line,
     batch_price,
+    find_batch,
     keep_line,
     read_lines,
     retrieve_batch,
@@ -48,12 +51,17 @@ from ..llm._batch import (
 from ..store._batches import (
     FINISHED,
     BatchRow,
+    CellCover,
+    adopt_claim,
+    batch_row,
+    claim_batch,
     covering,
+    drop_claim,
     find_job,
     finish_job,
     mark_lines,
-    record_batch,
     record_job,
+    stamp,
     update_batch,
 )
 from ._inputs import encode_inputs
@@ -78,8 +86,35 @@ __all__ = [
 ]
 
 _PREFIX = "wb-"
+_CLAIM = "workbench_claim"
+"""The batch metadata key holding the claim a batch was submitted under."""
+_STALE_S = 600.0
+"""A claim from another machine older than this is taken as its process having died."""
+_IN_FLIGHT: set[str] = set()
+"""Claims this process is submitting right now."""
 _POLL_FAILURES = 5
 """Polls of one batch that may fail in a row before its cells become error cells."""
+
+
+def _alive(row: BatchRow) -> bool:
+    """Whether the process that claimed ``row`` may still be submitting it: alive on this
+    machine, or on another one and the claim not stale."""
+    host, _, pid = (row.owner or "").rpartition(":")
+    if host == socket.gethostname() and pid == str(os.getpid()):
+        return row.id in _IN_FLIGHT  # this process: only while it is submitting that claim
+    if host == socket.gethostname() and pid.isdigit():
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    try:
+        age = (datetime.now(timezone.utc) - datetime.fromisoformat(row.created_at)).total_seconds()
+    except ValueError:
+        return False
+    return age < _STALE_S
 
 
 def _failed(batch_id: str, provider: str, message: str | None) -> str:
@@ -250,17 +285,45 @@ class BatchSession:
         ``retry_failed=True``)."""
         by_key = {k: (m, rf) for k, m, rf in requests}
         keys = list(by_key)
-        covers = covering(self.path, keys)
+        since = stamp()
         out: dict[str, Completion | str] = {}
         wait_for: dict[str, list[str]] = {}
         rows: dict[str, BatchRow] = {}
+        fresh, claims = self._sort(llm, keys, covering(self.path, keys), out, wait_for, rows)
+        if not fresh and not wait_for and not claims:
+            return out
+        endpoint = self._endpoint(llm)
+        if claims:
+            fresh += await self._settle(llm, endpoint, claims, out, wait_for, rows)
+        if fresh and self.request.submit:
+            await self._submit(llm, endpoint, fresh, by_key, wait_for, rows, out, since)
+        if wait_for:
+            await self._wait(llm, endpoint, wait_for, rows, out)
+        await release_clients()
+        return out
+
+    def _sort(
+        self,
+        llm: LLM,
+        keys: Sequence[str],
+        covers: Mapping[str, CellCover],
+        out: dict[str, Completion | str],
+        wait_for: dict[str, list[str]],
+        rows: dict[str, BatchRow],
+    ) -> tuple[list[str], dict[str, list[str]]]:
+        """Sort keys by what covers them: none (returned, to submit), a batch to wait for
+        (``wait_for``), a line that failed (its error in ``out``, or resubmitted with
+        ``retry_failed``), or another process's claim still being submitted (returned)."""
         fresh: list[str] = []
+        claims: dict[str, list[str]] = {}
         for k in keys:
             cover = covers.get(k)
             if cover is not None and llm.refresh and cover.batch.status in FINISHED:
                 cover = None  # refresh=True asks the judge again: a finished batch's reply is not reused
             if cover is None:
                 fresh.append(k)
+            elif cover.batch.status == "submitting":
+                claims.setdefault(cover.batch.id, []).append(k)
             elif cover.outcome == "failed":
                 if self.request.retry_failed:
                     fresh.append(k)
@@ -270,15 +333,47 @@ class BatchSession:
             else:
                 wait_for.setdefault(cover.batch.id, []).append(k)
                 rows[cover.batch.id] = cover.batch
-        if not fresh and not wait_for:
-            return out
-        endpoint = self._endpoint(llm)
-        if fresh and self.request.submit:
-            await self._submit(llm, endpoint, fresh, by_key, wait_for, rows, out)
-        if wait_for:
-            await self._wait(llm, endpoint, wait_for, rows, out)
-        await release_clients()
-        return out
+        return fresh, claims
+
+    async def _settle(
+        self,
+        llm: LLM,
+        endpoint: BatchEndpoint,
+        claims: dict[str, list[str]],
+        out: dict[str, Completion | str],
+        wait_for: dict[str, list[str]],
+        rows: dict[str, BatchRow],
+    ) -> list[str]:
+        """Resolve other submissions' claims on some keys: wait while their process submits
+        (it turns the claim into a batch); when it died before recording the batch id, find
+        the batch at the provider by the claim's tag and adopt it, or, if the provider never
+        created one, drop the claim. Returns the keys left to submit."""
+        free: list[str] = []
+        pending = {cid: list(ks) for cid, ks in claims.items()}
+        while pending:
+            for cid, ks in list(pending.items()):
+                row = batch_row(self.path, cid)
+                if row is None:  # its process recorded the batch (or dropped the claim): look again
+                    del pending[cid]
+                    more, again = self._sort(llm, ks, covering(self.path, ks), out, wait_for, rows)
+                    free += more
+                    for other, other_keys in again.items():
+                        pending.setdefault(other, []).extend(other_keys)
+                    continue
+                if _alive(row):
+                    continue
+                found = await find_batch(endpoint, _CLAIM, cid)
+                if found is not None:
+                    adopt_claim(self.path, cid, found.id, row.input_file, found.status)
+                    wait_for.setdefault(found.id, []).extend(ks)
+                    rows[found.id] = BatchRow(**{**row.__dict__, "id": found.id, "status": found.status})
+                else:
+                    drop_claim(self.path, cid)
+                    free += ks
+                del pending[cid]
+            if pending:
+                await asyncio.sleep(0.2)
+        return free
 
     def _endpoint(self, llm: LLM) -> BatchEndpoint:
         if llm.model not in self.endpoints:
@@ -311,6 +406,7 @@ class BatchSession:
         wait_for: dict[str, list[str]],
         rows: dict[str, BatchRow],
         out: dict[str, Completion | str],
+        since: str,
     ) -> None:
         max_requests, max_bytes = PROVIDER_LIMITS.get(endpoint.provider, (50_000, 200 * 2**20))
         options = self.request.options
@@ -335,20 +431,53 @@ class BatchSession:
             chunk_lines.append(line)
             size += len(line)
         job = self._job()
+        owner = f"{socket.gethostname()}:{os.getpid()}"
         for chunk_keys, chunk_lines in chunks:
             if not chunk_keys:
                 continue
+            claim_id = "claim-" + secrets.token_hex(8)
+            claim = BatchRow(
+                id=claim_id,
+                job=job,
+                provider=endpoint.provider,
+                model=llm.model,
+                input_file="",
+                requests=len(chunk_keys),
+                owner=owner,
+            )
+            # claimed in the store first: a process submitting the same calls meanwhile waits for
+            # this batch instead of submitting them again
+            taken = claim_batch(self.path, claim, [(custom_id(k), k) for k in chunk_keys], since)
+            if taken:
+                others: dict[str, list[str]] = {}
+                for k, other in taken.items():
+                    if other.status == "submitting":
+                        others.setdefault(other.id, []).append(k)
+                    else:
+                        wait_for.setdefault(other.id, []).append(k)
+                        rows[other.id] = other
+                await self._settle(llm, endpoint, others, out, wait_for, rows)
+                kept = [(k, line) for k, line in zip(chunk_keys, chunk_lines) if k not in taken]
+                chunk_keys, chunk_lines = [k for k, _ in kept], [line for _, line in kept]
+                if not chunk_keys:
+                    continue
+            _IN_FLIGHT.add(claim_id)
             try:
                 input_file, state = await submit_batch(
                     endpoint,
                     b"".join(chunk_lines),
-                    {"workbench_job": job, "workbench_requests": str(len(chunk_keys))},
+                    {"workbench_job": job, _CLAIM: claim_id, "workbench_requests": str(len(chunk_keys))},
                     options.completion_window,
                 )
             except WorkbenchError as e:
+                drop_claim(self.path, claim_id)
                 for k in chunk_keys:
                     out[k] = str(e)
                 continue
+            finally:  # cancelled mid-way, the claim stays: a later run finds its batch by the tag
+                _IN_FLIGHT.discard(claim_id)
+            # recorded before anything else happens: a process killed now leaves a batch to pick up
+            adopt_claim(self.path, claim_id, state.id, input_file, state.status)
             row = BatchRow(
                 id=state.id,
                 job=job,
@@ -358,8 +487,6 @@ class BatchSession:
                 requests=len(chunk_keys),
                 status=state.status,
             )
-            # written before anything else happens: a process killed now leaves a batch to pick up
-            record_batch(self.path, row, [(custom_id(k), k) for k in chunk_keys])
             self.submitted += len(chunk_keys)
             self.batches[state.id] = state
             wait_for[state.id] = chunk_keys
@@ -543,10 +670,8 @@ class BatchSession:
                 store_path=str(self.path),
                 endpoints=dict(self.endpoints),
             )
-        if self.job_id is not None:
-            finish_job(self.path, self.job_id)
-            if self._run_args.get("save"):
-                run.id = self.job_id
+        if self.job_id is not None and finish_job(self.path, self.job_id) and self._run_args.get("save"):
+            run.id = self.job_id
         return run
 
 

@@ -46,6 +46,7 @@ __all__ = [
     "batch_line",
     "batch_price",
     "cancel_batch",
+    "find_batch",
     "keep_line",
     "read_lines",
     "retrieve_batch",
@@ -235,6 +236,26 @@ async def retrieve_batch(endpoint: BatchEndpoint, batch_id: str) -> BatchState:
         **endpoint.kwargs(),
     )
     return _state(batch)
+
+
+async def find_batch(endpoint: BatchEndpoint, key: str, value: str, pages: int = 10) -> BatchState | None:
+    """The newest batch at the provider whose metadata has ``key == value`` (up to ``pages``
+    pages of 100 batches, newest first), or None."""
+    litellm = import_litellm()
+    after: str | None = None
+    for _ in range(pages):
+        page = await _call(
+            endpoint, "listing batches", litellm.alist_batches, after=after, limit=100, **endpoint.kwargs()
+        )
+        data = list(getattr(page, "data", None) or [])
+        for batch in data:
+            metadata = getattr(batch, "metadata", None) or {}
+            if metadata.get(key) == value:
+                return _state(batch)
+        if not data or not getattr(page, "has_more", False):
+            return None
+        after = str(getattr(data[-1], "id", "")) or None
+    return None
 
 
 async def cancel_batch(endpoint: BatchEndpoint, batch_id: str) -> BatchState:

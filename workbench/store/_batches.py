@@ -39,8 +39,12 @@ __all__ = [
     "BatchRow",
     "CellCover",
     "JobRow",
+    "adopt_claim",
+    "batch_row",
     "batch_rows",
+    "claim_batch",
     "covering",
+    "drop_claim",
     "find_job",
     "finish_job",
     "job_batches",
@@ -49,6 +53,7 @@ __all__ = [
     "pending_jobs",
     "record_batch",
     "record_job",
+    "stamp",
     "update_batch",
 ]
 
@@ -72,6 +77,7 @@ CREATE TABLE IF NOT EXISTS batches (
     model TEXT NOT NULL,
     input_file TEXT NOT NULL,
     status TEXT NOT NULL,
+    owner TEXT,
     requests INTEGER NOT NULL,
     completed INTEGER NOT NULL DEFAULT 0,
     failed INTEGER NOT NULL DEFAULT 0,
@@ -83,7 +89,7 @@ CREATE TABLE IF NOT EXISTS batches (
 );
 CREATE INDEX IF NOT EXISTS batches_by_job ON batches (job);
 CREATE TABLE IF NOT EXISTS batch_cells (
-    batch_id TEXT NOT NULL REFERENCES batches (id) ON DELETE CASCADE,
+    batch_id TEXT NOT NULL REFERENCES batches (id) ON DELETE CASCADE ON UPDATE CASCADE,
     custom_id TEXT NOT NULL,
     cache_key TEXT NOT NULL,
     outcome TEXT,
@@ -123,6 +129,8 @@ class BatchRow:
     """The provider's reason when the whole batch failed."""
     created_at: str = ""
     updated_at: str = ""
+    owner: str | None = None
+    """For a claim (status ``submitting``): ``host:pid`` of the process submitting it."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -157,8 +165,12 @@ _PENDING_JOB = (
 )
 
 
-def _now() -> str:
+def stamp() -> str:
+    """Now, as the store writes times (ISO 8601, UTC, microseconds: they sort as text)."""
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+_now = stamp
 
 
 def _ensure(con: sqlite3.Connection) -> None:
@@ -176,7 +188,7 @@ def _has_tables(con: sqlite3.Connection) -> bool:
 
 _BATCH_COLUMNS = (
     "id, job, provider, model, input_file, status, requests, completed, failed, output_file, error_file, "
-    "message, created_at, updated_at"
+    "message, created_at, updated_at, owner"
 )
 
 
@@ -249,15 +261,19 @@ def load_job(path: Path, job_id: str) -> JobRow | None:
     )
 
 
-def finish_job(path: Path, job_id: str) -> None:
-    """Mark a job done: its run has every cell (a later identical ``evaluate`` is a new job)."""
+def finish_job(path: Path, job_id: str) -> bool:
+    """Mark a job done: its run has every cell (a later identical ``evaluate`` is a new job).
+    True for the one caller that finished it (two runs of the same job at once: the other
+    gets False, and its run an id of its own)."""
     with connect(path, write=True) as con:
         assert con is not None
         _ensure(con)
         with transaction(con):
-            con.execute(
-                "UPDATE batch_jobs SET state = 'done', finished_at = ? WHERE id = ?", (_now(), job_id)
+            done = con.execute(
+                "UPDATE batch_jobs SET state = 'done', finished_at = ? WHERE id = ? AND state = 'pending'",
+                (_now(), job_id),
             )
+            return done.rowcount == 1
 
 
 def pending_jobs(path: Path) -> list[str]:
@@ -282,7 +298,7 @@ def record_batch(path: Path, batch: BatchRow, cells: Iterable[tuple[str, str]]) 
         _ensure(con)
         with transaction(con):
             con.execute(
-                f"INSERT INTO batches ({_BATCH_COLUMNS}) VALUES ({', '.join('?' * 14)})",
+                f"INSERT INTO batches ({_BATCH_COLUMNS}) VALUES ({', '.join('?' * 15)})",
                 (
                     batch.id,
                     batch.job,
@@ -298,12 +314,85 @@ def record_batch(path: Path, batch: BatchRow, cells: Iterable[tuple[str, str]]) 
                     batch.message,
                     batch.created_at or now,
                     now,
+                    batch.owner,
                 ),
             )
             con.executemany(
                 "INSERT INTO batch_cells (batch_id, custom_id, cache_key) VALUES (?, ?, ?)",
                 [(batch.id, custom_id, key) for custom_id, key in cells],
             )
+
+
+def claim_batch(
+    path: Path, claim: BatchRow, cells: Sequence[tuple[str, str]], since: str
+) -> dict[str, BatchRow]:
+    """Claim ``cells`` for a batch about to be submitted: one transaction writes the claim (a
+    batch row with status ``submitting``) with every cell no other process covered after
+    ``since`` (the time the caller read the covers); those others are returned, by cache key,
+    with the batch that took them. Two processes submitting the same run at once so submit
+    each call once."""
+    taken: dict[str, BatchRow] = {}
+    with connect(path, write=True) as con:
+        assert con is not None
+        _ensure(con)
+        with transaction(con):
+            keys = [k for _, k in cells]
+            for start in range(0, len(keys), 500):
+                chunk = keys[start : start + 500]
+                rows = con.execute(
+                    f"SELECT c.cache_key, {', '.join('b.' + c.strip() for c in _BATCH_COLUMNS.split(','))} "
+                    "FROM batch_cells c JOIN batches b ON b.id = c.batch_id "
+                    f"WHERE c.cache_key IN ({', '.join('?' * len(chunk))}) AND b.created_at > ? "
+                    "AND (c.outcome IS NULL OR c.outcome = 'ok') ORDER BY b.created_at, b.rowid",
+                    (*chunk, since),
+                ).fetchall()
+                for key, *batch in rows:
+                    taken[key] = _batch(batch)
+            mine = [(custom_id, key) for custom_id, key in cells if key not in taken]
+            if mine:
+                now = _now()
+                con.execute(
+                    f"INSERT INTO batches ({_BATCH_COLUMNS}) VALUES ({', '.join('?' * 15)})",
+                    (claim.id, claim.job, claim.provider, claim.model, claim.input_file, "submitting",
+                     len(mine), 0, 0, None, None, None, now, now, claim.owner),
+                )  # fmt: skip
+                con.executemany(
+                    "INSERT INTO batch_cells (batch_id, custom_id, cache_key) VALUES (?, ?, ?)",
+                    [(claim.id, custom_id, key) for custom_id, key in mine],
+                )
+    return taken
+
+
+def adopt_claim(path: Path, claim_id: str, batch_id: str, input_file: str, status: str) -> None:
+    """The provider accepted a claimed batch: the claim becomes that batch (its cells follow)."""
+    with connect(path, write=True) as con:
+        assert con is not None
+        _ensure(con)
+        with transaction(con):
+            con.execute(
+                "UPDATE batches SET id = ?, input_file = ?, status = ?, owner = NULL, updated_at = ? "
+                "WHERE id = ?",
+                (batch_id, input_file, status, _now(), claim_id),
+            )
+
+
+def drop_claim(path: Path, claim_id: str) -> None:
+    """Forget a claim whose batch was never created (its cells are free again)."""
+    with connect(path, write=True) as con:
+        assert con is not None
+        _ensure(con)
+        with transaction(con):
+            con.execute("DELETE FROM batch_cells WHERE batch_id = ?", (claim_id,))
+            con.execute("DELETE FROM batches WHERE id = ?", (claim_id,))
+
+
+def batch_row(path: Path, batch_id: str) -> BatchRow | None:
+    """One batch (or claim) as the store has it now, or None."""
+    with connect(path, write=False) as con:
+        if con is None or not _has_tables(con):
+            return None
+        row = con.execute(f"SELECT {_BATCH_COLUMNS} FROM batches WHERE id = ?", (batch_id,)).fetchone()
+    return None if row is None else _batch(row)
 
 
 def update_batch(

@@ -16,6 +16,7 @@ expires part-way (``batch_expire_after``), the limits it enforces (``batch_max_r
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import math
 import secrets
@@ -237,6 +238,8 @@ class BatchDesk:
         with self._lock:
             self._batches[batch.id] = batch
             self._stats["batches_created"] += 1
+        if opts.batch_create_delay_s > 0:
+            await asyncio.sleep(min(opts.batch_create_delay_s, 600.0))
         return _json(self._object(batch, "failed" if errors else "validating"))
 
     async def retrieve(self, request: web.Request) -> web.Response:

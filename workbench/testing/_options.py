@@ -106,6 +106,9 @@ class ServerOptions:
     """Most lines a batch may have (OpenAI's limit); more fail the batch's validation."""
     batch_max_bytes: int = 200 * 2**20
     """Largest input file a batch may have (OpenAI's 200 MB); larger fails its validation."""
+    batch_create_delay_s: float = 0.0
+    """How long ``POST /v1/batches`` waits, after the batch is created, before it answers (a
+    client killed meanwhile never learns the id of a batch that exists)."""
     batch_cut_download_bytes: int | None = None
     """The first download of each batch output file stops after this many bytes and the
     connection drops (a download interrupted part-way); later downloads are whole."""
@@ -155,8 +158,9 @@ def _weight_problems(weights: object) -> list[str]:
 
 def _batch_problems(opts: ServerOptions) -> list[str]:
     problems = []
-    if opts.batch_delay_s < 0:
-        problems.append(f"batch_delay_s={opts.batch_delay_s!r} is negative")
+    for name in ("batch_delay_s", "batch_create_delay_s"):
+        if getattr(opts, name) < 0:
+            problems.append(f"{name}={getattr(opts, name)!r} is negative")
     if not 0 <= opts.batch_error_rate <= 1:
         problems.append(f"batch_error_rate={opts.batch_error_rate!r} is not in [0, 1]")
     if opts.batch_line_error is not None and not callable(opts.batch_line_error):
