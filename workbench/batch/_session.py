@@ -8,8 +8,11 @@ The judge runner plans the calls and serves cache hits as always; it hands the r
   process, an earlier ``evaluate``): nothing is submitted twice;
 * gives the provider's message for a line an earlier batch failed or expired (an error cell),
   or resubmits it with ``retry_failed=True``;
-* submits the rest, split under the provider's limits, and writes each batch with the cells it
-  covers to the store the moment the provider accepts it;
+* submits the rest, split under the provider's limits: each batch is first claimed in the store
+  (a row ``submitting``, with its cells and the claiming process), so a run submitting the same
+  calls meanwhile waits for it; once the provider accepts it, the claim becomes the batch at
+  once. A claim whose process died before that is resolved by the next run: it finds the batch
+  at the provider by its ``workbench_claim`` metadata and adopts it, or drops the claim;
 * then waits (polling with backoff) and reads each finished batch's output and error files,
   every reply line going to the judge cache as it is read.
 

@@ -16,7 +16,8 @@ __all__ = ["batches"]
 def batches(store: Store | str | os.PathLike[str] | None = None, *, open_only: bool = False) -> pd.DataFrame:
     """The provider batches recorded in ``store``, newest first, with their last known status
     (``batch``, ``provider``, ``model``, ``status``, ``requests``, ``completed``, ``failed``,
-    ``created_at``, ``message``); ``open_only=True`` keeps those not finished yet.
+    ``created_at``, ``message``); ``open_only=True`` keeps those not finished yet. A row with
+    status ``submitting`` (its id ``claim-...``) is a submission whose batch id is not known yet.
 
     Example:
         >>> import tempfile
