@@ -6,6 +6,7 @@ wb.resume, an interrupted download, batch prices in estimate and Run.cost, and r
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -314,13 +315,12 @@ def test_a_provider_batch_mode_does_not_cover_is_refused_before_any_work(tmp_pat
     [
         ({"wait": False}, "wait=False returns a pending run of batch mode at once, so it needs batch=True"),
         ({"batch": "yes"}, "batch= takes True, False or a wb.BatchOptions(...), not str"),
+        ({"batch": True, "wait": False, "strict": True}, "use wait=True with strict=True"),
     ],
-    ids=["wait-without-batch", "batch-not-a-bool"],
+    ids=["wait-without-batch", "batch-not-a-bool", "strict-without-waiting"],
 )
 def test_bad_batch_arguments_are_refused_with_the_fix(kwargs: dict[str, Any], message: str) -> None:
-    with pytest.raises(
-        wb.ConfigError, match=message.replace("(", r"\(").replace(")", r"\)").replace(".", r"\.")
-    ):
+    with pytest.raises(wb.ConfigError, match=re.escape(message)):
         wb.evaluate(data(1), SUITE, model=PRICED, **kwargs)
 
 

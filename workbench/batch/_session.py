@@ -197,6 +197,11 @@ def open_session(
     """
     from ..store import Store, data_fingerprint
 
+    if strict and not request.wait:
+        raise ConfigError(
+            "strict=True raises on the first error cell, and a batch-mode run that does not wait "
+            "returns its waiting cells as error cells: use wait=True with strict=True"
+        )
     if request.submit:
         check_models(suite, config)
     path = (store if isinstance(store, Store) else Store(store)).path
