@@ -94,6 +94,21 @@ def test_no_private_name_is_imported_from_another_module() -> None:
     assert crossings == []
 
 
+def test_no_private_module_is_imported_from_another_package() -> None:
+    """A package's private modules (``store/_open.py``) are its own; another room imports what
+    the package exports, or a public module of it (``store/batches.py``)."""
+    found = []
+    for name in MODULES:
+        for target, _, line in imports(name):
+            home = owner(target)
+            if home is None or home in ("workbench._version",):
+                continue
+            last = home.rsplit(".", 1)[-1]
+            if last.startswith("_") and not last.startswith("__") and room(home) != room(name):
+                found.append(f"{name}:{line} imports {home}")
+    assert sorted(set(found)) == []
+
+
 def graph() -> dict[str, set[str]]:
     edges: dict[str, set[str]] = {name: set() for name in MODULES}
     for name in MODULES:

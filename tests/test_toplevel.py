@@ -50,6 +50,8 @@ def test_public_surface_is_small_and_complete() -> None:
             "Labeler",
             "Monitor",
             "monitor_results",
+            "BatchOptions",
+            "resume",
         ]
     )
     for name in wb.__all__:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from . import accessor as _accessor  # noqa: F401  (registers df.wb)
 from ._version import __version__
 from .agreement import Agreement, agreement, load_labels, save_labels
+from .batch import BatchOptions
 from .compare import Comparison, compare
 from .config import JudgeConfig
 from .errors import (
@@ -44,6 +45,7 @@ from .io import load_dataset
 from .monitor import Monitor, monitor_results
 from .reliability import PairwiseTask, consistency
 from .results import RESULT_COLUMNS
+from .resume import resume
 from .run import Run
 from .specs import AssertionTask, Criterion, JudgeTask, Suite
 from .store import Store, delete_run, load_run, runs
@@ -57,6 +59,7 @@ __all__ = [
     "Agreement",
     "AgreementError",
     "AssertionTask",
+    "BatchOptions",
     "ColumnsError",
     "CompareError",
     "Comparison",
@@ -97,6 +100,7 @@ __all__ = [
     "load_run",
     "load_traces",
     "monitor_results",
+    "resume",
     "runs",
     "save_labels",
 ]

@@ -56,6 +56,9 @@ def evaluate(
     save: bool = True,
     label: str | None = None,
     store: Any = None,
+    batch: Any = False,
+    wait: bool = True,
+    retry_failed: bool = False,
     **options: Any,
 ) -> Run:
     """Run every task of ``suite`` over the rows of ``df``.
@@ -87,6 +90,16 @@ def evaluate(
         label: a name for the run in the store (``wb.load_run(label)`` loads the newest).
         store: where to save: a directory, a ``.sqlite`` file or a :class:`~workbench.Store`
             (default: ``$WORKBENCH_HOME``, else ``.workbench/`` in the working directory).
+        batch: batch mode: ``True`` (or a :class:`~workbench.BatchOptions`) submits the
+            uncached judge calls as provider batches at the batch price (about half), records
+            them in the store at once and waits for them; calling the same ``evaluate`` again,
+            in any process, picks pending batches up instead of submitting new ones.
+        wait: with ``batch``: ``False`` returns at once with a pending run
+            (:class:`~workbench.batch.PendingRun`: ``.status()`` polls, ``wb.resume(run.id)``
+            finishes it).
+        retry_failed: resubmit the lines a provider batch failed or expired (as a batch, or
+            directly with ``batch=False``); without it they stay error cells with the
+            provider's message.
         **options: the other judge options of :class:`~workbench.JudgeConfig` (``timeout``,
             ``max_retries``, ``use_cache``, ``refresh``, ``cache_dir``, ``params``,
             ``max_field_chars``, ``transport``, ``extra``), sampling parameters as litellm users
@@ -119,8 +132,9 @@ def evaluate(
 
         return evaluate_dask(df, suite, **_given(locals()), **options)
     config = JudgeConfig.build(judge, model=model, concurrency=concurrency, **options)
+    batching = _batch_request(batch, wait, retry_failed)
     df, suite = _checked(df, suite, rows, columns, config)
-    return run_sync(lambda: _run(df, suite, config, columns, strict, progress, save, label, store))
+    return run_sync(lambda: _run(df, suite, config, columns, strict, progress, save, label, store, batching))
 
 
 def run_sync(call: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
@@ -200,6 +214,9 @@ async def evaluate_async(
     save: bool = True,
     label: str | None = None,
     store: Any = None,
+    batch: Any = False,
+    wait: bool = True,
+    retry_failed: bool = False,
     **options: Any,
 ) -> Run:
     """:func:`evaluate` for async code: same arguments, same result.
@@ -215,8 +232,9 @@ async def evaluate_async(
 
         return await evaluate_dask_async(df, suite, **_given(locals()), **options)
     config = JudgeConfig.build(judge, model=model, concurrency=concurrency, **options)
+    batching = _batch_request(batch, wait, retry_failed)
     df, suite = _checked(df, suite, rows, columns, config)
-    return await _run(df, suite, config, columns, strict, progress, save, label, store)
+    return await _run(df, suite, config, columns, strict, progress, save, label, store, batching)
 
 
 def _given(named: dict[str, Any]) -> dict[str, Any]:
@@ -267,14 +285,22 @@ async def _run(
     save: bool,
     label: str | None,
     store: Any,
+    batching: Any = None,
 ) -> Run:
     judged = any(isinstance(t, JudgeTask) for t in suite.tasks)
-    judges = bar = None
+    judges = bar = session = None
     if judged:
         from .runner import JudgeRunner, Progress
 
+        if batching is not None:  # batch mode: checked (providers) before any work
+            from .batch import open_session
+
+            session = open_session(
+                batching, df, suite, config, strict=strict, label=label, save=save, store=store,
+                progress=progress is True,
+            )  # fmt: skip
         hook, bar = progress_display(progress, _JUDGING)
-        judges = JudgeRunner(config, Progress(hook))
+        judges = JudgeRunner(config, Progress(hook), batch=session)
     started, t0 = datetime.now(timezone.utc), time.perf_counter()
     try:
         blocks = await run_suite(suite, Context(df), strict=strict, judges=judges)
@@ -309,8 +335,19 @@ async def _run(
         recorded["index_names"] = [None if n is None else str(n) for n in df.index.names]
     if judged:
         recorded.update(config.to_params())
-    _record(run, df, save, store, recorded)
+    if session is not None:  # a pending run while cells wait in batches; it is not saved
+        run = session.finish(run)
+    _record(run, df, save and (session is None or session.done), store, recorded)
     return run
+
+
+def _batch_request(batch: Any, wait: bool, retry_failed: bool) -> Any:
+    """Batch mode's request (None for a plain direct run), checked before any work."""
+    if batch is False and wait is True and retry_failed is False:
+        return None
+    from .batch import batch_request
+
+    return batch_request(batch, wait, retry_failed)
 
 
 def _record(run: Run, df: pd.DataFrame, save: bool, store: Any, params: dict[str, Any]) -> None:
@@ -334,6 +371,7 @@ def estimate(
     judge: JudgeConfig | None = None,
     model: str | None = None,
     by_row: bool = False,
+    batch: bool = False,
     **options: Any,
 ) -> pd.DataFrame:
     """Before spending anything: per judge task, how many calls a run would make, how many
@@ -348,7 +386,10 @@ def estimate(
     estimated from characters (~4 per token) and ~60 completion tokens per criterion; the
     cost comes from litellm's price table and is missing (not 0) when the price is unknown,
     even when every call is cached. Takes the same judge arguments as :func:`evaluate`
-    (``evaluate``'s run-only ones, such as ``save`` or ``label``, are refused).
+    (``evaluate``'s run-only ones, such as ``save`` or ``label``, are refused). With
+    ``batch=True`` a ``cost_usd_batch_est`` column gives the same calls at the provider's
+    batch price (litellm's batch prices, else half the direct price), and a model batch mode
+    cannot submit is refused as ``evaluate(batch=True)`` would refuse it.
 
     Example:
         >>> import pandas as pd, workbench as wb
@@ -418,4 +459,9 @@ def estimate(
     }
     out = pd.concat([out, pd.DataFrame([total])], ignore_index=True)
     out["cost_usd_est"] = pd.array(out["cost_usd_est"].to_numpy(dtype=float), dtype="Float64")
+    if batch:
+        from .batch import add_batch_prices, check_models
+
+        check_models(suite, config)
+        out = add_batch_prices(out)
     return out

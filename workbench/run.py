@@ -90,7 +90,8 @@ class Run:
     def cost(self) -> pd.DataFrame:
         """Per judge task: cells, cache hits, tokens, dollars spent and mean call latency,
         with a ``total`` row; the total also says what the cache saved. Dollars are missing
-        (not 0) where the model's price is unknown."""
+        (not 0) where the model's price is unknown. In batch mode the dollars are the batch
+        price, and the total's ``direct_usd`` says what the same calls would have cost direct."""
         r = self.results[self.results["kind"] == "judge"]
         per_task = (
             r.groupby("task", observed=True, sort=False)
@@ -119,6 +120,11 @@ class Run:
         out["saved_usd"] = pd.array(
             [pd.NA] * len(per_task) + [self.calls.get("saved_usd", pd.NA)], dtype="Float64"
         )
+        if self.calls.get("batched"):  # batch mode: what the batched calls would have cost direct
+            direct = self.calls.get("direct_cost_usd")
+            out["direct_usd"] = pd.array(
+                [pd.NA] * len(per_task) + [pd.NA if direct is None else direct], dtype="Float64"
+            )
         for c in ("cost_usd", "latency_s"):
             out[c] = pd.array(pd.to_numeric(out[c], errors="coerce").to_numpy(dtype=float), dtype="Float64")
         out["tokens"] = pd.array(pd.to_numeric(out["tokens"], errors="coerce"), dtype="Int64")

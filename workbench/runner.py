@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 
@@ -19,6 +19,9 @@ from .llm import LLM, Completion
 from .paths import PathError, to_plain
 from .results import ERROR, FAILED, PASSED, SCORED, SKIPPED, CellColumns
 from .specs import Criterion, JudgeTask
+
+if TYPE_CHECKING:
+    from .batch import BatchSession
 
 __all__ = ["JudgeRunner", "Progress"]
 
@@ -151,9 +154,13 @@ class _Cell:
 class JudgeRunner:
     """Runs :class:`JudgeTask` s; holds one :class:`LLM` per model for the whole run."""
 
-    def __init__(self, judge: JudgeConfig, progress: Progress | None = None) -> None:
+    def __init__(
+        self, judge: JudgeConfig, progress: Progress | None = None, batch: BatchSession | None = None
+    ) -> None:
         self.config = judge
         self.progress = progress or Progress()
+        self.batch = batch
+        """Batch mode: the uncached calls go to provider batches through it (None: direct calls)."""
         self._llms: dict[str, LLM] = {}
 
     def llm(self, task: JudgeTask) -> LLM:
@@ -285,6 +292,7 @@ class JudgeRunner:
         saved: list[float] = []
         unpriced = 0
         cached, hit_at, fail = llm.cached, columns.hit, columns.fail
+        misses: list[tuple[int, int, list[dict[str, str]], dict[str, Any], str]] = []
         k = 0
         for i, user in prompts:
             if isinstance(user, str):
@@ -297,7 +305,7 @@ class JudgeRunner:
                 k += 1
                 hit = cached(key)
                 if hit is None:
-                    pending.append(one(i, g, [systems[g], user], formats[g], key, None))
+                    misses.append((i, g, [systems[g], user], formats[g], key))
                     continue
                 saved.append(hit.saved_usd or 0.0)
                 unpriced += hit.cost_usd is None
@@ -312,6 +320,21 @@ class JudgeRunner:
                 hit_at(g, i, hit, readings)
         if saved:
             self.progress.finished_hits(saved, unpriced)
+        replies = (
+            await self.batch.complete(llm, [(key, m, rf) for _, _, m, rf, key in misses])
+            if self.batch is not None and misses
+            else {}
+        )
+        for i, g, messages, rf, key in misses:
+            reply = replies.get(key)
+            if isinstance(reply, str):  # a batch line that failed or expired, or still waits
+                self.progress.finished(Completion(text=None, error=reply))
+                columns.put(g, i, _Cell(error=reply, cost_usd=0.0))  # nothing is billed for it
+            elif reply is not None:  # a batch reply is a completion like any other; a repair is direct
+                self.progress.finished(reply)
+                pending.append(one(i, g, messages, rf, key, reply))
+            else:
+                pending.append(one(i, g, messages, rf, key, None))
         await asyncio.gather(*pending)
         return columns.blocks()
 

@@ -82,6 +82,24 @@ def _parser() -> argparse.ArgumentParser:
         "--concurrency", type=int, default=16, metavar="C", help="judge calls in flight at once (16)"
     )
     run.add_argument("--no-cache", action="store_true", help="neither read nor write the judge call cache")
+    run.add_argument(
+        "--batch",
+        action="store_true",
+        help="batch mode: submit the uncached judge calls as provider batches (about half price, done "
+        "within 24 h, usually within an hour) and wait for them; running the same command again, from "
+        "any process, picks pending batches up instead of submitting new ones",
+    )
+    run.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="with --batch: submit and return at once; run the same command again to collect the results",
+    )
+    run.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="resubmit the requests a provider batch failed or expired (as a batch with --batch, else "
+        "directly)",
+    )
     run.add_argument("--label", metavar="TEXT", help="a label for the saved run, e.g. 'prompt v2'")
     run.add_argument("--no-save", action="store_true", help="do not save the run in the run store")
     run.add_argument("--store", metavar="PATH", help=store_help)

@@ -45,8 +45,11 @@ def run_command(args: argparse.Namespace) -> int:
         save=not args.no_save,
         label=args.label,
         store=args.store,
+        **_batch_args(args),
     )
     n_rows = len(df) if rows is None else len(rows)
+    if getattr(run, "waiting", 0):  # a pending batch-mode run: nothing to summarise yet
+        return _report_pending(run, suite, args)
     print(
         f"Suite {suite.name!r} version {suite.version!r} ({count_of(len(suite.tasks), 'task')}) "
         f"on {args.data} ({n_rows:,} rows)"
@@ -66,6 +69,10 @@ def run_command(args: argparse.Namespace) -> int:
             f"Judge calls: {c['calls']:,} ({c['cache_hits']:,} from the cache, {c['errors']:,} failed); "
             f"spent {spent}"
         )
+        if c.get("batched"):
+            direct = c.get("direct_cost_usd")
+            shown = "unknown" if direct is None else f"${direct:.4f}"
+            print(f"  {c['batched']:,} of them from provider batches, at the batch price (direct: {shown})")
     failures = _failures(run.results)
     if failures:
         print()
@@ -84,6 +91,34 @@ def run_command(args: argparse.Namespace) -> int:
             + "`"
         )
     return _report_targets(run.results, suite)
+
+
+def _batch_args(args: argparse.Namespace) -> dict[str, Any]:
+    """``evaluate``'s batch-mode keywords from ``--batch``, ``--no-wait``, ``--retry-failed``."""
+    if getattr(args, "no_wait", False) and not getattr(args, "batch", False):
+        raise UsageError("--no-wait returns before batches finish, so it needs --batch too")
+    out: dict[str, Any] = {}
+    if getattr(args, "batch", False):
+        out["batch"] = True
+        out["wait"] = not args.no_wait
+    if getattr(args, "retry_failed", False):
+        out["retry_failed"] = True
+    return out
+
+
+def _report_pending(run: Run, suite: Suite, args: argparse.Namespace) -> int:
+    """What a run that still waits for provider batches prints; exit code 0."""
+    batches = list(getattr(run, "batches", []))
+    print(
+        f"Suite {suite.name!r} version {suite.version!r}: {getattr(run, 'waiting', 0):,} judge calls wait in "
+        f"{len(batches)} provider batch{'es' if len(batches) != 1 else ''}: {', '.join(batches[:5])}"
+        + (f" (+{len(batches) - 5} more)" if len(batches) > 5 else "")
+    )
+    print(
+        "Run the same command again (from any shell) to wait for them and collect the results, or "
+        f"wb.resume({run.id!r}) in Python; nothing is submitted twice."
+    )
+    return 0
 
 
 def _report_targets(results: pd.DataFrame, suite: Suite) -> int:

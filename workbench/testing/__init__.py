@@ -26,6 +26,13 @@ What it answers:
   429 with ``Retry-After``, 500, a timeout (sleeps ``timeout_s``, then 504) and a
   malformed 200 body. Faulted requests never call the script nor consume a scripted reply.
 
+* **batches**: the OpenAI files and batches endpoints (``/v1/files``, ``/v1/batches``: upload,
+  create, retrieve, list, cancel, output and error files), whose lines are answered like chat
+  requests, so a batch gives the verdicts a direct call gives. ``batch_delay_s``,
+  ``batch_line_error``/``batch_error_rate``, ``batch_expire_after``, ``batch_max_requests``/
+  ``batch_max_bytes``, ``batch_create_delay_s`` and ``batch_cut_download_bytes`` script how
+  batches behave; :meth:`JudgeServer.batch_stats` and :attr:`JudgeServer.batches` count them.
+
 ``python -m workbench.testing --port 8765 --latency-ms 50`` runs the server in its own
 process, which keeps its CPU (~0.2 ms a request, mostly aiohttp's) off the client's GIL in
 throughput benchmarks; ``GET /stats`` and ``POST /reset`` expose its counters over HTTP.

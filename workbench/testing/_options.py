@@ -96,6 +96,28 @@ class ServerOptions:
     inside its bounds by these weights, still from the request's hash, so replies stay
     deterministic; a value left out weighs 0. ``None``: every value in the bounds is equally
     likely. Where no value in the bounds has a weight, the draw is uniform."""
+    batch_delay_s: float = 0.0
+    """How long a batch takes from creation to its end (``in_progress`` meanwhile, its request
+    counts growing at an even pace); 0 ends it on its first retrieval."""
+    batch_line_error: Callable[[dict[str, Any]], str | None] | None = None
+    """A function of a batch's input line (``custom_id``, ``body``) giving the provider's error
+    message for that line (it fails with a 500 in the error file), or None to answer it."""
+    batch_error_rate: float = 0.0
+    """Share of batch lines that fail (drawn from sha256(seed, custom_id): the same lines fail
+    whenever they are sent)."""
+    batch_expire_after: int | None = None
+    """A batch expires after answering this many lines: the rest come back in the error file
+    as ``batch_expired``. None: batches complete."""
+    batch_max_requests: int = 50_000
+    """Most lines a batch may have (OpenAI's limit); more fail the batch's validation."""
+    batch_max_bytes: int = 200 * 2**20
+    """Largest input file a batch may have (OpenAI's 200 MB); larger fails its validation."""
+    batch_create_delay_s: float = 0.0
+    """How long ``POST /v1/batches`` waits, after the batch is created, before it answers (a
+    client killed meanwhile never learns the id of a batch that exists)."""
+    batch_cut_download_bytes: int | None = None
+    """The first download of each batch output file stops after this many bytes and the
+    connection drops (a download interrupted part-way); later downloads are whole."""
 
     def __post_init__(self) -> None:
         problems = []
@@ -117,6 +139,7 @@ class ServerOptions:
                 f"script must be a function or a list of replies, not {type(self.script).__name__}"
             )
         problems += _weight_problems(self.score_weights)
+        problems += _batch_problems(self)
         if problems:
             raise ValueError("Invalid JudgeServer options: " + "; ".join(problems) + ".")
 
@@ -138,6 +161,25 @@ def _weight_problems(weights: object) -> list[str]:
     ]
     if not problems and not any(v > 0 for v in weights.values()):
         problems.append("score_weights gives every score weight 0")
+    return problems
+
+
+def _batch_problems(opts: ServerOptions) -> list[str]:
+    problems = []
+    for name in ("batch_delay_s", "batch_create_delay_s"):
+        if getattr(opts, name) < 0:
+            problems.append(f"{name}={getattr(opts, name)!r} is negative")
+    if not 0 <= opts.batch_error_rate <= 1:
+        problems.append(f"batch_error_rate={opts.batch_error_rate!r} is not in [0, 1]")
+    if opts.batch_line_error is not None and not callable(opts.batch_line_error):
+        problems.append("batch_line_error must be a function of the line, or None")
+    for name in ("batch_expire_after", "batch_cut_download_bytes"):
+        value = getattr(opts, name)
+        if value is not None and (not isinstance(value, int) or value < 0):
+            problems.append(f"{name}={value!r} is not a count >= 0 (or None)")
+    for name in ("batch_max_requests", "batch_max_bytes"):
+        if getattr(opts, name) < 1:
+            problems.append(f"{name}={getattr(opts, name)!r} is not a count >= 1")
     return problems
 
 

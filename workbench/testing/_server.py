@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from aiohttp import web
 
+from ._batches import BatchDesk, add_batch_routes
 from ._options import (
     API_KEY,
     HOST,
@@ -62,6 +63,7 @@ class JudgeServer:
         self._runner: web.AppRunner | None = None
         self._sleepers: set[asyncio.Future[None]] = set()
         self._state = "new"
+        self._batch_desk = BatchDesk(lambda: self._options, lambda body: answer_line(self, body))
 
     # -- lifecycle ----------------------------------------------------------
     def start(self) -> Self:
@@ -207,6 +209,24 @@ class JudgeServer:
                 "errors": len(self._errors),
             }
 
+    def batch_stats(self) -> dict[str, int]:
+        """Exact counters of the files and batches endpoints: ``uploads``, ``batches_created``,
+        ``retrieves``, ``lists``, ``cancels``, ``downloads`` and ``lines_run``; not cleared by
+        :meth:`reset` (a batch outlives it, as at a provider). Over HTTP: ``GET /batch_stats``.
+
+        Example:
+            >>> with JudgeServer() as server:
+            ...     server.batch_stats()["uploads"]
+            0
+        """
+        return self._batch_desk.stats()
+
+    @property
+    def batches(self) -> list[dict[str, Any]]:
+        """Every batch created, oldest first: ``id``, ``status``, ``custom_ids`` (in the input
+        file's order), ``request_counts`` and ``metadata``."""
+        return self._batch_desk.batches()
+
     def reset(self) -> None:
         """Clear counters, the request log and errors; restart the fault sequence and a list script.
 
@@ -288,6 +308,7 @@ class JudgeServer:
         # for a server in another process (python -m workbench.testing): its counters over HTTP
         app.router.add_get("/stats", self._get_stats)
         app.router.add_post("/reset", self._post_reset)
+        add_batch_routes(app, self._batch_desk)  # the files and batches endpoints
         # handler_cancellation: a client that gives up (a timeout) stops its handler at once
         self._runner = web.AppRunner(
             app, access_log=None, handle_signals=False, shutdown_timeout=1.0, handler_cancellation=True
@@ -453,6 +474,32 @@ class JudgeServer:
             self._errors.append(problem)
         kind = "invalid_request_error" if status == 400 else "workbench_testing_error"
         return self._fail(status, "workbench.testing: " + problem, kind)
+
+
+def answer_line(server: JudgeServer, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    """The status and JSON body the chat endpoint would answer ``body`` with (the script, or
+    the generated verdict), without latency or faults: a batch line's response."""
+    opts = server.options
+    reply = server._scripted(body) if opts.script is not None else None
+    if isinstance(reply, web.Response):
+        text = reply.body if isinstance(reply.body, bytes) else b"{}"
+        return reply.status, orjson.loads(text)
+    if reply is not None and reply.body is not None:
+        raw = _as_bytes(reply.body)
+        try:
+            return reply.status, orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            return reply.status, {
+                "error": {"message": raw.decode(errors="replace"), "type": "scripted_error"}
+            }
+    if reply is not None and reply.status != 200:
+        text = _as_bytes(reply.content or f"Scripted error {reply.status}.").decode()
+        return reply.status, orjson.loads(_error_body(text, "scripted_error", str(reply.status)))
+    try:
+        return 200, orjson.loads(_completion(body, opts.seed, reply, opts.score_weights))
+    except SchemaError as e:
+        problem = f"Cannot generate a value for the response_format schema: {e}"
+        return 400, orjson.loads(_error_body("workbench.testing: " + problem, "invalid_request_error"))
 
 
 def _resolve(fut: asyncio.Future[None]) -> None:

@@ -32,8 +32,22 @@ if TYPE_CHECKING:
 RUN_OPTIONS = frozenset({"save", "store", "strict", "columns", "label"})
 """evaluate() arguments that are about the run, not the judge calls (the rest build the
 panel's JudgeConfig)."""
-PANEL_OWNED = frozenset({"rows", "progress"})
+PANEL_OWNED = frozenset({"rows", "progress", "batch", "wait", "retry_failed"})
 """evaluate() arguments the panel sets itself."""
+BATCH_ABOVE = 1000
+"""By default the Run tab offers batch mode for runs of more new judge calls than this."""
+
+
+@dataclass(frozen=True)
+class BatchOffer:
+    """Batch mode for a run the Run tab is about to make: its new calls and both prices."""
+
+    new_calls: int
+    direct_usd: float | None
+    """The estimated price of the new calls made directly (None: the model is unpriced)."""
+    batch_usd: float | None
+    """The same calls at the provider's batch price."""
+
 
 Subset = Literal["all", "failing", "errored", "changed", "sample", "query", "picked"]
 """The row subsets the controller computes (see :meth:`PanelController.rows`)."""
@@ -58,6 +72,8 @@ class PanelController:
         model: the judge model, a litellm model string.
         judge: how judge calls are made (:class:`~workbench.JudgeConfig`); ``model=`` and the
             judge keywords of ``**options`` build one, as :func:`~workbench.evaluate` does.
+        batch_above: the Run tab offers batch mode for runs of more new judge calls than this
+            (default :data:`BATCH_ABOVE`), when batch mode covers the judge model's provider.
         **options: the run arguments of :func:`~workbench.evaluate` (``columns``, ``store``,
             ``save``, ``strict``, ``label``) and its judge keywords.
 
@@ -85,6 +101,7 @@ class PanelController:
         model: str | None = None,
         *,
         judge: JudgeConfig | None = None,
+        batch_above: int = BATCH_ABOVE,
         **options: Any,
     ) -> None:
         if not isinstance(df, pd.DataFrame):
@@ -107,6 +124,10 @@ class PanelController:
         self._current = first.version
         self._secrets = known_secrets(self.judge.connection)
         self._listeners: list[Callable[[PanelEvent], None]] = []
+        self.batch_above = int(batch_above)
+        """Runs of more new judge calls than this are offered batch mode."""
+        self.pending: list[tuple[Version, list[Any], Run]] = []
+        """Batch-mode runs submitted from the panel whose cells still wait: (version, rows, run)."""
 
     # --- state ---------------------------------------------------------------------------------
 
@@ -265,6 +286,79 @@ class PanelController:
         return await evaluate_async(
             self.df, version.suite, rows=rows, progress=progress, **self.run_kwargs(version)
         )
+
+    # --- batch mode ----------------------------------------------------------------------------
+
+    def batch_offer(self, est: pd.DataFrame) -> BatchOffer | None:
+        """Batch mode for the run ``est`` (an :meth:`estimate`) describes: offered when it has
+        more new calls than :attr:`batch_above` and batch mode covers the judge models."""
+        from ..batch import add_batch_prices, check_models
+        from ..errors import ConfigError
+
+        total = est.iloc[-1]
+        new = int(total["new"]) - int(total["unrenderable"])
+        if new <= self.batch_above:
+            return None
+        try:
+            check_models(self.current.suite, self.judge)
+        except ConfigError:
+            return None
+        priced = add_batch_prices(est).iloc[-1]
+        direct, batch = priced["cost_usd_est"], priced["cost_usd_batch_est"]
+        return BatchOffer(
+            new_calls=new,
+            direct_usd=None if pd.isna(direct) else float(direct),
+            batch_usd=None if pd.isna(batch) else float(batch),
+        )
+
+    async def submit_batch(self, rows: list[Any], version: Version | None = None) -> Run:
+        """Run ``version`` on ``rows`` in batch mode without waiting: the uncached calls are
+        submitted as provider batches and the pending run is kept in :attr:`pending` (a run
+        whose every call was cached, or that finished at once, is returned to be recorded)."""
+        version = version or self.current
+        run = await evaluate_async(
+            self.df,
+            version.suite,
+            rows=rows,
+            progress=False,
+            batch=True,
+            wait=False,
+            **self.run_kwargs(version),
+        )
+        if getattr(run, "waiting", 0):
+            self.pending.append((version, list(rows), run))
+        return run
+
+    async def collect(self) -> list[tuple[Version, Run]]:
+        """Poll every pending batch-mode run once (the same evaluate again, not waiting): the
+        runs that finished are recorded under their version, removed from :attr:`pending`
+        and returned; nothing is submitted twice."""
+        done: list[tuple[Version, Run]] = []
+        still: list[tuple[Version, list[Any], Run]] = []
+        for version, rows, _ in self.pending:
+            run = await evaluate_async(
+                self.df,
+                version.suite,
+                rows=rows,
+                progress=False,
+                batch=True,
+                wait=False,
+                **self.run_kwargs(version),
+            )
+            if getattr(run, "waiting", 0):
+                still.append((version, rows, run))
+            else:
+                done.append((version, run))
+        self.pending = still
+        for version, run in done:
+            self.record(version, run)
+        return done
+
+    def pending_batches(self) -> pd.DataFrame:
+        """The provider batches of the panel's store that have not finished, newest first."""
+        from ..batch import batches
+
+        return batches(self.store, open_only=True)
 
     def messages(
         self, suite: Suite, task_id: str, row: Any, criterion: str | None = None

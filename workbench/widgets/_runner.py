@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import html
 import math
 import time
 from typing import TYPE_CHECKING, Any
@@ -84,22 +85,40 @@ class SubsetRunner(w.VBox):
         self.progress.add_class("wb-progress")
         self.status = w.HTML()
         self.status.add_class("wb-run-status")
+        # batch mode: offered for large runs (the controller decides), with both prices shown
+        self.batch_mode = w.Checkbox(description="batch mode", value=False, indent=False)
+        self.batch_mode.add_class("wb-batch-mode")
+        self.batch_text = w.HTML()
+        self.batch_text.add_class("wb-batch-offer")
+        self.batch_box = row([self.batch_mode, self.batch_text])
+        self.pending = w.HTML()
+        self.pending.add_class("wb-pending-batches")
+        self.collect_button = w.Button(description="Collect batches", icon="download")
+        self.collect_button.add_class("wb-collect")
+        self.pending_box = row([self.collect_button, self.pending])
+        self.offer: Any = None
+        """The controller's :class:`BatchOffer` for the chosen rows, or None."""
 
         for widget in (self.subset, self.sample_n, self.seed, self.query, self.picked):
             widget.observe(lambda _: self._subset_changed(), names="value")
         self.estimate_button.on_click(lambda _: self.refresh())
         self.run_button.on_click(lambda _: self.run())
         self.cancel_button.on_click(lambda _: self.cancel())
+        self.collect_button.on_click(lambda _: self.collect())
         super().__init__(
             [
                 row([self.subset, self.sample_n, self.seed]),
                 self.query,
                 self.picked,
                 row([self.estimate_button, self.summary]),
+                self.batch_box,
                 row([self.run_button, self.cancel_button, self.progress]),
                 self.status,
+                self.pending_box,
             ]
         )
+        self.batch_box.layout.display = "none"
+        self.pending_box.layout.display = "none"
         self.add_class("wb-runner")
         self._show_inputs()
         controller.subscribe(lambda _: self.refresh())
@@ -153,6 +172,28 @@ class SubsetRunner(w.VBox):
             f'<span class="wb-estimate-text">{len(rows):,} rows · {int(total["calls"]):,} judge calls: '
             f"{int(total['cached']):,} cached, {int(total['new']):,} new · {money}</span>"
         )
+        self._show_offer(est)
+
+    def _show_offer(self, est: pd.DataFrame) -> None:
+        try:
+            self.offer = self._ctl.batch_offer(est)
+        except Exception:  # noqa: BLE001  (no offer rather than a broken tab)
+            self.offer = None
+        if self.offer is None:
+            self.batch_box.layout.display = "none"
+            self.batch_mode.value = False
+            return
+        o = self.offer
+
+        def usd(x: float | None) -> str:
+            return "unknown" if x is None else f"${x:.4f}"
+
+        self.batch_text.value = (
+            f'<span class="wb-batch-offer-text">{o.new_calls:,} new calls: {usd(o.batch_usd)} in provider '
+            f"batches instead of {usd(o.direct_usd)} direct; results within 24 h (usually within an "
+            "hour), collected here or by running the same evaluate again</span>"
+        )
+        self.batch_box.layout.display = ""
 
     # --- running -----------------------------------------------------------------------------
 
@@ -175,6 +216,12 @@ class SubsetRunner(w.VBox):
             loop = asyncio.get_running_loop()
         except RuntimeError:
             loop = None
+        if self.offer is not None and self.batch_mode.value:
+            if loop is None:
+                self._submitted(version, rows, asyncio.run(self._submit(version, rows)))
+            else:
+                self.last_task = loop.create_task(self._submit_async(version, rows))
+            return
         if loop is None:  # no kernel loop (a script or a plain test): run here and now
             try:
                 run = ctl.evaluate(rows, self._on_progress, version)
@@ -201,6 +248,93 @@ class SubsetRunner(w.VBox):
             self._stopped(message_html(self._ctl.redact(describe(e))))
             return
         self._finished(version, run, rows)
+
+    # --- batch mode ---------------------------------------------------------------------------
+
+    async def _submit(self, version: Version, rows: list[Any]) -> Run | str:
+        try:
+            return await self._ctl.submit_batch(rows, version)
+        except Exception as e:  # noqa: BLE001
+            return message_html(self._ctl.redact(describe(e)))
+
+    async def _submit_async(self, version: Version, rows: list[Any]) -> None:
+        self._submitted(version, rows, await self._submit(version, rows))
+
+    def _submitted(self, version: Version, rows: list[Any], run: Run | str) -> None:
+        if isinstance(run, str):
+            self._stopped(run)
+            return
+        if getattr(run, "waiting", 0):
+            self.running = False
+            self.run_button.disabled = False
+            self.cancel_button.disabled = True
+            self.status.value = message_html(
+                f"Submitted {getattr(run, 'waiting', 0):,} judge calls of {version.label} in provider "
+                "batches. "
+                "Collect batches below (or run the same evaluate again, in any process) when they finish.",
+                "info",
+            )
+            self.show_pending()
+            return
+        self._finished(version, run, rows)
+
+    def show_pending(self) -> None:
+        """Redraw the pending batches (the store's batches that have not finished)."""
+        try:
+            table = self._ctl.pending_batches()
+        except Exception as e:  # noqa: BLE001
+            self.pending.value = message_html(self._ctl.redact(describe(e)))
+            self.pending_box.layout.display = ""
+            return
+        if not len(table) and not self._ctl.pending:
+            self.pending_box.layout.display = "none"
+            return
+        items = "".join(
+            f"<li><code>{html.escape(str(b['batch']))}</code> {html.escape(str(b['status']))}: "
+            f"{int(b['completed']) + int(b['failed']):,}/"
+            f"{int(b['requests']):,} requests done</li>"
+            for b in table.to_dict("records")[:10]
+        )
+        waiting = sum(int(getattr(r, "waiting", 0)) for _, _, r in self._ctl.pending)
+        self.pending.value = (
+            f'<span class="wb-pending-text">{len(table)} pending batch{"es" if len(table) != 1 else ""}'
+            f"; {waiting:,} judge calls of this panel wait</span><ul>{items}</ul>"
+        )
+        self.pending_box.layout.display = ""
+
+    def collect(self) -> None:
+        """Poll the pending batch-mode runs once; record those that finished (Collect batches)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        if loop is None:
+            self._collected(asyncio.run(self._collect()))
+        else:
+            self.last_task = loop.create_task(self._collect_async())
+
+    async def _collect(self) -> list[tuple[Version, Run]] | str:
+        try:
+            return await self._ctl.collect()
+        except Exception as e:  # noqa: BLE001
+            return message_html(self._ctl.redact(describe(e)))
+
+    async def _collect_async(self) -> None:
+        self._collected(await self._collect())
+
+    def _collected(self, done: list[tuple[Version, Run]] | str) -> None:
+        if isinstance(done, str):
+            self.status.value = done
+        elif done:
+            self.last_run = done[-1][1]
+            self.status.value = message_html(
+                f"Collected {len(done)} batch-mode run{'s' if len(done) != 1 else ''}: "
+                + ", ".join(v.label for v, _ in done),
+                "info",
+            )
+        else:
+            self.status.value = message_html("The batches are still running; collect again later.", "info")
+        self.show_pending()
 
     def cancel(self) -> None:
         """Stop the run in flight (the Cancel button); calls in flight are cancelled."""
