@@ -417,7 +417,9 @@ def test_every_operator_has_passing_failing_and_wrong_type_cases() -> None:
         "is_object",
         "is_integer",
     }
-    for name in OPERATORS:
+    # the operators of other modules (agent, trace) have their own tables in their own tests
+    builtin = [name for name, op in OPERATORS.items() if op.check.__module__.endswith("._builtin")]
+    for name in builtin:
         assert {P, F} <= seen.get(name, set()), f"{name} lacks a passing or failing case"
         if name not in accepts_any_json:
             assert E in seen[name], f"{name} lacks a wrong-type case"

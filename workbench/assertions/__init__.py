@@ -11,7 +11,10 @@ Example:
 from __future__ import annotations
 
 from ..paths import json_type
-from . import _builtin  # noqa: F401  (registers the operators)
+
+# registration order is the README table's order: the built-in operators first
+from . import _builtin  # noqa: F401  # isort: skip  (registers the operators)
+from . import _agent  # noqa: F401  # isort: skip  (registers the agent operators)
 from ._core import (
     ALIASES,
     OPERATORS,
