@@ -416,7 +416,10 @@ def _kind(v: Any) -> str | None:
         return None
     if v.keys() >= _RECORD_KEYS:
         return "record"
-    if isinstance(v.get("choices"), list):
+    choices = v.get("choices")
+    if isinstance(choices, list) or (
+        choices is not None and ("model" in v or v.get("object") == "chat.completion")
+    ):
         return "openai"
     if isinstance(v.get("candidates"), list):
         return "gemini"
@@ -511,7 +514,7 @@ def _one(b: _Builder, v: Any, where: str) -> None:
         return
     kind = _kind(v)
     if kind is None:
-        raise ResponseError(f"{where or 'the value'} is not {SHAPES}{_found(v)}")
+        raise ResponseError(f"{where + ' ' if where else ''}is not {SHAPES}{_found(v)}")
     _add(b, v, kind, where + ".")
 
 
