@@ -15,6 +15,8 @@ from ..paths import json_type
 # registration order is the README table's order: the built-in operators first
 from . import _builtin  # noqa: F401  # isort: skip  (registers the operators)
 from . import _agent  # noqa: F401  # isort: skip  (registers the agent operators)
+from ._agent import OPERATOR_NAMES as AGENT_OPERATORS
+from ._agent import fast_check as agent_fast_check
 from ._core import (
     ALIASES,
     OPERATORS,
@@ -30,11 +32,13 @@ from ._core import (
 )
 
 __all__ = [
+    "AGENT_OPERATORS",
     "ALIASES",
     "OPERATORS",
     "OpError",
     "Operator",
     "ResolvedOp",
+    "agent_fast_check",
     "apply",
     "describe",
     "json_type",

@@ -19,19 +19,28 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ..errors import cap_list, shorten
-from ..paths import json_type
+from ..paths import json_type, to_plain
 from ..responses import SHAPES, ResponseError, normalize, offered_tools
-from ._core import ExpectedKind, Operator, OpError, describe, register
+from ._core import ExpectedKind, Operator, OpError, describe, lookup, register
 
 __all__ = [
     "ARGS_MODES",
+    "OPERATOR_NAMES",
     "TRAJECTORY_MODES",
+    "Trajectory",
     "calls_of",
     "describe_call",
     "describe_calls",
+    "fast_check",
     "partial_match",
     "same_json",
 ]
+
+_dumps: Callable[[Any], bytes] | None
+try:
+    from orjson import dumps as _dumps
+except ImportError:  # pragma: no cover - orjson is a dependency
+    _dumps = None
 
 TRAJECTORY_MODES = ("strict", "unordered", "subset", "superset")
 """How ``trajectory_match`` compares the calls with the reference's, as openevals names them:
@@ -127,8 +136,19 @@ def describe_call(call: Mapping[str, Any], limit: int = 40) -> str:
         'search({"q":"refund policy"})'
     """
     args = call.get("arguments")
-    shown = "" if args is None or args == {} else describe(args, limit)
-    return f"{call.get('name')}({shown})"
+    return f"{call.get('name')}({'' if args is None or args == {} else _compact(args, limit)})"
+
+
+def _compact(value: Any, limit: int) -> str:
+    """:func:`describe` of an object or array, written by orjson when it can (reasons name
+    every call seen, and ``json.dumps`` per call would cost more than the checks)."""
+    if type(value) in (dict, list) and _dumps is not None:
+        try:
+            text = _dumps(value).decode()
+        except (TypeError, ValueError):  # keys that are no strings, lone surrogates, huge ints
+            return describe(value, limit)
+        return text if len(text) <= limit else shorten(text, limit)
+    return describe(value, limit)
 
 
 def describe_calls(calls: list[dict[str, Any]], limit: int = 6) -> str:
@@ -225,76 +245,108 @@ def _count(expected: Any) -> tuple[str | None, int, float]:
     return name, least, most
 
 
-# --- checks -------------------------------------------------------------------------------
+# --- checks: each a boolean core (shared with the fast path) and its verdict ---------------
 
 Check = Callable[[Any, Any], "bool | tuple[bool, str | None]"]
 
 
+def _called_ok(calls: list[dict[str, Any]], names: tuple[str, ...]) -> bool:
+    if len(names) == 1:
+        name = names[0]
+        return any(c["name"] == name for c in calls)
+    have = {c["name"] for c in calls}
+    return all(n in have for n in names)
+
+
 def _called(value: Any, names: tuple[str, ...]) -> tuple[bool, str]:
     calls = calls_of(value)
-    have = {c["name"] for c in calls}
-    missing = tuple(n for n in names if n not in have)
-    if missing:
-        return False, f"does not call {_names(missing)} {_seen(calls)}"
+    if not _called_ok(calls, names):
+        have = {c["name"] for c in calls}
+        return False, f"does not call {_names(tuple(n for n in names if n not in have))} {_seen(calls)}"
     return True, f"calls {_names(names)} {_seen(calls)}"
+
+
+def _not_called_ok(calls: list[dict[str, Any]], names: tuple[str, ...]) -> bool:
+    return not any(c["name"] in names for c in calls)
 
 
 def _not_called(value: Any, names: tuple[str, ...]) -> tuple[bool, str]:
     calls = calls_of(value)
-    have = {c["name"] for c in calls}
-    found = tuple(n for n in names if n in have)
-    if found:
-        return False, f"calls {_names(found)} {_seen(calls)}"
+    if not _not_called_ok(calls, names):
+        have = {c["name"] for c in calls}
+        return False, f"calls {_names(tuple(n for n in names if n in have))} {_seen(calls)}"
     return True, f"does not call {_names(names)} {_seen(calls)}"
+
+
+def _with_match(calls: list[dict[str, Any]], expected: tuple[str, dict[str, Any]]) -> dict[str, Any] | None:
+    name, args = expected
+    for c in calls:
+        if c["name"] == name and "arguments_error" not in c and partial_match(c["arguments"], args):
+            return c
+    return None
 
 
 def _called_with(value: Any, expected: tuple[str, dict[str, Any]]) -> tuple[bool, str]:
     name, args = expected
     calls = calls_of(value)
-    named = [c for c in calls if c["name"] == name]
+    match = _with_match(calls, expected)
     wanted = describe(args)
-    for c in named:
-        if "arguments_error" not in c and partial_match(c["arguments"], args):
-            return True, f"calls {describe_call(c)}, which has {wanted} {_seen(calls)}"
-    if not named:
+    if match is not None:
+        return True, f"calls {describe_call(match)}, which has {wanted} {_seen(calls)}"
+    if not any(c["name"] == name for c in calls):
         return False, f"does not call {name!r} {_seen(calls)}"
     return False, f"calls {name!r} only with other arguments than {wanted} {_seen(calls)}"
 
 
+def _sequence_ok(calls: list[dict[str, Any]], names: tuple[str, ...]) -> bool:
+    return len(calls) == len(names) and all(c["name"] == n for c, n in zip(calls, names))
+
+
 def _sequence(value: Any, names: tuple[str, ...]) -> tuple[bool, str]:
     calls = calls_of(value)
-    seen = [c["name"] for c in calls]
-    if tuple(seen) == names:
+    if _sequence_ok(calls, names):
         return True, f"calls exactly {describe(list(names))} in that order"
-    return False, f"calls {describe(seen)}, not exactly {describe(list(names))}"
+    return False, f"calls {describe([c['name'] for c in calls])}, not exactly {describe(list(names))}"
+
+
+def _matched_prefix(calls: list[dict[str, Any]], names: tuple[str, ...]) -> int:
+    """How many of ``names`` the calls make in that order (others between allowed)."""
+    k = 0
+    for c in calls:
+        if k < len(names) and c["name"] == names[k]:
+            k += 1
+    return k
+
+
+def _subsequence_ok(calls: list[dict[str, Any]], names: tuple[str, ...]) -> bool:
+    return _matched_prefix(calls, names) == len(names)
 
 
 def _subsequence(value: Any, names: tuple[str, ...]) -> tuple[bool, str]:
     calls = calls_of(value)
-    seen = [c["name"] for c in calls]
-    k = 0
-    for n in seen:
-        if k < len(names) and n == names[k]:
-            k += 1
+    seen = describe([c["name"] for c in calls])
+    k = _matched_prefix(calls, names)
     if k == len(names):
-        return True, f"calls {describe(list(names))} in that order, among {describe(seen)}"
+        return True, f"calls {describe(list(names))} in that order, among {seen}"
     after = f" after {names[k - 1]!r}" if k else ""
-    return (
-        False,
-        f"calls {describe(seen)}, which lacks {names[k]!r}{after} for {describe(list(names))} in that order",
-    )
+    return False, f"calls {seen}, which lacks {names[k]!r}{after} for {describe(list(names))} in that order"
+
+
+def _count_of(calls: list[dict[str, Any]], name: str | None) -> int:
+    return len(calls) if name is None else sum(1 for c in calls if c["name"] == name)
+
+
+def _count_ok(calls: list[dict[str, Any]], expected: tuple[str | None, int, float]) -> bool:
+    name, least, most = expected
+    return least <= _count_of(calls, name) <= most
 
 
 def _call_count(value: Any, expected: tuple[str | None, int, float]) -> tuple[bool, str]:
     name, least, most = expected
     calls = calls_of(value)
-    n = len(calls) if name is None else sum(1 for c in calls if c["name"] == name)
+    n = _count_of(calls, name)
     ok = least <= n <= most
-    what = (
-        f"makes {n} tool call{'s' if n != 1 else ''}"
-        if name is None
-        else f"calls {name!r} {n} time{'s' if n != 1 else ''}"
-    )
+    what = f"makes {_n_calls(n)}" if name is None else f"calls {name!r} {n} time{'s' if n != 1 else ''}"
     if least == most:
         bound = f"exactly {least}"
     elif most == float("inf"):
@@ -304,6 +356,10 @@ def _call_count(value: Any, expected: tuple[str | None, int, float]) -> tuple[bo
     else:
         bound = f"between {least} and {int(most)}"
     return ok, f"{what}, {'' if ok else 'not '}{bound} {_seen(calls)}"
+
+
+def _n_calls(n: int) -> str:
+    return f"{n} tool call{'s' if n != 1 else ''}"
 
 
 # --- tools_valid ----------------------------------------------------------------------------
@@ -358,43 +414,56 @@ def _schema_error(validator: Any, instance: Any) -> str | None:
     return shorten(error.message, 120) + (f" at {error.json_path}" if error.absolute_path else "")
 
 
-def _tools_valid(value: Any, prepared: dict[str, Any] | None) -> tuple[bool, str]:
-    calls = calls_of(value)
-    offered = prepared
-    if offered is None:
-        record = None if type(value) is list and (not value or "arguments" in value[0]) else value
-        carried = _carried_tools(record)
-        if carried is None:
-            raise OpError(
-                "has no offered tools to check the calls against: give them as expected (a list of tool "
-                "definitions, or a template such as '${request.tools}'), or read a record that holds them "
-                "({request: {tools: ...}, response: ...}, or a responses API response)"
-            )
-        offered = _tools(carried)
-    if not calls:
-        return True, "makes no tool calls"
+def _offered_for(value: Any, prepared: dict[str, Any] | None) -> dict[str, Any]:
+    if prepared is not None:
+        return prepared
+    record = None if type(value) is list and (not value or "arguments" in value[0]) else value
+    carried = _carried_tools(record)
+    if carried is None:
+        raise OpError(
+            "has no offered tools to check the calls against: give them as expected (a list of tool "
+            "definitions, or a template such as '${request.tools}'), or read a record that holds them "
+            "({request: {tools: ...}, response: ...}, or a responses API response)"
+        )
+    return _tools(carried)
+
+
+def _tools_fault(calls: list[dict[str, Any]], offered: dict[str, Any]) -> tuple[int, str] | None:
+    """The first call that is not valid and what is wrong (``offered``, ``json``, ``schema``)."""
     for i, c in enumerate(calls):
         if c["name"] not in offered:
-            return False, (
-                f"has call {i} {describe_call(c)} to a tool that was not offered (offered: "
-                f"{', '.join(offered) or 'none'}) {_seen(calls)}"
-            )
+            return i, "offered"
         if "arguments_error" in c:
-            return False, (
-                f"has call {i} {c['name']!r} with arguments that are not JSON ({c['arguments_error']}): "
-                f"{describe(c['arguments'])}"
-            )
+            return i, "json"
         validator = offered[c["name"]]
-        error = None if validator is None else _schema_error(validator, c["arguments"])
-        if error is not None:
-            return (
-                False,
-                f"has call {i} {describe_call(c)} that does not match its schema ({error}) {_seen(calls)}",
-            )
-    return (
-        True,
-        f"has {len(calls)} tool call{'s' if len(calls) != 1 else ''} matching their schemas {_seen(calls)}",
-    )
+        if validator is not None and not validator.is_valid(c["arguments"]):
+            return i, "schema"
+    return None
+
+
+def _tools_valid(value: Any, prepared: dict[str, Any] | None) -> tuple[bool, str]:
+    calls = calls_of(value)
+    offered = _offered_for(value, prepared)
+    fault = _tools_fault(calls, offered)
+    if fault is None:
+        if not calls:
+            return True, "makes no tool calls"
+        return True, f"has {_n_calls(len(calls))} matching their schemas {_seen(calls)}"
+    i, kind = fault
+    c = calls[i]
+    if kind == "offered":
+        names = ", ".join(offered) or "none"
+        return (
+            False,
+            f"has call {i} {describe_call(c)} to a tool that was not offered (offered: {names}) "
+            + _seen(calls),
+        )
+    if kind == "json":
+        why = c["arguments_error"]
+        shown = describe(c["arguments"])
+        return False, f"has call {i} {c['name']!r} with arguments that are not JSON ({why}): {shown}"
+    error = _schema_error(offered[c["name"]], c["arguments"])
+    return False, f"has call {i} {describe_call(c)} that does not match its schema ({error}) {_seen(calls)}"
 
 
 def _carried_tools(value: Any) -> Any:
@@ -499,41 +568,113 @@ def _ref_call(ref: tuple[str, Any]) -> str:
     return f"{name}(...)" if args is _ANY else describe_call({"name": name, "arguments": args})
 
 
-def _trajectory_match(value: Any, expected: tuple[str, str, list[tuple[str, Any]]]) -> tuple[bool, str]:
+Trajectory = tuple[str, str, list[tuple[str, Any]]]
+"""A prepared ``trajectory_match`` expected: ``(mode, args mode, reference calls)``."""
+
+
+def _trajectory_fault(calls: list[dict[str, Any]], expected: Trajectory) -> tuple[str, Any] | None:
+    """Why the calls do not match the reference: ``("count", None)``, ``("at", i)``,
+    ``("missing", reference call)`` or ``("extra", call)``; None when they match."""
     mode, args_mode, refs = expected
-    calls = calls_of(value)
-    how = f"({mode}, arguments {args_mode})"
 
     def fits(call: dict[str, Any], ref: tuple[str, Any]) -> bool:
         return bool(call["name"] == ref[0] and _args_match(args_mode, call, ref[1]))
 
     if mode == "strict":
         if len(calls) != len(refs):
-            return False, f"makes {len(calls)} tool calls, the reference {len(refs)} {how} {_seen(calls)}"
+            return "count", None
         for i, (c, r) in enumerate(zip(calls, refs)):
             if not fits(c, r):
-                return (
-                    False,
-                    f"has call {i} {describe_call(c)}, the reference {_ref_call(r)} {how} {_seen(calls)}",
-                )
-        return True, f"matches the reference's {len(refs)} calls {how} {_seen(calls)}"
+                return "at", i
+        return None
     if mode in ("superset", "unordered"):
         matched = _matching(refs, calls, lambda r, c: fits(c, r))
         missing = [refs[i] for i, j in enumerate(matched) if j is None]
         if missing:
-            return (
-                False,
-                f"lacks a call matching the reference's {_ref_call(missing[0])} {how} {_seen(calls)}",
-            )
+            return "missing", missing[0]
     if mode in ("subset", "unordered"):
         matched = _matching(calls, refs, fits)
         extra = [calls[i] for i, j in enumerate(matched) if j is None]
         if extra:
-            return (
-                False,
-                f"makes the call {describe_call(extra[0])}, which the reference lacks {how} {_seen(calls)}",
-            )
-    return True, f"matches the reference's calls {how} {_seen(calls)}"
+            return "extra", extra[0]
+    return None
+
+
+def _trajectory_ok(calls: list[dict[str, Any]], expected: Trajectory) -> bool:
+    return _trajectory_fault(calls, expected) is None
+
+
+def _trajectory_match(value: Any, expected: Trajectory) -> tuple[bool, str]:
+    mode, args_mode, refs = expected
+    calls = calls_of(value)
+    how = f"({mode}, arguments {args_mode})"
+    fault = _trajectory_fault(calls, expected)
+    if fault is None:
+        return True, f"matches the reference's {_n_calls(len(refs))} {how} {_seen(calls)}"
+    kind, detail = fault
+    if kind == "count":
+        return False, f"makes {_n_calls(len(calls))}, the reference {len(refs)} {how} {_seen(calls)}"
+    if kind == "at":
+        c, r = calls[detail], refs[detail]
+        return (
+            False,
+            f"has call {detail} {describe_call(c)}, the reference {_ref_call(r)} {how} {_seen(calls)}",
+        )
+    if kind == "missing":
+        return False, f"lacks a call matching the reference's {_ref_call(detail)} {how} {_seen(calls)}"
+    return False, f"makes the call {describe_call(detail)}, which the reference lacks {how} {_seen(calls)}"
+
+
+# --- the fast path: booleans for a whole column, verdicts only where a row fails ------------
+
+_FAST: dict[str, Callable[[list[dict[str, Any]], Any], bool]] = {
+    "tool_called": _called_ok,
+    "tool_not_called": _not_called_ok,
+    "tool_called_with_args": lambda calls, expected: _with_match(calls, expected) is not None,
+    "tool_call_sequence": _sequence_ok,
+    "tool_call_subsequence": _subsequence_ok,
+    "tool_call_count": _count_ok,
+    "tools_valid": lambda calls, offered: _tools_fault(calls, offered) is None,
+    "trajectory_match": _trajectory_ok,
+}
+
+
+OPERATOR_NAMES = tuple(_FAST)
+"""The agent operators (each has the column-wise check :func:`fast_check`)."""
+
+
+def fast_check(name: str, cells: list[Any], expected: Any) -> tuple[list[bool], list[bool]] | None:
+    """An agent operator over a column: ``(passed, handled)`` per cell, or None when the
+    operator is no agent operator (or ``tools_valid`` reads its tools from each record).
+
+    The same boolean core as the operator's own check, without writing a verdict for every
+    row: the engine asks the operator for the reasons of the rows that fail, and checks the
+    rows not handled (no tool calls in them: an error to report) value by value.
+
+    Example:
+        >>> fast_check("tool_called", [[{"name": "f", "arguments": {}}], [], "oops"], "f")
+        ([True, False, False], [True, True, False])
+    """
+    check = _FAST.get(name)
+    if check is None:
+        return None
+    try:
+        prepared = lookup(name).op.prepare(expected)
+    except OpError:
+        return None
+    if name == "tools_valid" and prepared is None:
+        return None
+    passed: list[bool] = []
+    handled: list[bool] = []
+    for v in cells:
+        try:
+            passed.append(bool(check(calls_of(v if type(v) in (list, dict) else to_plain(v)), prepared)))
+        except Exception:  # noqa: BLE001  (the value-by-value path reports it, exactly as it would)
+            passed.append(False)
+            handled.append(False)
+        else:
+            handled.append(True)
+    return passed, handled
 
 
 # --- registration -------------------------------------------------------------------------
