@@ -114,3 +114,26 @@ def test_the_flaws_only_a_trace_shows(runs: pd.DataFrame) -> None:
         failed["name"] == "execute_tool get_invoice"
         and attributes(failed)["error.type"] == "upstream timeout"
     )
+
+
+def test_the_readme_agent_example_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+
+    blocks = re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(encoding="utf-8"), re.S)
+    (block,) = [b for b in blocks if "agent_runs.jsonl" in b]
+    monkeypatch.chdir(ROOT)
+    namespace: dict[str, Any] = {}
+    exec(compile(block, "README.md", "exec"), namespace)
+    failed = namespace["checked"].results.query("status == 'failed'")
+    assert set(failed["row"]) == {
+        "a019",
+        "a021",
+        "a022",
+        "a023",
+        "a024",
+        "a025",
+        "a026",
+        "a030",
+        "a032",
+        "a033",
+    }

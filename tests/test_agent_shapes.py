@@ -493,3 +493,38 @@ def test_tool_calls_frame_is_one_row_per_call() -> None:
     ]
     assert frame["error"].iloc[2].startswith("needs a provider response")
     assert str(frame["name"].dtype) == "string"
+
+
+class Undumpable:
+    """An object whose model_dump fails, as a half-built SDK object might."""
+
+    def model_dump(self, **_: Any) -> dict[str, Any]:
+        raise RuntimeError("not serialisable")
+
+
+def test_odd_cells_are_their_rows_errors_and_never_the_runs() -> None:
+    nan_usage = {**openai_chat(CALLS), "usage": {"prompt_tokens": float("nan"), "completion_tokens": 3}}
+    values = [
+        nan_usage,
+        {"request": {"messages": []}, "response": '{"choices": [tru'},
+        {"request": {"messages": []}, "response": {"response": 5}},
+        Undumpable(),
+        openai_chat(CALLS),
+    ]
+    results = evaluate(
+        values,
+        wb.AssertionTask(id="n", path="response.tool_names", op="contains", expected="get_weather"),
+        wb.AssertionTask(id="t", path="response.input_tokens", op="is_null"),
+    )
+    assert results[results["task"] == "n"]["status"].tolist() == [
+        "passed",
+        "error",
+        "error",
+        "error",
+        "passed",
+    ]
+    assert cell(results, "t", 0)["status"] == "passed"  # a count that is not a number is no count
+    errors = results[results["task"] == "n"]["error"].tolist()
+    assert "has at response a string that is not JSON" in errors[1]
+    assert "has at response.response a value that is not a provider response" in errors[2]
+    assert "could not be read as a provider response: RuntimeError: not serialisable" in errors[3]

@@ -557,9 +557,9 @@ def _matching(left: list[Any], right: list[Any], fits: Callable[[Any, Any], bool
     for i in range(len(left)):
         place(i, set())
     matched: list[int | None] = [None] * len(left)
-    for j, i in enumerate(owner):
-        if i is not None:
-            matched[i] = j
+    for j, who in enumerate(owner):
+        if who is not None:
+            matched[who] = j
     return matched
 
 

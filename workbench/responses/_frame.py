@@ -45,7 +45,9 @@ def tool_calls_frame(values: Any, *, index: Any = None) -> pd.DataFrame:
             (label, i, c["name"], c["arguments"], c["id"], c["result"], c.get("arguments_error"))
             for i, c in enumerate(calls)
         )
-    frame = pd.DataFrame(rows, columns=["row", "position", "name", "arguments", "id", "result", "error"])
+    frame: pd.DataFrame = pd.DataFrame(
+        rows, columns=["row", "position", "name", "arguments", "id", "result", "error"]
+    )
     frame["position"] = frame["position"].astype("int64")
     for col in ("name", "id", "error"):
         frame[col] = frame[col].astype("string")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -133,7 +134,7 @@ def complete(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def _int(v: Any) -> int | None:
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
         return None
     return int(v)
 
@@ -485,12 +486,20 @@ def _add(b: _Builder, v: Any, kind: str, where: str) -> None:
         if type(request) is dict:
             history = request.get("messages") or request.get("input") or request.get("contents")
             if isinstance(history, list):
-                _conversation(b, history, f"{where}request.")
+                _conversation(b, history, _at(where, "request"))
             if isinstance(request.get("tools"), list):
                 b.tools = offered_list(request["tools"])
-        _one(b, plain(v["response"]), f"{where}response")
+        response = v["response"]
+        if isinstance(response, str):  # a log that keeps the response as the provider's JSON text
+            try:
+                response = loads_json(response)
+            except ValueError as e:
+                raise ResponseError(
+                    f"has at {_at(where, 'response')} a string that is not JSON ({e})"
+                ) from None
+        _one(b, plain(response), _at(where, "response"))
     elif kind == "messages":
-        _conversation(b, v["messages"], f"{where}messages")
+        _conversation(b, v["messages"], _at(where, "messages"))
         if isinstance(v.get("tools"), list):
             b.tools = offered_list(v["tools"])
     elif kind == "record":  # already normalised: take its calls and figures as they are
@@ -508,14 +517,23 @@ def _add(b: _Builder, v: Any, kind: str, where: str) -> None:
         b.tools = v.get("tools") or b.tools
 
 
+def _at(where: str, key: str) -> str:
+    """Where a nested part is, for messages: ``response``, ``[2].response``."""
+    return f"{where}.{key}" if where else key
+
+
 def _one(b: _Builder, v: Any, where: str) -> None:
     if isinstance(v, list):
         _conversation(b, v, where)
         return
     kind = _kind(v)
     if kind is None:
-        raise ResponseError(f"{where + ' ' if where else ''}is not {SHAPES}{_found(v)}")
-    _add(b, v, kind, where + ".")
+        raise ResponseError(
+            f"has at {where} a value that is not {SHAPES}{_found(v)}"
+            if where
+            else f"is not {SHAPES}{_found(v)}"
+        )
+    _add(b, v, kind, where)
 
 
 def _conversation(b: _Builder, items: list[Any], where: str) -> None:
@@ -527,7 +545,7 @@ def _conversation(b: _Builder, items: list[Any], where: str) -> None:
                 f"item {i} of the conversation{f' at {where}' if where else ''} is not a message or a "
                 f"response{_found(item)}"
             )
-        _add(b, item, kind, f"{where}[{i}].")
+        _add(b, item, kind, f"{where}[{i}]")
 
 
 def _found(v: Any) -> str:
@@ -620,15 +638,26 @@ def normalize(value: Any) -> dict[str, Any]:
             raise ResponseError(
                 f"needs {SHAPES}, got a string that is not JSON: {shorten(value, 60)!r}"
             ) from e
-    raw = plain(to_plain(raw))
-    if type(raw) is dict and raw.keys() >= _RECORD_KEYS:
-        return complete(raw)
-    if (
-        not isinstance(raw, (dict, list))
-        or (isinstance(raw, list) and not raw)
-        or (type(raw) is dict and _kind(raw) is None)
-    ):
-        raise ResponseError(f"needs {SHAPES}, got {got(raw)}")
+    try:
+        raw = plain(to_plain(raw))
+        if type(raw) is dict and raw.keys() >= _RECORD_KEYS:
+            return complete(raw)
+        if (
+            not isinstance(raw, (dict, list))
+            or (isinstance(raw, list) and not raw)
+            or (type(raw) is dict and _kind(raw) is None)
+        ):
+            raise ResponseError(f"needs {SHAPES}, got {got(raw)}")
+        return complete(_record(raw))
+    except ResponseError:
+        raise
+    except Exception as e:  # an odd value (an SDK object that cannot dump) is that value's error
+        raise ResponseError(
+            f"could not be read as {SHAPES}: {type(e).__name__}: {shorten(str(e), 100)}"
+        ) from e
+
+
+def _record(raw: Any) -> dict[str, Any]:
     record = _openai_fast(raw) if type(raw) is dict and "choices" in raw else None
     if record is None:
         b = _Builder()
@@ -636,7 +665,7 @@ def normalize(value: Any) -> dict[str, Any]:
         if b.provider is None:
             b.provider = detect(raw) or "openai"
         record = b.record(raw)
-    return complete(record)
+    return record
 
 
 def normalize_column(cells: Iterable[Any]) -> tuple[list[dict[str, Any] | None], list[str | None]]:
@@ -656,33 +685,30 @@ def normalize_column(cells: Iterable[Any]) -> tuple[list[dict[str, Any] | None],
     reasons: list[str | None] = []
     append_record, append_reason = records.append, reasons.append
     for cell in cells:
-        if type(cell) is dict and "choices" in cell:  # the common case first: an OpenAI chat completion
-            record = _openai_fast(cell)
-            if record is not None:
-                append_record(record)
-                append_reason(None)
-                continue
-            kind: str | None = "openai"
-        else:
-            cell = plain(to_plain(cell))
-            kind = ("list" if _list_provider(cell) else None) if type(cell) is list else _kind(cell)
-        if kind is None:
-            append_record(None)
-            append_reason("is null" if cell is None else f"holds no provider response; it holds {got(cell)}")
-            continue
-        if kind == "record":
-            append_record(cell)
-            append_reason(None)
-            continue
-        b = _Builder()
         try:
-            _one(b, cell, "")
+            if type(cell) is dict and "choices" in cell:  # the common case first: an OpenAI chat completion
+                record = _openai_fast(cell)
+                if record is not None:
+                    append_record(record)
+                    append_reason(None)
+                    continue
+            else:
+                cell = plain(to_plain(cell))
+            kind = ("list" if _list_provider(cell) else None) if type(cell) is list else _kind(cell)
+            if kind is None:
+                append_record(None)
+                append_reason(
+                    "is null" if cell is None else f"holds no provider response; it holds {got(cell)}"
+                )
+                continue
+            append_record(cell if kind == "record" else _record(cell))
+            append_reason(None)
         except ResponseError as e:
             append_record(None)
             append_reason(str(e))
-            continue
-        if b.provider is None:
-            b.provider = detect(cell) or "openai"
-        append_record(b.record(cell))
-        append_reason(None)
+        except Exception as e:  # noqa: BLE001  (one odd cell is that row's error, never the run's)
+            append_record(None)
+            append_reason(
+                f"could not be read as a provider response: {type(e).__name__}: {shorten(str(e), 100)}"
+            )
     return records, reasons

@@ -34,7 +34,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
@@ -406,7 +406,7 @@ def _at_path(path: str | None, op: str, expected: Any) -> dict[str, Any]:
 
 
 _BOUNDS: dict[str, Callable[[float], dict[str, int]]] = {
-    "Equals": lambda x: {"count": int(x)} if float(x).is_integer() else {"min": 1, "max": 0},
+    "Equals": lambda x: {"count": int(x)},
     "LessThan": lambda x: {"max": math.ceil(x) - 1},
     "LessThanOrEqual": lambda x: {"max": math.floor(x)},
     "GreaterThan": lambda x: {"min": math.floor(x) + 1},
@@ -418,17 +418,23 @@ def _count(task: Mapping[str, Any]) -> tuple[str, dict[str, int]]:
     """``ToolCallCount`` compared with a number, as ``tool_call_count``'s bounds (counts are
     whole: ``LessThan 3`` is at most 2)."""
     op, value = task.get("operator"), task.get("expected_value")
-    number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    if number and op in _BOUNDS and (op != "Equals" or float(value).is_integer()):
-        bounds = _BOUNDS[op](value)
+    number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    x = float(cast("float", value)) if number else math.nan
+    if number and op in _BOUNDS and (op != "Equals" or x.is_integer()):
+        bounds = _BOUNDS[op](x)
         if min(bounds.values()) < 0:
             raise _Untranslatable(
                 f"ToolCallCount {op} {value!r} holds for no count of calls", "expected_value"
             )
         return "tool_call_count", bounds
-    if number and op == "NotEqual" and float(value).is_integer():
-        return "not_tool_call_count", {"count": int(value)}
-    if op in ("InRange", "NotInRange") and isinstance(value, list) and len(value) == 2:
+    if number and op == "NotEqual" and x.is_integer():
+        return "not_tool_call_count", {"count": int(x)}
+    if (
+        op in ("InRange", "NotInRange")
+        and isinstance(value, list)
+        and len(value) == 2
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value)
+    ):
         lo, hi = math.ceil(value[0]), math.floor(value[1])
         return _negated("tool_call_count", op == "InRange"), {"min": max(lo, 0), "max": hi}
     if op in ("IsZero", "IsPositive"):
