@@ -7,7 +7,8 @@ tool results it holds are matched to the calls by id), or a ``{"request": ..., "
 ...}`` record; as a dict, a JSON string, or an SDK's pydantic object (anything with
 ``model_dump()``). :func:`normalize` turns any of them into one record with the
 :data:`FIELDS`; paths reach those fields (``response.tool_calls``, ``response.finish_reason``)
-and the agent operators read them. Pure Python: no pandas, no I/O.
+and the agent operators read them. Pure Python, no I/O (pandas only in
+:func:`tool_calls_frame`, imported when it is called).
 
 Example:
     >>> from workbench.responses import normalize

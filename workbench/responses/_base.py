@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import cap_list, shorten
+from ..errors import DataError, cap_list, shorten
 from ..paths import json_type
 
 __all__ = ["DERIVED", "FIELDS", "SHAPES", "ResponseError", "either_case", "got", "plain"]
@@ -55,9 +55,10 @@ SHAPES = (
 """The shapes :func:`normalize` reads, as messages name them."""
 
 
-class ResponseError(ValueError):
+class ResponseError(DataError):
     """A value that is not a provider response, or a malformed one; the message says what was
-    found and where (``choices[0] has no 'message'``).
+    found and where (``choices[0] has no 'message'``). A :class:`~workbench.DataError`, so a
+    ``ValueError`` too.
 
     Example:
         >>> try:
