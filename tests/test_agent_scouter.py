@@ -439,3 +439,27 @@ def test_scouters_yaml_tasks_asset_fails_fast_with_the_lines(tmp_path: Path) -> 
         rest = wb.Suite.from_scouter(path, skip_untranslatable=True)
     assert {"check_user_age", "validate_email", "final_validation"} <= set(rest.task_ids)
     assert rest.task("final_validation").gate
+
+
+def test_a_key_written_twice_with_different_values_is_reported() -> None:
+    text = """\
+- task_type: Assertion
+  id: twice
+  context_path: latency
+  operator: LessThan
+  expected_value: 100
+  expected_value: 200
+- task_type: Assertion
+  id: same
+  context_path: latency
+  operator: LessThan
+  expected_value: 100
+  expected_value: 100
+"""
+    with pytest.raises(wb.SpecError) as caught:
+        wb.Suite.from_scouter(text)
+    (problem,) = caught.value.problems
+    assert problem == (
+        "task 'twice' (line 6): 'expected_value' is written twice, with different values (lines 5 and 6), "
+        "and which one is meant is not clear: keep one"
+    )

@@ -159,6 +159,12 @@ def translate(source: str | Path, *, trace_path: str = "trace") -> Translation:
         key_lines = keys[i][1] if i < len(keys) else {}
         label = f"task {task.get('id')!r}" if isinstance(task, dict) and task.get("id") else f"task #{i + 1}"
         try:
+            for key, first, second in keys[i][2] if i < len(keys) else ():
+                raise _Untranslatable(
+                    f"{key!r} is written twice, with different values (lines {first} and {second}), and "
+                    "which one is meant is not clear: keep one",
+                    key,
+                )
             translated = _task(task, trace_path)
         except _Untranslatable as e:
             line = key_lines.get(e.key, start) if e.key else start
@@ -173,8 +179,9 @@ def translate(source: str | Path, *, trace_path: str = "trace") -> Translation:
     return out
 
 
-def _key_lines(text: str, wrapped: bool) -> list[tuple[int, dict[str, int]]]:
-    """Per task: the line it starts on and the line of each of its keys (YAML and JSON alike)."""
+def _key_lines(text: str, wrapped: bool) -> list[tuple[int, dict[str, int], list[tuple[str, int, int]]]]:
+    """Per task: the line it starts on, the line of each of its keys (YAML and JSON alike), and
+    the keys written twice with different values (key, first line, second line)."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except (yaml.YAMLError, RecursionError):  # read already; this is only for line numbers
@@ -185,12 +192,19 @@ def _key_lines(text: str, wrapped: bool) -> list[tuple[int, dict[str, int]]]:
         return []
     out = []
     for item in node.value:
-        keys = {}
-        if isinstance(item, yaml.MappingNode):
-            keys = {
-                str(k.value): k.start_mark.line + 1 for k, _ in item.value if isinstance(k, yaml.ScalarNode)
-            }
-        out.append((item.start_mark.line + 1, keys))
+        keys: dict[str, int] = {}
+        seen: dict[str, tuple[int, Any]] = {}
+        repeated: list[tuple[str, int, int]] = []
+        for k, v in item.value if isinstance(item, yaml.MappingNode) else ():
+            if not isinstance(k, yaml.ScalarNode):
+                continue
+            key, line = str(k.value), k.start_mark.line + 1
+            same = (v.tag, v.value) if isinstance(v, yaml.ScalarNode) else object()
+            if key in seen and seen[key][1] != same:  # written twice, and not the same value
+                repeated.append((key, seen[key][0], line))
+            seen[key] = (line, same)
+            keys[key] = line
+        out.append((item.start_mark.line + 1, keys, repeated))
     return out
 
 

@@ -209,7 +209,10 @@ class Suite(Spec):
         """
         t = translate(source, trace_path=trace_path)
         tasks, lines, also = prune(t)
-        label = name or (Path(t.origin[6:-1]).stem if t.origin.startswith("file '") else "scouter")
+        named = isinstance(source, Path) or (
+            "\n" not in source and source.strip().endswith((".yaml", ".yml", ".json"))
+        )
+        label = name or (Path(str(source).strip()).stem if named else "scouter")
         data = {"name": label, "version": version, "tasks": tasks}
         if t.problems and not skip_untranslatable:
             others: list[str] = []
