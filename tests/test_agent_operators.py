@@ -468,3 +468,26 @@ def test_fast_paths_agree_with_the_per_value_path(monkeypatch: pytest.MonkeyPatc
     slow = evaluate(values, *all_tasks)
     columns = ["row", "task", "status", "reason", "error"]
     pd.testing.assert_frame_equal(fast[columns], slow[columns])
+
+
+def test_a_list_of_responses_api_items_is_read_as_a_conversation() -> None:
+    items = [
+        {
+            "type": "function_call",
+            "call_id": "c1",
+            "name": "search_kb",
+            "arguments": '{"query": "refund policy"}',
+        },
+        {"type": "function_call_output", "call_id": "c1", "output": "30 days"},
+    ]
+    results = evaluate(
+        [items],
+        wb.AssertionTask(
+            id="args",
+            path="response",
+            op="tool_called_with_args",
+            expected={"name": "search_kb", "arguments": {"query": "refund policy"}},
+        ),
+        wb.AssertionTask(id="traj", path="response", op="trajectory_match", expected={"calls": items}),
+    )
+    assert results["status"].tolist() == [P, P]

@@ -93,6 +93,10 @@ def partial_match(actual: Any, expected: Any) -> bool:
     return same_json(actual, expected)
 
 
+_MESSAGE_KEYS = frozenset(("role", "type"))
+"""Keys of a message or a responses API item, which a normalised call does not have."""
+
+
 def calls_of(value: Any) -> list[dict[str, Any]]:
     """The tool calls in ``value``: a list of normalised calls (what ``response.tool_calls``
     holds) as it is, an OpenAI ``tool_calls`` list, or anything :func:`~workbench.responses.normalize`
@@ -109,7 +113,12 @@ def calls_of(value: Any) -> list[dict[str, Any]]:
         if not value:
             return value
         first = value[0]
-        if type(first) is dict and "arguments" in first and "name" in first and "role" not in first:
+        if (
+            type(first) is dict
+            and "arguments" in first
+            and "name" in first
+            and not first.keys() & _MESSAGE_KEYS
+        ):
             for i, c in enumerate(value):
                 if type(c) is not dict or not isinstance(c.get("name"), str) or "arguments" not in c:
                     raise OpError(f"needs tool calls, but item {i} is {describe(c)}, not a call with a name")
@@ -484,7 +493,11 @@ _ANY = object()
 def _reference(calls: Any) -> list[tuple[str, Any]]:
     """The reference's calls as ``(name, arguments or _ANY)``."""
     if isinstance(calls, list) and all(
-        isinstance(c, str) or (isinstance(c, dict) and "role" not in c and ("name" in c or "function" in c))
+        isinstance(c, str)
+        or (
+            isinstance(c, dict)
+            and (type(c.get("function")) is dict or ("name" in c and not c.keys() & _MESSAGE_KEYS))
+        )
         for c in calls
     ):
         out: list[tuple[str, Any]] = []
