@@ -288,7 +288,7 @@ tasks:
         "task 'unary' (line 24): operator 'IsEmail' takes no expected_value, and Scouter ignores False"
     )
     assert problems[4].startswith(
-        "task 'nested' (line 29): TraceAssertion AttributeFilter runs a nested task"
+        "task 'nested' (line 29): TraceAssertion AttributeFilter over this task has no translation"
     )
     assert problems[5].startswith(
         "task 'extra' (line 35): unknown field 'expected_valeu'; did you mean 'expected_value'?"
@@ -347,13 +347,13 @@ def test_trace_assertions_translate_to_trace_operators_by_name() -> None:
 """
     from workbench.assertions import OPERATORS
 
-    if "span_count" in OPERATORS:  # the trace operators exist: the task translates (or its own check reports)
-        try:
-            task = wb.Suite.from_scouter(text).task("retries")
-        except wb.SpecError as e:
-            assert "operator 'span_count'" in str(e)
-        else:
-            assert (task.op, task.path) == ("span_count", "trace")
+    if "span_count" in OPERATORS:  # the trace operators exist: the task translates to their shape
+        task = wb.Suite.from_scouter(text).task("retries")
+        assert (task.op, task.path) == ("span_count", "trace")
+        assert task.expected == {
+            "filter": {"and": [{"name": "retry_operation"}, {"status": "error"}]},
+            "less_than_or_equal": 3,
+        }
     else:  # not yet: reported as untranslatable, with the line of the assertion
         with pytest.raises(wb.SpecError) as caught:
             wb.Suite.from_scouter(text)

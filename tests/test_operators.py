@@ -372,6 +372,27 @@ CASES = [
 ]
 
 
+def _agent_cases() -> list[Any]:
+    """The agent operators' own table (tests/test_agent_operators.py), on a whole OpenAI chat
+    completion whose calls are search_kb then get_weather; and a number, which is no response."""
+    from tests.test_agent_operators import CASES as AGENT_CASES
+    from tests.test_agent_shapes import CALLS, openai_chat
+
+    response = openai_chat(CALLS)
+    out = [
+        case(op, response, expected, status, id=f"{op}-{status}-{i}")
+        for i, (op, expected, status) in enumerate(AGENT_CASES)
+    ]
+    first = {op: expected for op, expected, _ in reversed(AGENT_CASES)}
+    out += [
+        case(op, 42, expected, E, "needs tool calls", id=f"{op}-wrong-type") for op, expected in first.items()
+    ]
+    return out
+
+
+CASES += _agent_cases()
+
+
 @pytest.mark.parametrize(("op", "value", "expected", "status", "text"), CASES)
 def test_operator(op: str, value: Any, expected: Any, status: str, text: str) -> None:
     got, message = outcome(value, op, expected)
@@ -417,9 +438,7 @@ def test_every_operator_has_passing_failing_and_wrong_type_cases() -> None:
         "is_object",
         "is_integer",
     }
-    # the operators of other modules (agent, trace) have their own tables in their own tests
-    builtin = [name for name, op in OPERATORS.items() if op.check.__module__.endswith("._builtin")]
-    for name in builtin:
+    for name in OPERATORS:
         assert {P, F} <= seen.get(name, set()), f"{name} lacks a passing or failing case"
         if name not in accepts_any_json:
             assert E in seen[name], f"{name} lacks a wrong-type case"

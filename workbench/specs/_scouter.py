@@ -19,7 +19,10 @@ four types, in Scouter's field names: ``task_type``, ``id``, ``context_path``,
   checked with the task's operator. Where Scouter reads a missing argument or result as null
   (and the check fails), the path gives an error cell naming what is there.
 - ``TraceAssertion``: the trace operator of the assertion's name (``SpanCount`` is
-  ``span_count``) at ``trace_path``, its fields as ``expected`` with the comparison in it.
+  ``span_count``) at ``trace_path``; ``expected`` says what to measure (``filter``, ``attribute``,
+  ``aggregation``) and holds the comparison as one operator key (``{filter: {name: x},
+  less_than_or_equal: 3}``); a true-or-false assertion (``SpanExists``, ``SpanSequence``,
+  ``SpanSet``, ``AttributeFilter``) compared with ``Equals false`` is the operator's ``not_`` form.
 - ``LLMJudge``: not translated (its prompt file and free-form verdict have no counterpart in
   a :class:`~workbench.JudgeTask`'s criteria and scale).
 
@@ -340,14 +343,14 @@ def _fields(
 # --- AgentAssertion ---------------------------------------------------------------------------
 
 
-def _truth(task: Mapping[str, Any], name: str) -> bool:
+def _truth(task: Mapping[str, Any], name: str, ops: tuple[str, ...] = ("Equals", "NotEqual")) -> bool:
     """Whether a boolean assertion is asserted true (``Equals true``, ``NotEqual false``) or
     false; anything else has no translation."""
     op, value = task.get("operator"), task.get("expected_value")
-    if isinstance(value, bool) and op in ("Equals", "NotEqual"):
-        return value if op == "Equals" else not value
+    if isinstance(value, bool) and op in ops:
+        return value if op != "NotEqual" else not value
     raise _Untranslatable(
-        f"assertion {name} gives true or false, so its operator must be Equals or NotEqual with "
+        f"assertion {name} gives true or false, so its operator must be {' or '.join(ops)} with "
         f"expected_value true or false, got {op} {value!r}",
         "operator",
     )
@@ -463,35 +466,70 @@ def _count(task: Mapping[str, Any]) -> tuple[str, dict[str, int]]:
 # --- TraceAssertion ---------------------------------------------------------------------------
 
 
+_TRACE_BOOLEANS = ("SpanExists", "SpanSequence", "SpanSet", "AttributeFilter")
+"""Trace assertions that are true or false: compared with ``Equals true`` they are the operator,
+with ``Equals false`` its ``not_`` form."""
+
+
 def _trace(task: Mapping[str, Any], trace_path: str) -> dict[str, Any]:
+    """A trace assertion as the trace operator of its name, in the ``expected`` shape the trace
+    operators read: what to measure (``filter``, ``attribute``, ``aggregation``) and the
+    comparison as one operator key (``{filter: {name: x}, less_than_or_equal: 3}``)."""
     name, f = _variant(task, "trace assertion")
-    if name == "AttributeFilter":
+    if name not in TRACE_OPERATORS and name != "AttributeFilter":
+        known = [*TRACE_OPERATORS, "AttributeFilter"]
         raise _Untranslatable(
-            "TraceAssertion AttributeFilter runs a nested task on each attribute value; workbench has no "
-            "translation for nested tasks: check the attribute with a trace operator and a filter",
+            f"trace assertion {name!r} is not one of Scouter's {known}{did_you_mean(name, known)}",
             "assertion",
         )
-    op = TRACE_OPERATORS.get(name)
-    if op is None:
-        raise _Untranslatable(
-            f"trace assertion {name!r} is not one of Scouter's {list(TRACE_OPERATORS)}"
-            f"{did_you_mean(name, TRACE_OPERATORS)}",
-            "assertion",
-        )
+    op = "span_attribute" if name == "AttributeFilter" else TRACE_OPERATORS[name]
+    expected: Any
+    if name in _TRACE_BOOLEANS:
+        positive = _truth(task, name, ("Equals", "NotEqual", "SequenceMatches"))
+        if name == "AttributeFilter":
+            expected = _attribute_filter(f)
+        elif name == "SpanExists":
+            expected = {"filter": _filter(f.get("filter"))}
+        else:
+            expected = list(f.get("span_names") or [])
+        op = op if positive else f"not_{op}"
+    else:
+        expected = {}
+        if "filter" in f:
+            expected["filter"] = _filter(f["filter"])
+        if "attribute_key" in f:
+            expected["attribute"] = f["attribute_key"]
+        if "aggregation" in f:
+            expected["aggregation"] = str(f["aggregation"]).lower()
+        expected[_operator(task)] = task.get("expected_value")
     try:
         lookup(op)
     except KeyError:
         raise _Untranslatable(
-            f"TraceAssertion {name} translates to the trace operator {op!r}, which this workbench does not "
-            "have",
+            f"TraceAssertion {name} translates to the trace operator {op.removeprefix('not_')!r}, which this "
+            "workbench does not have",
             "assertion",
         ) from None
-    expected: dict[str, Any] = {}
-    for key, value in f.items():
-        expected[_snake(key)] = _filter(value) if key == "filter" else value
-    compare = _operator(task)
-    expected["compare"] = {"op": compare, **_expected(compare, task.get("expected_value"))}
     return {"op": op, "path": trace_path, "expected": expected}
+
+
+def _attribute_filter(f: Mapping[str, Any]) -> dict[str, Any]:
+    """``AttributeFilter``: an assertion on each value of an attribute, any or all of them."""
+    inner = f.get("task")
+    kind, body = next(iter(inner.items())) if isinstance(inner, dict) and len(inner) == 1 else (None, None)
+    if kind != "Assertion" or not isinstance(body, dict):
+        raise _Untranslatable(
+            f"TraceAssertion AttributeFilter over {'an ' + kind if kind else 'this task'} has no "
+            "translation: load the attribute's responses into a column and use the agent operators on it",
+            "assertion",
+        )
+    key = f.get("key")
+    out: dict[str, Any] = {"filter": {"attribute": key}, "attribute": key}
+    if body.get("context_path"):
+        out["path"] = body["context_path"]
+    out["match"] = str(f.get("mode", "Any")).lower()
+    out[_operator(body)] = body.get("expected_value")
+    return out
 
 
 def _filter(f: Any) -> dict[str, Any]:
@@ -512,7 +550,10 @@ def _filter(f: Any) -> dict[str, Any]:
     if kind == "WithAttributeValue":
         return {"attribute": body.get("key"), "value": body.get("value")}
     if kind == "WithDuration":
-        return {k: body[k] for k in ("min_ms", "max_ms") if body.get(k) is not None}
+        out = {f"{k[:3]}_duration_ms": body[k] for k in ("min_ms", "max_ms") if body.get(k) is not None}
+        if not out:
+            raise _Untranslatable("span filter WithDuration sets neither min_ms nor max_ms", "assertion")
+        return out
     if kind in ("And", "Or"):
         filters = body.get("filters")
         if not isinstance(filters, list):
@@ -522,10 +563,6 @@ def _filter(f: Any) -> dict[str, Any]:
     raise _Untranslatable(
         f"span filter {kind!r} is not one of {known}{did_you_mean(str(kind), known)}", "assertion"
     )
-
-
-def _snake(name: str) -> str:
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower()
 
 
 # --- what the suite does with a translation ----------------------------------------------------
