@@ -528,3 +528,59 @@ def test_odd_cells_are_their_rows_errors_and_never_the_runs() -> None:
     assert "has at response a string that is not JSON" in errors[1]
     assert "has at response.response a value that is not a provider response" in errors[2]
     assert "could not be read as a provider response: RuntimeError: not serialisable" in errors[3]
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        openai_chat(CALLS, "Both done."),
+        openai_chat(),
+        openai_chat([("get_weather", '{"city": Paris}')]),  # arguments that do not parse
+        openai_chat([("get_weather", "")]),
+        {**openai_chat(CALLS), "usage": None},
+        {**openai_chat(CALLS), "usage": {"prompt_tokens": 3, "completion_tokens": 4}},
+        {**openai_chat(CALLS), "model": ""},
+        {
+            "choices": [
+                {
+                    "message": {
+                        "role": "assistant",
+                        "content": None,
+                        "function_call": {"name": "f", "arguments": "{}"},
+                    }
+                }
+            ]
+        },
+        {"choices": [{"message": {"role": "assistant", "content": [{"type": "text", "text": "parts"}]}}]},
+        {
+            "choices": [
+                {
+                    "message": {
+                        "role": "assistant",
+                        "tool_calls": [{"id": "", "function": {"name": "f", "arguments": "[1]"}}],
+                    }
+                }
+            ]
+        },
+    ],
+    ids=[
+        "calls",
+        "text",
+        "bad-args",
+        "empty-args",
+        "no-usage",
+        "no-total",
+        "no-model",
+        "legacy",
+        "parts",
+        "no-id",
+    ],
+)
+def test_the_fast_openai_path_gives_the_general_paths_record(response: dict[str, Any]) -> None:
+    from workbench.responses._providers import READERS, Builder, fast_record
+
+    builder = Builder()
+    READERS["openai"](builder, response)
+    general = builder.record(response)
+    fast = fast_record(response)
+    assert fast is None or fast == general
