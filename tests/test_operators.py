@@ -390,6 +390,27 @@ def _trace_cases() -> list[Any]:
 CASES += _trace_cases()
 
 
+def _agent_cases() -> list[Any]:
+    """The agent operators' own table (tests/test_agent_operators.py), on a whole OpenAI chat
+    completion whose calls are search_kb then get_weather; and a number, which is no response."""
+    from tests.test_agent_operators import CASES as AGENT_CASES
+    from tests.test_agent_shapes import CALLS, openai_chat
+
+    response = openai_chat(CALLS)
+    out = [
+        case(op, response, expected, status, id=f"{op}-{status}-{i}")
+        for i, (op, expected, status) in enumerate(AGENT_CASES)
+    ]
+    first = {op: expected for op, expected, _ in reversed(AGENT_CASES)}
+    out += [
+        case(op, 42, expected, E, "needs tool calls", id=f"{op}-wrong-type") for op, expected in first.items()
+    ]
+    return out
+
+
+CASES += _agent_cases()
+
+
 @pytest.mark.parametrize(("op", "value", "expected", "status", "text"), CASES)
 def test_operator(op: str, value: Any, expected: Any, status: str, text: str) -> None:
     got, message = outcome(value, op, expected)

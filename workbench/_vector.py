@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .assertions import ResolvedOp
+from .assertions import AGENT_OPERATORS, ResolvedOp, agent_fast_check
 
 __all__ = ["ENABLED", "check"]
 
@@ -165,6 +165,8 @@ def check(rop: ResolvedOp, values: pd.Series, expected: Any) -> tuple[np.ndarray
     if not ENABLED:
         return None
     name = rop.op.name
+    if name in AGENT_OPERATORS:
+        return _agent(rop, values, expected)
     if values.dtype == object and len(values):
         inferred = pd.api.types.infer_dtype(values, skipna=True)
         if inferred in ("floating", "mixed-integer-float") or (inferred == "integer" and _small_ints(values)):
@@ -201,6 +203,16 @@ def check(rop: ResolvedOp, values: pd.Series, expected: Any) -> tuple[np.ndarray
     if passed is None:
         return None
     passed = np.asarray(passed, dtype=bool)
+    return (~passed if rop.negated else passed), handled
+
+
+def _agent(rop: ResolvedOp, values: pd.Series, expected: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """The agent operators' own column-wise check (their booleans without a verdict per row)."""
+    found = agent_fast_check(rop.op.name, values.tolist(), expected)
+    if found is None:
+        return None
+    passed = np.fromiter(found[0], dtype=bool, count=len(values))
+    handled = np.fromiter(found[1], dtype=bool, count=len(values))
     return (~passed if rop.negated else passed), handled
 
 

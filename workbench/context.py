@@ -24,6 +24,7 @@ from .paths import (
     resolve,
     to_plain,
 )
+from .responses import DERIVED, FIELDS, complete, normalize_column, plain
 
 __all__ = ["Context", "Output", "gc_paused"]
 
@@ -47,6 +48,8 @@ class Context:
         self.outputs: dict[str, Output] = {}
         self._parsed: dict[str, tuple[list[Any], list[str | None] | None]] = {}
         self._extracted: dict[tuple[Segment, ...], tuple[pd.Series, np.ndarray | None]] = {}
+        self._responses: dict[str, tuple[list[dict[str, Any] | None], list[str | None]]] = {}
+        self._sdk: dict[str, list[Any] | None] = {}
 
     # --- roots ----------------------------------------------------------------------
 
@@ -108,6 +111,9 @@ class Context:
         if kind == "column":
             if not rest:
                 return self.df[self.columns[name]].reset_index(drop=True), None
+            view = self._response_view(name, rest)
+            if view is not None:
+                return view
             cells, parse_errors = self.parsed_column(name)
             return _descend(cells, rest, name, parse_errors)
         if kind == "task":
@@ -115,6 +121,68 @@ class Context:
         raise PathError(
             f"path {format_path(segments)!r} starts with {name!r}, which is neither a column nor a task"
         )
+
+    # --- provider responses: the one hook of workbench.responses -------------------------
+
+    def responses(self, name: str) -> tuple[list[dict[str, Any] | None], list[str | None]]:
+        """Column ``name``'s cells as normalised provider responses, once per run (every task
+        reading ``response.tool_calls``, ``response.content``... shares them): per cell its
+        record, or None and why it holds none (see :func:`workbench.responses.normalize_column`).
+
+        Example:
+            >>> import pandas as pd
+            >>> ctx = Context(pd.DataFrame({"r": ['{"role": "assistant", "content": "hi"}', "{}"]}))
+            >>> [r and r["content"] for r in ctx.responses("r")[0]]
+            ['hi', None]
+        """
+        if name not in self._responses:
+            cells, _ = self.parsed_column(name)
+            with gc_paused():
+                self._responses[name] = normalize_column(cells)
+        return self._responses[name]
+
+    def _response_view(
+        self, name: str, rest: tuple[Segment, ...]
+    ) -> tuple[pd.Series, np.ndarray | None] | None:
+        """A path into a column of responses: a normalised field (``tool_calls``, ...) of each
+        cell that holds a response, the raw cell for any other; SDK objects dumped for raw
+        paths. None when the ordinary descent applies unchanged."""
+        head = rest[0]
+        if head not in FIELDS:
+            dumped = self._dumped(name)
+            return None if dumped is None else _descend(dumped, rest, name, self.parsed_column(name)[1])
+        records, reasons = self.responses(name)
+        if all(r is None for r in records):
+            return None  # no response in the column: its cells keep their own keys and messages
+        cells, parse_errors = self.parsed_column(name)
+        if head in DERIVED:
+            records = [r if r is None else complete(r) for r in records]
+        view = [c if r is None else r for r, c in zip(records, cells)]
+        values, errors = _descend(view, rest, name, parse_errors)
+        if errors is not None:
+            for i in np.flatnonzero(~pd.isna(errors)):
+                if (
+                    records[i] is None
+                    and reasons[i] is not None
+                    and (parse_errors is None or parse_errors[i] is None)
+                ):
+                    errors[i] = f"'{name}' {reasons[i]}, so it has no {head!r}"
+        return values, errors
+
+    def _dumped(self, name: str) -> list[Any] | None:
+        """The parsed cells of a column holding SDK objects, those dumped (``model_dump``), so
+        raw paths walk them (``response.choices.0.message``); None for a column without any."""
+        if name not in self._sdk:
+            column = self.df[self.columns[name]]
+            found = column.dtype == object and any(
+                type(c) not in _PLAIN and callable(getattr(c, "model_dump", None)) for c in column.tolist()
+            )
+            if found:
+                cells, _ = self.parsed_column(name)
+                self._sdk[name] = [plain(c) for c in cells]
+            else:
+                self._sdk[name] = None
+        return self._sdk[name]
 
     def _extract_output(self, task_id: str, rest: tuple[Segment, ...]) -> tuple[pd.Series, np.ndarray | None]:
         out = self.outputs[task_id]
@@ -185,6 +253,10 @@ def gc_paused() -> Iterator[None]:
     finally:
         if was:
             gc.enable()
+
+
+_PLAIN = frozenset((dict, list, str, int, float, bool, type(None)))
+"""Cell types that are never an SDK object (checked first: a failed getattr costs more)."""
 
 
 class _Slow(Exception):

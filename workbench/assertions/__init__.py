@@ -11,10 +11,13 @@ Example:
 from __future__ import annotations
 
 from ..paths import json_type
-from . import (
-    _builtin,  # noqa: F401  (registers the operators)
-    _trace,  # noqa: F401  (registers the trace operators)
-)
+
+# registration order is the README table's order: the built-in operators first
+from . import _builtin  # noqa: F401  # isort: skip  (registers the operators)
+from . import _agent  # noqa: F401  # isort: skip  (registers the agent operators)
+from . import _trace  # noqa: F401  # isort: skip  (registers the trace operators)
+from ._agent import OPERATOR_NAMES as AGENT_OPERATORS
+from ._agent import fast_check as agent_fast_check
 from ._core import (
     ALIASES,
     OPERATORS,
@@ -30,11 +33,13 @@ from ._core import (
 )
 
 __all__ = [
+    "AGENT_OPERATORS",
     "ALIASES",
     "OPERATORS",
     "OpError",
     "Operator",
     "ResolvedOp",
+    "agent_fast_check",
     "apply",
     "describe",
     "json_type",

@@ -14,6 +14,7 @@ from pydantic import Field
 from ..errors import SpecError, UnknownTaskError, cap_list, did_you_mean
 from ._base import Spec, kept_problems, warn
 from ._problems import Problem, graph_problems, item_label, suite_head
+from ._scouter import prune, report_dropped, translate, untranslatable_error
 from ._tasks import AssertionTask, JudgeTask, Task, ignored_note, ignores_true, task_kind
 from ._yaml import load_json, load_yaml, read_source
 
@@ -155,6 +156,77 @@ class Suite(Spec):
         text, origin = read_source(source)
         data, lines = load_yaml(text, origin)
         return cls._from_data(data, origin, lines)
+
+    @classmethod
+    def from_scouter(
+        cls,
+        source: str | Path,
+        *,
+        name: str | None = None,
+        version: str = "1",
+        trace_path: str = "trace",
+        skip_untranslatable: bool = False,
+    ) -> Suite:
+        """Load a Scouter tasks file (YAML or JSON, a path or the text), translated to workbench's
+        tasks: ``Assertion`` and ``AgentAssertion`` tasks to assertions and agent operators,
+        ``TraceAssertion`` tasks to trace operators at ``trace_path`` (the column holding each
+        row's spans), ``condition: true`` to a gate. How each construct translates:
+        :mod:`workbench.specs._scouter`.
+
+        Args:
+            source: the file's path, or its text.
+            name: the suite's name (default: the file's name without its suffix, or ``scouter``).
+            version: the suite's version label.
+            trace_path: where trace assertions read the trace (a column of OTLP JSON spans).
+            skip_untranslatable: leave out the tasks that cannot be translated, and the tasks that
+                depend on them, with a :class:`~workbench.errors.SpecWarning` listing them, instead
+                of raising.
+
+        Raises:
+            SpecError: the file cannot be read, or a construct cannot be translated (``LLMJudge``
+                tasks, an unknown operator, a trace operator this workbench lacks...), or a
+                translated task is invalid: every problem with its line, before any work.
+
+        Example:
+            >>> suite = Suite.from_scouter('''
+            ... tasks:
+            ...   - task_type: Assertion
+            ...     id: adult
+            ...     context_path: user.age
+            ...     operator: GreaterThanOrEqual
+            ...     expected_value: 18
+            ...   - task_type: AgentAssertion
+            ...     id: searched
+            ...     context_path: response
+            ...     assertion: {ToolCallCount: {name: search_kb}}
+            ...     operator: LessThan
+            ...     expected_value: 3
+            ... ''')
+            >>> for t in suite.tasks:
+            ...     print(t.op, t.path, t.expected)
+            greater_than_or_equal user.age 18
+            tool_call_count response.tool_calls {'name': 'search_kb', 'max': 2}
+        """
+        t = translate(source, trace_path=trace_path)
+        tasks, lines, also = prune(t)
+        named = isinstance(source, Path) or (
+            "\n" not in source and source.strip().endswith((".yaml", ".yml", ".json"))
+        )
+        label = name or (Path(str(source).strip()).stem if named else "scouter")
+        data = {"name": label, "version": version, "tasks": tasks}
+        if t.problems and not skip_untranslatable:
+            others: list[str] = []
+            if tasks:  # the tasks that did translate are checked too: one error lists everything
+                try:
+                    cls._from_data(data, t.origin, lines)
+                except SpecError as e:
+                    others = e.problems
+            raise untranslatable_error(t, others)
+        if not tasks:
+            raise untranslatable_error(t, ["no task could be translated, so there is no suite"])
+        if t.problems:
+            warn(report_dropped(t, also))
+        return cls._from_data(data, t.origin, lines)
 
     @classmethod
     def _from_data(cls, data: Any, origin: str, lines: Mapping[int, int]) -> Suite:
