@@ -288,7 +288,7 @@ tasks:
         "task 'unary' (line 24): operator 'IsEmail' takes no expected_value, and Scouter ignores False"
     )
     assert problems[4].startswith(
-        "task 'nested' (line 29): TraceAssertion AttributeFilter over this task has no translation"
+        "task 'nested' (line 29): a Scouter AttributeFilterTask is one {Variant: {...}} mapping, got {}"
     )
     assert problems[5].startswith(
         "task 'extra' (line 35): unknown field 'expected_valeu'; did you mean 'expected_value'?"

@@ -85,15 +85,6 @@ TRACE_OPERATORS = {
 """Scouter's trace assertions and the workbench operators they translate to, by name (a
 name the operator registry does not hold is reported as untranslatable)."""
 
-_FILTERS = {
-    "ByName": ("name", "name"),
-    "ByNamePattern": ("pattern", "name_pattern"),
-    "WithAttribute": ("key", "attribute"),
-    "WithStatus": ("status", "status"),
-    "Sequence": ("names", "sequence"),
-}
-"""Span filters with one field: Scouter's field and the key workbench's filter uses for it."""
-
 _BOOL_ASSERTIONS = ("ToolCalled", "ToolNotCalled")
 _FIELD_ASSERTIONS = {
     "ResponseContent": "content",
@@ -466,103 +457,27 @@ def _count(task: Mapping[str, Any]) -> tuple[str, dict[str, int]]:
 # --- TraceAssertion ---------------------------------------------------------------------------
 
 
-_TRACE_BOOLEANS = ("SpanExists", "SpanSequence", "SpanSet", "AttributeFilter")
-"""Trace assertions that are true or false: compared with ``Equals true`` they are the operator,
-with ``Equals false`` its ``not_`` form."""
-
-
 def _trace(task: Mapping[str, Any], trace_path: str) -> dict[str, Any]:
-    """A trace assertion as the trace operator of its name, in the ``expected`` shape the trace
-    operators read: what to measure (``filter``, ``attribute``, ``aggregation``) and the
-    comparison as one operator key (``{filter: {name: x}, less_than_or_equal: 3}``)."""
-    name, f = _variant(task, "trace assertion")
+    """A trace assertion as the trace operator of its name (the translation is
+    :func:`workbench.traces.from_scouter`, which the trace operators' tests check against
+    Scouter's own cases); what it cannot translate is reported with the task's line."""
+    from ..traces import from_scouter
+
+    name, _ = _variant(task, "trace assertion")
     if name not in TRACE_OPERATORS and name != "AttributeFilter":
         known = [*TRACE_OPERATORS, "AttributeFilter"]
         raise _Untranslatable(
             f"trace assertion {name!r} is not one of Scouter's {known}{did_you_mean(name, known)}",
             "assertion",
         )
-    op = "span_attribute" if name == "AttributeFilter" else TRACE_OPERATORS[name]
-    expected: Any
-    if name in _TRACE_BOOLEANS:
-        positive = _truth(task, name, ("Equals", "NotEqual", "SequenceMatches"))
-        if name == "AttributeFilter":
-            expected = _attribute_filter(f)
-        elif name == "SpanExists":
-            expected = {"filter": _filter(f.get("filter"))}
-        else:
-            expected = list(f.get("span_names") or [])
-        op = op if positive else f"not_{op}"
-    else:
-        expected = {}
-        if "filter" in f:
-            expected["filter"] = _filter(f["filter"])
-        if "attribute_key" in f:
-            expected["attribute"] = f["attribute_key"]
-        if "aggregation" in f:
-            expected["aggregation"] = str(f["aggregation"]).lower()
-        expected[_operator(task)] = task.get("expected_value")
+    operator = task.get("operator")
+    if not isinstance(operator, str):
+        raise _Untranslatable(f"operator must be a name such as 'Equals', got {operator!r}", "operator")
     try:
-        lookup(op)
-    except KeyError:
-        raise _Untranslatable(
-            f"TraceAssertion {name} translates to the trace operator {op.removeprefix('not_')!r}, which this "
-            "workbench does not have",
-            "assertion",
-        ) from None
+        op, expected = from_scouter(task.get("assertion"), operator, task.get("expected_value"))
+    except SpecError as e:
+        raise _Untranslatable(str(e), "assertion") from None
     return {"op": op, "path": trace_path, "expected": expected}
-
-
-def _attribute_filter(f: Mapping[str, Any]) -> dict[str, Any]:
-    """``AttributeFilter``: an assertion on each value of an attribute, any or all of them."""
-    inner = f.get("task")
-    kind, body = next(iter(inner.items())) if isinstance(inner, dict) and len(inner) == 1 else (None, None)
-    if kind != "Assertion" or not isinstance(body, dict):
-        raise _Untranslatable(
-            f"TraceAssertion AttributeFilter over {'an ' + kind if kind else 'this task'} has no "
-            "translation: load the attribute's responses into a column and use the agent operators on it",
-            "assertion",
-        )
-    key = f.get("key")
-    out: dict[str, Any] = {"filter": {"attribute": key}, "attribute": key}
-    if body.get("context_path"):
-        out["path"] = body["context_path"]
-    out["match"] = str(f.get("mode", "Any")).lower()
-    out[_operator(body)] = body.get("expected_value")
-    return out
-
-
-def _filter(f: Any) -> dict[str, Any]:
-    """A Scouter span filter as a workbench one: ``{ByName: {name: x}}`` is ``{name: x}``,
-    ``And``/``Or`` hold lists of filters."""
-    if not isinstance(f, dict) or len(f) != 1:
-        raise _Untranslatable(
-            f"a span filter must be one filter such as {{ByName: {{name: x}}}}, got {f!r}", "assertion"
-        )
-    kind, body = next(iter(f.items()))
-    body = body or {}
-    if kind in _FILTERS:
-        field, key = _FILTERS[kind]
-        if field not in body:
-            raise _Untranslatable(f"span filter {kind} needs {field!r}", "assertion")
-        value = body[field]
-        return {key: value.lower() if kind == "WithStatus" and isinstance(value, str) else value}
-    if kind == "WithAttributeValue":
-        return {"attribute": body.get("key"), "value": body.get("value")}
-    if kind == "WithDuration":
-        out = {f"{k[:3]}_duration_ms": body[k] for k in ("min_ms", "max_ms") if body.get(k) is not None}
-        if not out:
-            raise _Untranslatable("span filter WithDuration sets neither min_ms nor max_ms", "assertion")
-        return out
-    if kind in ("And", "Or"):
-        filters = body.get("filters")
-        if not isinstance(filters, list):
-            raise _Untranslatable(f"span filter {kind} needs 'filters', a list", "assertion")
-        return {kind.lower(): [_filter(x) for x in filters]}
-    known = [*_FILTERS, "WithAttributeValue", "WithDuration", "And", "Or"]
-    raise _Untranslatable(
-        f"span filter {kind!r} is not one of {known}{did_you_mean(str(kind), known)}", "assertion"
-    )
 
 
 # --- what the suite does with a translation ----------------------------------------------------
