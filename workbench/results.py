@@ -29,6 +29,7 @@ __all__ = [
     "SCORED",
     "SKIPPED",
     "STATUSES",
+    "SUMMARY_COLUMNS",
     "CellColumns",
     "Status",
     "passed_values",
@@ -106,6 +107,23 @@ RESULT_COLUMNS: tuple[str, ...] = (
     "latency_s",
 )
 """Public columns of ``Run.results``, in order: one row per (input row, task, criterion)."""
+
+SUMMARY_COLUMNS: tuple[str, ...] = (
+    "task",
+    "criterion",
+    "kind",
+    "n",
+    "mean",
+    "pass_rate",
+    "pass_rate_low",
+    "pass_rate_high",
+    "passed",
+    "failed",
+    "errors",
+    "skipped",
+    "scored",
+)
+"""Columns of ``Run.summary()``, in order: one row per (task, criterion)."""
 
 RESULT_DTYPES: dict[str, str] = {
     # "row" keeps the dtype of the input's index

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import ColumnsError, cap_list
-from .results import RESULT_COLUMNS, STATUSES, CellColumns, passed_values
+from .results import RESULT_COLUMNS, STATUSES, SUMMARY_COLUMNS, CellColumns, passed_values
 from .specs import Suite
 
 __all__ = ["Run", "results_frame", "summarize", "widen", "wilson"]
@@ -258,22 +258,7 @@ def summarize(results: pd.DataFrame) -> pd.DataFrame:
     out["mean"] = pd.array(out["mean"].to_numpy(), dtype="Float64")
     for c in ("n", "passed", "failed", "errors", "skipped", "scored"):
         out[c] = out[c].astype("int64")
-    cols = [
-        "task",
-        "criterion",
-        "kind",
-        "n",
-        "mean",
-        "pass_rate",
-        "pass_rate_low",
-        "pass_rate_high",
-        "passed",
-        "failed",
-        "errors",
-        "skipped",
-        "scored",
-    ]
-    return out[cols]
+    return out[list(SUMMARY_COLUMNS)]
 
 
 def widen(

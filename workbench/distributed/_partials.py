@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..results import STATUSES
+from ..results import STATUSES, SUMMARY_COLUMNS
 from ..run import wilson
 
 __all__ = ["Block", "combine", "partials"]
@@ -28,21 +28,7 @@ Block = dict[str, Any]
 """One (task, criterion)'s counts in one partition: ``task``, ``criterion``, ``kind``, ``n``,
 a count per status, ``score_sum`` and ``score_n`` (scores present)."""
 
-_COLUMNS = [
-    "task",
-    "criterion",
-    "kind",
-    "n",
-    "mean",
-    "pass_rate",
-    "pass_rate_low",
-    "pass_rate_high",
-    "passed",
-    "failed",
-    "errors",
-    "skipped",
-    "scored",
-]
+_COLUMNS = list(SUMMARY_COLUMNS)
 """The columns of ``Run.summary()``, in its order."""
 
 

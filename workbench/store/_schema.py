@@ -26,6 +26,7 @@ from typing import Any
 
 from ..errors import StoreError
 from ..files import disk_problem
+from ..results import SUMMARY_COLUMNS
 from ._codec import checksum
 
 __all__ = [
@@ -61,21 +62,7 @@ TOTALS = [
     "passed",
     "failed",
 ]
-SUMMARY = [
-    "task",
-    "criterion",
-    "kind",
-    "n",
-    "mean",
-    "pass_rate",
-    "pass_rate_low",
-    "pass_rate_high",
-    "passed",
-    "failed",
-    "errors",
-    "skipped",
-    "scored",
-]
+SUMMARY = list(SUMMARY_COLUMNS)
 
 _RUNS_DDL = """
 CREATE TABLE runs (
