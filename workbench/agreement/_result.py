@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from html import escape
 
 import numpy as np
 import pandas as pd
 
+from ..display import findings_html
 from ..errors import AgreementError, cap_list, did_you_mean
 from ._scale import Scale
 
@@ -310,10 +310,7 @@ class Agreement:
         return "\n".join(self._lines())
 
     def _repr_html_(self) -> str:
-        head, *rest = self._lines()
-        items = "".join(f"<li>{escape(line.strip())}</li>" for line in rest)
-        table = self.summary().to_html(index=False, na_rep="", escape=True, float_format=lambda x: f"{x:.3g}")
-        return f"<p><b>{escape(head)}</b></p><ul>{items}</ul>{table}"
+        return findings_html(self._lines(), self.summary(), 3)
 
 
 def _name(task: str, criterion: str) -> str:

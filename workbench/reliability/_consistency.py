@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import JudgeConfig
+from ..display import findings_html
 from ..errors import WorkbenchError
 from ..frame import evaluate_async, run_sync
 from ..run import Run
@@ -181,10 +181,7 @@ class Consistency:
         return "\n".join(self._lines())
 
     def _repr_html_(self) -> str:
-        head, *rest = self._lines()
-        items = "".join(f"<li>{escape(line.strip())}</li>" for line in rest)
-        table = self.table.to_html(index=False, na_rep="", escape=True, float_format=lambda x: f"{x:.3g}")
-        return f"<p><b>{escape(head)}</b></p><ul>{items}</ul>{table}"
+        return findings_html(self._lines(), self.table, 3)
 
 
 def _figures(part: pd.DataFrame, k: int, confidence: float) -> tuple[dict[str, Any], pd.DataFrame]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from html import escape
 from typing import Any
 
 import numpy as np
@@ -22,6 +21,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..config import JudgeConfig
+from ..display import findings_html
 from ..errors import WorkbenchError
 from ..frame import evaluate_async, run_sync
 from ..run import Run
@@ -382,10 +382,7 @@ class Pairwise:
         return "\n".join(self._lines())
 
     def _repr_html_(self) -> str:
-        head, *rest = self._lines()
-        items = "".join(f"<li>{escape(line.strip())}</li>" for line in rest)
-        table = self.table.to_html(index=False, na_rep="", escape=True, float_format=lambda x: f"{x:.3g}")
-        return f"<p><b>{escape(head)}</b></p><ul>{items}</ul>{table}"
+        return findings_html(self._lines(), self.table, 3)
 
 
 def _table(results: pd.DataFrame, confidence: float, n_boot: int, seed: int) -> pd.DataFrame:

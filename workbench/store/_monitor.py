@@ -43,6 +43,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ..results import RESULT_COLUMNS
 from ._open import connect, transaction
 
 __all__ = [
@@ -59,21 +60,7 @@ __all__ = [
 MONITOR_VERSION = 3
 """The first schema version with the monitor tables (a read-only older store has none)."""
 
-CELL_FIELDS = (
-    "task",
-    "criterion",
-    "kind",
-    "status",
-    "passed",
-    "score",
-    "label",
-    "reason",
-    "error",
-    "cached",
-    "tokens",
-    "cost_usd",
-    "latency_s",
-)
+CELL_FIELDS = RESULT_COLUMNS[1:]
 """The stored columns of one cell, in the order :meth:`RecordStore.complete` takes them."""
 
 _CHUNK = 500
