@@ -86,7 +86,8 @@ def _plain(value: Any) -> Any:
 
 def object_values(values: pd.Series) -> np.ndarray:
     """The values as an object array, missing ones as ``None``."""
-    return values.to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload,no-any-return]
+    # type: ignore below: pandas takes na_value=None; the stub's Scalar leaves None out
+    return values.to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload]
 
 
 def is_long(frame: pd.DataFrame) -> bool:

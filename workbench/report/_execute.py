@@ -232,7 +232,7 @@ def _run_sync(fn: Callable[[], Awaitable[T]]) -> T:
     worker.join()
     if "error" in box:
         raise box["error"]
-    return box["value"]  # type: ignore[no-any-return]
+    return box["value"]
 
 
 def _explain(e: BaseException, client: Any, nb: NotebookNode, name: str, timeout: float) -> BaseException:

@@ -276,7 +276,7 @@ def task_kind(value: Any) -> str | None:
         return getattr(value, "kind", None)
     if isinstance(value, dict):
         if "kind" in value:
-            return value["kind"]  # type: ignore[no-any-return]
+            return value["kind"]
         if "criteria" in value or "prompt" in value:
             return "judge"
         return "assertion"
