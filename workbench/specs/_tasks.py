@@ -155,8 +155,11 @@ def ignores_true(data: Mapping[str, Any]) -> str | None:
     expected value (its ``prepare`` refuses ``True`` and accepts ``None``); else ``None``."""
     if data.get("expected") is not True:
         return None
+    op = data.get("op")
+    if not isinstance(op, str):
+        return None  # a missing or non-string op is reported on its own
     try:
-        rop = lookup(data.get("op"))  # type: ignore[arg-type]
+        rop = lookup(op)
     except KeyError:
         return None  # reported as an unknown operator
     try:
