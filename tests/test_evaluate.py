@@ -402,7 +402,7 @@ def test_wide_has_one_row_per_input_row(support: pd.DataFrame) -> None:
     both = run.wide(["status", "passed"])
     assert list(both.columns) == ["j.status", "j.passed", "fast.status", "fast.passed"]
     joined = support.join(w)
-    assert joined.loc["q4", "fast"] == False  # noqa: E712
+    assert joined.loc["q4", "fast"] == False  # noqa: E712 - a numpy bool is never `is False`
     with pytest.raises(wb.ColumnsError, match="cannot spread"):
         run.wide("nope")
 

@@ -472,7 +472,7 @@ class Monitor:
         if callable(close):
             try:
                 close()
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:  # noqa: BLE001 - closing must finish; the failure is logged
                 log.warning("monitor %r: closing the alerts failed (%s: %s)", self.name, type(e).__name__, e)
         return ok
 
