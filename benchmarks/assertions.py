@@ -37,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from typing import Any
 
 SEED = 20240611
@@ -71,7 +72,27 @@ CHECK_IDS = [c[0] for c in CHECKS]
 
 # --- data -----------------------------------------------------------------------------
 
-VOCAB = ["the", "a", "an", "of", "to", "in", "for", "on", "with", "by", "from", "as", "is", "are", "was", "were", "be", "been", "it", "this", "that", "these", "those", "model", "answer", "question", "result", "results", "data", "value", "values", "report", "table", "user", "users", "customer", "order", "orders", "account", "service", "system", "request", "response", "error", "errors", "latency", "token", "tokens", "document", "documents", "source", "sources", "page", "section", "summary", "example", "examples", "policy", "price", "prices", "product", "products", "feature", "features", "update", "updates", "version", "release", "issue", "issues", "support", "team", "teams", "process", "step", "steps", "option", "options", "setting", "settings", "file", "files", "query", "queries", "search", "index", "record", "records", "field", "fields", "note", "notes", "time", "date", "year", "month", "week", "should", "can", "will", "may", "might", "must", "would", "could", "please", "also", "however", "therefore", "because", "while", "first", "second", "third", "next", "last", "new", "old", "main", "other", "same", "different", "important", "relevant", "available", "required", "optional", "recent", "current", "previous", "total", "average", "median", "maximum", "minimum", "increase", "decrease", "improve", "reduce", "check", "verify", "confirm", "review", "compare", "explain", "describe", "returns", "contains", "includes", "shows", "uses", "needs", "provides", "supports", "allows", "requires", "means"]
+# fmt: off
+# (kept wrapped: the formatter would put each of these 157 words on a line of its own)
+VOCAB = [
+    "the", "a", "an", "of", "to", "in", "for", "on", "with", "by", "from", "as", "is", "are", "was", "were",
+    "be", "been", "it", "this", "that", "these", "those", "model", "answer", "question", "result",
+    "results", "data", "value", "values", "report", "table", "user", "users", "customer", "order", "orders",
+    "account", "service", "system", "request", "response", "error", "errors", "latency", "token", "tokens",
+    "document", "documents", "source", "sources", "page", "section", "summary", "example", "examples",
+    "policy", "price", "prices", "product", "products", "feature", "features", "update", "updates",
+    "version", "release", "issue", "issues", "support", "team", "teams", "process", "step", "steps",
+    "option", "options", "setting", "settings", "file", "files", "query", "queries", "search", "index",
+    "record", "records", "field", "fields", "note", "notes", "time", "date", "year", "month", "week",
+    "should", "can", "will", "may", "might", "must", "would", "could", "please", "also", "however",
+    "therefore", "because", "while", "first", "second", "third", "next", "last", "new", "old", "main",
+    "other", "same", "different", "important", "relevant", "available", "required", "optional", "recent",
+    "current", "previous", "total", "average", "median", "maximum", "minimum", "increase", "decrease",
+    "improve", "reduce", "check", "verify", "confirm", "review", "compare", "explain", "describe",
+    "returns", "contains", "includes", "shows", "uses", "needs", "provides", "supports", "allows",
+    "requires", "means",
+]
+# fmt: on
 NON_ASCII = ["café", "naïve", "—", "“quoted”", "résumé", "±", "→", "déjà vu"]
 
 
@@ -141,7 +162,7 @@ def generate(n: int, seed: int = SEED, non_ascii: float = 0.02) -> Any:
         payload.append(text)
 
     cat_idx = rng.integers(0, len(CATEGORIES), n)
-    category = np.array(CATEGORIES + ["unknown"], dtype=object)[
+    category = np.array([*CATEGORIES, "unknown"], dtype=object)[
         np.where(rng.random(n) < 0.06, len(CATEGORIES), cat_idx)
     ]
     return pd.DataFrame(
@@ -171,12 +192,13 @@ def make_suite(ids: list[str] | None = None) -> Any:
     return wb.Suite(name="bench", version="1", tasks=tasks)
 
 
-_LOADS = json.loads  # --orjson-baseline swaps in orjson.loads
+# the baseline's JSON parser, in a dict so that --orjson-baseline can swap in orjson.loads
+_BASELINE: dict[str, Callable[[Any], Any]] = {"loads": json.loads}
 
 
 def _loads_or_none(text: Any) -> Any:
     try:
-        return _LOADS(text)
+        return _BASELINE["loads"](text)
     except (TypeError, ValueError):
         return None
 
@@ -586,12 +608,13 @@ def main() -> None:
     if args.orjson_baseline and args.only != "scouter":
         import orjson
 
-        global _LOADS
-        _LOADS = orjson.loads
+        _BASELINE["loads"] = orjson.loads
     if args.only == "scouter":
-        return scouter_main(args)
+        scouter_main(args)
+        return
     if args.only:
-        return only_main(args)
+        only_main(args)
+        return
 
     import pandas as pd
 
@@ -638,7 +661,8 @@ def main() -> None:
     pc = pandas_counts(pd_frame)
     mismatches = []
     print(
-        f"\n{'check':<16}{'op':<24}{'pandas pass':>12}{'wb pass':>10}{'wb fail':>10}{'wb error':>10}{'pass %':>8}"
+        f"\n{'check':<16}{'op':<24}{'pandas pass':>12}{'wb pass':>10}{'wb fail':>10}"
+        f"{'wb error':>10}{'pass %':>8}"
     )
     for cid, _path, op, *_ in CHECKS:
         w = wc[cid]
@@ -694,7 +718,8 @@ def main() -> None:
         f"{report['json_baseline']}"
     )
     print(
-        f"{'side':<12}{'best s':>9}{'median s':>10}{'rows/s':>13}{'peak +MiB':>11}{'abs peak MiB':>14}{'output MiB':>12}"
+        f"{'side':<12}{'best s':>9}{'median s':>10}{'rows/s':>13}{'peak +MiB':>11}"
+        f"{'abs peak MiB':>14}{'output MiB':>12}"
     )
     for side in ("pandas", "workbench"):
         s = summary[side]
@@ -712,7 +737,8 @@ def main() -> None:
             wb_per_m = summary["workbench"]["best_s"] / args.rows * 1e6
             build_m = scouter["build_s"] / scouter["rows"] * 1e6
             print(
-                f"{'scouter':<12}{scouter['eval_s']:>9.2f}{'':>10}{scouter['rows'] / scouter['eval_s']:>13,.0f}"
+                f"{'scouter':<12}{scouter['eval_s']:>9.2f}{'':>10}"
+                f"{scouter['rows'] / scouter['eval_s']:>13,.0f}"
                 f"{_num(scouter.get('peak_added_mb')):>11}"
                 f"{scouter['abs_peak_mb']:>14.0f}{'':>12}"
                 f"   ({scouter['rows']:,} rows, 1 run; +{scouter['build_s']:.2f}s building EvalRecords)"

@@ -271,17 +271,18 @@ def main() -> None:
             Client(cluster) as client,
         ):
             dask_side = run_dask(client, data, suite, store)
+            worker_rss = ", ".join(f"{v:.0f}" for v in dask_side["worker_peak_rss_mb"].values())
             print(
                 f"dask:   {dask_side['seconds']:8.2f} s  {dask_side['partitions']} partitions of "
                 f"{dask_side['partition_rows']:,} rows ({dask_side['partition_mb']:.0f} MiB in memory); "
-                f"worker peak RSS {', '.join(f'{v:.0f}' for v in dask_side['worker_peak_rss_mb'].values())} MiB",
+                f"worker peak RSS {worker_rss} MiB",
                 flush=True,
             )
             judges = run_judges(client, args.judge_rows, args.latency_ms, args.cap)
             print(
                 f"judges: {judges['calls']:,} calls in {judges['cold_s']:.2f} s with cluster_concurrency="
-                f"{judges['cap']}: the server's max in flight {judges['server_max_in_flight']}; warm rerun from "
-                f"Redis {judges['warm_s']:.2f} s, {judges['warm_requests']} requests, "
+                f"{judges['cap']}: the server's max in flight {judges['server_max_in_flight']}; "
+                f"warm rerun from Redis {judges['warm_s']:.2f} s, {judges['warm_requests']} requests, "
                 f"{judges['warm_cache_hits']:,} cache hits",
                 flush=True,
             )

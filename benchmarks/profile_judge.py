@@ -95,7 +95,7 @@ RULES: list[Rule] = [
     ),
     (
         "litellm: other (wrapper_async, dispatch, get_llm_provider, optional params)",
-        lambda s, t: _LITELLM(s, t),
+        _LITELLM,
     ),
     ("executor threads: thread handoff (run_in_executor, futures, wakeups)", lambda s, t: t != "MainThread"),
     (

@@ -15,9 +15,9 @@ _real_connect = socket.socket.connect
 
 def _guarded_connect(self: socket.socket, address: object) -> object:
     host = address[0] if isinstance(address, tuple) else address
-    if isinstance(host, str) and not (host.startswith("127.") or host in ("localhost", "::1")):
-        if self.family in (socket.AF_INET, socket.AF_INET6):
-            raise RuntimeError(f"tests must not reach the network (tried {address!r})")
+    remote = isinstance(host, str) and not (host.startswith("127.") or host in ("localhost", "::1"))
+    if remote and self.family in (socket.AF_INET, socket.AF_INET6):
+        raise RuntimeError(f"tests must not reach the network (tried {address!r})")
     return _real_connect(self, address)
 
 

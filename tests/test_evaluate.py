@@ -23,7 +23,10 @@ def support() -> pd.DataFrame:
             "response": [
                 '{"answer": "4", "sources": [{"url": "https://a.org"}], "confidence": 0.9}',
                 "not json at all",
-                '{"answer": "Everest is the tallest mountain above sea level", "sources": [], "confidence": 0.4}',
+                (
+                    '{"answer": "Everest is the tallest mountain above sea level", "sources": [], '
+                    '"confidence": 0.4}'
+                ),
                 '{"answer": 12, "sources": [{"url": "nope"}, {"url": "https://b.org"}], "confidence": 1.5}',
             ],
             "latency_ms": [120.0, np.nan, 900.0, 3000.0],
@@ -334,8 +337,8 @@ def test_unknown_roots_are_reported_before_any_work_with_suggestions(support: pd
     msg = str(e.value)
     assert msg.startswith("3 problems between suite 't' and the DataFrame")
     assert (
-        "task 'a': path 'respons.answer' starts with 'respons', which is neither a column nor a task; did you mean 'response'"
-        in msg
+        "task 'a': path 'respons.answer' starts with 'respons', which is neither a column nor a task; "
+        "did you mean 'response'" in msg
     )
     assert "task 'b': template '${questoin}'" in msg and "did you mean 'question'" in msg
     assert "task 'c': path 'a.passed' reads task 'a''s output; add 'a' to depends_on" in msg
@@ -376,7 +379,7 @@ def test_accessor_matches_the_function(support: pd.DataFrame) -> None:
 
 
 def test_summary_counts_and_wilson_interval_match_scipy() -> None:
-    df = pd.DataFrame({"x": list(range(-3, 17)) + [None]}, dtype=object)
+    df = pd.DataFrame({"x": [*range(-3, 17), None]}, dtype=object)
     run = wb.evaluate(df, suite_of(A(id="pos", path="x", op="is_positive")))
     s = run.summary().iloc[0]
     assert (s["n"], s["passed"], s["failed"], s["errors"], s["skipped"]) == (21, 16, 4, 1, 0)
@@ -399,7 +402,7 @@ def test_wide_has_one_row_per_input_row(support: pd.DataFrame) -> None:
     both = run.wide(["status", "passed"])
     assert list(both.columns) == ["j.status", "j.passed", "fast.status", "fast.passed"]
     joined = support.join(w)
-    assert joined.loc["q4", "fast"] == False  # noqa: E712
+    assert joined.loc["q4", "fast"] == False  # noqa: E712 - a numpy bool is never `is False`
     with pytest.raises(wb.ColumnsError, match="cannot spread"):
         run.wide("nope")
 

@@ -35,7 +35,7 @@ def test_bulk_prefetch_reads_what_single_gets_read(tmp_path: Path) -> None:
     writer.close()
     L.forget_in_process()  # as in a fresh process
     reader = L.LLM("openai/m", cache_dir=tmp_path)
-    reader.prefetch(keys + ["absent"])
+    reader.prefetch([*keys, "absent"])
     assert all(reader._cache.known(k) for k in keys)
     assert not reader._cache.known("absent")
     for i in (0, 599, 1199):

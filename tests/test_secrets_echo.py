@@ -145,10 +145,12 @@ def test_an_echoed_key_is_not_in_a_report(echoing: JudgeServer, tmp_path: Path) 
     nb.cells = [
         nbformat.v4.new_code_cell(
             "import os, pandas as pd, workbench as wb\n"
-            "suite = wb.Suite(name='s', tasks=[wb.JudgeTask(id='q', prompt='Answer: ${answer}', threshold=3,\n"
+            "suite = wb.Suite(name='s', tasks=[wb.JudgeTask(id='q', prompt='Answer: ${answer}', "
+            "threshold=3,\n"
             "    criteria=[wb.Criterion(name='ok', description='Correct.')])])\n"
             f"run = wb.evaluate(pd.DataFrame({{'answer': ['four']}}), suite, model={echoing.model!r},\n"
-            f"    api_base={echoing.url!r}, api_key=os.environ['WB_CANARY_KEY'], progress=False, save=False)\n"
+            f"    api_base={echoing.url!r}, api_key=os.environ['WB_CANARY_KEY'], "
+            "progress=False, save=False)\n"
             "run.results"
         ),
         nbformat.v4.new_code_cell("print(run.results['error'].iloc[0])"),

@@ -397,7 +397,8 @@ def test_a_full_disk_leaves_the_run_unsaved_and_the_store_intact(tmp_path: Path)
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG
         resource.setrlimit(resource.RLIMIT_FSIZE, ({size + 8192}, {size + 8192}))
         suite = wb.Suite(name="s", tasks=[wb.AssertionTask(id="t", path="x", op="equals", expected="a")])
-        rng = np.random.default_rng(0)  # one generator: every row differs, so the results do not compress away
+        # one generator: every row differs, so the results do not compress away
+        rng = np.random.default_rng(0)
         df = pd.DataFrame({{"x": [rng.bytes(64).hex() for _ in range(20_000)]}})
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")

@@ -227,7 +227,7 @@ def _small_ints(values: pd.Series) -> bool:
 
 def _string_dtype() -> pd.StringDtype[Any]:
     try:
-        import pyarrow  # noqa: F401
+        import pyarrow  # noqa: F401 - only whether it can be imported
     except ImportError:
         return pd.StringDtype()
     return pd.StringDtype("pyarrow")

@@ -73,6 +73,7 @@ class _AfterDask(importlib.abc.MetaPathFinder):
                 sys.meta_path.remove(self)
             _register_dask()
 
+        # on purpose: this one loader instance runs the registration after dask.dataframe loads
         loader.exec_module = exec_module  # type: ignore[method-assign]
         return spec
 

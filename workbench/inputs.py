@@ -8,7 +8,9 @@ Example:
     >>> import pandas as pd, workbench as wb
     >>> from workbench.inputs import prepare
     >>> suite = wb.Suite(name="s", tasks=[wb.AssertionTask(id="t", path="response", op="is_string")])
-    >>> df, _ = prepare(pd.DataFrame({"answer": ["hi", "yo"]}), suite, rows=[1], columns={"response": "answer"})
+    >>> df, _ = prepare(
+    ...     pd.DataFrame({"answer": ["hi", "yo"]}), suite, rows=[1], columns={"response": "answer"}
+    ... )
     >>> df.to_dict("index")
     {1: {'response': 'yo'}}
 """

@@ -40,6 +40,7 @@ _MISSING = 'workbench.otel needs the OpenTelemetry SDK: pip install "workbench[o
 try:
     from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 except ImportError:  # the SDK is an optional extra: a stand-in that says how to get it
+    # (the ignores: mypy checks against the SDK's classes, which these stand-ins replace)
     ReadableSpan = Any  # type: ignore[misc,assignment]
 
     class SpanProcessor:  # type: ignore[no-redef]

@@ -78,10 +78,13 @@ def _reject_constant(name: str) -> Any:
 
 _STRICT = json.JSONDecoder(parse_constant=_reject_constant)
 
+_fast_loads: Callable[[str | bytes], Any] | None
 try:  # orjson parses several times faster; json (strict) decides whatever orjson refuses
-    from orjson import loads as _fast_loads
+    import orjson
+
+    _fast_loads = orjson.loads
 except ImportError:  # pragma: no cover - orjson is a dependency
-    _fast_loads = None  # type: ignore[assignment]
+    _fast_loads = None
 
 
 def _too_deep(e: ValueError) -> bool:

@@ -268,11 +268,11 @@ def widen(
     by tuples (a MultiIndex, flattened in ``row``) get a MultiIndex back, named
     ``index_names`` when given."""
     names = [values] if isinstance(values, str) else list(values)
-    unknown = [v for v in names if v not in results.columns or v in ("row", "task", "criterion")]
+    reserved = ("row", "task", "criterion")
+    unknown = [v for v in names if v not in results.columns or v in reserved]
     if unknown:
-        raise ColumnsError(
-            f"wide() cannot spread {unknown}: pick values among {cap_list([c for c in results.columns if c not in ('row', 'task', 'criterion')])}"
-        )
+        spreadable = [c for c in results.columns if c not in reserved]
+        raise ColumnsError(f"wide() cannot spread {unknown}: pick values among {cap_list(spreadable)}")
     rows = pd.unique(results["row"].to_numpy())
     columns: dict[str, pd.Series] = {}
     criterion = results["criterion"].astype(object)
@@ -290,11 +290,11 @@ def widen(
             )
     labels = list(rows)
     if labels and all(isinstance(r, tuple) for r in labels) and len({len(r) for r in labels}) == 1:
-        names = list(index_names) if index_names and len(index_names) == len(labels[0]) else None
-        index = pd.MultiIndex.from_tuples(labels, names=names)
+        level_names = list(index_names) if index_names and len(index_names) == len(labels[0]) else None
+        index = pd.MultiIndex.from_tuples(labels, names=level_names)
     else:
-        names = list(index_names or [None])
-        index = pd.Index(rows, name=names[0] if len(names) == 1 else None)
+        level_names = list(index_names or [None])
+        index = pd.Index(rows, name=level_names[0] if len(level_names) == 1 else None)
     return pd.DataFrame({k: v.set_axis(index) for k, v in columns.items()}, index=index)
 
 
@@ -305,9 +305,10 @@ def results_frame(blocks: list[CellColumns], index: pd.Index) -> pd.DataFrame:
     row = flat.take(np.tile(np.arange(n), b)) if b else flat[:0]
     task_names = list(dict.fromkeys(x.task for x in blocks))
     crit_names = list(dict.fromkeys([""] + [x.criterion for x in blocks]))
-    codes = lambda names, attr: np.repeat(
-        np.array([names.index(getattr(x, attr)) for x in blocks], dtype=np.int32), n
-    )
+
+    def codes(names: list[str], attr: str) -> np.ndarray:
+        return np.repeat(np.array([names.index(getattr(x, attr)) for x in blocks], dtype=np.int32), n)
+
     status = np.concatenate([x.status for x in blocks]) if b else np.empty(0, np.int8)
 
     def stack(attr: str, fill: Any, dtype: Any) -> np.ndarray:
@@ -320,13 +321,15 @@ def results_frame(blocks: list[CellColumns], index: pd.Index) -> pd.DataFrame:
     score = stack("score", np.nan, np.float64)
     frame = {
         "row": pd.Series(row, index=None, copy=False, name="row").reset_index(drop=True),
-        "task": pd.Categorical.from_codes(codes(task_names, "task"), categories=task_names),
-        "criterion": pd.Categorical.from_codes(codes(crit_names, "criterion"), categories=crit_names),
+        "task": pd.Categorical.from_codes(codes(task_names, "task"), categories=pd.Index(task_names)),
+        "criterion": pd.Categorical.from_codes(
+            codes(crit_names, "criterion"), categories=pd.Index(crit_names)
+        ),
         "kind": pd.Categorical.from_codes(
             np.repeat(np.array([0 if x.kind == "assertion" else 1 for x in blocks], dtype=np.int8), n),
-            categories=["assertion", "judge"],
+            categories=pd.Index(["assertion", "judge"]),
         ),
-        "status": pd.Categorical.from_codes(status, categories=list(STATUSES)),
+        "status": pd.Categorical.from_codes(status, categories=pd.Index(list(STATUSES))),
         "passed": pd.arrays.BooleanArray(*passed_values(status)),
         "score": pd.arrays.FloatingArray(np.nan_to_num(score), np.isnan(score)),
         "label": _strings([x.label for x in blocks], n),
@@ -351,7 +354,7 @@ def _strings(parts: list[np.ndarray | None], n: int) -> pd.api.extensions.Extens
         full = (
             np.concatenate([p if p is not None else np.full(n, None, dtype=object) for p in parts])
             if parts
-            else []
+            else np.empty(0, dtype=object)
         )
         return pd.array(full, dtype=pd.StringDtype())
     chunks = [

@@ -86,7 +86,8 @@ def _plain(value: Any) -> Any:
 
 def object_values(values: pd.Series) -> np.ndarray:
     """The values as an object array, missing ones as ``None``."""
-    return values.to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload,no-any-return]
+    # pandas takes na_value=None, which the stub's Scalar leaves out: hence the ignore
+    return values.to_numpy(dtype=object, na_value=None)  # type: ignore[call-overload]
 
 
 def is_long(frame: pd.DataFrame) -> bool:

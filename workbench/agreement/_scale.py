@@ -14,7 +14,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from ..specs import AssertionTask, JudgeTask, Suite
+from ..specs import AssertionTask, Criterion, JudgeTask, Suite
 
 __all__ = ["Scale", "ScaleLevel", "binary_scale", "scale_of"]
 
@@ -112,10 +112,10 @@ def binary_scale(judge_field: Literal["score", "label", "passed"]) -> Scale:
     )
 
 
-def _from_criterion(task: JudgeTask, criterion: object) -> Scale:
+def _from_criterion(task: JudgeTask, criterion: Criterion) -> Scale:
     from ..judge import effective  # on first use: `import workbench` does not load the judge package
 
-    rc = effective(task, criterion)  # type: ignore[arg-type]
+    rc = effective(task, criterion)
     t = rc.threshold
     if rc.kind == "range":
         lo, hi = int(rc.low or 0), int(rc.high or 0)

@@ -32,8 +32,11 @@ from ..errors import shorten
 from ..paths import JSON_TOO_DEEP, decode_json_prefix, json_type, loads_json
 from ._core import ExpectedKind, Operator, OpError, describe, register
 
+_parse_xml: Callable[[str], ET.Element]
 try:  # refuses entity bombs; otherwise the standard parser judges well-formedness as well
-    from defusedxml.ElementTree import fromstring as _parse_xml
+    import defusedxml.ElementTree as _defused
+
+    _parse_xml = _defused.fromstring
 except ImportError:  # pragma: no cover - depends on the environment
     _parse_xml = ET.fromstring
 

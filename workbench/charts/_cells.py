@@ -34,7 +34,7 @@ _MAX_LEVELS = 21
 
 
 def _results(results: pd.DataFrame | Any, who: str) -> pd.DataFrame:
-    frame = combine(results) if is_runs(results) else results_of(results, who)  # type: ignore[arg-type]
+    frame = combine(results) if is_runs(results) else results_of(results, who)
     require(frame, ["row", "task", "criterion", "score", "reason"], who, _RESULTS_HINT)
     return frame
 

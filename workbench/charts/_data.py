@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 import altair as alt
 import pandas as pd
@@ -33,7 +33,7 @@ Runs = Mapping[str, Any] | Sequence[Any]
 """Several runs: ``{"v1": run1, "v2": run2}`` or ``[run1, run2]`` (runs or results frames)."""
 
 
-def is_runs(obj: object) -> bool:
+def is_runs(obj: object) -> TypeGuard[Runs]:
     if isinstance(obj, Mapping):
         return True
     return isinstance(obj, (list, tuple)) and bool(obj) and not isinstance(obj[0], str)

@@ -101,7 +101,7 @@ def _postfix(p: ClusterProgress) -> str:
 _CLUSTER = View(
     "judging on the cluster",
     "judged on the cluster",
-    _postfix,  # type: ignore[arg-type]
+    _postfix,
     lambda p: p.partitions_done / p.partitions if p.partitions else 0.0,
 )
 

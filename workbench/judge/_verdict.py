@@ -188,6 +188,7 @@ def _check_one(rc: ResolvedCriterion, entry: Any) -> Reading | str:
     """A reading, or what is wrong with ``entry``."""
     if rc.kind == "range" and type(entry) is dict:  # the usual verdict, read in a few steps
         score, reason = entry.get("score"), entry.get("reason")
+        # the ignores on low/high: a "range" criterion always has both, which mypy cannot see
         if type(score) is int and rc.low <= score <= rc.high and (reason is None or type(reason) is str):  # type: ignore[operator]
             value = float(score)
             return (value, None, rc.passed(value, None), reason or "")

@@ -208,13 +208,13 @@ class DiskCache:
 
     def _sql(self) -> Callable[..., sqlite3.Cursor] | None:
         if self._cache is not None:
-            return self._cache._sql  # type: ignore[no-any-return]
+            return self._cache._sql
         return self._reader.execute if self._reader is not None else None
 
     def _read(self, key: str) -> dict[str, Any] | None:
         try:
             if self._cache is not None:
-                return self._cache.get(key)  # type: ignore[no-any-return]
+                return self._cache.get(key)
             if self._reader is None:
                 return None
             row = self._reader.execute(_READ.format(marks="?"), (key, time.time())).fetchone()

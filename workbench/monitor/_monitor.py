@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import orjson
 
@@ -313,7 +313,7 @@ class Monitor:
                     )
                     return result
 
-                return async_wrapper  # type: ignore[return-value]
+                return cast(F, async_wrapper)  # functools.wraps keeps fn's signature
 
             @functools.wraps(fn)
             def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -326,7 +326,7 @@ class Monitor:
                 self._watched(take, args, kwargs, output, result, None, time.perf_counter() - started, tags)
                 return result
 
-            return wrapper  # type: ignore[return-value]
+            return cast(F, wrapper)
 
         return decorate
 
@@ -472,7 +472,7 @@ class Monitor:
         if callable(close):
             try:
                 close()
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:  # noqa: BLE001 - closing must finish; the failure is logged
                 log.warning("monitor %r: closing the alerts failed (%s: %s)", self.name, type(e).__name__, e)
         return ok
 

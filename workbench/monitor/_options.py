@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from typing_extensions import TypeIs
 
 from ..config import JudgeConfig
 from ..errors import ConfigError, WorkbenchError, closest
@@ -140,6 +141,11 @@ def judge_config(judge: JudgeConfig | None, model: str | None, options: dict[str
         raise ConfigError("\n".join([str(e), *hints])) from None
 
 
+def _is_observer(alerts: object) -> TypeIs[Observer]:
+    """An object with a callable ``observe`` (duck typing: no need to subclass Observer)."""
+    return callable(getattr(alerts, "observe", None))
+
+
 def build_observer(
     alerts: Sequence[Any] | Observer | None,
     on_fail: Callable[[Any], Any] | None,
@@ -174,8 +180,8 @@ def build_observer(
             "process: give them to the process that evaluates (wb.monitor.serve(..., alerts=...)), "
             "or use workers>=1"
         )
-    if alerts is not None and callable(getattr(alerts, "observe", None)):
-        return alerts  # type: ignore[return-value]
+    if _is_observer(alerts):
+        return alerts
     import importlib
 
     try:  # the alerts are their own module, loaded only when rules are given
@@ -188,7 +194,7 @@ def build_observer(
     extra: dict[str, Any] = {"suite": suite, "secrets": list(secrets)}
     takes = inspect.signature(Alerts).parameters
     built: Observer = Alerts(
-        list(alerts or ()),  # type: ignore[arg-type]
+        list(alerts or ()),
         dispatch=targets,
         on_fail=on_fail,
         cooldown_s=options.cooldown_s,

@@ -367,7 +367,7 @@ class Pool:
                         found.update(await self._run(suite, [member]))
                     except asyncio.CancelledError:
                         raise
-                    except Exception as e1:  # noqa: BLE001
+                    except Exception as e1:  # noqa: BLE001 - the record's cells say why; the rest go on
                         r = member[0]
                         message = f"evaluation failed: {type(e1).__name__}: {shorten(str(e1), 500)}"
                         cells[r.seq] = self._error_cells(r, suite, message)

@@ -202,7 +202,7 @@ class PairwiseTask(BaseModel):
             ColumnsError: ``a``, ``b`` or a template of the prompt names no column (before any call).
             WorkbenchError, ConfigError: as :func:`~workbench.evaluate`.
         """
-        return run_sync(  # type: ignore[no-any-return]
+        return run_sync(
             lambda: self.evaluate_async(
                 df,
                 judge=judge,

@@ -25,7 +25,7 @@ import re
 import tempfile
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from queue import Empty
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -66,7 +66,7 @@ def read_notebook(path: str | os.PathLike[str]) -> NotebookNode:
         raise ReportError(f"notebook {str(p)!r} does not exist ({hint})")
     import nbformat  # imported late: it costs seconds (jsonschema's format checkers)
 
-    try:
+    try:  # (nbformat.read has no annotations)
         nb: NotebookNode = nbformat.read(p, as_version=4)  # type: ignore[no-untyped-call]
     except Exception as e:  # nbformat raises JSON, validation and unicode errors alike
         raise ReportError(
@@ -212,18 +212,18 @@ def _poll_in_slices(channel: Any) -> None:
     channel.get_msg = get_msg
 
 
-def _run_sync(fn: Callable[[], Awaitable[T]]) -> T:
+def _run_sync(fn: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run a coroutine function to completion, also when called from a running event loop
     (a notebook): then in a worker thread with its own loop."""
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(fn())  # type: ignore[arg-type]
+        return asyncio.run(fn())
     box: dict[str, Any] = {}
 
     def target() -> None:
         try:
-            box["value"] = asyncio.run(fn())  # type: ignore[arg-type]
+            box["value"] = asyncio.run(fn())
         except BaseException as e:  # noqa: BLE001  (re-raised in the caller's thread)
             box["error"] = e
 
@@ -232,7 +232,7 @@ def _run_sync(fn: Callable[[], Awaitable[T]]) -> T:
     worker.join()
     if "error" in box:
         raise box["error"]
-    return box["value"]  # type: ignore[no-any-return]
+    return box["value"]
 
 
 def _explain(e: BaseException, client: Any, nb: NotebookNode, name: str, timeout: float) -> BaseException:

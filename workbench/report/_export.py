@@ -166,6 +166,7 @@ def export_html(nb: NotebookNode, *, name: str = "report", path: str | None = No
         "application/javascript" in output.get("data", {}) for output in _outputs(nb)
     )  # a script output may call require()
     require_js, widgets_js = _vendored_js() if live or scripted else ("", "")
+    # nbconvert's exporter has no annotations
     exporter = HTMLExporter(  # type: ignore[no-untyped-call]
         template_name="lab",
         extra_loaders=[DictLoader({_TEMPLATE_NAME: _TEMPLATE})],

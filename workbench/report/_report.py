@@ -6,10 +6,14 @@ import os
 import secrets
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import cap_list
 from ._execute import NotebookError, ReportError, execute_notebook, read_notebook
 from ._export import export_html, external_references, redact_secrets
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
 
 __all__ = ["report"]
 
@@ -115,8 +119,8 @@ def _output_path(src: Path, output: str | os.PathLike[str] | None) -> Path:
     return out
 
 
-def _render(nb: object, src: Path) -> str:
-    html = export_html(nb, name=src.stem, path=str(src.parent))  # type: ignore[arg-type]
+def _render(nb: NotebookNode, src: Path) -> str:
+    html = export_html(nb, name=src.stem, path=str(src.parent))
     html, leaked = redact_secrets(html)
     if leaked:
         warnings.warn(

@@ -17,6 +17,7 @@ import sys
 import warnings
 from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
+from types import FrameType
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError
@@ -165,9 +166,10 @@ def owned(problem: str, own: str) -> str:
 
 def warn(message: str) -> None:
     """A :class:`SpecWarning` attributed to the first caller outside workbench."""
-    frame, level = sys._getframe(1), 2  # stacklevel 2: the caller of warn
+    frame: FrameType | None = sys._getframe(1)
+    level = 2  # stacklevel 2: the caller of warn
     while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE):
-        frame, level = frame.f_back, level + 1  # type: ignore[assignment]
+        frame, level = frame.f_back, level + 1
     warnings.warn(message, SpecWarning, stacklevel=level)
 
 

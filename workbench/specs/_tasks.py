@@ -155,8 +155,11 @@ def ignores_true(data: Mapping[str, Any]) -> str | None:
     expected value (its ``prepare`` refuses ``True`` and accepts ``None``); else ``None``."""
     if data.get("expected") is not True:
         return None
+    op = data.get("op")
+    if not isinstance(op, str):
+        return None  # a missing or non-string op is reported on its own
     try:
-        rop = lookup(data.get("op"))  # type: ignore[arg-type]
+        rop = lookup(op)
     except KeyError:
         return None  # reported as an unknown operator
     try:
@@ -276,7 +279,7 @@ def task_kind(value: Any) -> str | None:
         return getattr(value, "kind", None)
     if isinstance(value, dict):
         if "kind" in value:
-            return value["kind"]  # type: ignore[no-any-return]
+            return value["kind"]
         if "criteria" in value or "prompt" in value:
             return "judge"
         return "assertion"

@@ -95,6 +95,7 @@ class _SuiteLoader(yaml.SafeLoader):
         self._open: list[str] = []  # anchors whose value is still being read
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        # types-PyYAML annotates peek_event in some versions, not in others
         event = self.peek_event()  # type: ignore[no-untyped-call, unused-ignore]
         anchor = getattr(event, "anchor", None)
         if isinstance(event, yaml.AliasEvent) and anchor is not None:

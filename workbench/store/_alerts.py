@@ -152,7 +152,8 @@ class AlertWriter:
             "total(score_sum) FROM alert_tallies WHERE name = ? AND target = ? AND time > ? AND seq < ?",
             (name, target, since, before),
         ).fetchone()
-        return (*(int(v) for v in row[:6]), float(row[6]))  # type: ignore[return-value]
+        records, cells, errors, passed, decided, scored = (int(v) for v in row[:6])
+        return records, cells, errors, passed, decided, scored, float(row[6])
 
     def records_where(
         self,

@@ -74,11 +74,13 @@ def _digest(values: Any) -> bytes:
     if _arrow_backed(values):
         return _arrow_digest(values.__arrow_array__())
     if isinstance(values, pd.arrays.DatetimeArray | pd.arrays.TimedeltaArray):
-        _feed(h, np.ascontiguousarray(values.asi8).view(np.uint8).data)
+        # view("i8") is the integers behind the values (UTC for a zone, NaT as its sentinel)
+        _feed(h, np.ascontiguousarray(values.view("i8")).view(np.uint8).data)
         return h.digest()
     if isinstance(values, pd.arrays.IntegerArray | pd.arrays.FloatingArray | pd.arrays.BooleanArray):
         mask = np.asarray(values.isna())
-        data = values.to_numpy(dtype=values.dtype.numpy_dtype, na_value=values.dtype.numpy_dtype.type(0))
+        numpy_dtype = np.dtype(values.dtype.type)
+        data = values.to_numpy(dtype=numpy_dtype, na_value=numpy_dtype.type(0))
         _feed(h, np.ascontiguousarray(mask).view(np.uint8).data)
         return _numpy_digest(data, h)
     array = values.to_numpy() if isinstance(values, pd.api.extensions.ExtensionArray) else np.asarray(values)

@@ -493,11 +493,12 @@ def read_records(
 def _time_filter(
     prefix: str, name: str, since: float | None, until: float | None
 ) -> tuple[str, tuple[Any, ...]]:
-    where, args = [f"{prefix}monitor = ?"], [name]
+    where = [f"{prefix}monitor = ?"]
+    args: list[str | float] = [name]
     if since is not None:
         where.append(f"{prefix}time >= ?")
-        args.append(since)  # type: ignore[arg-type]
+        args.append(since)
     if until is not None:
         where.append(f"{prefix}time < ?")
-        args.append(until)  # type: ignore[arg-type]
+        args.append(until)
     return " AND ".join(where), tuple(args)

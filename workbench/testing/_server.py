@@ -56,6 +56,7 @@ class JudgeServer:
         self._lock = threading.Lock()
         self._script_iter: Iterator[ScriptItem] | None = None
         self._log: collections.deque[dict[str, Any]]
+        self._header_log: collections.deque[dict[str, str]]
         self._restart_script()
         self._clear()
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -271,9 +272,7 @@ class JudgeServer:
         self._errors: list[str] = []
         self._repeats: collections.Counter[bytes] = collections.Counter()
         self._log = collections.deque(maxlen=self._options.request_log_size)
-        self._header_log: collections.deque[dict[str, str]] = collections.deque(
-            maxlen=self._options.request_log_size
-        )
+        self._header_log = collections.deque(maxlen=self._options.request_log_size)
         self._fault_rng = random.Random(self._options.seed)
 
     def _restart_script(self) -> None:
@@ -482,8 +481,8 @@ def answer_line(server: JudgeServer, body: dict[str, Any]) -> tuple[int, dict[st
     opts = server.options
     reply = server._scripted(body) if opts.script is not None else None
     if isinstance(reply, web.Response):
-        text = reply.body if isinstance(reply.body, bytes) else b"{}"
-        return reply.status, orjson.loads(text)
+        payload = reply.body if isinstance(reply.body, bytes) else b"{}"
+        return reply.status, orjson.loads(payload)
     if reply is not None and reply.body is not None:
         raw = _as_bytes(reply.body)
         try:
