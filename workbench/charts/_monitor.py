@@ -177,7 +177,7 @@ def trend_data(
         ...     "status": ["passed", "failed", "passed"], "score": None, "passed": [True, False, True]})
         >>> trend_data(cells, window=2)[["record", "metric", "value", "rolling"]]
           record     metric  value  rolling
-        0      a  pass_rate    1.0      1.0
+        0      a  pass_rate    1.0      NaN
         1      b  pass_rate    0.0      0.5
         2      c  pass_rate    1.0      0.5
     """
