@@ -37,6 +37,9 @@ _HINT = (
 _TITLES = {"score": "Score", "pass_rate": "Pass rate", "error_rate": "Error rate"}
 _WHAT = {"score": "score", "pass_rate": "pass (100%) or fail (0%)", "error_rate": "error (100%) or not (0%)"}
 _LINE = {"score": "mean score", "pass_rate": "pass rate", "error_rate": "error rate"}
+_REASON_CHARS = 120
+"""Reasons are cut to this many characters in a trend's tooltips: a day of records stays a
+small chart."""
 _ALERT_COLUMNS = ["time", "state", "rule", "target", "value", "bound", "message", "records"]
 
 
@@ -85,6 +88,11 @@ def _targets(target: str | Sequence[str] | None, keys: list[str], tasks: list[st
             )
         chosen += [k for k in found if k not in chosen]
     return [k for k in keys if k in chosen]
+
+
+def _short(reasons: pd.Series) -> pd.Series:
+    text = short_reason(reasons)
+    return text.where(text.str.len() <= _REASON_CHARS, text.str.slice(0, _REASON_CHARS - 1) + "…")
 
 
 def _values(cells: pd.DataFrame, value: str) -> np.ndarray:
@@ -215,7 +223,7 @@ def trend_data(
                 "rolling": rolling,
                 "n": n,
                 "status": cells["status"].astype(str).to_numpy(),
-                "reason": short_reason(cells["reason"]).to_numpy()
+                "reason": _short(cells["reason"]).to_numpy()
                 if "reason" in cells
                 else np.full(len(cells), ""),
             }
@@ -309,8 +317,33 @@ def _markers(alerts: Any, data: pd.DataFrame, all_checks: set[str], all_tasks: s
     return frame
 
 
+def _time_format(times: pd.Series) -> str:
+    """Axis labels that say enough for the span: times of day, or days too."""
+    span = times.max() - times.min() if len(times) else pd.Timedelta(0)
+    if span <= pd.Timedelta(days=1):
+        return "%H:%M"
+    return "%b %d %H:%M" if span <= pd.Timedelta(days=7) else "%Y-%m-%d"
+
+
+def _corners(line: pd.DataFrame) -> pd.DataFrame:
+    """The line's points where it bends: a run of equal means (a pass rate at 100% all day)
+    keeps its two ends, which draw the same line with a fraction of the data."""
+    value, check = line["rolling"].to_numpy(), line["check"].to_numpy()
+    if len(line) < 3:
+        return line
+    same_before = np.r_[False, (value[1:] == value[:-1]) & (check[1:] == check[:-1])]
+    same_after = np.r_[(value[:-1] == value[1:]) & (check[:-1] == check[1:]), False]
+    return line[~(same_before & same_after)]
+
+
 def _panel(
-    dots: pd.DataFrame, line: pd.DataFrame, markers: pd.DataFrame, metric: str, width: int, height: int
+    dots: pd.DataFrame,
+    line: pd.DataFrame,
+    markers: pd.DataFrame,
+    metric: str,
+    width: int,
+    height: int,
+    time_format: str,
 ) -> alt.LayerChart:
     checks = list(dict.fromkeys([*dots["check"], *line["check"]]))
     names = {c: c.replace(".", " · ", 1) for c in checks}
@@ -322,7 +355,7 @@ def _panel(
         "time:T",
         title="Time (UTC)",
         scale=alt.Scale(type="utc"),
-        axis=alt.Axis(format="%H:%M", labelOverlap=True),
+        axis=alt.Axis(format=time_format, labelOverlap=True),
     )
     y_scale = alt.Scale(domain=[0, 1]) if pct else alt.Scale(zero=False)
     y_axis = alt.Axis(format="%" if pct else "~g")
@@ -486,22 +519,25 @@ def monitor_trend(
     data = trend_data(frame, target, window=span, value=value)
     keys, tasks = _check_keys(frame)
     checks, task_ids = set(keys.tolist()), set(tasks.tolist())
+    time_format = _time_format(data["time"])
     panels, thinned, marked = [], False, False
     for metric in dict.fromkeys(data["metric"]):
         part = data[(data["metric"] == metric).to_numpy()]
         markers = _markers(alerts, part, checks, task_ids)
         marked = marked or not markers.empty
         dots = part[part["value"].notna().to_numpy()]
-        line = part[part["rolling"].notna().to_numpy()]
+        line = _corners(part[part["rolling"].notna().to_numpy()])
         shown_dots, shown_line = _thin(dots, max_points), _thin(line, max_points)
         thinned = thinned or len(shown_dots) < len(dots) or len(shown_line) < len(line)
-        panels.append(_panel(shown_dots, shown_line, markers, str(metric), width, height))
+        panels.append(_panel(shown_dots, shown_line, markers, str(metric), width, height, time_format))
     checks_drawn = list(dict.fromkeys(data["check"]))
-    title = (
-        f"{checks_drawn[0].replace('.', ' · ', 1)} over time"
-        if len(checks_drawn) == 1
-        else "Monitored checks over time"
-    )
+    tasks_drawn = list(dict.fromkeys(c.split(".", 1)[0] for c in checks_drawn))
+    if len(checks_drawn) == 1:
+        title = f"{checks_drawn[0].replace('.', ' · ', 1)} over time"
+    elif len(tasks_drawn) == 1:
+        title = f"{tasks_drawn[0]} over time"
+    else:
+        title = "Monitored checks over time"
     metrics = list(dict.fromkeys(data["metric"]))
     dots_are = " or ".join(_WHAT[m] for m in metrics)
     lines_are = " or ".join(_LINE[m] for m in metrics)
