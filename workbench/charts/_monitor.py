@@ -109,15 +109,19 @@ def _values(cells: pd.DataFrame, value: str) -> np.ndarray:
 
 
 def _rolling(times: pd.Series, values: np.ndarray, window: int | timedelta) -> tuple[np.ndarray, np.ndarray]:
-    """The mean of the values in each cell's window (NaN until it holds enough) and how many
-    values it pooled. A window of ``n`` is the last ``n`` cells of the check, as an alert
-    rule's count window is; a time span, those within it before the cell."""
-    num = pd.Series(np.nan_to_num(values, nan=0.0), index=times)
-    den = pd.Series((~np.isnan(values)).astype(float), index=times)
+    """The mean of the values in each cell's window and how many values it pooled. A window
+    of ``n`` is the last ``n`` cells of the check, as an alert rule's count window is; a time
+    span, those within it before the cell. As a rule does, a window is judged once it holds
+    enough records (cells without a value count, an error say) and at least one value."""
     least = MIN_WINDOW_RECORDS if isinstance(window, timedelta) else min(window, MIN_WINDOW_RECORDS)
-    total = num.rolling(window, min_periods=1).sum()
-    n = den.rolling(window, min_periods=1).sum().to_numpy()
-    mean = np.divide(total.to_numpy(), n, out=np.full(len(n), np.nan), where=n >= least)
+
+    def summed(a: np.ndarray) -> np.ndarray:
+        return np.asarray(pd.Series(a, index=times).rolling(window, min_periods=1).sum().to_numpy())
+
+    total = summed(np.nan_to_num(values, nan=0.0))
+    n = summed((~np.isnan(values)).astype(float))
+    held = summed(np.ones(len(values)))
+    mean = np.divide(total, n, out=np.full(len(n), np.nan), where=(held >= least) & (n > 0))
     return mean, n
 
 

@@ -230,8 +230,9 @@ class MonitorView(w.VBox):
 
     def close(self) -> None:
         """Stop refreshing and close the widget."""
-        if self.task is not None and not self.task.done():
-            self.task.cancel()
+        task = getattr(self, "task", None)  # a view whose arguments were refused has none
+        if task is not None and not task.done():
+            task.cancel()
         self.task = None
         super().close()
 
@@ -354,9 +355,8 @@ class MonitorView(w.VBox):
         try:
             self.alert_pick.options = options
             ids = [v for _, v in options]
-            if keep not in ids:  # the newest open alert, else the newest: something to drill into
-                still = latest[latest["open"].to_numpy()] if len(latest) else latest
-                keep = int(still["id"].iloc[0]) if len(still) else (ids[0] if ids else None)
+            if keep not in ids:  # something to drill into: the newest open alert, else the newest firing one
+                keep = _first_alert(latest)
             self.alert_pick.value = keep
         finally:
             self._drawing = False
@@ -424,6 +424,17 @@ class MonitorView(w.VBox):
     def __repr__(self) -> str:
         state = f"live every {self.refresh_s:g} s" if self.running else "paused"
         return f"MonitorView({self.controller.summary()}; {state})"
+
+
+def _first_alert(latest: pd.DataFrame) -> int | None:
+    """The alert the drill-down opens on: the newest open one, else the newest that fired
+    (its records are the ones that raised it), else the newest."""
+    if latest.empty:
+        return None
+    for mask in (latest["open"].to_numpy(dtype=bool), (latest["state"].astype(str) == "firing").to_numpy()):
+        if mask.any():
+            return int(latest["id"][mask].iloc[0])
+    return int(latest["id"].iloc[0])
 
 
 def _number(value: Any) -> str:

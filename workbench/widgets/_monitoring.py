@@ -329,7 +329,7 @@ class MonitorController:
         a = self.snapshot.alerts
         found = a[a["id"].astype(int) == int(alert_id)] if len(a) else a
         if found.empty:
-            ids = a["id"].astype(int).tolist()[::-1] if len(a) else []
+            ids = sorted(a["id"].astype(int).tolist(), reverse=True) if len(a) else []
             raise DataError(f"no alert {alert_id!r} in monitor {self.name!r}; its latest are {cap_list(ids)}")
         return found.iloc[0]
 
