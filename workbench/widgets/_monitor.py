@@ -331,15 +331,15 @@ class MonitorView(w.VBox):
                 f"<td>{int(a['id'])}</td>"
                 f"<td><span style='{_STATE_STYLE.get(str(a['state']), '')};padding:0 6px;border-radius:3px'>"
                 f"{esc(a['state'])}</span>{' <b>open</b>' if a['open'] else ''}</td>"
-                f"<td>{pd.Timestamp(a['time']):%Y-%m-%d %H:%M:%S}</td>"
-                f"<td><code>{esc(a['rule'], 80)}</code></td>"
+                f"<td style='white-space:nowrap'>{pd.Timestamp(a['time']):%Y-%m-%d %H:%M:%S}</td>"
+                f"<td style='white-space:nowrap'><code>{esc(a['rule'], 80)}</code></td>"
                 f"<td>{_number(a['value'])}</td>"
                 f"<td>{int(a['records']):,}</td>"
                 f"<td style='white-space:normal'>{esc(a['message'], 300)}</td>"
                 "</tr>"
                 for a in latest.to_dict("records")
             )
-            self.alerts.value = (
+            self.alerts.value = _compact(
                 "<style>.wb-monitor-alerts-table td, .wb-monitor-alerts-table th {padding: 2px 8px; "
                 "text-align: left; vertical-align: top}</style>"
                 "<div style='overflow-x:auto;max-width:100%'><table class='wb-monitor-alerts-table'>"
@@ -377,14 +377,8 @@ class MonitorView(w.VBox):
         except Exception as e:  # noqa: BLE001
             self.alert_records.value = message_html(describe(e))
             return
-        shown = found.reset_index()
-        hidden = {"tags", "trace_id", "state", "claims", "attempts", "record_state"}
-        columns = [c for c in shown.columns if c not in hidden]
-        table = shown[columns].copy()
-        for c in table.columns:
-            if table[c].dtype == object:
-                table[c] = table[c].map(_cell_text)
-        self.alert_records.value = (
+        table = _records_table(found)
+        self.alert_records.value = _compact(
             f"<div>{esc(alert['message'])}</div>"
             f"<div>{len(found):,} record{'s' if len(found) != 1 else ''} raised it"
             f"{' (the latest shown)' if int(alert['records']) > len(found) else ''}:</div>"
@@ -416,7 +410,7 @@ class MonitorView(w.VBox):
             f"<tr><th>{esc(k)}</th><td>{pre_html(_cell_text(v, None), max_height='16em')}</td></tr>"
             for k, v in fields.items()
         )
-        self.record_detail.value = (
+        self.record_detail.value = _compact(
             f"<div><b>record <code class='wb-monitor-record-id'>{esc(record_id)}</code></b></div>"
             f"<table class='wb-input'>{items}</table>" + table_html(cells)
         )
@@ -424,6 +418,32 @@ class MonitorView(w.VBox):
     def __repr__(self) -> str:
         state = f"live every {self.refresh_s:g} s" if self.running else "paused"
         return f"MonitorView({self.controller.summary()}; {state})"
+
+
+_META = ("tags", "trace_id", "record_latency_s", "state", "claims", "attempts")
+"""The metadata columns of ``monitor_records`` the drill-down leaves out (the record's own
+``latency_s`` field, when it has one, says what ``record_latency_s`` says)."""
+
+
+def _records_table(found: pd.DataFrame) -> pd.DataFrame:
+    """The records of an alert as the drill-down lists them: their time to the second, their
+    own fields as short text (structures as JSON), no store bookkeeping, no empty column."""
+    hidden = {f"record_{m}" if f"record_{m}" in found.columns else m for m in _META}
+    table = found.reset_index()
+    table = table[[c for c in table.columns if c not in hidden]].copy()
+    if "time" in table:
+        table["time"] = pd.to_datetime(table["time"], utc=True).dt.strftime("%Y-%m-%d %H:%M:%S")
+    for c in table.columns:
+        if table[c].dtype == object:
+            table[c] = table[c].map(_cell_text)
+    empty = [c for c in table.columns if c != "record" and (table[c].isna() | (table[c] == "")).all()]
+    return table.drop(columns=empty)
+
+
+def _compact(markup: str) -> str:
+    """``markup`` in a box with a reading line height: ipywidgets' HTML gives every line the
+    height of a button (28 px), which makes a table three times as tall."""
+    return f'<div style="line-height:1.4">{markup}</div>'
 
 
 def _first_alert(latest: pd.DataFrame) -> int | None:
