@@ -318,7 +318,11 @@ def test_error_rate_counts_errored_cells_among_evaluated_ones() -> None:
             wb.DataError,
             r"Checks in the results: \['cites', 'quality.accuracy', 'quality.tone'\]",
         ),
-        ({"window": "soon"}, wb.DataError, r"window='soon' is neither a number of records nor a time span"),
+        (
+            {"window": "soon"},
+            wb.DataError,
+            r"window='soon' is neither a number of records \(1 or more\) nor a positive time span",
+        ),
         ({"window": 0}, wb.DataError, r"window=0"),
         ({"value": "mean"}, wb.DataError, r"value='mean' is not one of"),
         ({"max_points": 1}, wb.DataError, r"max_points=1 must be a whole number, 2 or more"),

@@ -46,7 +46,7 @@ from __future__ import annotations
 from ._agreement import agreement_by_criterion, confusion_heatmap, judge_vs_human
 from ._cells import cost_vs_score, distributions
 from ._data import OKABE_ITO, combine
-from ._monitor import monitor_trend, trend_data
+from ._monitor import monitor_trend
 from ._render import (
     RENDERER,
     VEGALITE_MIMETYPE,
@@ -62,6 +62,7 @@ from ._render import (
     vega_javascript,
 )
 from ._tables import comparison, pass_rates, trend
+from ._trend_data import trend_data
 
 __all__ = [
     "OKABE_ITO",

@@ -10,6 +10,7 @@ monitor costs two small queries a second.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Mapping
@@ -404,17 +405,17 @@ def _replace_time(snap: MonitorSnapshot) -> MonitorSnapshot:
 
 
 def _window(window: Any) -> int | timedelta:
-    """A chart window from what a user writes, checked now rather than at the first draw."""
+    """A chart window from what a user writes, checked now rather than at the first draw (the
+    chart's own check, ``monitor_trend``'s, takes the same forms)."""
+    span = window
     if isinstance(window, str):
-        try:
-            return pd.Timedelta(window).to_pytimedelta()
-        except ValueError:
-            pass
-    elif isinstance(window, timedelta) and window > timedelta(0):
-        return pd.Timedelta(window).to_pytimedelta()
-    elif isinstance(window, int) and not isinstance(window, bool) and window >= 1:
+        with contextlib.suppress(ValueError):
+            span = pd.Timedelta(window).to_pytimedelta()
+    if isinstance(span, timedelta) and span > timedelta(0):
+        return pd.Timedelta(span).to_pytimedelta()
+    if isinstance(window, int) and not isinstance(window, bool) and window >= 1:
         return window
     raise ConfigError(
-        f"window={window!r} is neither a number of records nor a time span; write e.g. window=50 "
-        "(the last 50 records) or window='10min'"
+        f"window={window!r} is neither a number of records (1 or more) nor a positive time span; write "
+        "e.g. window=50 (the last 50 records) or window='10min'"
     )
