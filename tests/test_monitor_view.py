@@ -122,6 +122,12 @@ def layer_data(spec: dict[str, Any], layer: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(spec["datasets"][layer["data"]["name"]])
 
 
+def shown_evaluated(view: MonitorView) -> int:
+    found = re.search(r'wb-monitor-evaluated">([\d,]+)<', view.header.value)
+    assert found, view.header.value
+    return int(found.group(1).replace(",", ""))
+
+
 def tooltip_fields(encoding: dict[str, Any]) -> list[str]:
     return [t["field"] for t in encoding["tooltip"]]
 
@@ -552,8 +558,8 @@ def test_on_a_running_loop_the_view_refreshes_by_itself_and_never_blocks_the_loo
         for _ in range(600):  # up to 30 s
             await asyncio.sleep(0.05)
             ticks += 1
-            seen.append(view.controller.snapshot.evaluated)
-            if seen[-1] == 200 and len(view.controller.snapshot.alerts) >= 2:
+            seen.append(shown_evaluated(view))  # what is drawn, not what the worker thread read
+            if seen[-1] == 200 and view.alerts.value.count("wb-monitor-alert'") >= 2:
                 break
         feeder.join()
         assert seen[-1] == 200, seen[-5:]
@@ -596,3 +602,17 @@ def test_a_bad_refresh_interval_is_refused(day: Monitored) -> None:
     for bad in (-1, float("inf"), "5", True):
         with pytest.raises(wb.ConfigError, match=r"refresh_s=.* must be a number of seconds"):
             MonitorView(day.store, refresh_s=bad)  # type: ignore[arg-type]
+
+
+def test_stop_all_stops_the_views_a_cell_run_again_left_refreshing(day: Monitored) -> None:
+    async def scenario() -> tuple[int, bool, bool]:
+        old = MonitorView(day.store, refresh_s=0.05)  # the cell's first run, now out of sight
+        new = MonitorView(day.store, refresh_s=0.05)
+        await asyncio.sleep(0.1)
+        stopped = MonitorView.stop_all()
+        result = (stopped, old.running, new.running)
+        old.close()
+        new.close()
+        return result
+
+    assert asyncio.run(scenario()) == (2, False, False)

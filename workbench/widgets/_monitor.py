@@ -9,8 +9,9 @@ import html
 import json
 import math
 import os
+import weakref
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import ipywidgets as w
 import pandas as pd
@@ -79,6 +80,9 @@ class MonitorView(w.VBox):
         support: 9 records, 9 evaluated, 0 waiting
         >>> _ = monitor.close(); view.close(); tmp.cleanup()
     """
+
+    _views: ClassVar[weakref.WeakSet[MonitorView]] = weakref.WeakSet()
+    """Every view made in this process, for :meth:`stop_all`."""
 
     def __init__(
         self,
@@ -162,6 +166,7 @@ class MonitorView(w.VBox):
         self.alert_pick.observe(lambda _: self._alert_changed(), names="value")
         self.record_pick.observe(lambda _: self._record_changed(), names="value")
         self._draw(changed=True)
+        MonitorView._views.add(self)
         if self.refresh_s > 0:
             self.start()
 
@@ -171,25 +176,42 @@ class MonitorView(w.VBox):
         """Read the store now (in this thread) and redraw what changed; True when something did.
         A store that cannot be read is shown in the view, never raised."""
         try:
-            changed = self.controller.poll()
+            read = self._read()
         except Exception as e:  # noqa: BLE001 - shown inline; the next refresh tries again
-            self.message.value = message_html(describe(e))
-            self._draw_header()
-            return False
-        self._draw(changed)
-        return changed
+            return self._failed(e)
+        return self._show(*read)
 
     async def refresh_async(self) -> bool:
-        """:meth:`refresh`, reading the store in a worker thread so the event loop (the
-        kernel's) keeps serving the notebook meanwhile; the drawing happens on the loop."""
+        """:meth:`refresh`, reading the store and building the chart in a worker thread so the
+        event loop (the kernel's) keeps serving the notebook meanwhile; the widgets are drawn
+        on the loop."""
         loop = asyncio.get_running_loop()
         try:
-            changed = await loop.run_in_executor(None, self.controller.poll)
+            read = await loop.run_in_executor(None, self._read)
         except Exception as e:  # noqa: BLE001
-            self.message.value = message_html(describe(e))
-            self._draw_header()
-            return False
-        self._draw(changed)
+            return self._failed(e)
+        return self._show(*read)
+
+    def _read(self) -> tuple[bool, Any]:
+        """Poll the store; when something changed, also build the chart (or the error saying
+        why there is none), which is the slow part of a redraw."""
+        if not self.controller.poll():
+            return False, None
+        try:
+            return True, self.controller.chart()
+        except Exception as e:  # noqa: BLE001 - shown where the chart would be
+            return True, e
+
+    def _failed(self, error: BaseException) -> bool:
+        self.message.value = message_html(describe(error))
+        self._draw_header()
+        return False
+
+    def _show(self, changed: bool, chart: Any) -> bool:
+        try:
+            self._draw(changed, chart)
+        except Exception as e:  # noqa: BLE001 - a view that cannot draw says so and keeps refreshing
+            self.message.value = message_html(f"the view could not be drawn: {describe(e)}")
         return changed
 
     def start(self) -> bool:
@@ -223,6 +245,20 @@ class MonitorView(w.VBox):
             await asyncio.sleep(self.refresh_s)
             await self.refresh_async()
 
+    @classmethod
+    def stop_all(cls) -> int:
+        """Stop every view of this kernel that refreshes by itself (a cell run again makes a new
+        view; the old one, out of sight, keeps refreshing until stopped); how many were.
+
+        Example:
+            >>> MonitorView.stop_all()
+            0
+        """
+        live = [v for v in list(cls._views) if v.running]
+        for view in live:
+            view.stop()
+        return len(live)
+
     @property
     def running(self) -> bool:
         """True while the view refreshes by itself."""
@@ -238,7 +274,7 @@ class MonitorView(w.VBox):
 
     # --- drawing ---------------------------------------------------------------------------
 
-    def _draw(self, changed: bool) -> None:
+    def _draw(self, changed: bool, chart: Any = None) -> None:
         self._draw_header()
         if not changed:
             return
@@ -249,7 +285,7 @@ class MonitorView(w.VBox):
             self._fill_targets()
         finally:
             self._drawing = False
-        self._draw_chart()
+        self._draw_chart(chart)
         self._draw_alerts()
 
     def _draw_header(self) -> None:
@@ -303,9 +339,13 @@ class MonitorView(w.VBox):
             return
         self._draw_chart()
 
-    def _draw_chart(self) -> None:
+    def _draw_chart(self, chart: Any = None) -> None:
+        """Show ``chart`` (an altair chart, or the exception that stopped it), or build it now."""
         try:
-            chart = self.controller.chart()
+            if chart is None:
+                chart = self.controller.chart()
+            if isinstance(chart, Exception):
+                raise chart
         except Exception as e:  # noqa: BLE001 - nothing to draw yet, say why
             self.message.value = message_html(describe(e), "info")
             self.trend.outputs = ()
