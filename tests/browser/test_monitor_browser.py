@@ -129,7 +129,7 @@ def test_the_view_refreshes_while_the_kernel_is_idle(
     records.select_option(first)
     expect(view.locator(".wb-monitor-record-id")).to_have_text(first)
     expect(view.locator(".wb-monitor-record")).to_contain_text("failed")
-    view.locator(".wb-monitor-alert-records").scroll_into_view_if_needed()
+    view.locator(".wb-monitor-record").scroll_into_view_if_needed()
     shot(page, artifacts, "03-drill-down")
 
     # Live off: no more refreshes

@@ -375,8 +375,11 @@ class MonitorView(w.VBox):
                 f"<td style='white-space:nowrap'><code>{esc(a['rule'], 80)}</code></td>"
                 f"<td>{_number(a['value'])}</td>"
                 f"<td>{int(a['records']):,}</td>"
-                f"<td style='white-space:normal'>{esc(a['message'], 300)}</td>"
                 "</tr>"
+                # the message under its alert, the table's whole width: it is the longest part
+                "<tr class='wb-monitor-alert-message'><td></td>"
+                f"<td colspan='5' style='white-space:normal;color:#444;padding-bottom:6px'>"
+                f"{esc(a['message'], 300)}</td></tr>"
                 for a in latest.to_dict("records")
             )
             self.alerts.value = _compact(
@@ -384,7 +387,7 @@ class MonitorView(w.VBox):
                 "text-align: left; vertical-align: top}</style>"
                 "<div style='overflow-x:auto;max-width:100%'><table class='wb-monitor-alerts-table'>"
                 "<tr><th>id</th><th>state</th><th>time (UTC)</th><th>rule</th><th>value</th>"
-                f"<th>records</th><th>message</th></tr>{rows}</table></div>"
+                f"<th>records</th></tr>{rows}</table></div>"
             )
         options = [
             (f"#{int(a['id'])} {a['state']} {pd.Timestamp(a['time']):%H:%M} {a['rule']}", int(a["id"]))
@@ -449,6 +452,7 @@ class MonitorView(w.VBox):
         items = "".join(
             f"<tr><th>{esc(k)}</th><td>{pre_html(_cell_text(v, None), max_height='16em')}</td></tr>"
             for k, v in fields.items()
+            if _cell_text(v, None) != ""  # a record without tags or a trace id shows neither
         )
         self.record_detail.value = _compact(
             f"<div><b>record <code class='wb-monitor-record-id'>{esc(record_id)}</code></b></div>"
