@@ -56,9 +56,24 @@ def calibrate_judge_claims(nb: object) -> None:
     assert "Consistency of the judge over 5 repeats at temperature 1" in text
 
 
+def monitoring_claims(nb: object) -> None:
+    """05 evaluates every replayed request and loses none, raises one alert during the scripted
+    incident (11:00-12:30) and reports its recovery once after it, and says that simulated
+    verdicts cannot see the incident."""
+    text = printed(nb)
+    assert "'evaluated': 480" in text and "'dropped': 0" in text and "'errors': 0" in text
+    fired = re.findall(r"(\d\d:\d\d)  firing\s+pass rate of cites_sources", text)
+    resolved = re.findall(r"(\d\d:\d\d)  resolved\s+pass rate of cites_sources", text)
+    assert len(fired) == 1 and len(resolved) == 1, (fired, resolved)
+    assert "11:00" < fired[0] < "12:30" < resolved[0], (fired, resolved)
+    assert "firing  mean score" not in text  # the simulated judge's lenient scores stay above 3
+    assert "Simulated verdicts read nothing" in text
+
+
 CLAIMS: dict[str, Callable[[object], None]] = {
     "02_tune_judge": tune_judge_claims,
     "04_calibrate_judge": calibrate_judge_claims,
+    "05_monitoring": monitoring_claims,
 }
 """Checks of what a notebook says, run on its executed outputs."""
 

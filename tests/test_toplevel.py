@@ -49,6 +49,7 @@ def test_public_surface_is_small_and_complete() -> None:
             "PairwiseTask",
             "Labeler",
             "Monitor",
+            "MonitorView",
             "monitor_results",
             "BatchOptions",
             "resume",

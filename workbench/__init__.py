@@ -73,6 +73,7 @@ __all__ = [
     "Labeler",
     "MissingDependencyError",
     "Monitor",
+    "MonitorView",
     "NotebookError",
     "PairwiseTask",
     "ReportError",
@@ -116,6 +117,10 @@ def __getattr__(name: str) -> object:
         from .widgets import Labeler
 
         return Labeler
+    if name == "MonitorView":
+        from .widgets import MonitorView
+
+        return MonitorView
     if name == "charts":  # altair too, on first use
         import importlib
 

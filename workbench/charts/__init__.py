@@ -9,6 +9,8 @@ further (``.properties(width=...)``), layered, or saved:
 * :func:`comparison`: the change from run A to run B per check, significant ones marked.
 * :func:`cost_vs_score`: what each judge cell cost (or its tokens) against its score.
 * :func:`trend`: mean score or pass rate per check across runs, oldest first.
+* :func:`monitor_trend`: a check over time on monitored traffic (``wb.monitor_results``):
+  each record, the rolling mean over a window, and the alerts where they fired and resolved.
 * :func:`combine`: several runs into one results frame with a ``run`` column.
 * :func:`confusion_heatmap`, :func:`agreement_by_criterion`, :func:`judge_vs_human`: a
   judge against human labels (``wb.agreement``): the confusion matrix, agreement per
@@ -44,6 +46,7 @@ from __future__ import annotations
 from ._agreement import agreement_by_criterion, confusion_heatmap, judge_vs_human
 from ._cells import cost_vs_score, distributions
 from ._data import OKABE_ITO, combine
+from ._monitor import monitor_trend
 from ._render import (
     RENDERER,
     VEGALITE_MIMETYPE,
@@ -59,6 +62,7 @@ from ._render import (
     vega_javascript,
 )
 from ._tables import comparison, pass_rates, trend
+from ._trend_data import trend_data
 
 __all__ = [
     "OKABE_ITO",
@@ -76,11 +80,13 @@ __all__ = [
     "json_for_script",
     "judge_vs_human",
     "mimebundle",
+    "monitor_trend",
     "offline_html",
     "pass_rates",
     "save",
     "to_html",
     "trend",
+    "trend_data",
     "vega_javascript",
 ]
 

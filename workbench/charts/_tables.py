@@ -1,4 +1,5 @@
-"""Charts drawn from summary tables: pass rates, a comparison of two runs, a trend over runs."""
+"""Charts drawn from summary tables: pass rates, a comparison of two runs, a trend over runs
+(monitored traffic over time is :mod:`._monitor`'s)."""
 
 from __future__ import annotations
 
@@ -286,19 +287,35 @@ def _trend_frame(runs: Runs) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
+def _monitored(frame: object) -> bool:
+    """Monitored results (or the monitor): each row a record's cell with its time, no runs."""
+    if callable(getattr(frame, "results", None)) and callable(getattr(frame, "submit", None)):
+        return True
+    return (
+        isinstance(frame, pd.DataFrame)
+        and {"record", "time", "status"} <= set(frame.columns)
+        and "started_at" not in frame.columns
+    )
+
+
 def trend(
     frame: pd.DataFrame | Runs,
     *,
     value: Literal["mean", "pass_rate"] = "mean",
     width: int = 420,
     height: int = 220,
-) -> alt.LayerChart:
+) -> alt.LayerChart | alt.VConcatChart:
     """A criterion's mean score (or pass rate) across runs, oldest first: one line per criterion.
+
+    Given monitored results (``wb.monitor_results(...)``, or the ``wb.Monitor``) it draws
+    them over time instead, with :func:`~workbench.charts.monitor_trend`'s defaults; call that
+    for a target, a window and the alerts as markers.
 
     Args:
         frame: one row per (run, task, criterion) with columns ``run`` (id or label),
             ``started_at``, ``task``, ``criterion`` and ``value`` (optionally ``pass_rate``,
-            ``n``); or runs (``{"v1": run1, "v2": run2}`` or a list), summarised here.
+            ``n``); or runs (``{"v1": run1, "v2": run2}`` or a list), summarised here; or
+            monitored results.
         value: ``"mean"`` (mean score) or ``"pass_rate"``.
         width, height: size of the chart in pixels.
 
@@ -317,6 +334,10 @@ def trend(
     """
     if value not in ("mean", "pass_rate"):
         raise DataError(f"trend(): value={value!r} is not one of 'mean', 'pass_rate'.")
+    if _monitored(frame):  # records over time, not runs: the monitor's chart, with its defaults
+        from ._monitor import monitor_trend
+
+        return monitor_trend(frame, value="auto" if value == "mean" else "pass_rate")
     table: pd.DataFrame = frame if isinstance(frame, pd.DataFrame) else _trend_frame(frame)
     require(
         table,

@@ -12,6 +12,10 @@ controller, never the panel, and redraw when it tells them something changed.
 :class:`Labeler` (``wb.Labeler(df, suite, task=..., store=...)``) is the keyboard-first
 labeling widget: its state and the labels it writes are a :class:`LabelerController`.
 
+:class:`MonitorView` (``wb.MonitorView(monitor, target=..., refresh_s=...)``) is a monitor,
+live: its trend with the alerts marked, the latest alerts and a drill-down to the records,
+refreshed from the store while the kernel is idle; its reads are a :class:`MonitorController`.
+
 CSS classes, for browser tests (``.wb-...``):
 
 * panel: ``wb-workbench``, ``wb-header``, ``wb-current-version``, ``wb-tabs``
@@ -29,6 +33,13 @@ CSS classes, for browser tests (``.wb-...``):
   ``wb-filter-status``, ``wb-filter-score``, ``wb-count``, ``wb-table``, ``wb-row``,
   ``wb-detail`` (with ``wb-sent-prompt`` sections, and a ``wb-row-trace`` span tree per trace
   column: ``wb-span-tree``, one ``wb-span`` per span, ``wb-span-error`` for failed ones)
+* monitor view (``wb-monitor-view``): ``wb-monitor-header`` (with ``wb-monitor-records``,
+  ``wb-monitor-evaluated``, ``wb-monitor-waiting``, ``wb-monitor-alert-count``,
+  ``wb-monitor-open-count``, ``wb-monitor-read-at``, ``wb-monitor-state``),
+  ``wb-monitor-target``, ``wb-monitor-refresh``, ``wb-monitor-live``, ``wb-monitor-message``,
+  ``wb-monitor-trend``, ``wb-monitor-alerts`` (one ``wb-monitor-alert`` row per alert),
+  ``wb-monitor-alert-pick``, ``wb-monitor-alert-records``, ``wb-monitor-record-pick``,
+  ``wb-monitor-record`` (with ``wb-monitor-record-id``)
 * charts (``wb-charts``): ``wb-charts-message``, ``wb-distributions``, ``wb-saved-runs``,
   ``wb-reload-runs``, ``wb-compare``, ``wb-compare-message``, ``wb-comparison``,
   ``wb-comparison-table``; inline messages are ``wb-message`` with ``wb-error``, ``wb-info``
@@ -54,6 +65,8 @@ from ._editor import CriteriaEditor
 from ._explorer import ResultsExplorer
 from ._labeler import Labeler
 from ._labeling import LabelerController
+from ._monitor import MonitorView
+from ._monitoring import MonitorController, MonitorSnapshot
 from ._panel import Workbench
 from ._runner import SUBSETS, SubsetRunner
 from ._trace import span_tree, trace_html
@@ -64,6 +77,9 @@ __all__ = [
     "CriteriaEditor",
     "Labeler",
     "LabelerController",
+    "MonitorController",
+    "MonitorSnapshot",
+    "MonitorView",
     "PanelController",
     "PanelEvent",
     "ResultsExplorer",
