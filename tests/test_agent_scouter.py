@@ -15,7 +15,6 @@ import pandas as pd
 import pytest
 
 import workbench as wb
-from workbench.specs._scouter import TRACE_OPERATORS
 
 from .test_agent_shapes import anthropic, gemini, openai_chat
 
@@ -362,13 +361,12 @@ def test_trace_assertions_translate_to_trace_operators_by_name() -> None:
             "task 'retries' (line 5): TraceAssertion SpanCount translates to the trace operator "
             "'span_count', which this workbench does not have"
         )
-    assert set(TRACE_OPERATORS) >= {
-        "SpanSequence",
-        "SpanSet",
-        "SpanExists",
-        "SpanAggregation",
-        "TraceMaxDepth",
-    }
+    misspelt = text.replace("SpanCount:", "SpanCont:")
+    with pytest.raises(wb.SpecError) as caught:
+        wb.Suite.from_scouter(misspelt)
+    (problem,) = caught.value.problems
+    assert "'SpanCont' has no workbench counterpart" in problem
+    assert "did you mean 'SpanCount'?" in problem
 
 
 # --- Scouter's own test assets, read from a local snapshot of its repository --------------------

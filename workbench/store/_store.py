@@ -29,28 +29,8 @@ from ._record import Record, insert
 from ._time import parse_time
 
 __all__ = ["Store", "default_path", "delete_run", "load_run", "runs", "save_or_warn", "save_run"]
-_RUN_COLUMNS = [
-    "id",
-    "label",
-    "suite",
-    "version",
-    "suite_fingerprint",
-    "data_fingerprint",
-    "model",
-    "started_at",
-    "duration_s",
-    "rows",
-    "cells",
-    "calls",
-    "cache_hits",
-    "errors",
-    "tokens",
-    "cost_usd",
-    "saved_usd",
-    "passed",
-    "failed",
-]
 _STRINGS = ["id", "label", "suite", "version", "suite_fingerprint", "data_fingerprint", "model"]
+_RUN_COLUMNS = [*_STRINGS, "started_at", "duration_s", *_schema.TOTALS]
 _INTS = ["rows", "cells", "calls", "cache_hits", "errors", "passed", "failed"]
 
 

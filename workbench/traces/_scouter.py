@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import SpecError
+from ..errors import SpecError, did_you_mean
 
 __all__ = ["from_scouter"]
 
@@ -115,9 +115,10 @@ def from_scouter(assertion: Any, operator: str, expected_value: Any) -> tuple[st
         else:
             op, expected_out = _BOOLEAN[name], list(f.get("span_names") or [])
         return ("not_" if negate else "") + op, expected_out
+    known = sorted([*_MEASURES, *_BOOLEAN, "AttributeFilter"])
     raise SpecError(
-        f"Scouter's trace assertion {name!r} has no workbench counterpart; they are "
-        f"{sorted([*_MEASURES, *_BOOLEAN, 'AttributeFilter'])}"
+        f"Scouter's trace assertion {name!r} has no workbench counterpart; they are {known}"
+        f"{did_you_mean(name, known)}"
     )
 
 
