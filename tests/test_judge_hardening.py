@@ -187,7 +187,9 @@ def test_progress_to_a_log_is_a_few_lines_not_one_per_call(judge_server: JudgeSe
 
 ASYNCIO_RUN_SCRIPT = textwrap.dedent(
     """
-    import asyncio, sys, pandas as pd, workbench as wb
+    import asyncio, signal, sys, pandas as pd, workbench as wb
+    # Ctrl-C as in a terminal: a shell starts background jobs (CI's, say) with SIGINT ignored
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     url, model, cache = sys.argv[1:4]
     suite = wb.Suite(name="s", tasks=[wb.JudgeTask(id="q", prompt="A: ${a}",
         criteria=[wb.Criterion(name="ok", description="Correct.")])])

@@ -313,7 +313,9 @@ def test_a_killed_run_resumes_with_only_the_missing_calls(
 
 
 INTERRUPT_SCRIPT = textwrap.dedent("""
-    import asyncio, sys, pandas as pd, workbench as wb
+    import asyncio, signal, sys, pandas as pd, workbench as wb
+    # Ctrl-C as in a terminal: a shell starts background jobs (CI's, say) with SIGINT ignored
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     url, model, cache = sys.argv[1:4]
     df = pd.DataFrame({"answer": [f"answer {i}" for i in range(2000)]})
     suite = wb.Suite(name="s", tasks=[wb.JudgeTask(id="q", prompt="${answer}",
