@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +28,9 @@ from .responses import DERIVED, FIELDS, complete, normalize_column, plain
 
 __all__ = ["Context", "Output", "gc_paused"]
 
+CHUNK_ROWS = 65_536
+"""Rows of a JSON column parsed at a time by :meth:`Context.prepare`."""
+
 
 @dataclass(eq=False)
 class Output:
@@ -47,6 +50,7 @@ class Context:
         self.columns: dict[str, Any] = {str(c): c for c in df.columns}
         self.outputs: dict[str, Output] = {}
         self._parsed: dict[str, tuple[list[Any], list[str | None] | None]] = {}
+        self._parse_errors: dict[str, list[str | None] | None] = {}
         self._extracted: dict[tuple[Segment, ...], tuple[pd.Series, np.ndarray | None]] = {}
         self._responses: dict[str, tuple[list[dict[str, Any] | None], list[str | None]]] = {}
         self._sdk: dict[str, list[Any] | None] = {}
@@ -85,6 +89,83 @@ class Context:
             with gc_paused():  # also for judge prompts, which parse outside _run_assertion
                 self._parsed[name] = _parse_json_cells(name, self.df[self.columns[name]].tolist())
         return self._parsed[name]
+
+    def parse_errors(self, name: str) -> list[str | None] | None:
+        """Per cell of column ``name``, why it is not JSON (``None`` when every string parsed).
+
+        Example:
+            >>> import pandas as pd
+            >>> Context(pd.DataFrame({"r": ['{"a": 1}', "[]"]})).parse_errors("r") is None
+            True
+        """
+        if name in self._parse_errors:
+            return self._parse_errors[name]
+        return self.parsed_column(name)[1]
+
+    def prepare(
+        self, paths: Iterable[str], json_columns: Iterable[str] = (), *, chunk_rows: int = CHUNK_ROWS
+    ) -> None:
+        """Read, ahead of the tasks, every path into a JSON column in one pass over the column,
+        :data:`CHUNK_ROWS` rows at a time, so that a large column's parsed cells are never all
+        held at once (a million small JSON objects take about a gigabyte as Python objects).
+
+        What is read is exactly what :meth:`extract` would read, and :meth:`extract` then
+        serves it; ``json_columns`` are columns whose parse errors alone are needed (``is_json``).
+        Paths into provider responses or SDK objects, task outputs and frames of a few chunks
+        are left to :meth:`extract`.
+
+        Example:
+            >>> import pandas as pd
+            >>> ctx = Context(pd.DataFrame({"r": ['{"a": 1}', '{"a": 2}', "oops"]}))
+            >>> ctx.prepare(["r.a"], chunk_rows=2)
+            >>> values, errors = ctx.extract("r.a")
+            >>> values.tolist(), errors[2][:48]
+            ([1, 2, None], "column 'r' holds a string that is not valid JSON")
+        """
+        if self.n <= chunk_rows:
+            return
+        wanted: dict[str, list[tuple[tuple[Segment, ...], tuple[Segment, ...]]]] = {}
+        for name in json_columns:
+            if name in self.columns and name not in self._parsed and name not in self._parse_errors:
+                wanted.setdefault(name, [])
+        for path in paths:
+            try:
+                segments = parse_path(path)
+            except PathError:
+                continue  # extract reports it, with the task
+            kind, name, used = self.split_root(segments)
+            rest = segments[used:]
+            if kind != "column" or not rest or segments in self._extracted or name in self._parsed:
+                continue
+            if rest[0] in FIELDS or self._dumped(name) is not None:
+                continue  # responses and SDK objects are read from the whole column
+            wanted.setdefault(name, []).append((segments, rest))
+        for name, reads in wanted.items():
+            if name in self._parse_errors:
+                continue
+            reads = list(dict.fromkeys(reads))
+            column = self.df[self.columns[name]]
+            errors: list[str | None] = []
+            values: list[list[Any]] = [[] for _ in reads]
+            missing: list[list[np.ndarray | None]] = [[] for _ in reads]
+            with gc_paused():
+                for start in range(0, self.n, chunk_rows):
+                    cells, chunk_errors = _parse_json_cells(
+                        name, column.iloc[start : start + chunk_rows].tolist()
+                    )
+                    errors += chunk_errors if chunk_errors is not None else [None] * len(cells)
+                    for k, (_, rest) in enumerate(reads):
+                        v, e = _descend(cells, rest, name, chunk_errors)
+                        values[k] += v.tolist()
+                        missing[k].append(e if e is not None else np.full(len(cells), None, dtype=object))
+                    del cells
+            self._parse_errors[name] = errors if any(e is not None for e in errors) else None
+            for k, (segments, _) in enumerate(reads):
+                joined = np.concatenate(missing[k])
+                self._extracted[segments] = (
+                    pd.Series(values[k], dtype=object),
+                    joined if not pd.isna(joined).all() else None,
+                )
 
     # --- extraction -----------------------------------------------------------------
 
@@ -150,7 +231,7 @@ class Context:
         head = rest[0]
         if head not in FIELDS:
             dumped = self._dumped(name)
-            return None if dumped is None else _descend(dumped, rest, name, self.parsed_column(name)[1])
+            return None if dumped is None else _descend(dumped, rest, name, self.parse_errors(name))
         records, reasons = self.responses(name)
         if all(r is None for r in records):
             return None  # no response in the column: its cells keep their own keys and messages

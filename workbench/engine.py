@@ -122,6 +122,7 @@ async def run_suite(
         WorkbenchError: the suite has judge tasks and ``judges`` is None.
     """
     blocks: list[CellColumns] = []
+    ctx.prepare(*_json_reads(suite))
     for stage in suite.stages():
         produced_by: dict[str, list[CellColumns]] = {}
         fields_by: dict[str, dict[str, pd.Series]] = {}
@@ -296,6 +297,24 @@ def _fast_reasons(rop: ResolvedOp, cells: list[Any], prepared: Any, expected: An
     return [head + describe(to_plain(v)) for v in cells]
 
 
+def _json_reads(suite: Suite) -> tuple[list[str], list[str]]:
+    """The paths the suite's assertions read, and the columns ``is_json`` checks whole:
+    what :meth:`Context.prepare` reads ahead, a chunk of a JSON column at a time."""
+    paths: list[str] = []
+    whole: list[str] = []
+    for t in suite.tasks:
+        if isinstance(t, AssertionTask):
+            if t.path is not None:
+                paths.append(t.path)
+                try:
+                    if lookup(t.op).op.name == "is_json":
+                        whole.append(t.path)
+                except KeyError:
+                    pass  # the task reports its unknown operator itself
+            paths += template_paths(t.expected)
+    return paths, whole
+
+
 def _json_fast_path(
     rop: ResolvedOp, task: AssertionTask, ctx: Context, values: pd.Series
 ) -> tuple[np.ndarray, np.ndarray] | None:
@@ -306,7 +325,7 @@ def _json_fast_path(
     if kind != "column" or used != len(parse_path(task.path)):
         return None
     handled = np.fromiter((type(v) is str for v in values.tolist()), dtype=bool, count=len(values))
-    _, parse_errors = ctx.parsed_column(name)
+    parse_errors = ctx.parse_errors(name)
     if parse_errors is None:
         passed = np.ones(len(values), dtype=bool)
     else:

@@ -312,11 +312,14 @@ def results_frame(blocks: list[CellColumns], index: pd.Index) -> pd.DataFrame:
     status = np.concatenate([x.status for x in blocks]) if b else np.empty(0, np.int8)
 
     def stack(attr: str, fill: Any, dtype: Any) -> np.ndarray:
+        """A fresh array (the nullable columns below fill it in place)."""
+        if all(getattr(x, attr) is None for x in blocks):  # assertion cells have no tokens...
+            return np.full(n * b, fill, dtype=dtype)
         parts = [
             getattr(x, attr) if getattr(x, attr) is not None else np.full(n, fill, dtype=dtype)
             for x in blocks
         ]
-        return np.concatenate(parts).astype(dtype, copy=False) if parts else np.empty(0, dtype=dtype)
+        return np.concatenate(parts).astype(dtype, copy=False)
 
     score = stack("score", np.nan, np.float64)
     frame = {
@@ -331,7 +334,7 @@ def results_frame(blocks: list[CellColumns], index: pd.Index) -> pd.DataFrame:
         ),
         "status": pd.Categorical.from_codes(status, categories=pd.Index(list(STATUSES))),
         "passed": pd.arrays.BooleanArray(*passed_values(status)),
-        "score": pd.arrays.FloatingArray(np.nan_to_num(score), np.isnan(score)),
+        "score": _nullable_float(score),
         "label": _strings([x.label for x in blocks], n),
         "reason": _strings([x.reason for x in blocks], n),
         "error": _strings([x.error for x in blocks], n),
@@ -340,7 +343,7 @@ def results_frame(blocks: list[CellColumns], index: pd.Index) -> pd.DataFrame:
         "cost_usd": _nullable_float(stack("cost_usd", np.nan, np.float64)),
         "latency_s": _nullable_float(stack("latency_s", np.nan, np.float64)),
     }
-    out = pd.DataFrame(frame)
+    out = pd.DataFrame(frame, copy=False)  # every array is this frame's own: no second copy
     out.columns = list(RESULT_COLUMNS)
     return out
 
@@ -365,10 +368,14 @@ def _strings(parts: list[np.ndarray | None], n: int) -> pd.api.extensions.Extens
 
 
 def _nullable_float(values: np.ndarray) -> pd.arrays.FloatingArray:
+    """NaN as missing, over ``values`` itself (a fresh array: it is filled in place)."""
     mask = np.isnan(values)
-    return pd.arrays.FloatingArray(np.where(mask, 0.0, values), mask)
+    values[mask] = 0.0
+    return pd.arrays.FloatingArray(values, mask)
 
 
 def _nullable_int(values: np.ndarray) -> pd.arrays.IntegerArray:
+    """NaN as missing, from a fresh float array."""
     mask = np.isnan(values)
-    return pd.arrays.IntegerArray(np.where(mask, 0, values).astype(np.int64), mask)
+    values[mask] = 0
+    return pd.arrays.IntegerArray(values.astype(np.int64), mask)
