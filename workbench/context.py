@@ -147,7 +147,7 @@ class Context:
             column = self.df[self.columns[name]]
             errors: list[str | None] = []
             values: list[list[Any]] = [[] for _ in reads]
-            missing: list[list[np.ndarray | None]] = [[] for _ in reads]
+            missing: list[list[np.ndarray]] = [[] for _ in reads]
             with gc_paused():
                 for start in range(0, self.n, chunk_rows):
                     cells, chunk_errors = _parse_json_cells(
@@ -161,7 +161,7 @@ class Context:
                     del cells
             self._parse_errors[name] = errors if any(e is not None for e in errors) else None
             for k, (segments, _) in enumerate(reads):
-                joined = np.concatenate(missing[k])
+                joined: np.ndarray = np.concatenate(missing[k])
                 self._extracted[segments] = (
                     pd.Series(values[k], dtype=object),
                     joined if not pd.isna(joined).all() else None,
