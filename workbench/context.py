@@ -147,7 +147,7 @@ class Context:
             column = self.df[self.columns[name]]
             errors: list[str | None] = []
             values: list[list[Any]] = [[] for _ in reads]
-            missing: list[list[np.ndarray]] = [[] for _ in reads]
+            missing: list[np.ndarray | None] = [None] * len(reads)  # made at the first missing value
             with gc_paused():
                 for start in range(0, self.n, chunk_rows):
                     cells, chunk_errors = _parse_json_cells(
@@ -157,15 +157,15 @@ class Context:
                     for k, (_, rest) in enumerate(reads):
                         v, e = _descend(cells, rest, name, chunk_errors)
                         values[k] += v.tolist()
-                        missing[k].append(e if e is not None else np.full(len(cells), None, dtype=object))
+                        if e is not None:
+                            m = missing[k]
+                            if m is None:
+                                m = missing[k] = np.full(self.n, None, dtype=object)
+                            m[start : start + len(cells)] = e
                     del cells
             self._parse_errors[name] = errors if any(e is not None for e in errors) else None
             for k, (segments, _) in enumerate(reads):
-                joined: np.ndarray = np.concatenate(missing[k])
-                self._extracted[segments] = (
-                    pd.Series(values[k], dtype=object),
-                    joined if not pd.isna(joined).all() else None,
-                )
+                self._extracted[segments] = (pd.Series(values[k], dtype=object), missing[k])
 
     # --- extraction -----------------------------------------------------------------
 
